@@ -1,0 +1,43 @@
+# yibao — the two commands of README.md: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test lint demo bench bench-quick clean docs
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "yibao needs Python >= 3.11 (set PYTHON=...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## install: create .venv with yibao installed editable, with the dev extras
+install: $(STAMP)
+
+## lint: ruff, mypy (strict on yibao.core) and the import-layer contracts
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## test: lint, then the whole suite (database tests also on PostgreSQL when YIBAO_TEST_PG is set)
+test: lint
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+
+## demo: settle the bundled example encounters and print their statements
+demo: $(STAMP)
+	$(BIN)/yibao demo statements
+
+## bench: the benchmarks; results go to docs/PERFORMANCE.md by hand, with machine and date
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+## docs: regenerate docs/cli.md from --help (a test checks it is current)
+docs: $(STAMP)
+	$(BIN)/python -m yibao.adapters.cli.docgen > docs/cli.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,0 +1,28 @@
+"""``make bench``: every benchmark in turn. Figures go to docs/PERFORMANCE.md by hand,
+with the machine, the command and the date."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = [
+    ["scalar.py", "--encounters", "20000", "--repeat", "3"],
+]
+
+
+def main() -> int:
+    print(f"machine: {platform.node()} {platform.machine()} python {platform.python_version()}")
+    for bench in BENCHES:
+        print(f"\n$ python bench/{' '.join(bench)}", flush=True)
+        rc = subprocess.call([sys.executable, str(HERE / bench[0]), *bench[1:]])
+        if rc != 0:
+            return rc
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+"""The ``yibao`` command (Typer + Rich). Heavy modules are imported inside commands so
+that ``yibao settle`` starts fast."""

@@ -1,0 +1,139 @@
+"""The settlement rules, written once for both engines (SETTLEMENT.md §3–§6).
+
+Each function is one step of SETTLEMENT.md, generic over its numbers: the scalar engine
+calls it with Python ints and ``SCALAR`` operations, the batch engine with Polars
+expressions and its vectorised operations, so the two cannot drift apart. Conditions
+are bools (scalar) or boolean expressions (batch); ``ops.where(cond, a, b)`` picks.
+
+Yearly caps use the cumulative form (§6): a step returns the *raw* entitlement of this
+encounter; ``capped_increment(before, raw, cap)`` gives what it may pay, where
+``before`` is the insuree-year's cumulative raw entitlement before the encounter (the
+scalar engine reads it from the accumulators, the batch engine takes an exclusive
+cumulative sum).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from yibao.core.money import line_amount, mul_bp
+from yibao.core.policy.model import SeriousTable
+
+__all__ = [
+    "SCALAR",
+    "Ops",
+    "account_allowed",
+    "assistance_base",
+    "basic_raw",
+    "capped_increment",
+    "deductible",
+    "fiscal_subsidy",
+    "referral_ratio",
+    "serious_entitled",
+    "split_line",
+]
+
+
+class Ops(Protocol):
+    """The three non-arithmetic operations the rules need."""
+
+    def least(self, a: Any, b: Any) -> Any: ...
+    def greatest(self, a: Any, b: Any) -> Any: ...
+    def where(self, cond: Any, a: Any, b: Any) -> Any: ...
+
+
+class _ScalarOps:
+    """Python ints and bools."""
+
+    @staticmethod
+    def least(a: int, b: int) -> int:
+        return a if a < b else b
+
+    @staticmethod
+    def greatest(a: int, b: int) -> int:
+        return a if a > b else b
+
+    @staticmethod
+    def where(cond: bool, a: int, b: int) -> int:
+        return a if cond else b
+
+
+SCALAR: Ops = _ScalarOps()
+
+
+def split_line(
+    price_fen: Any, qty_milli: Any, cap_fen: Any, own_pay: Any, selfpay_bp: Any, ops: Ops
+) -> tuple[Any, Any, Any, Any, Any]:
+    """§4: a line's amount and its four parts (全自费, 超限价, 先行自付, 政策范围内).
+
+    ``cap_fen`` is the price cap, or the price itself when the item has none;
+    ``own_pay`` is "class C and not a covered protocol item" (step 3); ``selfpay_bp``
+    is the effective 先行自付 ratio of step 5 (0 for class A and covered items).
+    Returns ``(amount, fulamt_ownpay, overlmt, preselfpay, inscp)``.
+    """
+    amount = line_amount(price_fen, qty_milli)
+    own = ops.where(own_pay, amount, 0)
+    over = ops.where(own_pay, 0, line_amount(ops.greatest(price_fen - cap_fen, 0), qty_milli))
+    pre = mul_bp(amount - own - over, selfpay_bp)
+    return amount, own, over, pre, amount - own - over - pre
+
+
+def deductible(
+    first_fen: Any, later: Any, later_bp: int, transfer: Any, transfer_bp: int, ops: Ops
+) -> Any:
+    """§5.1 起付线: the first-admission figure, reduced for a later admission, then for
+    a transfer-in."""
+    d = ops.where(later, mul_bp(first_fen, later_bp), first_fen)
+    return ops.where(transfer, mul_bp(d, transfer_bp), d)
+
+
+def referral_ratio(ratio_bp: Any, cut: Any, cut_bp: int, ops: Ops) -> Any:
+    """§5.2 报销比例, less the unregistered out-of-area cut when it applies."""
+    return ops.where(cut, ops.greatest(ratio_bp - cut_bp, 0), ratio_bp)
+
+
+def basic_raw(inscp_fen: Any, deductible_paid_fen: Any, ratio_bp: Any) -> Any:
+    """§5.3 the basic fund's uncapped entitlement for this encounter."""
+    return mul_bp(inscp_fen - deductible_paid_fen, ratio_bp)
+
+
+def capped_increment(before_fen: Any, raw_fen: Any, cap_fen: Any, ops: Ops) -> Any:
+    """§6: what this encounter may add under a yearly cap."""
+    return ops.least(before_fen + raw_fen, cap_fen) - ops.least(before_fen, cap_fen)
+
+
+def serious_entitled(cumulative_fen: Any, table: SeriousTable, ops: Ops) -> Any:
+    """§5.4 G(x): what a cumulative base ``x`` entitles under the bands, capped.
+
+    Each band pays its ratio on the part of ``x`` inside it; the products are summed
+    before the one rounding.
+    """
+    total: Any = 0
+    for lower, width, ratio_bp in table.bands:
+        part = ops.greatest(cumulative_fen - lower, 0)
+        if width is not None:
+            part = ops.least(part, width)
+        total = total + part * ratio_bp
+    return ops.least((total + 5000) // 10000, table.cap_fen)
+
+
+def assistance_base(
+    personal_inscope_fen: Any, serious_pay_fen: Any, out_of_scope_fen: Any, include: Any, ops: Ops
+) -> Any:
+    """§5.5 医疗救助 base: in-scope personal burden after serious-illness pay, plus the
+    out-of-scope part for categories that include it."""
+    base = personal_inscope_fen - serious_pay_fen
+    return ops.where(include, base + out_of_scope_fen, base)
+
+
+def fiscal_subsidy(psn_part_fen: Any, out_of_scope_fen: Any, scope_all: Any, ops: Ops) -> Any:
+    """§5.7 新冠财政补助: the whole personal part, or only its in-scope share."""
+    return ops.where(scope_all, psn_part_fen, ops.greatest(psn_part_fen - out_of_scope_fen, 0))
+
+
+def account_allowed(
+    rest_fen: Any, out_of_scope_fen: Any, may_all: Any, may_inscope: Any, ops: Ops
+) -> Any:
+    """§5.8 what the personal account may pay: all, the in-scope part, or nothing."""
+    inscope = ops.greatest(rest_fen - out_of_scope_fen, 0)
+    return ops.where(may_all, rest_fen, ops.where(may_inscope, inscope, 0))
