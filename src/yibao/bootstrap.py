@@ -1,0 +1,36 @@
+"""Wiring: settings -> engine -> unit of work. The adapters ask here; nothing else
+builds an engine (STYLE.md §1)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import Engine
+
+from yibao.settings import Settings
+from yibao.store.db import make_engine
+from yibao.store.uow import UnitOfWork
+
+__all__ = ["engine_for", "settings", "unit_of_work"]
+
+
+def settings() -> Settings:
+    """The settings, read from the environment now."""
+    return Settings()
+
+
+@lru_cache(maxsize=4)
+def engine_for(url: str) -> Engine:
+    """One engine (one pool) per database URL in this process."""
+    return make_engine(url)
+
+
+def unit_of_work(url: str | None = None, *, check: bool = True) -> UnitOfWork:
+    """A unit of work on ``url`` (default: ``YIBAO_DATABASE_URL``). With ``check``, the
+    database must be at the code's migration head (``StoreNotReady`` otherwise)."""
+    url = url or settings().database_url
+    if check:
+        from yibao.store.migrate import check_current
+
+        check_current(url)
+    return UnitOfWork(engine_for(url))
