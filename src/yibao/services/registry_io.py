@@ -22,11 +22,11 @@ from pathlib import Path
 from yibao.core.errors import InvalidFile, Problem
 from yibao.core.privacy import mask
 from yibao.core.registry import Kind, kind_named
-from yibao.core.registry.fields import Value, value_text
+from yibao.core.registry.fields import value_text
 from yibao.services.tabular import Progress, format_of, open_table, write_table
 from yibao.store.uow import UnitOfWork
 
-__all__ = ["Imported", "export_file", "import_file", "import_rows", "row_hash"]
+__all__ = ["Imported", "export_file", "import_file", "import_rows", "stage_and_merge"]
 
 MAX_PROBLEMS = 20
 
@@ -45,12 +45,6 @@ class Imported:
     @property
     def unchanged(self) -> int:
         return self.rows - self.inserted
-
-
-def row_hash(values: Sequence[Value]) -> str:
-    """The content hash of a parsed row: what a re-import compares."""
-    joined = "\x1f".join(value_text(v) for v in values)
-    return hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()
 
 
 def _positions(kind: Kind, header: Sequence[str], source: str) -> list[int | None]:
@@ -190,7 +184,7 @@ def stage_and_merge(
                 bad_rows += 1
                 problems += [(_where(row_no, col), why) for col, why in found]
             elif not bad_rows:
-                stage.add(row_no, values, row_hash(values))
+                stage.add(row_no, values)
             if progress is not None and count % 20_000 == 0:
                 progress(count, total)
     if progress is not None:

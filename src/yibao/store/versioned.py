@@ -5,7 +5,7 @@ An import streams its rows into a staging table (PostgreSQL: ``COPY``; SQLite:
 current versions with a few set-based queries, then merges in two statements:
 
 1. close (``superseded_by = change set``) each current version whose (key, valid_from)
-   is staged with a different ``row_hash``;
+   is staged with different content (any column ``IS DISTINCT FROM`` the staged one);
 2. insert every staged row that has no current version with its (key, valid_from).
 
 Unchanged rows write nothing, so a re-import changes nothing. All of it runs in the
@@ -27,7 +27,6 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Row,
-    String,
     Table,
     and_,
     exists,
@@ -61,11 +60,11 @@ class Merged:
 
 
 class Stage:
-    """Rows on their way in: ``add(row_no, values, row_hash)`` in the kind's column order."""
+    """Rows on their way in: ``add(row_no, values)``, values in the kind's column order."""
 
     def __init__(self, registry: Registry) -> None:
         self._reg = registry
-        self._names = [*registry.kind.names, "row_no", "row_hash"]
+        self._names = [*registry.kind.names, "row_no"]
         self._pg = registry.dialect == "postgresql"
         self._buf: list[tuple[Any, ...]] = []
         self._copy: Any = None
@@ -87,13 +86,13 @@ class Stage:
             self._copy = self._copy_cm.__enter__()
         return self
 
-    def add(self, row_no: int, values: Sequence[Value], row_hash: str) -> None:
+    def add(self, row_no: int, values: Sequence[Value]) -> None:
         self.count += 1
         if self._pg:
-            self._copy.write_row((*values, row_no, row_hash))
+            self._copy.write_row((*values, row_no))
             return
         self._buf.append(
-            (*(v.isoformat() if isinstance(v, dt.date) else v for v in values), row_no, row_hash)
+            (*(v.isoformat() if isinstance(v, dt.date) else v for v in values), row_no)
         )
         if len(self._buf) >= _SQLITE_BATCH:
             self._flush()
@@ -211,7 +210,6 @@ class Registry:
             MetaData(),
             *cols,
             Column("row_no", Integer, nullable=False),
-            Column("row_hash", String(32), nullable=False),
             prefixes=["TEMPORARY"],
             postgresql_on_commit="DROP",
         )
@@ -366,12 +364,13 @@ class Registry:
     def merge_staged(self, change_set_id: int) -> Merged:
         """Close changed versions, insert new ones; unchanged rows write nothing."""
         s, t = self.staging_table, self.table
-        changed = exists().where(self._same_version(s, t), s.c.row_hash != t.c.row_hash)
+        differs = or_(*(s.c[n].is_distinct_from(t.c[n]) for n in self.kind.names))
+        changed = exists().where(self._same_version(s, t), differs)
         closed = self.session.execute(
             update(t).where(self.current(), changed).values(superseded_by=change_set_id)
         ).rowcount
         have = exists().where(self._same_version(t, s), self.current())
-        names = [*self.kind.names, "row_hash"]
+        names = list(self.kind.names)
         rows = select(*(s.c[n] for n in names), literal(change_set_id)).where(~have)
         added = self.session.execute(
             insert(t).from_select([*names, "change_set_id"], rows),

@@ -14,7 +14,7 @@ protocol items without a code), ARCHITECTURE.md capability 2.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from yibao.core.registry import fields as f
@@ -26,7 +26,7 @@ MAX_FEN = 10**13  # as engine/model.py: accumulators and balances
 MAX_PRICE_FEN = 10**10
 
 Problem = tuple[str, str]  # (column, reason)
-Rules = Callable[[Mapping[str, Value]], Iterator[Problem]]
+Rules = Callable[[Mapping[str, Value]], list[Problem]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,53 +55,56 @@ class Kind:
     references: tuple[tuple[str, str, str], ...] = ()  # (column, kind, its column)
     uniform: tuple[str, tuple[str, ...]] | None = None  # group column, columns equal in it
     names: tuple[str, ...] = field(init=False)
+    _plan: tuple[tuple[str, Parser, bool, Value], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(c.name for c in self.columns))
+        plan = tuple((c.name, c.parse, c.required, c.default) for c in self.columns)
+        object.__setattr__(self, "_plan", plan)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
-    def parse_row(self, cells: Sequence[str]) -> tuple[tuple[Value, ...], list[Problem]]:
+    def parse_row(self, cells: Sequence[str]) -> tuple[list[Value], list[Problem]]:
         """Parse one row's cells (in column order, stripped); check its rules.
 
-        Returns the values and every problem found (column, reason)."""
+        Returns the values and every problem found (column, reason). The import calls
+        this a million times a file: keep it tight."""
         values: list[Value] = []
         problems: list[Problem] = []
-        for col, cell in zip(self.columns, cells, strict=True):
-            if cell == "":
-                if col.required:
-                    problems.append((col.name, "required"))
-                values.append(col.default)
+        for (name, parse, required, default), cell in zip(self._plan, cells, strict=True):
+            if not cell:
+                if required:
+                    problems.append((name, "required"))
+                values.append(default)
                 continue
             try:
-                values.append(col.parse(cell))
+                values.append(parse(cell))
             except ValueError as exc:
-                problems.append((col.name, str(exc)))
+                problems.append((name, str(exc)))
                 values.append(None)
         if not problems:
             row = dict(zip(self.names, values, strict=True))
-            problems.extend(_period(row))
-            problems.extend(self.rules(row))
-        return tuple(values), problems
+            problems = _ordered(row, "valid_from", "valid_to") + self.rules(row)
+        return values, problems
 
 
-def _period(row: Mapping[str, Value]) -> Iterator[Problem]:
-    yield from _ordered(row, "valid_from", "valid_to")
-
-
-def _ordered(row: Mapping[str, Value], lo: str, hi: str) -> Iterator[Problem]:
+def _ordered(row: Mapping[str, Value], lo: str, hi: str) -> list[Problem]:
     a, b = row[lo], row[hi]
+    if b is None:
+        return []
+    if a is None:
+        return [(lo, f"required when {hi} is given")]
     if isinstance(a, dt.date) and isinstance(b, dt.date) and b < a:
-        yield hi, f"{b} is before {lo} {a}"
-    if a is None and b is not None:
-        yield lo, f"required when {hi} is given"
+        return [(hi, f"{b} is before {lo} {a}")]
+    return []
 
 
-def _within(row: Mapping[str, Value], child: str, parent: str) -> Iterator[Problem]:
+def _within(row: Mapping[str, Value], child: str, parent: str) -> list[Problem]:
     c, p = row[child], row[parent]
     if isinstance(c, str) and isinstance(p, str) and not c.startswith(p):
-        yield child, f"{c} is not inside {parent} {p}"
+        return [(child, f"{c} is not inside {parent} {p}")]
+    return []
 
 
 def _valid(doc: str) -> tuple[Column, Column]:
@@ -114,18 +117,17 @@ def _valid(doc: str) -> tuple[Column, Column]:
 # -- insurees 参保人 ------------------------------------------------------------------
 
 
-def _insuree_rules(row: Mapping[str, Value]) -> Iterator[Problem]:
-    if row["scheme"] == "resident" and row["resident_tier"] is None:
-        yield "resident_tier", "required for scheme resident"
-    if row["scheme"] != "resident" and row["resident_tier"] is not None:
-        yield "resident_tier", "only for scheme resident"
-    yield from _within(row, "township", "insured_region")
+def _insuree_rules(row: Mapping[str, Value]) -> list[Problem]:
+    out = _within(row, "township", "insured_region")
+    if (row["scheme"] == "resident") != (row["resident_tier"] is not None):
+        out.append(("resident_tier", "required for scheme resident, empty otherwise"))
     if row["assistance_category"] == "none":
         if row["assistance_from"] is not None or row["assistance_to"] is not None:
-            yield "assistance_from", "only with an assistance_category"
+            out.append(("assistance_from", "only with an assistance_category"))
     elif row["assistance_from"] is None:
-        yield "assistance_from", f"required for assistance_category {row['assistance_category']}"
-    yield from _ordered(row, "assistance_from", "assistance_to")
+        why = f"required for assistance_category {row['assistance_category']}"
+        out.append(("assistance_from", why))
+    return out + _ordered(row, "assistance_from", "assistance_to")
 
 
 INSUREES = Kind(
@@ -210,10 +212,12 @@ INSUREES = Kind(
 # -- providers 定点医疗机构 -------------------------------------------------------------
 
 
-def _provider_rules(row: Mapping[str, Value]) -> Iterator[Problem]:
-    yield from _within(row, "township", "region")
-    yield from _ordered(row, "designated_from", "designated_to")
-    yield from _ordered(row, "covid_designated_from", "covid_designated_to")
+def _provider_rules(row: Mapping[str, Value]) -> list[Problem]:
+    return (
+        _within(row, "township", "region")
+        + _ordered(row, "designated_from", "designated_to")
+        + _ordered(row, "covid_designated_from", "covid_designated_to")
+    )
 
 
 PROVIDERS = Kind(
@@ -257,9 +261,12 @@ PROVIDERS = Kind(
 # -- catalog 医保目录 (with 临时新增编码) ------------------------------------------------
 
 
-def _catalog_rules(row: Mapping[str, Value]) -> Iterator[Problem]:
+def _catalog_rules(row: Mapping[str, Value]) -> list[Problem]:
     if row["item_class"] != "B" and row["selfpay_bp"] != 0:
-        yield "selfpay_bp", f"only class B items have a 先行自付 ratio (class {row['item_class']})"
+        return [
+            ("selfpay_bp", f"only class B items have a 先行自付 ratio, not {row['item_class']}")
+        ]
+    return []
 
 
 CATALOG = Kind(
@@ -315,8 +322,8 @@ CATALOG = Kind(
 # -- protocol 诊疗方案 -------------------------------------------------------------------
 
 
-def _no_rules(_row: Mapping[str, Value]) -> Iterator[Problem]:
-    return iter(())
+def _no_rules(_row: Mapping[str, Value]) -> list[Problem]:
+    return []
 
 
 PROTOCOL = Kind(

@@ -46,7 +46,6 @@ def upgrade() -> None:
         sa.Column("temp_for", sa.String(length=200), nullable=True),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
-        sa.Column("row_hash", sa.String(length=32), nullable=False),
         sa.Column(
             "change_set_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
@@ -79,9 +78,6 @@ def upgrade() -> None:
     with op.batch_alter_table("catalog_items", schema=None) as batch_op:
         batch_op.create_index("ix_catalog_items_code", ["code"], unique=False)
         batch_op.create_index(
-            "ix_catalog_items_key", ["region", "code", "valid_from"], unique=False
-        )
-        batch_op.create_index(
             "uq_catalog_items_current",
             ["region", "code", "valid_from"],
             unique=True,
@@ -100,7 +96,6 @@ def upgrade() -> None:
         sa.Column("approved_on", sa.Date(), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
-        sa.Column("row_hash", sa.String(length=32), nullable=False),
         sa.Column(
             "change_set_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
@@ -121,9 +116,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("code_mappings", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_code_mappings_key", ["provider_code", "hospital_code", "valid_from"], unique=False
-        )
-        batch_op.create_index(
             "uq_code_mappings_current",
             ["provider_code", "hospital_code", "valid_from"],
             unique=True,
@@ -139,7 +131,6 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=200), nullable=True),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
-        sa.Column("row_hash", sa.String(length=32), nullable=False),
         sa.Column(
             "change_set_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
@@ -159,7 +150,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_disease_codes")),
     )
     with op.batch_alter_table("disease_codes", schema=None) as batch_op:
-        batch_op.create_index("ix_disease_codes_key", ["code", "valid_from"], unique=False)
         batch_op.create_index(
             "uq_disease_codes_current",
             ["code", "valid_from"],
@@ -184,7 +174,6 @@ def upgrade() -> None:
         sa.Column("enrolled", sa.Boolean(), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
-        sa.Column("row_hash", sa.String(length=32), nullable=False),
         sa.Column(
             "change_set_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
@@ -211,7 +200,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_insurees")),
     )
     with op.batch_alter_table("insurees", schema=None) as batch_op:
-        batch_op.create_index("ix_insurees_key", ["psn_no", "valid_from"], unique=False)
         batch_op.create_index(
             "uq_insurees_current",
             ["psn_no", "valid_from"],
@@ -230,7 +218,6 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=4), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
-        sa.Column("row_hash", sa.String(length=32), nullable=False),
         sa.Column(
             "change_set_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
@@ -253,9 +240,6 @@ def upgrade() -> None:
     with op.batch_alter_table("protocol_items", schema=None) as batch_op:
         batch_op.create_index("ix_protocol_items_code", ["code"], unique=False)
         batch_op.create_index(
-            "ix_protocol_items_key", ["edition", "code", "valid_from"], unique=False
-        )
-        batch_op.create_index(
             "uq_protocol_items_current",
             ["edition", "code", "valid_from"],
             unique=True,
@@ -277,7 +261,6 @@ def upgrade() -> None:
         sa.Column("covid_designated_to", sa.Date(), nullable=True),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
-        sa.Column("row_hash", sa.String(length=32), nullable=False),
         sa.Column(
             "change_set_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
@@ -298,7 +281,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_providers")),
     )
     with op.batch_alter_table("providers", schema=None) as batch_op:
-        batch_op.create_index("ix_providers_key", ["code", "valid_from"], unique=False)
         batch_op.create_index(
             "uq_providers_current",
             ["code", "valid_from"],
@@ -318,7 +300,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("superseded_by IS NULL"),
             postgresql_where=sa.text("superseded_by IS NULL"),
         )
-        batch_op.drop_index("ix_providers_key")
 
     op.drop_table("providers")
     with op.batch_alter_table("protocol_items", schema=None) as batch_op:
@@ -327,7 +308,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("superseded_by IS NULL"),
             postgresql_where=sa.text("superseded_by IS NULL"),
         )
-        batch_op.drop_index("ix_protocol_items_key")
         batch_op.drop_index("ix_protocol_items_code")
 
     op.drop_table("protocol_items")
@@ -337,7 +317,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("superseded_by IS NULL"),
             postgresql_where=sa.text("superseded_by IS NULL"),
         )
-        batch_op.drop_index("ix_insurees_key")
 
     op.drop_table("insurees")
     with op.batch_alter_table("disease_codes", schema=None) as batch_op:
@@ -346,7 +325,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("superseded_by IS NULL"),
             postgresql_where=sa.text("superseded_by IS NULL"),
         )
-        batch_op.drop_index("ix_disease_codes_key")
 
     op.drop_table("disease_codes")
     with op.batch_alter_table("code_mappings", schema=None) as batch_op:
@@ -355,7 +333,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("superseded_by IS NULL"),
             postgresql_where=sa.text("superseded_by IS NULL"),
         )
-        batch_op.drop_index("ix_code_mappings_key")
 
     op.drop_table("code_mappings")
     with op.batch_alter_table("catalog_items", schema=None) as batch_op:
@@ -364,7 +341,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("superseded_by IS NULL"),
             postgresql_where=sa.text("superseded_by IS NULL"),
         )
-        batch_op.drop_index("ix_catalog_items_key")
         batch_op.drop_index("ix_catalog_items_code")
 
     op.drop_table("catalog_items")
