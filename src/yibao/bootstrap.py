@@ -3,15 +3,13 @@ builds an engine (STYLE.md §1)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from sqlalchemy import Engine
 
 from yibao.settings import Settings
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 
-__all__ = ["engine_for", "settings", "unit_of_work"]
+__all__ = ["dispose_engines", "engine_for", "settings", "unit_of_work"]
 
 
 def settings() -> Settings:
@@ -19,10 +17,14 @@ def settings() -> Settings:
     return Settings()
 
 
-@lru_cache(maxsize=4)
+_ENGINES: dict[str, Engine] = {}
+
+
 def engine_for(url: str) -> Engine:
     """One engine (one pool) per database URL in this process."""
-    return make_engine(url)
+    if url not in _ENGINES:
+        _ENGINES[url] = make_engine(url)
+    return _ENGINES[url]
 
 
 def unit_of_work(url: str | None = None, *, check: bool = True) -> UnitOfWork:
@@ -34,3 +36,9 @@ def unit_of_work(url: str | None = None, *, check: bool = True) -> UnitOfWork:
 
         check_current(url)
     return UnitOfWork(engine_for(url))
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection and forget the engines (tests, shutdown)."""
+    for url in list(_ENGINES):
+        _ENGINES.pop(url).dispose()
