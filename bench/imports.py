@@ -62,8 +62,10 @@ def make_file(rows: int, bad_row: int | None = None) -> Path:
             since = "2019-07-01" if cat != "none" else ""
             acct = str(rnd.randrange(0, 500_000)) if scheme == "employee" else "0"
             town = f"500102{rnd.randrange(1, 21):03d}"
-            fh.write(f"{psn},参保人{i % 9973},{scheme},{tier},500102,{town},{cat},{since},,"
-                     f"{acct},true,2020-01-01,\n")  # fmt: skip
+            fh.write(
+                f"{psn},参保人{i % 9973},{scheme},{tier},500102,{town},{cat},{since},,"
+                f"{acct},true,2020-01-01,\n"
+            )
     return path
 
 
@@ -131,16 +133,21 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--db", choices=["sqlite", "pg", "both"], default="both")
     args = ap.parse_args()
-    dbs = ["sqlite", "postgresql"] if args.db == "both" else [
-        "postgresql" if args.db == "pg" else "sqlite"]  # fmt: skip
+    dbs = (
+        ["sqlite", "postgresql"]
+        if args.db == "both"
+        else ["postgresql" if args.db == "pg" else "sqlite"]
+    )
     path = make_file(args.rows)
     bad_row = args.rows - 7  # near the end: every row before it was read and checked
     bad = make_file(args.rows, bad_row)
     print(f"file: {path} ({path.stat().st_size / 1e6:.0f} MB)")
     for db in dbs:
         runs = [one_run(db, path) for _ in range(args.repeat)]
-        print(f"insuree import {db}: median of {args.repeat}: {statistics.median(runs):.1f} s "
-              f"for {args.rows:,} rows")  # fmt: skip
+        print(
+            f"insuree import {db}: median of {args.repeat}: {statistics.median(runs):.1f} s "
+            f"for {args.rows:,} rows"
+        )
         refusal(db, bad, bad_row)
     return 0
 

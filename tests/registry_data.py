@@ -25,8 +25,7 @@ CENTRE = "H50010200001"  # 涪陵区中心医院（示例）, 定点救治 from 
 
 def load_examples(uow: UnitOfWork, *kinds: str) -> list[Imported]:
     return [
-        import_file(uow, k, EXAMPLES / f"{k}.csv", actor="test", now=NOW)
-        for k in (kinds or ORDER)
+        import_file(uow, k, EXAMPLES / f"{k}.csv", actor="test", now=NOW) for k in (kinds or ORDER)
     ]
 
 

@@ -62,8 +62,10 @@ def test_closing_a_period_and_opening_the_next_in_one_file(uow: UnitOfWork) -> N
     )
     assert (done.inserted, done.superseded) == (2, 1)
     with uow:
-        on = {d: [r.name for r in uow.diseases.where(code="B99.900", on=d)]
-              for d in (dt.date(2020, 1, 22), dt.date(2020, 2, 1), dt.date(2020, 3, 1))}  # fmt: skip
+        on = {
+            d: [r.name for r in uow.diseases.where(code="B99.900", on=d)]
+            for d in (dt.date(2020, 1, 22), dt.date(2020, 2, 1), dt.date(2020, 3, 1))
+        }
     assert on == {
         dt.date(2020, 1, 22): [],
         dt.date(2020, 2, 1): ["病种B99.900"],
@@ -85,7 +87,11 @@ def test_a_period_overlapping_a_stored_one_is_refused(uow: UnitOfWork) -> None:
     ("rows", "row", "reason"),
     [
         ([disease("A"), disease("A")], 3, "is also row 2"),
-        ([disease("A", valid_to="2020-05-01"), disease("A", valid_from="2020-05-01")], 3, "overlaps row 2"),
+        (
+            [disease("A", valid_to="2020-05-01"), disease("A", valid_from="2020-05-01")],
+            3,
+            "overlaps row 2",
+        ),
     ],
 )
 def test_duplicates_and_overlaps_within_a_file(
@@ -100,11 +106,22 @@ def test_duplicates_and_overlaps_within_a_file(
 
 def test_mapping_must_name_a_known_provider_and_catalog_code(uow: UnitOfWork) -> None:
     load_examples(uow, "providers", "catalog")
-    row = {"provider_code": "H50010200001", "hospital_code": "X-1", "code": "001204000010000",
-           "approved_by": "审核员", "approved_on": "2020-01-24", "valid_from": "2020-01-24"}  # fmt: skip
+    row = {
+        "provider_code": "H50010200001",
+        "hospital_code": "X-1",
+        "code": "001204000010000",
+        "approved_by": "审核员",
+        "approved_on": "2020-01-24",
+        "valid_from": "2020-01-24",
+    }
     with pytest.raises(InvalidFile) as exc:
-        put(uow, "mapping", row, row | {"hospital_code": "X-2", "provider_code": "H9"},
-            row | {"hospital_code": "X-3", "code": "NOPE"})  # fmt: skip
+        put(
+            uow,
+            "mapping",
+            row,
+            row | {"hospital_code": "X-2", "provider_code": "H9"},
+            row | {"hospital_code": "X-3", "code": "NOPE"},
+        )
     assert exc.value.problems == [
         ("row 3, provider_code", "H9 is not in 定点医疗机构 providers"),
         ("row 4, code", "NOPE is not in 医保目录 catalog items and 临时新增编码"),
@@ -113,12 +130,19 @@ def test_mapping_must_name_a_known_provider_and_catalog_code(uow: UnitOfWork) ->
 
 
 def test_one_date_and_title_per_protocol_edition(uow: UnitOfWork) -> None:
-    row = {"edition": "5", "edition_title": "第五版", "code": "A", "name": "甲", "kind": "drug",
-           "valid_from": "2020-02-05"}  # fmt: skip
+    row = {
+        "edition": "5",
+        "edition_title": "第五版",
+        "code": "A",
+        "name": "甲",
+        "kind": "drug",
+        "valid_from": "2020-02-05",
+    }
     with pytest.raises(InvalidFile) as exc:
         put(uow, "protocol", row, row | {"code": "B", "valid_from": "2020-02-04"})
     assert exc.value.problems[0] == (
-        "row 3, valid_from", "differs from row 2 of edition 5: one per edition"
+        "row 3, valid_from",
+        "differs from row 2 of edition 5: one per edition",
     )
 
 

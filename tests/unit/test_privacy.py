@@ -20,7 +20,8 @@ def test_short_values_are_masked_whole(short: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "masked"), [("张三丰", "张**"), ("李四", "李*"), ("欧阳娜娜", "欧***"), ("王", "*"), ("", "")]
+    ("name", "masked"),
+    [("张三丰", "张**"), ("李四", "李*"), ("欧阳娜娜", "欧***"), ("王", "*"), ("", "")],
 )
 def test_name_keeps_the_first_character(name: str, masked: str) -> None:
     assert mask_name(name) == masked

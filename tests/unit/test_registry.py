@@ -53,8 +53,14 @@ def test_regions() -> None:
 
 def _insuree(**over: str) -> list[str]:
     row = dict.fromkeys(KINDS["insurees"].names, "")
-    row |= {"psn_no": VALID[1], "name": "张三", "scheme": "employee", "insured_region": "500102",
-            "enrolled": "true", "valid_from": "2020-01-01"}  # fmt: skip
+    row |= {
+        "psn_no": VALID[1],
+        "name": "张三",
+        "scheme": "employee",
+        "insured_region": "500102",
+        "enrolled": "true",
+        "valid_from": "2020-01-01",
+    }
     row |= over
     return list(row.values())
 
@@ -103,15 +109,28 @@ def test_every_field_problem_of_a_row_is_reported() -> None:
 def test_catalog_selfpay_only_for_class_b() -> None:
     k = KINDS["catalog"]
     row = ["500000", "X1", "药", "drug", "A", "1000", "", "", "2020-01-01", ""]
-    assert k.parse_row(row)[1] == [("selfpay_bp", "only class B items have a 先行自付 ratio, not A")]
+    assert k.parse_row(row)[1] == [
+        ("selfpay_bp", "only class B items have a 先行自付 ratio, not A")
+    ]
     row[4] = "B"
     assert k.parse_row(row)[1] == []
 
 
 def test_provider_dates_in_order() -> None:
     k = KINDS["providers"]
-    row = ["H1", "医院", "500102", "", "2", "", "2020-01-01", "2020-02-01", "2020-01-01",
-           "2019-01-01", ""]  # fmt: skip
+    row = [
+        "H1",
+        "医院",
+        "500102",
+        "",
+        "2",
+        "",
+        "2020-01-01",
+        "2020-02-01",
+        "2020-01-01",
+        "2019-01-01",
+        "",
+    ]
     cols = [c for c, _ in k.parse_row(row)[1]]
     assert cols == ["designated_from", "covid_designated_to"]
 

@@ -187,9 +187,18 @@ class ResolvedItem:
 
     def line(self, sn: str, price_fen: int, qty_milli: int) -> Line:
         """The engine's line for this item."""
-        return Line(sn, self.code, self.category, self.item_class, self.selfpay_bp,
-                    price_fen, qty_milli, self.price_cap_fen, self.in_protocol,
-                    self.temp_code)  # fmt: skip
+        return Line(
+            sn,
+            self.code,
+            self.category,
+            self.item_class,
+            self.selfpay_bp,
+            price_fen,
+            qty_milli,
+            self.price_cap_fen,
+            self.in_protocol,
+            self.temp_code,
+        )
 
 
 def protocol_edition_on(uow: UnitOfWork, on: dt.date) -> int | None:

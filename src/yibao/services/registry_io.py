@@ -93,6 +93,7 @@ def import_file(
 ) -> Imported:
     """Import the registry file ``path`` (.csv or .xlsx) into ``kind``, all or nothing."""
     k = kind_named(kind)
+    format_of(path)
     sha = hashlib.sha256()
     try:
         with path.open("rb") as fh:

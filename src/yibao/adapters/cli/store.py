@@ -128,12 +128,12 @@ def _print_refusal(exc: Any, shown: int) -> None:
 
 def _import(kind: str, path: Path, by: str | None, max_problems: int) -> None:
     from yibao.bootstrap import unit_of_work
-    from yibao.core.errors import InvalidFile
+    from yibao.core.errors import InvalidFile, YibaoError
     from yibao.services.registry_io import import_file
 
     actor = by or getpass.getuser()
     try:
-        with bad_input_exits(), progress_bar(f"{kind} {path.name}") as progress:
+        with progress_bar(f"{kind} {path.name}") as progress:
             done = import_file(
                 unit_of_work(),
                 kind,
@@ -145,6 +145,8 @@ def _import(kind: str, path: Path, by: str | None, max_problems: int) -> None:
     except InvalidFile as exc:
         _print_refusal(exc, max_problems)
         raise typer.Exit(2) from None
+    except YibaoError as exc:
+        fail(exc.one_line())
     cs = f"change set {done.change_set}" if done.change_set else "nothing changed"
     typer.echo(
         f"{kind}: {done.rows} rows read, {done.inserted} new versions, "
