@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -33,6 +35,7 @@ from yibao.store import migrate
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 
+print = functools.partial(print, flush=True)  # progress as it happens
 DATA = Path(__file__).resolve().parent / "data"
 BORN0 = dt.date(1935, 1, 1)
 PG = os.environ.get("YIBAO_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -75,7 +78,7 @@ def fresh(db: str) -> tuple[str, object]:
         tmp = tempfile.mkdtemp(prefix="yibao-bench-")
         url = f"sqlite:///{tmp}/bench.db"
         migrate.upgrade(url)
-        return url, lambda: None
+        return url, lambda: shutil.rmtree(tmp)
     schema = f"bench_{os.getpid()}"
     admin = make_engine(PG)
     with admin.begin() as c:

@@ -28,9 +28,9 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``. SQLite gets foreign keys on, WAL, a 30 s busy timeout, and
-    real transactions (``BEGIN`` issued by SQLAlchemy, not by the sqlite3 module), so
-    a unit of work is one transaction there too."""
+    """An engine for ``url``. SQLite gets foreign keys on, WAL, a 30 s busy timeout,
+    temporary tables in memory, and real transactions (``BEGIN`` issued by SQLAlchemy,
+    not by the sqlite3 module), so a unit of work is one transaction there too."""
     if not is_sqlite(url):
         return create_engine(url, pool_pre_ping=True, **kwargs)
     engine = create_engine(url, **kwargs)
@@ -43,6 +43,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA temp_store=MEMORY")  # import staging tables
         cur.close()
 
     @event.listens_for(engine, "begin")

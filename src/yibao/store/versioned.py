@@ -18,12 +18,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
+    Date,
     Integer,
     MetaData,
     Row,
@@ -65,8 +67,9 @@ class Stage:
     def __init__(self, registry: Registry) -> None:
         self._reg = registry
         self._names = [*registry.kind.names, "row_no"]
+        self._dates = [i for i, c in enumerate(registry._cols()) if isinstance(c.type, Date)]
         self._pg = registry.dialect == "postgresql"
-        self._buf: list[tuple[Any, ...]] = []
+        self._buf: list[list[Any]] = []
         self._copy: Any = None
         self._copy_cm: Any = None
         self._cursor: Any = None
@@ -130,7 +133,19 @@ class Registry:
         self.model: type[Versioned] = model_for(kind.name)
         self.table: Table = self.model.__table__  # type: ignore[attr-defined]
         self.dialect = session.get_bind().dialect.name
-        self.staging_table = self._staging_table()
+
+    @cached_property
+    def staging_table(self) -> Table:
+        """The temporary table an import streams into (built when first needed)."""
+        cols = [Column(c.name, c.type, nullable=True) for c in self._cols()]
+        return Table(
+            f"stage_{self.table.name}",
+            MetaData(),
+            *cols,
+            Column("row_no", Integer, nullable=False),
+            prefixes=["TEMPORARY"],
+            postgresql_on_commit="DROP",
+        )
 
     # -- reading -------------------------------------------------------------------
 
@@ -203,17 +218,6 @@ class Registry:
 
     # -- writing -------------------------------------------------------------------
 
-    def _staging_table(self) -> Table:
-        cols = [Column(c.name, c.type, nullable=True) for c in self._cols()]
-        return Table(
-            f"stage_{self.table.name}",
-            MetaData(),
-            *cols,
-            Column("row_no", Integer, nullable=False),
-            prefixes=["TEMPORARY"],
-            postgresql_on_commit="DROP",
-        )
-
     def stage(self) -> Stage:
         """Open the staging table; on PostgreSQL also lock the registry against other
         writers (readers go on) until the transaction ends."""
@@ -222,12 +226,15 @@ class Registry:
         return Stage(self)
 
     def index_staging(self) -> None:
+        """Prepare the staged rows for the checks and the merge: SQLite joins through an
+        index; PostgreSQL hashes and sorts better without one, given fresh statistics."""
         s = self.staging_table
-        keys = ", ".join([*self.kind.key, "valid_from"])
         conn = self.session.connection()
-        conn.exec_driver_sql(f"CREATE INDEX ix_{s.name} ON {s.name} ({keys})")
         if self.dialect == "postgresql":
             conn.exec_driver_sql(f"ANALYZE {s.name}")
+            return
+        keys = ", ".join([*self.kind.key, "valid_from"])
+        conn.exec_driver_sql(f"CREATE INDEX ix_{s.name} ON {s.name} ({keys})")
 
     def _same_version(self, a: Table, b: Any) -> ColumnElement[bool]:
         return and_(*(a.c[k] == b.c[k] for k in (*self.kind.key, "valid_from")))

@@ -26,6 +26,11 @@ MAX_FEN = 10**13  # as engine/model.py: accumulators and balances
 MAX_PRICE_FEN = 10**10
 
 Problem = tuple[str, str]  # (column, reason)
+
+# Parsers are pure, so each column remembers up to _SEEN_MAX cells it parsed well:
+# schemes, regions, dates and flags repeat, and a dictionary lookup is cheaper than a
+# parse. Unique columns (ID numbers, names) stop filling theirs at the cap.
+_SEEN_MAX = 4096
 Rules = Callable[[Mapping[str, Value]], list[Problem]]
 
 
@@ -55,11 +60,17 @@ class Kind:
     references: tuple[tuple[str, str, str], ...] = ()  # (column, kind, its column)
     uniform: tuple[str, tuple[str, ...]] | None = None  # group column, columns equal in it
     names: tuple[str, ...] = field(init=False)
-    _plan: tuple[tuple[str, Parser, bool, Value], ...] = field(init=False, repr=False)
+    _plan: tuple[tuple[str, Parser, bool, Value, dict[str, Value]], ...] = field(
+        init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(c.name for c in self.columns))
-        plan = tuple((c.name, c.parse, c.required, c.default) for c in self.columns)
+        seen: list[dict[str, Value]] = [{} for _ in self.columns]
+        plan = tuple(
+            (c.name, c.parse, c.required, c.default, d)
+            for c, d in zip(self.columns, seen, strict=True)
+        )
         object.__setattr__(self, "_plan", plan)
 
     def column(self, name: str) -> Column:
@@ -72,17 +83,24 @@ class Kind:
         this a million times a file: keep it tight."""
         values: list[Value] = []
         problems: list[Problem] = []
-        for (name, parse, required, default), cell in zip(self._plan, cells, strict=True):
+        for (name, parse, required, default, seen), cell in zip(self._plan, cells, strict=True):
             if not cell:
                 if required:
                     problems.append((name, "required"))
                 values.append(default)
                 continue
+            if cell in seen:
+                values.append(seen[cell])
+                continue
             try:
-                values.append(parse(cell))
+                value = parse(cell)
             except ValueError as exc:
                 problems.append((name, str(exc)))
-                values.append(None)
+                value = None
+            else:
+                if len(seen) < _SEEN_MAX:  # most columns repeat a few values
+                    seen[cell] = value
+            values.append(value)
         if not problems:
             row = dict(zip(self.names, values, strict=True))
             problems = _ordered(row, "valid_from", "valid_to") + self.rules(row)
