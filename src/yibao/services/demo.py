@@ -20,7 +20,8 @@ import yaml
 
 from yibao.core.registry import KINDS
 from yibao.core.registry.identity import check_char
-from yibao.services.registry_io import Imported, Progress, stage_and_merge
+from yibao.services.registry_io import Imported, stage_and_merge
+from yibao.services.tabular import Progress
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["DISTRICT", "District", "district_rows", "load_demo"]

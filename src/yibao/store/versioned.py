@@ -69,7 +69,7 @@ class Stage:
         self._names = [*registry.kind.names, "row_no"]
         self._dates = [i for i, c in enumerate(registry._cols()) if isinstance(c.type, Date)]
         self._pg = registry.dialect == "postgresql"
-        self._buf: list[list[Any]] = []
+        self._buf: list[tuple[Any, ...]] = []
         self._copy: Any = None
         self._copy_cm: Any = None
         self._cursor: Any = None
@@ -94,9 +94,12 @@ class Stage:
         if self._pg:
             self._copy.write_row((*values, row_no))
             return
-        self._buf.append(
-            (*(v.isoformat() if isinstance(v, dt.date) else v for v in values), row_no)
-        )
+        row = [*values, row_no]
+        for i in self._dates:  # SQLite keeps dates as ISO text, as SQLAlchemy writes them
+            day = row[i]
+            if isinstance(day, dt.date):
+                row[i] = day.isoformat()
+        self._buf.append(tuple(row))
         if len(self._buf) >= _SQLITE_BATCH:
             self._flush()
 
@@ -163,15 +166,17 @@ class Registry:
         self,
         *conds: ColumnElement[bool],
         on: dt.date | None = None,
-        **key: str | int | Sequence[str],
+        **key: str | int | Sequence[str] | Sequence[int],
     ) -> list[Row[Any]]:
         """Current versions matching ``key`` (a value, or a list for ``IN``), valid on
         ``on`` when given, in key and date order."""
         c = self.table.c
         q = select(*self._cols()).where(self.current(), *conds)
         for name, value in key.items():
-            is_many = isinstance(value, list | tuple | set | frozenset)
-            q = q.where(c[name].in_(value) if is_many else c[name] == value)
+            if isinstance(value, str | int):
+                q = q.where(c[name] == value)
+            else:
+                q = q.where(c[name].in_(list(value)))
         if on is not None:
             q = q.where(self.valid_on(on))
         q = q.order_by(*(c[k] for k in self.kind.key), c.valid_from)
@@ -190,7 +195,7 @@ class Registry:
     def history(self, **key: str | int) -> list[Row[Any]]:
         """Every version of one key, closed ones too, with who recorded it and when and
         the change set that closed it: the audit view."""
-        c, cs = self.table.c, ChangeSet.__table__.c  # type: ignore[attr-defined]
+        c, cs = self.table.c, ChangeSet.__table__.c
         q = (
             select(
                 *self._cols(),
@@ -236,7 +241,7 @@ class Registry:
         keys = ", ".join([*self.kind.key, "valid_from"])
         conn.exec_driver_sql(f"CREATE INDEX ix_{s.name} ON {s.name} ({keys})")
 
-    def _same_version(self, a: Table, b: Any) -> ColumnElement[bool]:
+    def _same_version(self, a: Any, b: Any) -> ColumnElement[bool]:
         return and_(*(a.c[k] == b.c[k] for k in (*self.kind.key, "valid_from")))
 
     def staged_problems(self, limit: int) -> list[tuple[int, str, str]]:
@@ -254,7 +259,7 @@ class Registry:
                 return sorted(found)[:limit]
         return []
 
-    def _key_text(self, row: Row[Any]) -> str:
+    def _key_text(self, row: Any) -> str:
         """The row's key for a message, personal parts masked."""
         return ", ".join(
             f"{k} {mask(self.kind.column(k).personal, str(getattr(row, k)))}" for k in self.kind.key
@@ -304,12 +309,12 @@ class Registry:
     def _overlaps_in_file(self, limit: int) -> list[tuple[int, str, str]]:
         s = self.staging_table
         part = [s.c[k] for k in self.kind.key]
-        w = {"partition_by": part, "order_by": s.c.valid_from}
+        order = s.c.valid_from
         inner = select(
             s.c.row_no,
             s.c.valid_from,
-            func.lag(s.c.row_no).over(**w).label("prev_row"),
-            func.lag(s.c.valid_to).over(**w).label("prev_to"),
+            func.lag(s.c.row_no).over(partition_by=part, order_by=order).label("prev_row"),
+            func.lag(s.c.valid_to).over(partition_by=part, order_by=order).label("prev_to"),
             *part,
         ).subquery()
         q = (
@@ -373,18 +378,30 @@ class Registry:
         s, t = self.staging_table, self.table
         differs = or_(*(s.c[n].is_distinct_from(t.c[n]) for n in self.kind.names))
         changed = exists().where(self._same_version(s, t), differs)
-        closed = self.session.execute(
-            update(t).where(self.current(), changed).values(superseded_by=change_set_id)
-        ).rowcount
+        closed = _rowcount(
+            self.session.execute(
+                update(t).where(self.current(), changed).values(superseded_by=change_set_id)
+            )
+        )
         have = exists().where(self._same_version(t, s), self.current())
         names = list(self.kind.names)
         rows = select(*(s.c[n] for n in names), literal(change_set_id)).where(~have)
-        added = self.session.execute(
-            insert(t).from_select([*names, "change_set_id"], rows),
-            execution_options={"preserve_rowcount": True},
-        ).rowcount
+        added = _rowcount(
+            self.session.execute(
+                insert(t).from_select([*names, "change_set_id"], rows),
+                execution_options={"preserve_rowcount": True},
+            )
+        )
         self.staging_table.drop(self.session.connection())
         return Merged(inserted=added, superseded=closed)
 
     def drop_staging(self) -> None:
         self.staging_table.drop(self.session.connection(), checkfirst=True)
+
+
+def _rowcount(result: Any) -> int:
+    """Rows a DML statement touched (a ``CursorResult``'s ``rowcount``)."""
+    n = result.rowcount
+    if not isinstance(n, int) or n < 0:
+        raise RuntimeError("the driver did not report how many rows were written")
+    return n
