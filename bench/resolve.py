@@ -35,7 +35,7 @@ def run(db: str, stays: int, lines: int, repeat: int) -> None:
         with UnitOfWork(engine) as uow:
             codes = [m.hospital_code for m in uow.mapping.where(provider_code=PROVIDER)]
         rnd = random.Random(1)
-        day0 = dt.date(2020, 1, 25)
+        day0 = dt.date(2020, 2, 20)  # every demo mapping and code is in force by then
         work = [
             [(rnd.choice(codes), day0 + dt.timedelta(days=rnd.randrange(30))) for _ in range(lines)]
             for _ in range(stays)

@@ -177,8 +177,10 @@ class _Draw:
     def mapping(self) -> Iterator[list[str]]:
         m = self.s["mapping"]
         national = [r for r in self.catalog if r[0] == self.s["catalog_region"]]
-        codes = sorted({r[1] for r in national})
+        codes = sorted({r[1] for r in national if not r[7]})  # ordinary items, from 01-01
+        starts = {r[1]: r[8] for r in national}  # a temporary code exists from its edition
         protocol = sorted(set(self.protocol_codes.values()))
+        covid_on = _iso(m["covid_approved_on"])
         for code, p in self.provider_rows:
             chosen = sorted(self.rnd.sample(codes, p["maps"]))
             for i, national_code in enumerate(chosen, start=1):
@@ -194,16 +196,9 @@ class _Draw:
                 ]
             if p.get("covid_designated_from"):  # 四（三）: map the protocol items fast
                 for i, national_code in enumerate(protocol, start=1):
-                    yield [
-                        code,
-                        f"{code[-3:]}-COVID{i:02d}",
-                        "",
-                        national_code,
-                        m["approved_by"],
-                        _iso(m["covid_approved_on"]),
-                        _iso(m["covid_approved_on"]),
-                        "",
-                    ]
+                    on = max(covid_on, starts[national_code])  # never before the code
+                    hospital_code = f"{code[-3:]}-COVID{i:02d}"
+                    yield [code, hospital_code, "", national_code, m["approved_by"], on, on, ""]
 
     def insurees(self) -> Iterator[list[str]]:
         rnd, s = self.rnd, self.s

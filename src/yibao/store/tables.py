@@ -143,8 +143,7 @@ class CatalogItem(Versioned, Base):
 
     __tablename__ = "catalog_items"
     __table_args__ = (
-        *_indexes("catalog_items", "region", "code"),
-        Index("ix_catalog_items_code", "code"),
+        *_indexes("catalog_items", "code", "region"),  # lookups name codes: code first
         CheckConstraint(
             "category IN ('drug', 'service', 'consumable', 'bed', 'other')", name="category"
         ),
@@ -169,7 +168,6 @@ class ProtocolItem(Versioned, Base):
     __tablename__ = "protocol_items"
     __table_args__ = (
         *_indexes("protocol_items", "edition", "code"),
-        Index("ix_protocol_items_code", "code"),
         CheckConstraint("kind IN ('drug', 'item')", name="kind"),
     )
 

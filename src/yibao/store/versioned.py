@@ -31,6 +31,7 @@ from sqlalchemy import (
     Row,
     Table,
     and_,
+    bindparam,
     exists,
     func,
     insert,
@@ -50,6 +51,7 @@ from yibao.store.tables import ChangeSet, Versioned, model_for
 __all__ = ["Merged", "Registry", "Stage"]
 
 _SQLITE_BATCH = 50_000
+_WHERE: dict[tuple[Any, ...], Any] = {}  # Registry.where's statements, by shape
 _FAR = dt.date(9999, 12, 31)
 
 
@@ -158,7 +160,7 @@ class Registry:
     def current(self) -> ColumnElement[bool]:
         return self.table.c.superseded_by.is_(None)
 
-    def valid_on(self, on: dt.date) -> ColumnElement[bool]:
+    def valid_on(self, on: dt.date | ColumnElement[Any]) -> ColumnElement[bool]:
         c = self.table.c
         return and_(c.valid_from <= on, or_(c.valid_to.is_(None), c.valid_to >= on))
 
@@ -169,18 +171,31 @@ class Registry:
         **key: str | int | Sequence[str] | Sequence[int],
     ) -> list[Row[Any]]:
         """Current versions matching ``key`` (a value, or a list for ``IN``), valid on
-        ``on`` when given, in key and date order."""
+        ``on`` when given, in key and date order. Without extra ``conds`` the statement
+        is built once per shape and reused (resolution runs it per settlement)."""
+        shape = tuple((n, isinstance(v, str | int)) for n, v in key.items())
+        params: dict[str, Any] = {
+            n: v if isinstance(v, str | int) else list(v) for n, v in key.items()
+        }
+        if on is not None:
+            params["on"] = on
+        if conds:
+            return list(self.session.execute(self._where(shape, on is not None, conds), params))
+        cache_key = (self.kind.name, shape, on is not None)
+        q = _WHERE.get(cache_key)
+        if q is None:
+            q = _WHERE[cache_key] = self._where(shape, on is not None, ())
+        return list(self.session.execute(q, params))
+
+    def _where(self, shape: tuple[tuple[str, bool], ...], dated: bool, conds: Sequence[Any]) -> Any:
         c = self.table.c
         q = select(*self._cols()).where(self.current(), *conds)
-        for name, value in key.items():
-            if isinstance(value, str | int):
-                q = q.where(c[name] == value)
-            else:
-                q = q.where(c[name].in_(list(value)))
-        if on is not None:
-            q = q.where(self.valid_on(on))
-        q = q.order_by(*(c[k] for k in self.kind.key), c.valid_from)
-        return list(self.session.execute(q))
+        for name, one in shape:
+            param: Any = bindparam(name, expanding=not one)
+            q = q.where(c[name] == param if one else c[name].in_(param))
+        if dated:
+            q = q.where(self.valid_on(bindparam("on", type_=Date)))
+        return q.order_by(*(c[k] for k in self.kind.key), c.valid_from)
 
     def rows(self, on: dt.date | None = None) -> Iterator[Row[Any]]:
         """Every current version (valid on ``on`` when given), in key and date order:
@@ -213,9 +228,12 @@ class Registry:
 
     def distinct(self, *names: str) -> list[Row[Any]]:
         """The distinct values of ``names`` over current versions (e.g. editions)."""
-        c = self.table.c
-        q = select(*(c[n] for n in names)).where(self.current()).distinct()
-        return list(self.session.execute(q.order_by(*(c[n] for n in names))))
+        cache_key = (self.kind.name, "distinct", names)
+        q = _WHERE.get(cache_key)
+        if q is None:
+            cols = [self.table.c[n] for n in names]
+            q = _WHERE[cache_key] = select(*cols).where(self.current()).distinct().order_by(*cols)
+        return list(self.session.execute(q))
 
     def count_current(self) -> int:
         q = select(func.count()).select_from(self.table).where(self.current())

@@ -76,10 +76,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_catalog_items")),
     )
     with op.batch_alter_table("catalog_items", schema=None) as batch_op:
-        batch_op.create_index("ix_catalog_items_code", ["code"], unique=False)
         batch_op.create_index(
             "uq_catalog_items_current",
-            ["region", "code", "valid_from"],
+            ["code", "region", "valid_from"],
             unique=True,
             sqlite_where=sa.text("superseded_by IS NULL"),
             postgresql_where=sa.text("superseded_by IS NULL"),
@@ -238,7 +237,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_protocol_items")),
     )
     with op.batch_alter_table("protocol_items", schema=None) as batch_op:
-        batch_op.create_index("ix_protocol_items_code", ["code"], unique=False)
         batch_op.create_index(
             "uq_protocol_items_current",
             ["edition", "code", "valid_from"],
@@ -308,7 +306,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("superseded_by IS NULL"),
             postgresql_where=sa.text("superseded_by IS NULL"),
         )
-        batch_op.drop_index("ix_protocol_items_code")
 
     op.drop_table("protocol_items")
     with op.batch_alter_table("insurees", schema=None) as batch_op:
@@ -341,7 +338,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("superseded_by IS NULL"),
             postgresql_where=sa.text("superseded_by IS NULL"),
         )
-        batch_op.drop_index("ix_catalog_items_code")
 
     op.drop_table("catalog_items")
     op.drop_table("change_sets")
