@@ -183,7 +183,8 @@ def stage_and_merge(
                 found.append(("", f"{len(cells)} cells, the header has {len(header)}"))
             if found:
                 bad_rows += 1
-                problems += [(_where(row_no, col), why) for col, why in found]
+                if len(problems) < max_problems:  # count them all, keep the first few
+                    problems += [(_where(row_no, col), why) for col, why in found]
             elif not bad_rows:
                 stage.add(row_no, values)
             if progress is not None and count % 20_000 == 0:

@@ -125,8 +125,6 @@ class Stage:
             self._cursor.close()
         elif exc_type is None:
             self._flush()
-        if exc_type is None:
-            self._reg.index_staging()
 
 
 class Registry:
@@ -265,6 +263,7 @@ class Registry:
     def staged_problems(self, limit: int) -> list[tuple[int, str, str]]:
         """Problems between staged rows and with the stored versions, as
         (row_no, column, reason), first rows first; stops at the first kind found."""
+        self.index_staging()
         for check in (
             self._duplicates,
             self._uniform,
