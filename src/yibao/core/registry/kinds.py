@@ -17,15 +17,13 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from yibao.core.engine.model import MAX_FEN, MAX_PRICE_FEN
+from yibao.core.errors import Problem  # here (column, reason)
 from yibao.core.registry import fields as f
 from yibao.core.registry.fields import Parser, Value
 
-__all__ = ["KINDS", "MAX_FEN", "Column", "Kind", "Problem", "kind_named"]
+__all__ = ["KINDS", "Column", "Kind", "kind_named"]
 
-MAX_FEN = 10**13  # as engine/model.py: accumulators and balances
-MAX_PRICE_FEN = 10**10
-
-Problem = tuple[str, str]  # (column, reason)
 
 # Parsers are pure, so each column remembers up to _SEEN_MAX cells it parsed well:
 # schemes, regions, dates and flags repeat, and a dictionary lookup is cheaper than a
