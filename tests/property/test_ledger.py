@@ -28,6 +28,7 @@ from yibao.core.ledger.checks import (
 )
 from yibao.core.ledger.journal import balances, reversal_of
 from yibao.core.ledger.post import central_share_adjustment, posted_amounts, postings_for
+from yibao.core.ledger.reconcile import period_totals
 from yibao.core.money import mul_bp
 from yibao.core.policy import Policy
 
@@ -93,7 +94,7 @@ def test_one_insuree_year_with_reversals_checks_clean(
 ) -> None:
     """A service-like year: settle with carried accumulators; some settlements are then
     reversed (accumulators lose their contribution). `ledger check` finds nothing, the
-    yearly caps hold over the net payments."""
+    yearly caps hold over the net payments, and 3201 totals equal the standing ones."""
     first = steps[0][0].insuree
     acc, balance = Accumulators(0, 0, 0), first.account_balance_fen
     booked: list[Booked] = []
@@ -113,6 +114,12 @@ def test_one_insuree_year_with_reversals_checks_clean(
             balance += s.setlinfo.acct_pay
     stored = {(first.id, 2020): acc}
     assert ledger_problems(booked, accumulators=stored, packs={policy.id: policy}) == []
+    txs = [b.transaction for b in booked]
+    standing = [b for b in booked if b.transaction.kind == "settlement"
+                and not any(t.reverses == b.transaction.id for t in txs)]  # fmt: skip
+    totals = period_totals(txs, provider_code="H1", begin=DAY, end=DAY)
+    assert totals.settlement_count == len(standing)
+    assert totals.medfee_sumamt == sum(b.settlement.setlinfo.medfee_sumamt for b in standing)
 
 
 def _t(a: Accumulators) -> tuple[int, int, int]:

@@ -11,7 +11,7 @@ from tests.settled import SETTLED_CASES, settled
 from yibao.core import ledger
 from yibao.core.engine.model import Settlement
 from yibao.core.errors import InvariantBroken
-from yibao.core.ledger import accounts, checks, journal, post
+from yibao.core.ledger import accounts, checks, journal, post, reconcile
 from yibao.core.ledger.accounts import (
     BENEFIT,
     CHART,
@@ -58,12 +58,12 @@ def test_public_api_is_pinned() -> None:
     assert sorted(ledger.__all__) == sorted(
         [
             "CHART", "FISCAL", "PATIENT", "Account", "AccountType", "Booked", "Kind", "Posted",
-            "Posting", "SettlementRef", "Side", "Transaction", "balances",
-            "ledger_problems", "posted_amounts", "postings_for", "reversal_of",
-            "transaction_problems",
+            "Posting", "SettlementRef", "Side", "Totals", "Transaction", "balances",
+            "compare_totals", "daily_totals", "ledger_problems", "period_totals",
+            "posted_amounts", "postings_for", "reversal_of", "transaction_problems",
         ]
     )  # fmt: skip
-    for module in (accounts, journal, post, checks):
+    for module in (accounts, journal, post, checks, reconcile):
         assert all(hasattr(module, name) for name in module.__all__)
 
 

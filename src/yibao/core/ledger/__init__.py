@@ -8,6 +8,7 @@
   ``posted_amounts`` to read a transaction back;
 - ``checks``: named checks returning problems, ``ledger_problems`` for `yibao ledger
   check` (trial balance, each settlement's balance, accumulators vs postings);
+- ``reconcile``: 3201/3202 totals and comparisons.
 
 No I/O, clock or randomness: ids and dates are arguments (ARCHITECTURE.md, STYLE §3).
 """
@@ -22,6 +23,7 @@ from yibao.core.ledger.journal import (
     reversal_of,
 )
 from yibao.core.ledger.post import Posted, posted_amounts, postings_for
+from yibao.core.ledger.reconcile import Totals, compare_totals, daily_totals, period_totals
 
 __all__ = [
     "CHART",
@@ -35,9 +37,13 @@ __all__ = [
     "Posting",
     "SettlementRef",
     "Side",
+    "Totals",
     "Transaction",
     "balances",
+    "compare_totals",
+    "daily_totals",
     "ledger_problems",
+    "period_totals",
     "posted_amounts",
     "postings_for",
     "reversal_of",
