@@ -161,6 +161,10 @@ def test_ledger_problems_finds_journal_faults() -> None:
     r = reversal_of(tx)
     stray = reversal_of(post_it(s, tx_id="GONE"))
     adj = Transaction("ADJ", DAY, "adjustment", ())
+    assert ledger_problems([Booked(s, tx)], others=[adj]) == []
+    off = Transaction("T", DAY, "adjustment", (Posting(Account("central_share", FISCAL), 1),))
+    assert "tx T: debits - credits = 1 fen, not 0" in ledger_problems([], others=[off, adj, adj])
+    assert "tx ADJ: booked twice" in ledger_problems([], others=[adj, adj])
     problems = ledger_problems(
         [Booked(s, tx), Booked(s, tx), Booked(s, r), Booked(s, r), Booked(s, stray),
          Booked(s, adj)]

@@ -11,8 +11,10 @@ An account is ``(code, book, key)``:
 - ``key`` is the sub-ledger: a provider code (fixmedins_code), an insuree id (psn_no),
   a counterparty, or ``""``.
 
-Every transaction balances inside each book (checks.book_balances), so a fund can be
-audited on its own and no fen moves from one fund to another by posting.
+Every transaction balances inside each book (``checks.books_balance``), so a fund can be
+audited on its own and no fen moves from one fund to another by posting. The personal
+account is fund 310200's liability to the insuree whatever the scheme (a pack that lets
+residents pay from an account books that payment in 310200 too).
 """
 
 from __future__ import annotations

@@ -281,19 +281,25 @@ def _accumulator_totals(moves: Mapping[YearKey, list[int]],
 def ledger_problems(
     booked: Sequence[Booked],
     *,
+    others: Sequence[Transaction] = (),
     accumulators: Mapping[YearKey, Accumulators] | None = None,
     opening: Mapping[YearKey, Accumulators] | None = None,
     packs: Mapping[str, Policy] | None = None,
 ) -> list[str]:
-    """Everything above over a stored journal: what `yibao ledger check` reports."""
-    txs = [b.transaction for b in booked]
+    """Everything above over a stored journal: what `yibao ledger check` reports.
+
+    ``booked`` pairs each settlement or reversal transaction with its settlement;
+    ``others`` are the transactions no settlement posts (adjustments, and later
+    prepayments and clearing), checked for balance and in the trial balance."""
+    txs = [b.transaction for b in booked] + list(others)
     out = [problem for tx in txs for problem in transaction_problems(tx)]
     out += trial_balance_problems(txs)
-    by_id: dict[str, Booked] = {}
-    for b in booked:
-        if b.transaction.id in by_id:
-            out.append(f"tx {b.transaction.id}: booked twice")
-        by_id[b.transaction.id] = b
+    seen: set[str] = set()
+    for tx in txs:
+        if tx.id in seen:
+            out.append(f"tx {tx.id}: booked twice")
+        seen.add(tx.id)
+    by_id = {b.transaction.id: b for b in booked}
     reversed_ids: set[str] = set()
     for s, tx in booked:
         policy = (packs or {}).get(s.pack_id)
