@@ -129,6 +129,8 @@ def test_reading_a_real_platform_answer() -> None:
     assert got.unknown == ("output.setlinfo.hifdm_pay", "output.setlinfo.psn_pay")
     with pytest.raises(InvalidRequest, match=r"output\.setlinfo\.hifp_pay"):
         read_settlement_output(loads(REAL_2304.replace("1886.44,", "1886.441,", 1)))
+    with pytest.raises(InvalidRequest, match="pool_prop_selfpay"):
+        read_settlement_output(loads(REAL_2304.replace("0.0000", "0.00001")))
 
 
 def test_5206_from_the_ledger() -> None:

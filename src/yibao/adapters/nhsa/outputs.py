@@ -19,9 +19,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from yibao.adapters.nhsa.codes import CUM_TYPE, INSUTYPE, paid_cum_type
 from yibao.adapters.nhsa.fields import Decoded, OptText, Wire, unknown_fields, validate, wall_time
@@ -174,7 +174,7 @@ class _Setlinfo(Wire):
     inscp_scp_amt: OptFen = None
     act_pay_dedc: OptFen = None
     hifp_pay: OptFen = None
-    pool_prop_selfpay: Any = None
+    pool_prop_selfpay: Annotated[int | None, BeforeValidator(lambda v: scaled(v, 4))] = None
     hifmi_pay: OptFen = None
     hifob_pay: OptFen = None
     maf_pay: OptFen = None
@@ -222,5 +222,5 @@ def read_settlement_output(output: Mapping[str, Any]) -> Decoded[SettlementResul
     amounts = {n: getattr(i, n) for n in names}
     rows = tuple((r.fund_pay_type, r.fund_payamt) for r in w.setldetail)
     result = SettlementResult(i.setl_id, i.mdtrt_id, i.psn_no, amounts,
-                              scaled(i.pool_prop_selfpay, 4), rows)  # fmt: skip
+                              i.pool_prop_selfpay, rows)  # fmt: skip
     return Decoded(result, unknown_fields(w, "output."))
