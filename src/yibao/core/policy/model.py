@@ -35,6 +35,7 @@ class OverlayVersion:
     fiscal_fund_code: str | None
 
     def contains(self, day: dt.date) -> bool:
+        """Is ``day`` within [from, to] (inclusive; ``to`` None = open)?"""
         return self.from_date <= day and (self.to_date is None or day <= self.to_date)
 
 
@@ -108,10 +109,8 @@ class Policy:
 
     def overlay_on(self, discharge_date: dt.date) -> OverlayVersion | None:
         """The overlay version in force on the settlement (discharge) date, if any."""
-        for version in self.overlay:
-            if version.from_date <= discharge_date and (
-                version.to_date is None or discharge_date <= version.to_date
-            ):
+        for version in self.overlay:  # a handful of versions at most
+            if version.contains(discharge_date):
                 return version
         return None
 

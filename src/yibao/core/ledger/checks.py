@@ -1,0 +1,317 @@
+"""Named checks that return problems (empty when they hold): what `yibao ledger check`
+proves over the stored journal.
+
+- each transaction balances, in total and inside every book, with integer fen, and
+  each account type stays in its own books (the fiscal subsidy never touches a fund);
+- the trial balance of any set of transactions is zero, in total and per book;
+- each settlement's transaction posts exactly its amounts, and the accumulators move
+  as the postings imply (``hifp_pay`` is the capped increment of ``basic_entitled_fen``
+  under the yearly cap, …; SETTLEMENT.md §5.3–§5.5, §6);
+- each reversal is the exact negation of one settlement, reversed once;
+- per insuree-year, the funds' net payments stay within the yearly caps and the net
+  accumulator movements add up to the stored accumulators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+from yibao.core.engine.funds import ACCOUNT
+from yibao.core.engine.model import Accumulators, Settlement
+from yibao.core.engine.rules import SCALAR, serious_entitled
+from yibao.core.ledger.accounts import (
+    ADVANCE_RECEIVABLE,
+    BENEFIT,
+    CASH_COLLECTED,
+    CENTRAL_RECEIVABLE,
+    CENTRAL_SHARE,
+    FISCAL,
+    FISCAL_PAYABLE,
+    FISCAL_SUBSIDY,
+    FUND_BOOKS,
+    HOSPITAL_PAYABLE,
+    PATIENT,
+    PATIENT_CASH,
+    PERSONAL_ACCOUNT,
+    book_name,
+)
+from yibao.core.ledger.journal import Transaction, balances, book_totals
+from yibao.core.ledger.post import posted_amounts
+from yibao.core.money import capped_increment
+from yibao.core.policy.model import Policy
+
+__all__ = [
+    "TX_CHECKS",
+    "Booked",
+    "accounts_in_their_books",
+    "balances_in_total",
+    "books_balance",
+    "integer_fen",
+    "ledger_problems",
+    "reversal_problems",
+    "settlement_problems",
+    "transaction_problems",
+    "trial_balance_problems",
+    "year_problems",
+]
+
+_ALLOWED_BOOKS: dict[str, frozenset[str] | None] = {
+    BENEFIT.code: FUND_BOOKS - {ACCOUNT},
+    HOSPITAL_PAYABLE.code: FUND_BOOKS,
+    PERSONAL_ACCOUNT.code: frozenset({ACCOUNT}),
+    FISCAL_SUBSIDY.code: frozenset({FISCAL}),
+    FISCAL_PAYABLE.code: frozenset({FISCAL}),
+    CENTRAL_RECEIVABLE.code: frozenset({FISCAL}),
+    CENTRAL_SHARE.code: frozenset({FISCAL}),
+    PATIENT_CASH.code: frozenset({PATIENT}),
+    CASH_COLLECTED.code: frozenset({PATIENT}),
+    ADVANCE_RECEIVABLE.code: None,  # any book may advance money
+}
+
+
+def balances_in_total(tx: Transaction) -> list[str]:
+    """Debits equal credits."""
+    total = tx.total_fen
+    return [] if total == 0 else [f"tx {tx.id}: debits - credits = {total} fen, not 0"]
+
+
+def books_balance(tx: Transaction) -> list[str]:
+    """Debits equal credits inside every book: no posting moves money between funds."""
+    totals = book_totals(balances([tx]))
+    return [f"tx {tx.id}: book {b} ({book_name(b)}) is off by {fen} fen"
+            for b, fen in sorted(totals.items()) if fen]  # fmt: skip
+
+
+def integer_fen(tx: Transaction) -> list[str]:
+    """Every amount is an integer number of fen (no float, no Decimal, no bool)."""
+    return [f"tx {tx.id}: {p.account.label} amount {p.amount_fen!r} is not integer fen"
+            for p in tx.postings if type(p.amount_fen) is not int]  # fmt: skip
+
+
+def accounts_in_their_books(tx: Transaction) -> list[str]:
+    """Each account type stays in its books: fund accounts in funds, the fiscal subsidy
+    in ``FISCAL`` only (单列), cash in ``PATIENT`` only; unknown codes are refused."""
+    out = []
+    for p in tx.postings:
+        code, book = p.account.code, p.account.book
+        if code not in _ALLOWED_BOOKS:
+            out.append(f"tx {tx.id}: unknown account code {code!r}")
+            continue
+        allowed = _ALLOWED_BOOKS[code]
+        if allowed is not None and book not in allowed:
+            out.append(f"tx {tx.id}: {p.account.label} is outside its books")
+    return out
+
+
+TX_CHECKS: tuple[Callable[[Transaction], list[str]], ...] = (
+    integer_fen,
+    balances_in_total,
+    books_balance,
+    accounts_in_their_books,
+)
+
+
+def transaction_problems(tx: Transaction) -> list[str]:
+    """Every check of ``TX_CHECKS`` on one transaction."""
+    return [problem for check in TX_CHECKS for problem in check(tx)]
+
+
+def trial_balance_problems(txs: Iterable[Transaction]) -> list[str]:
+    """The trial balance (试算平衡): all balances sum to zero, in total and per book."""
+    totals = book_totals(balances(txs))
+    out = [f"trial balance: book {b} ({book_name(b)}) is off by {fen} fen"
+           for b, fen in sorted(totals.items()) if fen]  # fmt: skip
+    total = sum(totals.values())
+    return out + ([f"trial balance: debits - credits = {total} fen"] if total else [])
+
+
+_ACC_NAMES = ("basic_entitled_fen", "serious_base_fen", "assistance_entitled_fen")
+
+
+def _triple(a: Accumulators) -> tuple[int, int, int]:
+    return a.basic_entitled_fen, a.serious_base_fen, a.assistance_entitled_fen
+
+
+def _delta(s: Settlement) -> Accumulators:
+    b, a = s.accumulators_before, s.accumulators_after
+    return Accumulators(a.basic_entitled_fen - b.basic_entitled_fen,
+                        a.serious_base_fen - b.serious_base_fen,
+                        a.assistance_entitled_fen - b.assistance_entitled_fen)  # fmt: skip
+
+
+def settlement_problems(
+    s: Settlement, tx: Transaction, *, policy: Policy | None = None
+) -> list[str]:
+    """``tx`` posts exactly ``s`` (negated for a reversal), and — for a settlement —
+    ``s``'s accumulators and account balance move as its postings imply. With the
+    settlement's ``policy``, serious-illness pay is recomputed from its bands too."""
+    ref, sign, i = tx.settlement, -1 if tx.kind == "reversal" else 1, s.setlinfo
+    if ref is None or (ref.encounter_id, ref.insuree_id) != (s.encounter_id, s.insuree_id):
+        return [f"tx {tx.id}: does not post encounter {s.encounter_id} of {s.insuree_id}"]
+    got = posted_amounts(tx)
+    want = (i.hifp_pay, i.hifob_pay + i.hifmi_pay, i.maf_pay, i.acct_pay, i.fiscal_pay,
+            i.psn_cash_pay, i.medfee_sumamt)  # fmt: skip
+    names = ("hifp_pay", "hifob_pay + hifmi_pay", "maf_pay", "acct_pay", "fiscal_pay",
+             "psn_cash_pay", "medfee_sumamt (owed to the hospital)")  # fmt: skip
+    posted = (got.hifp_pay, got.serious_pay, got.maf_pay, got.acct_pay, got.fiscal_pay,
+              got.psn_cash_pay, got.to_hospital)  # fmt: skip
+    out = [f"tx {tx.id}: posts {name} {p} fen, the settlement says {sign * w}"
+           for name, p, w in zip(names, posted, want, strict=True) if p != sign * w]  # fmt: skip
+    if sign == 1:
+        out += _movement_problems(s, tx, got.hifp_pay, got.serious_pay, got.maf_pay,
+                                  got.acct_pay, policy)  # fmt: skip
+    return out
+
+
+def _movement_problems(s: Settlement, tx: Transaction, hifp: int, serious: int, maf: int,
+                       acct: int, policy: Policy | None) -> list[str]:  # fmt: skip
+    """Accumulators and the account balance against the posted amounts (§5.3–§5.8)."""
+    f, before, d, out = s.facts, s.accumulators_before, _delta(s), []
+    capped = capped_increment(before.basic_entitled_fen, d.basic_entitled_fen, f.basic_cap_fen)
+    if hifp != capped:
+        out.append(
+            f"tx {tx.id}: hifp_pay posted {hifp} != capped increment {capped} of "
+            f"basic_entitled_fen (+{d.basic_entitled_fen}, cap {f.basic_cap_fen})"
+        )
+    base = s.setlinfo.inscp_scp_amt - hifp if f.scheme != "none" else 0
+    if d.serious_base_fen != base:
+        out.append(
+            f"tx {tx.id}: serious_base_fen moved {d.serious_base_fen}, the postings "
+            f"imply {base} (inscp_scp_amt - hifp_pay)"
+        )
+    if serious > f.serious_cap_fen - f.serious_g_before_fen:
+        out.append(f"tx {tx.id}: serious-illness pay {serious} exceeds the cap left")
+    if policy is not None and f.scheme in policy.serious:
+        table = policy.serious[f.scheme]
+        g = (serious_entitled(s.accumulators_after.serious_base_fen, table, SCALAR)
+             - serious_entitled(before.serious_base_fen, table, SCALAR))  # fmt: skip
+        if serious != g:
+            out.append(f"tx {tx.id}: serious-illness pay {serious} != G(S + base) - G(S) = {g}")
+    cap_m = f.assistance_cap_fen if f.assisted else 0
+    capped_m = capped_increment(before.assistance_entitled_fen, d.assistance_entitled_fen, cap_m)
+    if maf != capped_m or (not f.assisted and d.assistance_entitled_fen):
+        out.append(
+            f"tx {tx.id}: maf_pay posted {maf} != capped increment {capped_m} of "
+            f"assistance_entitled_fen (+{d.assistance_entitled_fen})"
+        )
+    moved = s.account_balance_before_fen - s.account_balance_after_fen
+    if acct != moved:
+        out.append(f"tx {tx.id}: acct_pay posted {acct}, the account balance moved {moved}")
+    return out
+
+
+def reversal_problems(original: Transaction, reversal: Transaction) -> list[str]:
+    """``reversal`` negates ``original`` exactly (same accounts, opposite amounts)."""
+    out = []
+    if reversal.kind != "reversal" or reversal.reverses != original.id:
+        out.append(f"tx {reversal.id}: is not marked as the reversal of {original.id}")
+    if original.kind != "settlement":
+        out.append(f"tx {reversal.id}: reverses {original.id}, which is not a settlement")
+    negated = tuple(p.negated() for p in original.postings)
+    if reversal.postings != negated or reversal.settlement != original.settlement:
+        out.append(f"tx {reversal.id}: is not the exact negation of {original.id}")
+    return out
+
+
+class Booked(NamedTuple):
+    """A stored transaction with the settlement it posts (for a reversal: the
+    settlement it reverses)."""
+
+    settlement: Settlement
+    transaction: Transaction
+
+
+YearKey = tuple[str, int]  # (insuree id, accumulator year)
+
+
+def year_problems(
+    booked: Iterable[Booked],
+    *,
+    accumulators: Mapping[YearKey, Accumulators] | None = None,
+    opening: Mapping[YearKey, Accumulators] | None = None,
+) -> list[str]:
+    """Per insuree-year: net fund payments within the yearly caps, and — given the
+    stored ``accumulators`` — opening (default zero) + net movements == stored."""
+    caps: dict[YearKey, list[int]] = {}
+    moves: dict[YearKey, list[int]] = {}
+    for s, tx in booked:
+        if tx.settlement is None:
+            continue
+        key = (tx.settlement.insuree_id, tx.settlement.accumulator_year)
+        sign, got, f, d = -1 if tx.kind == "reversal" else 1, posted_amounts(tx), s.facts, _delta(s)
+        row = caps.setdefault(key, [0, 0, 0, 0, 0, 0])
+        row[0] += got.hifp_pay
+        row[1] += got.serious_pay
+        row[2] += got.maf_pay
+        row[3] = max(row[3], f.basic_cap_fen)
+        row[4] = max(row[4], f.serious_cap_fen)
+        row[5] = max(row[5], f.assistance_cap_fen)
+        m = moves.setdefault(key, [0, 0, 0])
+        for n, v in enumerate(_triple(d)):
+            m[n] += sign * v
+    out = []
+    for (psn, year), (hifp, serious, maf, cap_b, cap_s, cap_m) in sorted(caps.items()):
+        for name, paid, cap in (("basic fund", hifp, cap_b), ("serious illness", serious, cap_s),
+                                ("medical assistance", maf, cap_m)):  # fmt: skip
+            if paid > cap:
+                out.append(f"{psn} {year}: {name} paid {paid} fen, above the yearly cap {cap}")
+    if accumulators is not None:
+        out += _accumulator_totals(moves, accumulators, opening or {})
+    return out
+
+
+def _accumulator_totals(moves: Mapping[YearKey, list[int]],
+                        stored: Mapping[YearKey, Accumulators],
+                        opening: Mapping[YearKey, Accumulators]) -> list[str]:  # fmt: skip
+    out = []
+    zero = Accumulators(0, 0, 0)
+    for key in sorted(set(moves) | set(stored)):
+        start, now = _triple(opening.get(key, zero)), _triple(stored.get(key, zero))
+        net = moves.get(key, [0, 0, 0])
+        for n, name in enumerate(_ACC_NAMES):
+            if start[n] + net[n] != now[n]:
+                out.append(
+                    f"{key[0]} {key[1]}: {name} is {now[n]}, the booked settlements "
+                    f"imply {start[n] + net[n]}"
+                )
+    return out
+
+
+def ledger_problems(
+    booked: Sequence[Booked],
+    *,
+    others: Sequence[Transaction] = (),
+    accumulators: Mapping[YearKey, Accumulators] | None = None,
+    opening: Mapping[YearKey, Accumulators] | None = None,
+    packs: Mapping[str, Policy] | None = None,
+) -> list[str]:
+    """Everything above over a stored journal: what `yibao ledger check` reports.
+
+    ``booked`` pairs each settlement or reversal transaction with its settlement;
+    ``others`` are the transactions no settlement posts (adjustments, and later
+    prepayments and clearing), checked for balance and in the trial balance."""
+    txs = [b.transaction for b in booked] + list(others)
+    out = [problem for tx in txs for problem in transaction_problems(tx)]
+    out += trial_balance_problems(txs)
+    seen: set[str] = set()
+    for tx in txs:
+        if tx.id in seen:
+            out.append(f"tx {tx.id}: booked twice")
+        seen.add(tx.id)
+    by_id = {b.transaction.id: b for b in booked}
+    reversed_ids: set[str] = set()
+    for s, tx in booked:
+        policy = (packs or {}).get(s.pack_id)
+        out += settlement_problems(s, tx, policy=policy) if tx.settlement is not None else []
+        if tx.kind != "reversal":
+            continue
+        original = by_id.get(tx.reverses or "")
+        if original is None:
+            out.append(f"tx {tx.id}: reverses {tx.reverses}, which is not booked")
+            continue
+        if original.transaction.id in reversed_ids:
+            out.append(f"tx {tx.id}: {original.transaction.id} is reversed twice")
+        reversed_ids.add(original.transaction.id)
+        out += reversal_problems(original.transaction, tx)
+    return out + year_problems(booked, accumulators=accumulators, opening=opening)
