@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench bench-quick clean docs
+.PHONY: install test lint demo bench bench-quick clean docs migration
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -27,9 +27,14 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
-## demo: settle the bundled example encounters and print their statements
+## demo: load the demo district into ./yibao.db (SQLite), then settle the bundled examples
 demo: $(STAMP)
+	$(BIN)/yibao demo load
 	$(BIN)/yibao demo statements
+
+## migration: autogenerate the next store migration from the models (MSG="what changed")
+migration: $(STAMP)
+	$(BIN)/python -c 'import sys; from yibao.store.migrate import new_revision; print(new_revision(sys.argv[1]))' "$(MSG)"
 
 ## bench: the benchmarks; results go to docs/PERFORMANCE.md by hand, with machine and date
 bench: $(STAMP)

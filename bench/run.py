@@ -11,6 +11,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = [
     ["scalar.py", "--encounters", "20000", "--repeat", "3"],
+    ["imports.py", "--rows", "1000000", "--repeat", "3"],
+    ["resolve.py", "--stays", "2000", "--lines", "25", "--repeat", "3"],
 ]
 
 

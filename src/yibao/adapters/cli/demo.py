@@ -30,3 +30,27 @@ def statements(
         for path in example_requests():
             result = settle(parse_request(path.read_bytes()), policy)
             print_statement(result, title=path.stem)
+
+
+@demo_app.command("load")
+def load(
+    insurees: Annotated[
+        int | None,
+        typer.Option(
+            "--insurees", min=0, help="How many insurees (default: the district's 50,000)."
+        ),
+    ] = None,
+) -> None:
+    """Load the synthetic 涪陵-like district into the database (YIBAO_DATABASE_URL),
+    migrating it first: townships, providers, catalog, protocol editions, 临时新增编码,
+    disease codes, 对码 and insurees. Running it again changes nothing."""
+    from yibao.bootstrap import settings, unit_of_work
+    from yibao.services.demo import load_demo
+    from yibao.store import migrate
+
+    with bad_input_exits():
+        migrate.upgrade(settings().database_url)
+        done = load_demo(unit_of_work(), insurees=insurees)
+    for d in done:
+        state = f"change set {d.change_set}" if d.change_set else "unchanged"
+        typer.echo(f"{d.kind:<10}{d.rows:>7} rows  {d.inserted:>7} new versions  ({state})")

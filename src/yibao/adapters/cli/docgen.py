@@ -11,8 +11,9 @@ from yibao.adapters.cli.app import app
 
 
 def _walk(cmd: Any, path: list[str], parent: Any) -> list[str]:
-    ctx = cmd.context_class(cmd, info_name=path[-1], parent=parent, terminal_width=100,
-                            max_content_width=100)  # fmt: skip
+    ctx = cmd.context_class(
+        cmd, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100
+    )
     out = [f"## `{' '.join(path)}`", "", "```", cmd.get_help(ctx).rstrip(), "```", ""]
     if hasattr(cmd, "list_commands"):
         for name in sorted(cmd.list_commands(ctx)):

@@ -18,65 +18,155 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
     lc = f.line_clause
     insured = f.scheme != "none"
     out = [
-        Trace("medfee_sumamt", i.medfee_sumamt, "§4.1 sum of line amounts (price x qty)",
-              {"lines": f.line_count}, lc),
+        Trace(
+            "medfee_sumamt",
+            i.medfee_sumamt,
+            "§4.1 sum of line amounts (price x qty)",
+            {"lines": f.line_count},
+            lc,
+        ),
         Trace("fulamt_ownpay_amt", i.fulamt_ownpay_amt, "§4.3 class-C lines not covered", {}, lc),
         Trace("overlmt_selfpay", i.overlmt_selfpay, "§4.4 above the price caps", {}, lc),
         Trace("preselfpay_amt", i.preselfpay_amt, "§4.5 class-B self-pay-first", {}, lc),
         Trace("inscp_scp_amt", i.inscp_scp_amt, "§4.6 in scope", {}, lc),
-        Trace("act_pay_dedc", i.act_pay_dedc, "§5.1 min(inscp_scp_amt, D)",
-              {"inscp_scp_amt": i.inscp_scp_amt, "D": f.d_fen, "scheme_key": f.scheme_key,
-               "level": f.level, "admission_seq": f.admission_seq, "transfer": f.transfer},
-              f.deductible_clause),
-        Trace("hifp_pay", i.hifp_pay,
-              "§5.3 min(A + raw, CAP) - min(A, CAP); raw = (inscp - act_pay_dedc) x R",
-              {"raw": f.basic_raw_fen, "R_bp": s.ratio_bp, "A": f.basic_before_fen,
-               "CAP": f.basic_cap_fen, "insured": insured, "out_of_area": f.out_of_area,
-               "referral_cut": f.referral_cut, "cut_waived_by_overlay": f.cut_waived},
-              f.ratio_clause if i.hifp_pay == f.basic_raw_fen else f.basic_cap_clause),
-        Trace("pool_selfpay_amt", i.pool_selfpay_amt, "§5.3 inscp - act_pay_dedc - hifp_pay",
-              {"inscp_scp_amt": i.inscp_scp_amt, "act_pay_dedc": i.act_pay_dedc,
-               "hifp_pay": i.hifp_pay}, f.ratio_clause),
-    ]  # fmt: skip
-    serious_in = {"base": f.serious_base_fen, "S": f.serious_before_fen,
-                  "threshold": f.serious_threshold_fen, "cap": f.serious_cap_fen}  # fmt: skip
+        Trace(
+            "act_pay_dedc",
+            i.act_pay_dedc,
+            "§5.1 min(inscp_scp_amt, D)",
+            {
+                "inscp_scp_amt": i.inscp_scp_amt,
+                "D": f.d_fen,
+                "scheme_key": f.scheme_key,
+                "level": f.level,
+                "admission_seq": f.admission_seq,
+                "transfer": f.transfer,
+            },
+            f.deductible_clause,
+        ),
+        Trace(
+            "hifp_pay",
+            i.hifp_pay,
+            "§5.3 min(A + raw, CAP) - min(A, CAP); raw = (inscp - act_pay_dedc) x R",
+            {
+                "raw": f.basic_raw_fen,
+                "R_bp": s.ratio_bp,
+                "A": f.basic_before_fen,
+                "CAP": f.basic_cap_fen,
+                "insured": insured,
+                "out_of_area": f.out_of_area,
+                "referral_cut": f.referral_cut,
+                "cut_waived_by_overlay": f.cut_waived,
+            },
+            f.ratio_clause if i.hifp_pay == f.basic_raw_fen else f.basic_cap_clause,
+        ),
+        Trace(
+            "pool_selfpay_amt",
+            i.pool_selfpay_amt,
+            "§5.3 inscp - act_pay_dedc - hifp_pay",
+            {
+                "inscp_scp_amt": i.inscp_scp_amt,
+                "act_pay_dedc": i.act_pay_dedc,
+                "hifp_pay": i.hifp_pay,
+            },
+            f.ratio_clause,
+        ),
+    ]
+    serious_in = {
+        "base": f.serious_base_fen,
+        "S": f.serious_before_fen,
+        "threshold": f.serious_threshold_fen,
+        "cap": f.serious_cap_fen,
+    }
     for field in ("hifob_pay", "hifmi_pay"):
         mine = (field == "hifob_pay") == (f.scheme == "employee") and insured
-        out.append(Trace(field, getattr(i, field),
-                         "§5.4 G(S + base) - G(S)" if mine else "§5.4 not this scheme's fund",
-                         serious_in if mine else {"scheme": f.scheme},
-                         f.serious_clause if mine else f.deductible_clause))  # fmt: skip
-    out.append(Trace(
-        "maf_pay", i.maf_pay,
-        "§5.5 min(M + mraw, cap) - min(M, cap); mraw = base x ratio" if f.assisted
-        else "§5.5 category not listed in the pack: no assistance",
-        {"category": f.assistance_category, "base": f.assistance_base_fen,
-         "ratio_bp": f.assistance_ratio_bp, "mraw": f.assistance_raw_fen,
-         "M": f.assistance_before_fen, "cap": f.assistance_cap_fen},
-        f.assistance_clause))  # fmt: skip
-    out.append(Trace("fund_pay_sumamt", i.fund_pay_sumamt, "§5.6 hifp + hifmi + hifob + maf",
-                     {}, f.ratio_clause))  # fmt: skip
-    out.append(Trace("psn_part_amt", i.psn_part_amt, "§5.6 medfee_sumamt - fund_pay_sumamt",
-                     {}, f.ratio_clause))  # fmt: skip
+        out.append(
+            Trace(
+                field,
+                getattr(i, field),
+                "§5.4 G(S + base) - G(S)" if mine else "§5.4 not this scheme's fund",
+                serious_in if mine else {"scheme": f.scheme},
+                f.serious_clause if mine else f.deductible_clause,
+            )
+        )
+    out.append(
+        Trace(
+            "maf_pay",
+            i.maf_pay,
+            "§5.5 min(M + mraw, cap) - min(M, cap); mraw = base x ratio"
+            if f.assisted
+            else "§5.5 category not listed in the pack: no assistance",
+            {
+                "category": f.assistance_category,
+                "base": f.assistance_base_fen,
+                "ratio_bp": f.assistance_ratio_bp,
+                "mraw": f.assistance_raw_fen,
+                "M": f.assistance_before_fen,
+                "cap": f.assistance_cap_fen,
+            },
+            f.assistance_clause,
+        )
+    )
+    out.append(
+        Trace(
+            "fund_pay_sumamt",
+            i.fund_pay_sumamt,
+            "§5.6 hifp + hifmi + hifob + maf",
+            {},
+            f.ratio_clause,
+        )
+    )
+    out.append(
+        Trace(
+            "psn_part_amt",
+            i.psn_part_amt,
+            "§5.6 medfee_sumamt - fund_pay_sumamt",
+            {},
+            f.ratio_clause,
+        )
+    )
     if s.covid:
         fiscal_rule = f"§5.7 subsidy_scope {f.subsidy_scope}"
         fiscal_clause = s.overlay_clause or ""
     else:
         fiscal_rule, fiscal_clause = "§5.7 no COVID-19 overlay applies", lc
-    out.append(Trace("fiscal_pay", i.fiscal_pay, fiscal_rule,
-                     {"psn_part_amt": i.psn_part_amt, "out_of_scope": f.out_of_scope_fen,
-                      "covid_status": f.covid_status}, fiscal_clause))  # fmt: skip
+    out.append(
+        Trace(
+            "fiscal_pay",
+            i.fiscal_pay,
+            fiscal_rule,
+            {
+                "psn_part_amt": i.psn_part_amt,
+                "out_of_scope": f.out_of_scope_fen,
+                "covid_status": f.covid_status,
+            },
+            fiscal_clause,
+        )
+    )
     acct_in: dict[str, int | str | bool | None] = {
         "balance": s.account_balance_before_fen,
         "allowed": f.account_allowed_fen,
         "may_pay": f.may_pay,
     }
     if f.account_forbidden:
-        out.append(Trace("acct_pay", i.acct_pay, "§5.8 account_forbidden under the overlay",
-                         acct_in, s.overlay_clause or ""))  # fmt: skip
+        out.append(
+            Trace(
+                "acct_pay",
+                i.acct_pay,
+                "§5.8 account_forbidden under the overlay",
+                acct_in,
+                s.overlay_clause or "",
+            )
+        )
     else:
-        out.append(Trace("acct_pay", i.acct_pay, f"§5.8 min(balance, allowed); may_pay {f.may_pay}",
-                         acct_in, f.account_clause))  # fmt: skip
+        out.append(
+            Trace(
+                "acct_pay",
+                i.acct_pay,
+                f"§5.8 min(balance, allowed); may_pay {f.may_pay}",
+                acct_in,
+                f.account_clause,
+            )
+        )
     cash_rule = "§5.9 psn_part_amt - fiscal_pay - acct_pay"
     out.append(Trace("psn_cash_pay", i.psn_cash_pay, cash_rule, {}, f.account_clause))
     return tuple(out)
@@ -90,18 +180,34 @@ def setldetail_of(s: Settlement) -> tuple[FundRow, ...]:
     if f.scheme != "none":
         code = BASIC[f.scheme]
         left = f.basic_cap_fen - min(f.basic_before_fen, f.basic_cap_fen)
-        rows.append(FundRow(code, FUND_NAMES[code], i.inscp_scp_amt, left, i.hifp_pay,
-                            f.basic_cap_clause))  # fmt: skip
+        rows.append(
+            FundRow(code, FUND_NAMES[code], i.inscp_scp_amt, left, i.hifp_pay, f.basic_cap_clause)
+        )
         code = SERIOUS[f.scheme]
         left = f.serious_cap_fen - f.serious_g_before_fen
         paid = i.hifob_pay + i.hifmi_pay
-        rows.append(FundRow(code, FUND_NAMES[code], i.inscp_scp_amt, left, paid,
-                            f.serious_clause))  # fmt: skip
+        rows.append(FundRow(code, FUND_NAMES[code], i.inscp_scp_amt, left, paid, f.serious_clause))
     if f.assisted:
         left = f.assistance_cap_fen - min(f.assistance_before_fen, f.assistance_cap_fen)
-        rows.append(FundRow(ASSISTANCE, FUND_NAMES[ASSISTANCE], i.inscp_scp_amt, left,
-                            i.maf_pay, f.assistance_clause))  # fmt: skip
+        rows.append(
+            FundRow(
+                ASSISTANCE,
+                FUND_NAMES[ASSISTANCE],
+                i.inscp_scp_amt,
+                left,
+                i.maf_pay,
+                f.assistance_clause,
+            )
+        )
     if s.covid and f.fiscal_fund_code is not None:
-        rows.append(FundRow(f.fiscal_fund_code, FISCAL_NAME, i.inscp_scp_amt, None,
-                            i.fiscal_pay, s.overlay_clause or ""))  # fmt: skip
+        rows.append(
+            FundRow(
+                f.fiscal_fund_code,
+                FISCAL_NAME,
+                i.inscp_scp_amt,
+                None,
+                i.fiscal_pay,
+                s.overlay_clause or "",
+            )
+        )
     return tuple(rows)

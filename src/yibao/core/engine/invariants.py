@@ -63,8 +63,9 @@ CHECKS: tuple[Callable[[Settlement], list[str]], ...] = (
 
 def _all_hold(s: Settlement, one_stop: bool) -> bool:
     """Every check at once, for the common case where all hold (the hot path)."""
-    (medfee, own, over, pre, inscp, _, hifp, _, hifmi, hifob, maf, fund, _, fiscal, acct,
-     cash) = s.setlinfo  # fmt: skip
+    (medfee, own, over, pre, inscp, _, hifp, _, hifmi, hifob, maf, fund, _, fiscal, acct, cash) = (
+        s.setlinfo
+    )
     return (
         own + over + pre + inscp == medfee
         and fund + fiscal + acct + cash == medfee

@@ -68,8 +68,14 @@ def settle(req: SettleRequest, policy: Policy) -> Settlement:
     # §5.1 deductible (起付线)
     d = 0
     if insured:
-        d = deductible(policy.deductible_fen[k][level], enc.admission_seq >= 2,
-                       policy.later_admission_bp, transfer, policy.transfer_bp, SCALAR)  # fmt: skip
+        d = deductible(
+            policy.deductible_fen[k][level],
+            enc.admission_seq >= 2,
+            policy.later_admission_bp,
+            transfer,
+            policy.transfer_bp,
+            SCALAR,
+        )
     dedc = inscp if inscp < d else d
 
     # §5.2 ratio (报销比例), less the unregistered out-of-area cut unless waived
@@ -101,8 +107,9 @@ def settle(req: SettleRequest, policy: Policy) -> Settlement:
     terms = policy.assistance.get(ins.assistance_category)
     m_base = m_raw = maf = 0
     if terms is not None:
-        m_base = assistance_base(dedc + pool_selfpay, serious, out_of_scope,
-                                 terms.include_out_of_scope, SCALAR)  # fmt: skip
+        m_base = assistance_base(
+            dedc + pool_selfpay, serious, out_of_scope, terms.include_out_of_scope, SCALAR
+        )
         m_raw = mul_bp(m_base, terms.ratio_bp)
         maf = capped_increment(acc.assistance_entitled_fen, m_raw, terms.cap_fen, SCALAR)
 
@@ -124,31 +131,94 @@ def settle(req: SettleRequest, policy: Policy) -> Settlement:
     acct = balance if balance < allowed else allowed
     cash = rest - acct
 
-    info = _new(SetlInfo, (medfee, own, over, pre, inscp, dedc, hifp, pool_selfpay, hifmi,
-                           hifob, maf, fund, psn_part, fiscal, acct, cash))  # fmt: skip
-    facts = _new(Facts, (
-        s, k, level, enc.admission_seq, transfer, len(lines),
-        ov.clause if covered and ov is not None else CATALOG_CLAUSE,
-        d, policy.deductible_clause,
-        out_of_area, cut, out_of_area and waived, policy.ratio_clause,
-        raw, cap, a_before, policy.basic_cap_clause,
-        serious_base, acc.serious_base_fen, g_before,
-        table.threshold_fen if table else 0, table.cap_fen if table else 0,
-        table.clause if table else "",
-        ins.assistance_category, terms is not None, m_base,
-        terms.ratio_bp if terms else 0, m_raw, acc.assistance_entitled_fen,
-        terms.cap_fen if terms else 0, policy.assistance_clause,
-        enc.covid_status, ov.subsidy_scope if ov else None,
-        ov.fiscal_fund_code if ov else None, out_of_scope,
-        forbidden, may, allowed, policy.account_clause,
-    ))  # fmt: skip
-    result = _new(Settlement, (
-        policy.id, policy.sha256, enc.id, ins.id, ov is not None,
-        ov.clause if ov is not None else None, r, info, lines, acc,
-        Accumulators(a_before + raw, acc.serious_base_fen + serious_base,
-                     acc.assistance_entitled_fen + m_raw),
-        balance, balance - acct, facts,
-    ))  # fmt: skip
+    info = _new(
+        SetlInfo,
+        (
+            medfee,
+            own,
+            over,
+            pre,
+            inscp,
+            dedc,
+            hifp,
+            pool_selfpay,
+            hifmi,
+            hifob,
+            maf,
+            fund,
+            psn_part,
+            fiscal,
+            acct,
+            cash,
+        ),
+    )
+    facts = _new(
+        Facts,
+        (
+            s,
+            k,
+            level,
+            enc.admission_seq,
+            transfer,
+            len(lines),
+            ov.clause if covered and ov is not None else CATALOG_CLAUSE,
+            d,
+            policy.deductible_clause,
+            out_of_area,
+            cut,
+            out_of_area and waived,
+            policy.ratio_clause,
+            raw,
+            cap,
+            a_before,
+            policy.basic_cap_clause,
+            serious_base,
+            acc.serious_base_fen,
+            g_before,
+            table.threshold_fen if table else 0,
+            table.cap_fen if table else 0,
+            table.clause if table else "",
+            ins.assistance_category,
+            terms is not None,
+            m_base,
+            terms.ratio_bp if terms else 0,
+            m_raw,
+            acc.assistance_entitled_fen,
+            terms.cap_fen if terms else 0,
+            policy.assistance_clause,
+            enc.covid_status,
+            ov.subsidy_scope if ov else None,
+            ov.fiscal_fund_code if ov else None,
+            out_of_scope,
+            forbidden,
+            may,
+            allowed,
+            policy.account_clause,
+        ),
+    )
+    result = _new(
+        Settlement,
+        (
+            policy.id,
+            policy.sha256,
+            enc.id,
+            ins.id,
+            ov is not None,
+            ov.clause if ov is not None else None,
+            r,
+            info,
+            lines,
+            acc,
+            Accumulators(
+                a_before + raw,
+                acc.serious_base_fen + serious_base,
+                acc.assistance_entitled_fen + m_raw,
+            ),
+            balance,
+            balance - acct,
+            facts,
+        ),
+    )
     broken = broken_invariants(result, one_stop=ov is not None and ov.subsidy_scope == "all")
     if broken:
         raise InvariantBroken(f"encounter {enc.id}: " + "; ".join(broken))

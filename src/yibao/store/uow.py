@@ -1,0 +1,102 @@
+"""The unit of work: one transaction, the repositories as attributes, commit once.
+
+Services open it (STYLE.md §5)::
+
+    def import_file(uow: UnitOfWork, ...) -> Imported:
+        with uow:
+            ... uow.insurees.stage() ... uow.record_change(...)
+            uow.commit()
+
+Leaving the block without ``commit()`` rolls back. Entering a unit of work that is
+already open joins it (a depth count): a query service such as
+``catalog.resolve_lines`` opens its own when called alone and shares the caller's
+transaction when called from a use case, which then commits once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from yibao.core.registry import KINDS
+from yibao.store.tables import ChangeSet
+from yibao.store.versioned import Registry
+
+__all__ = ["UnitOfWork"]
+
+
+class UnitOfWork:
+    """One database transaction with the registries' repositories."""
+
+    session: Session
+    insurees: Registry
+    providers: Registry
+    catalog: Registry
+    protocol: Registry
+    mapping: Registry
+    diseases: Registry
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._depth = 0
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def __enter__(self) -> UnitOfWork:
+        self._depth += 1
+        if self._depth == 1:
+            self.session = Session(self.engine, expire_on_commit=False, autoflush=False)
+            self.session.begin()
+            for name, kind in KINDS.items():
+                setattr(self, name, Registry(self.session, kind))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.session.rollback()  # a no-op after commit()
+            self.session.close()
+
+    def registry(self, kind: str) -> Registry:
+        """The repository of the registry named ``kind`` (``KINDS``)."""
+        reg: Registry = getattr(self, kind)
+        return reg
+
+    def commit(self) -> None:
+        """Commit the transaction (once, by the use case that opened it)."""
+        if self._depth != 1:
+            raise RuntimeError("commit() belongs to the outermost unit of work")
+        self.session.commit()
+
+    def open_change_set(
+        self, kind: str, source: str, sha256: str | None, actor: str, at: dt.datetime
+    ) -> ChangeSet:
+        """Record a change set (who, when, from what) and give it its id."""
+        cs = ChangeSet(
+            kind=kind,
+            source=source[-255:],
+            source_sha256=sha256,
+            actor=actor[:64],
+            recorded_at=at,
+            rows_read=0,
+            rows_inserted=0,
+            rows_superseded=0,
+        )
+        self.session.add(cs)
+        self.session.flush()
+        return cs
+
+    def drop_change_set(self, cs: ChangeSet) -> None:
+        """Forget a change set that changed nothing (an idempotent re-import)."""
+        self.session.delete(cs)
+        self.session.flush()

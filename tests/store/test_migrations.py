@@ -1,0 +1,72 @@
+"""The one Alembic chain goes up and down on both databases and matches the models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from tests.conftest import drop_schema, make_schema
+from yibao.core.errors import StoreNotReady
+from yibao.core.registry import KINDS
+from yibao.store import migrate
+from yibao.store.db import Base, make_engine
+from yibao.store.tables import model_for
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    schema = f"mig_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    yield make_schema(schema)
+    drop_schema(schema)
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_up_down_up(empty_url: str) -> None:
+    assert migrate.current(empty_url) is None
+    with pytest.raises(StoreNotReady, match="yibao db upgrade"):
+        migrate.check_current(empty_url)
+    migrate.upgrade(empty_url)
+    assert migrate.current(empty_url) == migrate.head()
+    assert {t.name for t in Base.metadata.sorted_tables} <= _tables(empty_url)
+    migrate.downgrade(empty_url, "base")
+    assert migrate.current(empty_url) is None
+    assert _tables(empty_url) <= {"alembic_version"}
+    migrate.upgrade(empty_url)
+    migrate.check_current(empty_url)
+
+
+def test_migrated_schema_matches_the_models(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(ctx, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_unreachable_database_is_store_not_ready() -> None:
+    with pytest.raises(StoreNotReady, match="cannot connect"):
+        migrate.current("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+
+
+def test_tables_hold_the_registry_columns() -> None:
+    bookkeeping = {"id", "change_set_id", "superseded_by"}
+    for name, kind in KINDS.items():
+        cols = [c.name for c in model_for(name).__table__.columns]  # type: ignore[attr-defined]
+        assert sorted(set(cols) - bookkeeping) == sorted(kind.names), name
