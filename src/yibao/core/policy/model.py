@@ -143,7 +143,7 @@ def compile_policy(spec: PackSpec, sha256: str) -> Policy:
             v.subsidy_scope,
             v.account_forbidden,
             v.fiscal_fund_code,
-            dict(v.central_share.bp) if v.central_share else {},
+            {str(k): bp for k, bp in v.central_share.bp.items()} if v.central_share else {},
             v.central_share.clause if v.central_share else None,
         )
         for v in sorted(spec.covid_overlay, key=lambda v: v.from_)
