@@ -7,7 +7,10 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ["NAMING", "Base", "is_sqlite", "make_engine"]
+__all__ = ["NAMING", "WRITE_OPTION", "Base", "is_sqlite", "make_engine"]
+
+WRITE_OPTION = "yibao_write"
+"""Execution option of a unit of work that writes (``UnitOfWork(write=True)``)."""
 
 # Constraint names are stable across dialects, so a migration can name what it drops.
 NAMING = {
@@ -48,6 +51,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A unit of work that writes begins IMMEDIATE: it takes SQLite's write lock at
+        # once, so two writers queue on busy_timeout instead of one failing with
+        # SQLITE_BUSY when it upgrades a read lock (the SQLite form of FOR UPDATE).
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
