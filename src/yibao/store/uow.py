@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from yibao.core.registry import KINDS
 from yibao.store.db import WRITE_OPTION
+from yibao.store.hospital_repo import HospitalRepo
 from yibao.store.tables import ChangeSet
 from yibao.store.versioned import Registry
 
@@ -40,6 +41,7 @@ class UnitOfWork:
     """One database transaction with the registries' repositories."""
 
     session: Session
+    hospital: HospitalRepo  # the service tables (encounters, settlements, journal …)
     insurees: Registry
     providers: Registry
     catalog: Registry
@@ -75,6 +77,7 @@ class UnitOfWork:
             self.session.begin()
             for name, kind in KINDS.items():
                 setattr(self, name, Registry(self.session, kind))
+            self.hospital = HospitalRepo(self.session)
         return self
 
     def __exit__(

@@ -1,0 +1,350 @@
+"""The hospital service's repository: SQLAlchemy Core on the unit of work's session.
+
+Few round trips on the hot path: one statement per read, ``executemany`` for fee lines
+and postings, ``INSERT … ON CONFLICT DO NOTHING`` then ``SELECT … FOR UPDATE`` for the
+rows a settlement locks (``FOR UPDATE`` is rendered on PostgreSQL only; SQLite's write
+transaction, begun IMMEDIATE, already holds the database's one write lock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from yibao.core.engine.model import Accumulators
+from yibao.core.ledger import Account, Posting, SettlementRef, Transaction
+from yibao.store.hospital import (
+    AccountBalance,
+    Accumulator,
+    ApiKey,
+    AuditEntry,
+    Compensation,
+    Encounter,
+    EncounterEvent,
+    FeeLineRow,
+    JournalPosting,
+    JournalTransaction,
+    RequestRecord,
+    SettlementRow,
+)
+
+__all__ = ["HospitalRepo"]
+
+
+def _t(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+E, L, S = _t(Encounter), _t(FeeLineRow), _t(SettlementRow)
+A, B = _t(Accumulator), _t(AccountBalance)
+JT, JP = _t(JournalTransaction), _t(JournalPosting)
+AU, K = _t(AuditEntry), _t(ApiKey)
+RQ, CP, EV = _t(RequestRecord), _t(Compensation), _t(EncounterEvent)
+
+
+class HospitalRepo:
+    """Reads and writes of the service tables inside one unit of work."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.pg = session.get_bind().dialect.name == "postgresql"
+
+    def _insert_ignore(self, table: Any) -> Any:
+        mod = postgresql if self.pg else sqlite
+        return mod.insert(table)
+
+    # -- encounters -------------------------------------------------------------------
+
+    def encounter(self, encounter_id: str, *, lock: bool = False) -> Row[Any] | None:
+        q = select(E).where(E.c.id == encounter_id)
+        return self.s.execute(q.with_for_update() if lock else q).first()
+
+    def encounters(self, *, provider_code: str | None, psn_no: str | None,
+                   status: str | None, limit: int, offset: int) -> list[Row[Any]]:  # fmt: skip
+        q = select(E).order_by(E.c.admit_time.desc(), E.c.id).limit(limit).offset(offset)
+        for col, value in ((E.c.provider_code, provider_code), (E.c.psn_no, psn_no),
+                           (E.c.status, status)):  # fmt: skip
+            if value is not None:
+                q = q.where(col == value)
+        return list(self.s.execute(q))
+
+    def insert_encounter(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(E), [dict(values)])
+
+    def update_encounter(self, encounter_id: str, values: Mapping[str, Any]) -> None:
+        self.s.execute(update(E).where(E.c.id == encounter_id).values(**values))
+
+    def add_event(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(EV), [dict(values)])
+
+    def events(self, encounter_id: str) -> list[Row[Any]]:
+        q = select(EV).where(EV.c.encounter_id == encounter_id).order_by(EV.c.seq)
+        return list(self.s.execute(q))
+
+    def event_by_msgid(
+        self, encounter_ids: Sequence[str], msgid: str, kind: str
+    ) -> Row[Any] | None:
+        q = select(EV).where(EV.c.msgid == msgid, EV.c.kind == kind,
+                             EV.c.encounter_id.in_(encounter_ids))  # fmt: skip
+        return self.s.execute(q).first()
+
+    def encounters_with_upload(self, provider_code: str, msgid: str) -> list[str]:
+        """The provider's encounters that have lines uploaded under ``msgid``."""
+        q = (select(L.c.encounter_id).distinct().join(E, E.c.id == L.c.encounter_id)
+             .where(L.c.upload_msgid == msgid, E.c.provider_code == provider_code))  # fmt: skip
+        return [str(r[0]) for r in self.s.execute(q)]
+
+    def encounter_discharged_by(self, provider_code: str, msgid: str) -> str | None:
+        """The provider's encounter that ``msgid`` discharged, if any."""
+        q = (select(EV.c.encounter_id).join(E, E.c.id == EV.c.encounter_id)
+             .where(EV.c.msgid == msgid, EV.c.kind == "discharged",
+                    E.c.provider_code == provider_code))  # fmt: skip
+        found = self.s.execute(q).first()
+        return None if found is None else str(found[0])
+
+    def encounter_by_admit_msgid(self, provider_code: str, msgid: str) -> Row[Any] | None:
+        q = select(E).where(E.c.provider_code == provider_code, E.c.admit_msgid == msgid)
+        return self.s.execute(q).first()
+
+    def earlier_admissions(self, psn_no: str, year: int, admit_time: dt.datetime,
+                           encounter_id: str) -> int:  # fmt: skip
+        """Stays of this insuree admitted earlier in ``year``, not cancelled."""
+        q = select(func.count()).select_from(E).where(
+            E.c.psn_no == psn_no,
+            E.c.admit_date >= dt.date(year, 1, 1),
+            E.c.admit_date <= dt.date(year, 12, 31),
+            E.c.status != "cancelled",
+            E.c.id != encounter_id,
+            (E.c.admit_time < admit_time) | and_(E.c.admit_time == admit_time,
+                                                 E.c.id < encounter_id),
+        )  # fmt: skip
+        return int(self.s.execute(q).scalar_one())
+
+    # -- fee lines ----------------------------------------------------------------------
+
+    def active_lines(self, encounter_id: str) -> list[Row[Any]]:
+        q = (select(L).where(L.c.encounter_id == encounter_id, L.c.cancelled_at.is_(None))
+             .order_by(L.c.id))  # fmt: skip
+        return list(self.s.execute(q))
+
+    def lines(self, encounter_id: str) -> list[Row[Any]]:
+        q = select(L).where(L.c.encounter_id == encounter_id).order_by(L.c.id)
+        return list(self.s.execute(q))
+
+    def insert_lines(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.s.execute(insert(L), [dict(r) for r in rows])
+
+    def cancel_lines(self, encounter_id: str, sns: Sequence[str] | None, at: dt.datetime,
+                     msgid: str | None) -> int:  # fmt: skip
+        q = update(L).where(L.c.encounter_id == encounter_id, L.c.cancelled_at.is_(None))
+        if sns is not None:
+            q = q.where(L.c.sn.in_(sns))
+        result = self.s.execute(q.values(cancelled_at=at, cancel_msgid=msgid))
+        return int(getattr(result, "rowcount", 0))
+
+    def lines_by_upload_msgid(self, encounter_ids: Sequence[str], msgid: str) -> list[Row[Any]]:
+        q = select(L).where(L.c.upload_msgid == msgid, L.c.encounter_id.in_(encounter_ids))
+        return list(self.s.execute(q))
+
+    # -- accumulators and accounts ---------------------------------------------------
+
+    def lock_accumulators(self, psn_no: str, year: int, at: dt.datetime) -> Accumulators:
+        """The insuree-year row, created at zero if new, locked until commit."""
+        self.s.execute(
+            self._insert_ignore(A).on_conflict_do_nothing(),
+            [{"psn_no": psn_no, "year": year, "basic_entitled_fen": 0, "serious_base_fen": 0,
+              "assistance_entitled_fen": 0, "updated_at": at}],
+        )  # fmt: skip
+        return self.accumulators(psn_no, year, lock=True)
+
+    def accumulators(self, psn_no: str, year: int, *, lock: bool = False) -> Accumulators:
+        q = select(A.c.basic_entitled_fen, A.c.serious_base_fen, A.c.assistance_entitled_fen)
+        q = q.where(A.c.psn_no == psn_no, A.c.year == year)
+        row = self.s.execute(q.with_for_update() if lock else q).first()
+        return Accumulators(0, 0, 0) if row is None else Accumulators(*row)
+
+    def set_accumulators(self, psn_no: str, year: int, acc: Accumulators,
+                         at: dt.datetime) -> None:  # fmt: skip
+        self.s.execute(
+            update(A).where(A.c.psn_no == psn_no, A.c.year == year).values(
+                basic_entitled_fen=acc.basic_entitled_fen, serious_base_fen=acc.serious_base_fen,
+                assistance_entitled_fen=acc.assistance_entitled_fen, updated_at=at)
+        )  # fmt: skip
+
+    def all_accumulators(self) -> dict[tuple[str, int], Accumulators]:
+        q = select(A.c.psn_no, A.c.year, A.c.basic_entitled_fen, A.c.serious_base_fen,
+                   A.c.assistance_entitled_fen)  # fmt: skip
+        return {(r[0], r[1]): Accumulators(r[2], r[3], r[4]) for r in self.s.execute(q)}
+
+    def years_of(self, psn_no: str) -> list[tuple[int, Accumulators]]:
+        q = (
+            select(
+                A.c.year, A.c.basic_entitled_fen, A.c.serious_base_fen, A.c.assistance_entitled_fen
+            )
+            .where(A.c.psn_no == psn_no)
+            .order_by(A.c.year)
+        )
+        return [(r[0], Accumulators(r[1], r[2], r[3])) for r in self.s.execute(q)]  # fmt: skip
+
+    def lock_account(self, psn_no: str, at: dt.datetime) -> int:
+        """The net movement of the insuree's personal account, locked until commit."""
+        self.s.execute(self._insert_ignore(B).on_conflict_do_nothing(),
+                       [{"psn_no": psn_no, "moved_fen": 0, "updated_at": at}])  # fmt: skip
+        return self.account_moved(psn_no, lock=True)
+
+    def account_moved(self, psn_no: str, *, lock: bool = False) -> int:
+        q = select(B.c.moved_fen).where(B.c.psn_no == psn_no)
+        got = self.s.execute(q.with_for_update() if lock else q).scalar()
+        return int(got or 0)
+
+    def move_account(self, psn_no: str, delta_fen: int, at: dt.datetime) -> None:
+        if delta_fen:
+            self.s.execute(update(B).where(B.c.psn_no == psn_no)
+                           .values(moved_fen=B.c.moved_fen + delta_fen, updated_at=at))  # fmt: skip
+
+    # -- settlements ---------------------------------------------------------------------
+
+    def insert_settlement(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(S), [dict(values)])
+
+    def settlement(self, settlement_id: str) -> Row[Any] | None:
+        return self.s.execute(select(S).where(S.c.id == settlement_id)).first()
+
+    def settlements(
+        self, *, encounter_id: str | None = None, kinds: Iterable[str] = ("settlement", "reversal")
+    ) -> list[Row[Any]]:
+        q = select(S).where(S.c.kind.in_(list(kinds))).order_by(S.c.settled_at, S.c.id)
+        if encounter_id is not None:
+            q = q.where(S.c.encounter_id == encounter_id)
+        return list(self.s.execute(q))
+
+    def settlement_by_msgid(self, provider_code: str, msgid: str) -> Row[Any] | None:
+        q = select(S).where(S.c.provider_code == provider_code, S.c.msgid == msgid,
+                            S.c.kind == "settlement")  # fmt: skip
+        return self.s.execute(q).first()
+
+    def reversal_of(self, settlement_id: str) -> Row[Any] | None:
+        return self.s.execute(select(S).where(S.c.reverses == settlement_id)).first()
+
+    def statement_rows(self, provider_code: str, begin: dt.date, end: dt.date) -> list[Row[Any]]:
+        q = select(S).where(S.c.provider_code == provider_code, S.c.booked_on >= begin,
+                            S.c.booked_on <= end).order_by(S.c.id)  # fmt: skip
+        return list(self.s.execute(q))
+
+    # -- journal ---------------------------------------------------------------------------
+
+    def insert_transaction(self, tx: Transaction, at: dt.datetime) -> None:
+        ref = tx.settlement
+        self.s.execute(insert(JT), [{
+            "id": tx.id, "kind": tx.kind, "booked_on": tx.booked_on, "reverses": tx.reverses,
+            "narration": tx.narration[:200], "recorded_at": at,
+            "settlement_id": ref.settlement_id if ref else None,
+            "encounter_id": ref.encounter_id if ref else None,
+            "psn_no": ref.insuree_id if ref else None,
+            "provider_code": ref.provider_code if ref else None,
+            "scheme": ref.scheme if ref else None,
+            "accumulator_year": ref.accumulator_year if ref else None,
+            "clr_type": ref.clr_type if ref else None,
+        }])  # fmt: skip
+        rows = [{"tx_id": tx.id, "seq": n, "code": p.account.code, "book": p.account.book,
+                 "key": p.account.key, "amount_fen": p.amount_fen}
+                for n, p in enumerate(tx.postings)]  # fmt: skip
+        if rows:
+            self.s.execute(insert(JP), rows)
+
+    def transactions(
+        self,
+        ids: Sequence[str] | None = None,
+        *,
+        provider_code: str | None = None,
+        begin: dt.date | None = None,
+        end: dt.date | None = None,
+        psn_no: str | None = None,
+        year: int | None = None,
+    ) -> list[Transaction]:
+        """Stored transactions rebuilt, in recording order, filtered as asked."""
+        q = select(JT).order_by(JT.c.recorded_at, JT.c.id)
+        for col, value in ((JT.c.provider_code, provider_code), (JT.c.psn_no, psn_no),
+                           (JT.c.accumulator_year, year)):  # fmt: skip
+            if value is not None:
+                q = q.where(col == value)
+        if ids is not None:
+            q = q.where(JT.c.id.in_(list(ids)))
+        if begin is not None:
+            q = q.where(JT.c.booked_on >= begin)
+        if end is not None:
+            q = q.where(JT.c.booked_on <= end)
+        heads = list(self.s.execute(q))
+        if not heads:
+            return []
+        postings: dict[str, list[Posting]] = {h.id: [] for h in heads}
+        pq = select(JP.c.tx_id, JP.c.code, JP.c.book, JP.c.key, JP.c.amount_fen).order_by(
+            JP.c.tx_id, JP.c.seq
+        )
+        if ids is not None or len(heads) < 500:
+            pq = pq.where(JP.c.tx_id.in_(list(postings)))
+        for r in self.s.execute(pq):
+            if r.tx_id in postings:
+                postings[r.tx_id].append(Posting(Account(r.code, r.book, r.key), r.amount_fen))
+        return [_transaction(h, postings[h.id]) for h in heads]
+
+    # -- audit, keys, requests, compensations --------------------------------------------
+
+    def audit(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(AU), [dict(values)])
+
+    def audit_entries(self, *, entity: str | None, entity_id: str | None,
+                      limit: int) -> list[Row[Any]]:  # fmt: skip
+        q = select(AU).order_by(AU.c.id.desc()).limit(limit)
+        if entity is not None:
+            q = q.where(AU.c.entity == entity)
+        if entity_id is not None:
+            q = q.where(AU.c.entity_id == entity_id)
+        return list(self.s.execute(q))
+
+    def insert_key(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(K), [dict(values)])
+
+    def key(self, key_id: str) -> Row[Any] | None:
+        return self.s.execute(select(K).where(K.c.key_id == key_id)).first()
+
+    def api_keys(self) -> list[Row[Any]]:
+        return list(self.s.execute(select(K).order_by(K.c.id)))
+
+    def revoke_key(self, key_id: str, at: dt.datetime) -> int:
+        q = update(K).where(K.c.key_id == key_id, K.c.revoked_at.is_(None)).values(revoked_at=at)
+        return int(getattr(self.s.execute(q), "rowcount", 0))
+
+    def request(self, principal: str, key: str) -> Row[Any] | None:
+        q = select(RQ).where(RQ.c.principal == principal, RQ.c.key == key)
+        return self.s.execute(q).first()
+
+    def insert_request(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(RQ), [dict(values)])
+
+    def compensation(self, principal: str, msgid: str) -> Row[Any] | None:
+        q = select(CP).where(CP.c.principal == principal, CP.c.msgid == msgid)
+        return self.s.execute(q).first()
+
+    def insert_compensation(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(CP), [dict(values)])
+
+    def counts(self) -> dict[str, int]:
+        """Rows per service table (tests: nothing persisted on a refused request)."""
+        tables = (E, EV, L, S, A, B, JT, JP, AU, RQ, CP)
+        return {t.name: int(self.s.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in tables}  # fmt: skip
+
+
+def _transaction(h: Row[Any], postings: list[Posting]) -> Transaction:
+    ref = None
+    if h.settlement_id is not None:
+        ref = SettlementRef(h.settlement_id, h.encounter_id, h.psn_no, h.provider_code,
+                            h.scheme, h.accumulator_year, h.clr_type or "")  # fmt: skip
+    return Transaction(h.id, h.booked_on, h.kind, tuple(postings), ref, h.reverses, h.narration)
