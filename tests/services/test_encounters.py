@@ -59,7 +59,8 @@ def test_confirmed_patient_pays_nothing_and_the_books_balance(loaded: UnitOfWork
     s = uc.settle(loaded, ctx, HOSPITAL, enc.id, discharge_date=dt.date(2020, 2, 12), msgid="m1")
     assert s.settlement.setlinfo == pre.settlement.setlinfo
     i = s.settlement.setlinfo
-    assert s.settlement.covid and i.psn_cash_pay == 0 and i.acct_pay == 0
+    assert s.settlement.covid
+    assert (i.psn_cash_pay, i.acct_pay) == (0, 0)
     assert i.medfee_sumamt == 10000 + 4500 + 12000
     assert s.central_share_bp == 6000
     assert reports.ledger_problems(loaded, ctx.packs) == []
@@ -118,7 +119,7 @@ def test_bad_lines_are_refused_whole_naming_the_line(loaded: UnitOfWork, ctx: Co
                        msgid=None)  # fmt: skip
     assert exc.value.problems[0][0] == "lines.3.code"
     refund = uc.FeeIn("4", "ZL-0001", 1500, -1000, reverses_sn="77")
-    with pytest.raises(InvalidRequest, match="lines.3.reverses_sn"):
+    with pytest.raises(InvalidRequest, match=r"lines\.3\.reverses_sn"):
         uc.upload_fees(loaded, ctx, HOSPITAL, enc.id, (*FEES, refund), msgid=None)
     with loaded:
         assert loaded.hospital.counts() == before
@@ -156,7 +157,8 @@ def test_compensation_reverses_a_settlement_and_cancels_an_upload(loaded: UnitOf
     done = compensate(loaded, ctx, HOSPITAL, "SET1", "2304", by_msgid="C1")
     assert done.undone["settlement_reversed"] == s.settlement_id
     again = compensate(loaded, ctx, HOSPITAL, "SET1", "2304", by_msgid="C2")
-    assert again.repeated and again.undone == done.undone
+    assert again.repeated
+    assert again.undone == done.undone
     lines = compensate(loaded, ctx, HOSPITAL, "UP1", "2301", by_msgid="C3")
     assert sorted(lines.undone["lines_cancelled"]) == ["1", "2", "3"]
     never = compensate(loaded, ctx, HOSPITAL, "LOST", "2304", by_msgid="C4")
