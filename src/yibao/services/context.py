@@ -63,7 +63,8 @@ class Context:
         return cls(PackSet(load_packs(paths)))
 
     def now(self) -> dt.datetime:
-        return self.clock()
+        """The time now, in UTC (stored as such on both databases)."""
+        return self.clock().astimezone(dt.UTC)
 
     def _fresh(self, uow: UnitOfWork) -> None:
         """Drop the caches when a registry has changed since they were filled."""

@@ -230,6 +230,11 @@ def _aware(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)  # SQLite drops the zone
 
 
+def _utc(t: dt.datetime) -> dt.datetime:
+    """Stored times are UTC (SQLite keeps no zone: it would lose any other offset)."""
+    return t.astimezone(dt.UTC)
+
+
 def _aware_or_none(t: dt.datetime | None) -> dt.datetime | None:
     return None if t is None else _aware(t)
 
@@ -327,7 +332,7 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
         uow.hospital.insert_encounter({
             "id": enc_id, "provider_code": caller.provider_code, "psn_no": cmd.insuree_id,
             "insured_region": ins.insured_region, "scheme_code": cmd.scheme_code,
-            "med_type": cmd.med_type, "admit_time": cmd.admit_time, "admit_date": day,
+            "med_type": cmd.med_type, "admit_time": _utc(cmd.admit_time), "admit_date": day,
             "discharge_time": None, "discharge_date": None, "diagnoses": diags,
             "covid_status": cmd.covid_status, "filing": cmd.filing,
             "transfer_from": cmd.transfer_from, "status": "admitted", "settlement_id": None,
@@ -516,7 +521,8 @@ def _line_row(enc_id: str, f: FeeIn, item: catalog.ResolvedItem, day: dt.date, a
         "qty_milli": f.qty_milli, "amount_fen": _amount(f), "price_cap_fen": item.price_cap_fen,
         "in_protocol": item.in_protocol, "temp_code": item.temp_code,
         "catalog_region": item.catalog_region, "protocol_edition": item.protocol_edition,
-        "service_date": day, "service_time": f.service_time, "dept": f.dept,
+        "service_date": day, "service_time": f.service_time and _utc(f.service_time),
+        "dept": f.dept,
         "doctor": f.doctor, "order_no": f.order_no, "uploaded_at": at, "upload_msgid": msgid,
         "cancelled_at": None, "cancel_msgid": None,
     }  # fmt: skip
@@ -585,7 +591,7 @@ def discharge(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: st
         if day < enc.admit_date:
             raise InvalidRequest.of([("discharge_time", f"{day} is before admission on "
                                       f"{enc.admit_date}")])  # fmt: skip
-        values: dict[str, Any] = {"discharge_time": discharge_time, "discharge_date": day}
+        values: dict[str, Any] = {"discharge_time": _utc(discharge_time), "discharge_date": day}
         if diagnoses:
             values["diagnoses"] = [{"code": d.code, "main": d.main} for d in diagnoses]
         state = _change(uow, caller, enc, "discharged", "discharged", at, msgid,

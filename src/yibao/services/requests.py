@@ -64,13 +64,13 @@ def replay_or_run(
     try:
         with uow(write=True):
             hosp = uow.hospital
-            row = hosp.request(principal, key)
-            if row is not None:
-                return _replay(row, fingerprint, key)
             done = hosp.compensation(principal, key)
             if done is not None:
                 raise Conflict(f"request id {key} was compensated (冲正) at {done.at}: "
                                "send a new one")  # fmt: skip
+            row = hosp.request(principal, key)
+            if row is not None:
+                return _replay(row, fingerprint, key)
             reply = run()
             hosp.insert_request({"principal": principal, "key": key, "channel": channel,
                                  "operation": operation[:120], "fingerprint": fingerprint,
@@ -81,7 +81,8 @@ def replay_or_run(
     except (YibaoError, IntegrityError):
         with uow:  # a concurrent twin may have answered first: give its answer
             row = uow.hospital.request(principal, key)
-        if row is None:
+            done = uow.hospital.compensation(principal, key)
+        if row is None or done is not None:
             raise
         return _replay(row, fingerprint, key)
 
