@@ -40,7 +40,8 @@ FEES = [("1", "YP-0002", "100.00", "2", "50"), ("2", "ZL-0001", "45.00", "3", "1
 def _upload(api: Api, mid: str, msgid: str = "F1", fees: Any = FEES) -> nhsa.ResponseEnvelope:
     rows = [{"feedetl_sn": sn, "mdtrt_id": mid, "med_list_codg": code, "det_item_fee_sumamt":
              nhsa.JsonNumber(amt), "cnt": nhsa.JsonNumber(cnt), "pric": nhsa.JsonNumber(pric),
-             "fee_ocur_time": "2020-02-04 08:00:00"} for sn, code, amt, cnt, pric in fees]  # fmt: skip
+             "fee_ocur_time": "2020-02-04 08:00:00"}
+            for sn, code, amt, cnt, pric in fees]  # fmt: skip
     body = nhsa.dumps({"infno": "2301", "msgid": msgid, "fixmedins_code": CENTRE,
                        "input": {"feedetail": rows}})  # fmt: skip
     return _call(api, body)
@@ -151,8 +152,8 @@ def test_1101_and_the_key_must_be_the_hospitals(api: Api) -> None:
     assert who.output is not None
     assert who.output["baseinfo"]["psn_name"] == "张三丰"
     assert str(who.output["insuinfo"][0]["balc"]) == "3200.00"
-    wrong = _call(api, _env("1101", "Q2", {"data": {"mdtrt_cert_type": "02",
-                                                     "mdtrt_cert_no": EMPLOYEE}}), "other")  # fmt: skip
+    asked = {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": EMPLOYEE}}
+    wrong = _call(api, _env("1101", "Q2", asked), "other")
     assert wrong.infcode == -1
     assert "not this key's hospital" in (wrong.err_msg or "")
     r = api.client.post("/nhsa", content=_env("1101", "Q3", {}))
