@@ -29,11 +29,13 @@ lines = st.lists(st.tuples(st.sampled_from(CODES), st.integers(0, 2_000_000),
                            st.integers(0, 20_000)), min_size=1, max_size=6)  # fmt: skip
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=lines, psn=st.sampled_from([EMPLOYEE, DIBAO, TEKUN]),
        covid=st.booleans(), acct_used=st.booleans())  # fmt: skip
-def test_settle_then_reverse_nets_to_zero(uow: UnitOfWork, lines: list[tuple[str, int, int]],
-                                          psn: str, covid: bool, acct_used: bool) -> None:  # fmt: skip
+def test_settle_then_reverse_nets_to_zero(
+    uow: UnitOfWork, lines: list[tuple[str, int, int]], psn: str, covid: bool, acct_used: bool
+) -> None:
     with uow:
         empty = uow.hospital.counts()["encounters"] == 0
     if empty:

@@ -9,6 +9,7 @@ SQLite the write transactions begin IMMEDIATE and queue on busy_timeout.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -80,7 +81,7 @@ def test_twenty_at_once_from_two_hospitals_stay_within_the_cap(db_url: str, uow:
     paid = sum(s.settlement.setlinfo.hifp_pay for s in got)
     assert paid == cap  # 20 × 3万 entitles far more: the cap binds, exactly, never more
     chain = sorted(got, key=lambda s: s.accumulators_before.basic_entitled_fen)
-    for a, b in zip(chain, chain[1:], strict=False):  # serialised: each starts where one ended
+    for a, b in itertools.pairwise(chain):  # serialised: each starts where one ended
         assert b.accumulators_before == a.accumulators_after
     with uow:
         stored = uow.hospital.accumulators(EMPLOYEE, 2020)
