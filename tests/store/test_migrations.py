@@ -23,7 +23,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> object:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    schema = f"mig_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    schema = f"mig_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     yield make_schema(schema)
     drop_schema(schema)
 
