@@ -251,6 +251,16 @@ def _load(uow: UnitOfWork, caller: Principal, encounter_id: str, *, lock: bool) 
     return EncounterState.of(row)
 
 
+def _load_to_settle(uow: UnitOfWork, caller: Principal, encounter_id: str, *,
+                    lock: bool) -> tuple[EncounterState, int]:  # fmt: skip
+    """The encounter and its admission number this year (本年第n次住院)."""
+    row = uow.hospital.encounter_to_settle(encounter_id, lock=lock)
+    if row is None:
+        raise NotFound(f"encounter {encounter_id} not found")
+    own(caller, row.provider_code, f"encounter {encounter_id}")
+    return EncounterState.of(row), int(row.earlier) + 1
+
+
 def _change(uow: UnitOfWork, caller: Principal, enc: EncounterState, kind: str, status: str,
             at: dt.datetime, msgid: str | None, detail: dict[str, Any] | None = None,
             **values: Any) -> EncounterState:  # fmt: skip
@@ -635,8 +645,9 @@ def _engine_lines(rows: Sequence[Any]) -> tuple[Line, ...]:
                       r.temp_code) for r in rows if r.qty_milli >= 0)  # fmt: skip
 
 
-def _compute(uow: UnitOfWork, ctx: Context, enc: EncounterState, discharge_date: dt.date | None,
-             medfee_sumamt: int | None, acct_used: bool, *, lock: bool) -> _Computed:  # fmt: skip
+def _compute(uow: UnitOfWork, ctx: Context, enc: EncounterState, seq: int,
+             discharge_date: dt.date | None, medfee_sumamt: int | None, acct_used: bool, *,
+             lock: bool) -> _Computed:  # fmt: skip
     if enc.status == "settled":
         raise Conflict(f"encounter {enc.id} is already settled ({enc.settlement_id})")
     _require_open(enc, "settle")
@@ -669,7 +680,6 @@ def _compute(uow: UnitOfWork, ctx: Context, enc: EncounterState, discharge_date:
     else:
         acc, moved = hosp.accumulators(enc.insuree_id, year), hosp.account_moved(enc.insuree_id)
     balance = ins.account_opening_fen + moved
-    seq = 1 + hosp.earlier_admissions(enc.insuree_id, year, enc.admit_time, enc.id)
     v = policy.overlay_on(day)
     req = engine.SettleRequest(ins.engine(balance if acct_used else 0), prov.engine(),
                                _engine_encounter(enc, day, seq, v), lines, acc)  # fmt: skip
@@ -685,8 +695,8 @@ def presettle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: st
     require(caller, "encounter.write")
     at = ctx.now()
     with uow(write=True):
-        enc = _load(uow, caller, encounter_id, lock=False)
-        c = _compute(uow, ctx, enc, discharge_date, medfee_sumamt, acct_used, lock=False)
+        enc, seq = _load_to_settle(uow, caller, encounter_id, lock=False)
+        c = _compute(uow, ctx, enc, seq, discharge_date, medfee_sumamt, acct_used, lock=False)
         audit(uow, caller, "encounter.presettled", "encounter", enc.id, before=enc.audit_view(),
               after=enc.audit_view(), at=at, msgid=msgid,
               detail={"medfee_sumamt": c.s.setlinfo.medfee_sumamt})  # fmt: skip
@@ -707,8 +717,8 @@ def settle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, 
     require(caller, "encounter.write")
     at = ctx.now()
     with uow(write=True):
-        enc = _load(uow, caller, encounter_id, lock=True)
-        c = _compute(uow, ctx, enc, discharge_date, medfee_sumamt, acct_used, lock=True)
+        enc, seq = _load_to_settle(uow, caller, encounter_id, lock=True)
+        c = _compute(uow, ctx, enc, seq, discharge_date, medfee_sumamt, acct_used, lock=True)
         s, hosp = c.s, uow.hospital
         setl_id, booked = new_id("S", at), _day(at)
         tx = ledger.postings_for(s, tx_id=setl_id, provider_code=enc.provider_code,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase
 
@@ -30,10 +31,16 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def _json_text(doc: Any) -> str:
+    return orjson.dumps(doc).decode("utf-8")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``. SQLite gets foreign keys on, WAL, a 30 s busy timeout,
     temporary tables in memory, and real transactions (``BEGIN`` issued by SQLAlchemy,
     not by the sqlite3 module), so a unit of work is one transaction there too."""
+    kwargs.setdefault("json_serializer", _json_text)  # JSON columns: orjson, not json
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if not is_sqlite(url):
         return create_engine(url, pool_pre_ping=True, **kwargs)
     engine = create_engine(url, **kwargs)

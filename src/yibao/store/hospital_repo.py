@@ -62,7 +62,22 @@ class HospitalRepo:
 
     def encounter(self, encounter_id: str, *, lock: bool = False) -> Row[Any] | None:
         q = select(E).where(E.c.id == encounter_id)
-        return self.s.execute(q.with_for_update() if lock else q).first()
+        return self.s.execute(q.with_for_update(of=E) if lock else q).first()
+
+    def encounter_to_settle(self, encounter_id: str, *, lock: bool) -> Row[Any] | None:
+        """The encounter (locked) with ``earlier``: how many stays of the same insuree,
+        not cancelled, were admitted before it in the calendar year of its admission
+        (本年第n次住院 = earlier + 1). One statement."""
+        e2 = E.alias("e2")
+        year = func.extract("year", E.c.admit_date)
+        earlier = (select(func.count()).select_from(e2).where(
+            e2.c.psn_no == E.c.psn_no, func.extract("year", e2.c.admit_date) == year,
+            e2.c.status != "cancelled", e2.c.id != E.c.id,
+            (e2.c.admit_time < E.c.admit_time) | and_(e2.c.admit_time == E.c.admit_time,
+                                                      e2.c.id < E.c.id),
+        ).scalar_subquery())  # fmt: skip
+        q = select(E, earlier.label("earlier")).where(E.c.id == encounter_id)
+        return self.s.execute(q.with_for_update(of=E) if lock else q).first()
 
     def encounters(self, *, provider_code: str | None, psn_no: str | None,
                    status: str | None, limit: int, offset: int) -> list[Row[Any]]:  # fmt: skip
@@ -111,20 +126,6 @@ class HospitalRepo:
         q = select(E).where(E.c.provider_code == provider_code, E.c.admit_msgid == msgid)
         return self.s.execute(q).first()
 
-    def earlier_admissions(self, psn_no: str, year: int, admit_time: dt.datetime,
-                           encounter_id: str) -> int:  # fmt: skip
-        """Stays of this insuree admitted earlier in ``year``, not cancelled."""
-        q = select(func.count()).select_from(E).where(
-            E.c.psn_no == psn_no,
-            E.c.admit_date >= dt.date(year, 1, 1),
-            E.c.admit_date <= dt.date(year, 12, 31),
-            E.c.status != "cancelled",
-            E.c.id != encounter_id,
-            (E.c.admit_time < admit_time) | and_(E.c.admit_time == admit_time,
-                                                 E.c.id < encounter_id),
-        )  # fmt: skip
-        return int(self.s.execute(q).scalar_one())
-
     # -- fee lines ----------------------------------------------------------------------
 
     def active_lines(self, encounter_id: str) -> list[Row[Any]]:
@@ -155,13 +156,17 @@ class HospitalRepo:
     # -- accumulators and accounts ---------------------------------------------------
 
     def lock_accumulators(self, psn_no: str, year: int, at: dt.datetime) -> Accumulators:
-        """The insuree-year row, created at zero if new, locked until commit."""
-        self.s.execute(
-            self._insert_ignore(A).on_conflict_do_nothing(),
-            [{"psn_no": psn_no, "year": year, "basic_entitled_fen": 0, "serious_base_fen": 0,
-              "assistance_entitled_fen": 0, "updated_at": at}],
-        )  # fmt: skip
-        return self.accumulators(psn_no, year, lock=True)
+        """The insuree-year row, created at zero if new, locked until commit: one
+        statement (``INSERT … ON CONFLICT DO UPDATE … RETURNING`` locks the row it
+        touches on PostgreSQL, as ``FOR UPDATE`` would)."""
+        q = self._insert_ignore(A).values(
+            psn_no=psn_no, year=year, basic_entitled_fen=0, serious_base_fen=0,
+            assistance_entitled_fen=0, updated_at=at)  # fmt: skip
+        q = q.on_conflict_do_update(index_elements=[A.c.psn_no, A.c.year],
+                                    set_={"updated_at": q.excluded.updated_at})  # fmt: skip
+        q = q.returning(A.c.basic_entitled_fen, A.c.serious_base_fen, A.c.assistance_entitled_fen)
+        row = self.s.execute(q).one()
+        return Accumulators(row[0], row[1], row[2])
 
     def accumulators(self, psn_no: str, year: int, *, lock: bool = False) -> Accumulators:
         q = select(A.c.basic_entitled_fen, A.c.serious_base_fen, A.c.assistance_entitled_fen)
@@ -193,10 +198,12 @@ class HospitalRepo:
         return [(r[0], Accumulators(r[1], r[2], r[3])) for r in self.s.execute(q)]  # fmt: skip
 
     def lock_account(self, psn_no: str, at: dt.datetime) -> int:
-        """The net movement of the insuree's personal account, locked until commit."""
-        self.s.execute(self._insert_ignore(B).on_conflict_do_nothing(),
-                       [{"psn_no": psn_no, "moved_fen": 0, "updated_at": at}])  # fmt: skip
-        return self.account_moved(psn_no, lock=True)
+        """The net movement of the insuree's personal account, locked until commit (one
+        statement, as ``lock_accumulators``)."""
+        q = self._insert_ignore(B).values(psn_no=psn_no, moved_fen=0, updated_at=at)
+        q = q.on_conflict_do_update(index_elements=[B.c.psn_no],
+                                    set_={"updated_at": q.excluded.updated_at})  # fmt: skip
+        return int(self.s.execute(q.returning(B.c.moved_fen)).scalar_one())
 
     def account_moved(self, psn_no: str, *, lock: bool = False) -> int:
         q = select(B.c.moved_fen).where(B.c.psn_no == psn_no)
