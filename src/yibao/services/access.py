@@ -23,6 +23,7 @@ from typing import Any
 from yibao.core.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
 from yibao.core.privacy import mask_name, mask_psn_no
 from yibao.store.hospital import ROLES
+from yibao.store.hospital_repo import Ops
 from yibao.store.uow import UnitOfWork
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "CreatedKey",
     "Principal",
     "audit",
+    "audit_op",
     "create_key",
     "digest",
     "list_keys",
@@ -113,6 +115,29 @@ def digest(doc: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def audit_op(
+    caller: Principal,
+    action: str,
+    entity: str,
+    entity_id: str,
+    *,
+    before: Any,
+    after: Any,
+    at: dt.datetime,
+    msgid: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The audit entry as a statement for ``uow.hospital.batch`` (see ``audit``)."""
+    return Ops.insert_audit, {
+        "at": at, "actor": caller.actor, "role": caller.role,
+        "provider_code": caller.provider_code, "action": action, "entity": entity,
+        "entity_id": entity_id, "msgid": msgid,
+        "before_sha256": None if before is None else digest(before),
+        "after_sha256": None if after is None else digest(after),
+        "detail": detail or {},
+    }  # fmt: skip
+
+
 def audit(
     uow: UnitOfWork,
     caller: Principal,
@@ -128,14 +153,8 @@ def audit(
 ) -> None:
     """Append one audit entry: who, when, what, and the sha256 of before and after
     (``None`` where there was nothing). ``detail`` must hold no unmasked personal data."""
-    uow.hospital.audit({
-        "at": at, "actor": caller.actor, "role": caller.role,
-        "provider_code": caller.provider_code, "action": action, "entity": entity,
-        "entity_id": entity_id, "msgid": msgid,
-        "before_sha256": None if before is None else digest(before),
-        "after_sha256": None if after is None else digest(after),
-        "detail": detail or {},
-    })  # fmt: skip
+    uow.hospital.batch([audit_op(caller, action, entity, entity_id, before=before, after=after,
+                                 at=at, msgid=msgid, detail=detail)])  # fmt: skip
 
 
 # -- keys ----------------------------------------------------------------------------------

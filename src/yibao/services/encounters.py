@@ -29,18 +29,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy import update
+
 from yibao.core import engine, ledger
 from yibao.core.engine.lines import settle_lines
 from yibao.core.engine.model import Accumulators, Line, LineResult, Settlement
 from yibao.core.engine.overlay import covid_applies
-from yibao.core.errors import Conflict, Forbidden, InvalidRequest, NotFound, NotInCatalog, Problem
+from yibao.core.errors import (
+    Conflict,
+    Forbidden,
+    InsureeNotImported,
+    InvalidRequest,
+    NotFound,
+    NotInCatalog,
+    Problem,
+)
 from yibao.core.money import line_amount
 from yibao.core.policy.model import OverlayVersion, Policy
 from yibao.core.privacy import mask_psn_no
 from yibao.services import catalog
-from yibao.services.access import Principal, audit, own, require
+from yibao.services.access import Principal, audit, audit_op, own, require
 from yibao.services.context import CST, Context, new_id
 from yibao.services.records import settlement_from_record, settlement_record
+from yibao.store.hospital import Encounter
+from yibao.store.hospital_repo import Op, Ops, tx_rows
 from yibao.store.uow import UnitOfWork
 
 __all__ = [
@@ -251,33 +263,41 @@ def _load(uow: UnitOfWork, caller: Principal, encounter_id: str, *, lock: bool) 
     return EncounterState.of(row)
 
 
-def _load_to_settle(uow: UnitOfWork, caller: Principal, encounter_id: str, *,
-                    lock: bool) -> tuple[EncounterState, int]:  # fmt: skip
-    """The encounter and its admission number this year (本年第n次住院)."""
-    row = uow.hospital.encounter_to_settle(encounter_id, lock=lock)
-    if row is None:
-        raise NotFound(f"encounter {encounter_id} not found")
-    own(caller, row.provider_code, f"encounter {encounter_id}")
-    return EncounterState.of(row), int(row.earlier) + 1
+def _change_ops(caller: Principal, enc: EncounterState, kind: str, status: str,
+                at: dt.datetime, msgid: str | None, detail: dict[str, Any] | None = None,
+                **values: Any) -> tuple[list[Op], EncounterState]:  # fmt: skip
+    """The statements that move the encounter — its row, the event, the audit entry —
+    and the state after them (run them with ``uow.hospital.batch``)."""
+    version = enc.version + 1
+    fields = {k: v for k, v in values.items() if k in _FIELDS}
+    if "diagnoses" in values:
+        fields["diagnoses"] = tuple(Diagnosis(d["code"], d["main"]) for d in values["diagnoses"])
+    after = replace(enc, status=status, version=version, **fields)
+    if set(values) <= _FIELDS:  # the prebuilt statement: every state column bound
+        row = {"eid": enc.id, "status": status, "version": version, "at": at,
+               "settlement_id": after.settlement_id, "discharge_date": after.discharge_date,
+               "discharge_time": after.discharge_time and _utc(after.discharge_time)}  # fmt: skip
+        todo: list[Op] = [(Ops.move_encounter, row)]
+    else:
+        q = update(Encounter).where(Encounter.id == enc.id).values(
+            status=status, version=version, updated_at=at, **values)  # fmt: skip
+        todo = [(q, {})]
+    todo.append((Ops.insert_event, {"encounter_id": enc.id, "seq": version, "kind": kind,
+                                    "status_from": enc.status, "status_to": status, "at": at,
+                                    "actor": caller.actor, "msgid": msgid,
+                                    "detail": detail or {}}))  # fmt: skip
+    todo.append(audit_op(caller, f"encounter.{kind}", "encounter", enc.id,
+                         before=enc.audit_view(), after=after.audit_view(), at=at, msgid=msgid,
+                         detail=detail))  # fmt: skip
+    return todo, after
 
 
 def _change(uow: UnitOfWork, caller: Principal, enc: EncounterState, kind: str, status: str,
             at: dt.datetime, msgid: str | None, detail: dict[str, Any] | None = None,
             **values: Any) -> EncounterState:  # fmt: skip
-    """Move the encounter: update its row, append the event and the audit entry."""
-    version = enc.version + 1
-    uow.hospital.update_encounter(enc.id, {"status": status, "version": version,
-                                           "updated_at": at, **values})  # fmt: skip
-    uow.hospital.add_event({"encounter_id": enc.id, "seq": version, "kind": kind,
-                            "status_from": enc.status, "status_to": status, "at": at,
-                            "actor": caller.actor, "msgid": msgid,
-                            "detail": detail or {}})  # fmt: skip
-    fields = {k: v for k, v in values.items() if k in _FIELDS}
-    if "diagnoses" in values:
-        fields["diagnoses"] = tuple(Diagnosis(d["code"], d["main"]) for d in values["diagnoses"])
-    after = replace(enc, status=status, version=version, **fields)
-    audit(uow, caller, f"encounter.{kind}", "encounter", enc.id, before=enc.audit_view(),
-          after=after.audit_view(), at=at, msgid=msgid, detail=detail)  # fmt: skip
+    """Move the encounter now: update its row, append the event and the audit entry."""
+    todo, after = _change_ops(caller, enc, kind, status, at, msgid, detail, **values)
+    uow.hospital.batch(todo)
     return after
 
 
@@ -645,9 +665,20 @@ def _engine_lines(rows: Sequence[Any]) -> tuple[Line, ...]:
                       r.temp_code) for r in rows if r.qty_milli >= 0)  # fmt: skip
 
 
-def _compute(uow: UnitOfWork, ctx: Context, enc: EncounterState, seq: int,
+def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str,
              discharge_date: dt.date | None, medfee_sumamt: int | None, acct_used: bool, *,
-             lock: bool) -> _Computed:  # fmt: skip
+             lock: bool) -> tuple[EncounterState, _Computed]:  # fmt: skip
+    """Read what a settlement needs in two round trips (encounter — locked — with its
+    lines; then the insuree's enrolment with the accumulator and account rows, locked),
+    and settle. Lock order: encounter, accumulators, account."""
+    hosp = uow.hospital
+    first = Ops.encounter_to_settle_locked if lock else Ops.encounter_to_settle
+    found, rows = hosp.batch([(first, {"eid": encounter_id}),
+                              (Ops.active_lines, {"eid": encounter_id})])  # fmt: skip
+    if not found:
+        raise NotFound(f"encounter {encounter_id} not found")
+    own(caller, found[0].provider_code, f"encounter {encounter_id}")
+    enc, seq = EncounterState.of(found[0]), int(found[0].earlier) + 1
     if enc.status == "settled":
         raise Conflict(f"encounter {enc.id} is already settled ({enc.settlement_id})")
     _require_open(enc, "settle")
@@ -658,34 +689,39 @@ def _compute(uow: UnitOfWork, ctx: Context, enc: EncounterState, seq: int,
     if enc.discharge_date is not None and discharge_date not in (None, enc.discharge_date):
         raise Conflict(f"encounter {enc.id} was discharged on {enc.discharge_date}, "
                        f"not {discharge_date}")  # fmt: skip
-    prov = _designated(ctx, uow, enc.provider_code, day)
-    ins = catalog.insuree_snapshot(uow, enc.insuree_id, day)
-    if not ins.enrolled:
-        raise Conflict(f"insuree {mask_psn_no(enc.insuree_id)} is not enrolled on {day} "
-                       "(参保手续尚未办结): treat first, settle once enrolled")  # fmt: skip
-    policy = ctx.packs.select(ins.insured_region, day)
-    rows = uow.hospital.active_lines(enc.id)
     if not rows:
         raise Conflict(f"encounter {enc.id} has no fee lines to settle (2301 first)")
-    lines = _engine_lines(rows)
     total = sum(r.amount_fen for r in rows)
     if medfee_sumamt is not None and medfee_sumamt != total:
         raise InvalidRequest.of([("medfee_sumamt", f"the hospital's total {medfee_sumamt} fen "
                                   f"is not the uploaded lines' {total} fen")])  # fmt: skip
-    year = day.year
-    hosp = uow.hospital
+    prov = _designated(ctx, uow, enc.provider_code, day)
+    year, psn, now = day.year, enc.insuree_id, ctx.now()
     if lock:
-        acc = hosp.lock_accumulators(enc.insuree_id, year, ctx.now())
-        moved = hosp.lock_account(enc.insuree_id, ctx.now())
+        found_ins, acc_row, acct_row = hosp.batch([
+            (Ops.insuree_on, {"psn": psn, "on": day}),
+            (Ops.lock_accumulators(hosp.pg), {"psn": psn, "year": year, "at": now}),
+            (Ops.lock_account(hosp.pg), {"psn": psn, "at": now})])  # fmt: skip
+        acc, moved = Accumulators(*acc_row[0]), int(acct_row[0][0])
     else:
-        acc, moved = hosp.accumulators(enc.insuree_id, year), hosp.account_moved(enc.insuree_id)
+        (found_ins,) = hosp.batch([(Ops.insuree_on, {"psn": psn, "on": day})])
+        acc, moved = hosp.accumulators(psn, year), hosp.account_moved(psn)
+    if not found_ins:
+        raise InsureeNotImported(f"insuree {mask_psn_no(psn)}: no enrolment imported for "
+                                 f"{day} (参保信息尚未导入)")  # fmt: skip
+    ins = catalog.insuree_of(found_ins[0], day)
+    if not ins.enrolled:
+        raise Conflict(f"insuree {mask_psn_no(psn)} is not enrolled on {day} "
+                       "(参保手续尚未办结): treat first, settle once enrolled")  # fmt: skip
+    policy = ctx.packs.select(ins.insured_region, day)
     balance = ins.account_opening_fen + moved
     v = policy.overlay_on(day)
     req = engine.SettleRequest(ins.engine(balance if acct_used else 0), prov.engine(),
-                               _engine_encounter(enc, day, seq, v), lines, acc)  # fmt: skip
+                               _engine_encounter(enc, day, seq, v), _engine_lines(rows),
+                               acc)  # fmt: skip
     s = engine.settle(req, policy)
     share = v.central_share_for(s.facts.covid_status) if s.covid and v is not None else 0
-    return _Computed(s, policy, ins.name, year, day, balance, share, acc)
+    return enc, _Computed(s, policy, ins.name, year, day, balance, share, acc)
 
 
 def presettle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, *,
@@ -695,8 +731,8 @@ def presettle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: st
     require(caller, "encounter.write")
     at = ctx.now()
     with uow(write=True):
-        enc, seq = _load_to_settle(uow, caller, encounter_id, lock=False)
-        c = _compute(uow, ctx, enc, seq, discharge_date, medfee_sumamt, acct_used, lock=False)
+        enc, c = _compute(uow, ctx, caller, encounter_id, discharge_date, medfee_sumamt,
+                          acct_used, lock=False)  # fmt: skip
         audit(uow, caller, "encounter.presettled", "encounter", enc.id, before=enc.audit_view(),
               after=enc.audit_view(), at=at, msgid=msgid,
               detail={"medfee_sumamt": c.s.setlinfo.medfee_sumamt})  # fmt: skip
@@ -717,8 +753,8 @@ def settle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, 
     require(caller, "encounter.write")
     at = ctx.now()
     with uow(write=True):
-        enc, seq = _load_to_settle(uow, caller, encounter_id, lock=True)
-        c = _compute(uow, ctx, enc, seq, discharge_date, medfee_sumamt, acct_used, lock=True)
+        enc, c = _compute(uow, ctx, caller, encounter_id, discharge_date, medfee_sumamt,
+                          acct_used, lock=True)  # fmt: skip
         s, hosp = c.s, uow.hospital
         setl_id, booked = new_id("S", at), _day(at)
         tx = ledger.postings_for(s, tx_id=setl_id, provider_code=enc.provider_code,
@@ -728,7 +764,8 @@ def settle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, 
         trace = [t._asdict() for t in s.trace]
         after_balance = c.balance_fen - s.setlinfo.acct_pay
         i = s.setlinfo
-        hosp.insert_settlement({
+        head, postings = tx_rows(tx, at)
+        todo: list[Op] = [(Ops.insert_settlement, {
             "id": setl_id, "kind": "settlement", "reverses": None, "encounter_id": enc.id,
             "provider_code": enc.provider_code, "psn_no": enc.insuree_id, "year": c.year,
             "booked_on": booked, "settled_at": at, "discharge_date": c.discharge,
@@ -740,15 +777,24 @@ def settle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, 
             "accumulators_before": _acc_list(c.acc_before), "accumulators_after":
             _acc_list(s.accumulators_after), "balance_before_fen": c.balance_fen,
             "balance_after_fen": after_balance, "record": settlement_record(s), "trace": trace,
-        })  # fmt: skip
-        hosp.insert_transaction(tx, at)
-        hosp.set_accumulators(enc.insuree_id, c.year, s.accumulators_after, at)
-        hosp.move_account(enc.insuree_id, -i.acct_pay, at)
+        }), (Ops.insert_tx, head)]  # fmt: skip
+        if postings:
+            todo.append((Ops.insert_posting, postings))
+        a = s.accumulators_after
+        todo.append((Ops.set_accumulators, {
+            "k_psn": enc.insuree_id, "k_year": c.year, "basic": a.basic_entitled_fen,
+            "serious": a.serious_base_fen, "assistance": a.assistance_entitled_fen,
+            "at": at}))  # fmt: skip
+        if i.acct_pay:
+            todo.append((Ops.move_account, {"k_psn": enc.insuree_id, "delta": -i.acct_pay,
+                                            "at": at}))  # fmt: skip
         values: dict[str, Any] = {"settlement_id": setl_id}
         if enc.discharge_date is None:
             values["discharge_date"] = c.discharge
-        _change(uow, caller, enc, "settled", "settled", at, msgid,
-                {"settlement_id": setl_id, "medfee_sumamt": i.medfee_sumamt}, **values)  # fmt: skip
+        moved, _ = _change_ops(caller, enc, "settled", "settled", at, msgid,
+                               {"settlement_id": setl_id, "medfee_sumamt": i.medfee_sumamt},
+                               **values)  # fmt: skip
+        hosp.batch(todo + moved)
         uow.commit()
     return Settled("settlement", setl_id, None, s, trace, enc.id, enc.provider_code,
                    enc.insuree_id, c.insuree_name, enc.med_type, INPATIENT_CLR_TYPE, c.discharge,
