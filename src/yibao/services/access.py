@@ -15,10 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from yibao.core.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
 from yibao.core.privacy import mask_name, mask_psn_no
@@ -110,9 +111,10 @@ def show_name(caller: Principal, name: str) -> str:
 
 
 def digest(doc: Any) -> str:
-    """sha256 of the canonical JSON of ``doc`` (sorted keys; dates as ISO text)."""
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """sha256 of the canonical JSON of ``doc`` (sorted keys, compact, UTF-8; dates and
+    times as ISO 8601; any other object as its text)."""
+    text = orjson.dumps(doc, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.sha256(text).hexdigest()
 
 
 def audit_op(

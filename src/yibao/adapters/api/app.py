@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -85,23 +86,24 @@ def _state(request: Request) -> Any:
     return request.app.state
 
 
-def get_uow(request: Request) -> UnitOfWork:
+async def get_uow(request: Request) -> UnitOfWork:
     """A fresh unit of work on the app's engine (one per request)."""
     return UnitOfWork(_state(request).engine)
 
 
-def get_ctx(request: Request) -> Context:
+async def get_ctx(request: Request) -> Context:
     ctx: Context = _state(request).ctx
     return ctx
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
     x_api_key: Annotated[str | None, Header(description="or the key alone")] = None,
 ) -> Principal:
     """The caller of an API key (``Authorization: Bearer …`` or ``X-API-Key``); verified
-    keys are trusted for ``YIBAO_KEY_CACHE_S`` seconds in this process."""
+    keys are trusted for ``YIBAO_KEY_CACHE_S`` seconds in this process. Async: FastAPI
+    would run a plain function in its thread pool, a hop per dependency per request."""
     key = x_api_key
     if authorization:
         scheme, _, value = authorization.partition(" ")
@@ -114,7 +116,7 @@ def get_caller(
     now = time.monotonic()
     if hit is not None and hit[1] > now:
         return hit[0]
-    caller = verify_key(UnitOfWork(state.engine), key)
+    caller = await run_in_threadpool(verify_key, UnitOfWork(state.engine), key)
     if len(cache) > 10_000:
         cache.clear()
     cache[key] = (caller, now + state.key_cache_s)
