@@ -351,10 +351,8 @@ async def lifecycle_phase(
     row = _report("lifecycle", done, took, every, errors)
     for kind, xs in lat.items():
         if xs:
-            print(
-                f"  {kind:<7} p50 {_pct(xs, 0.5) * 1000:.1f} ms  p99 {_pct(xs, 0.99) * 1000:.1f} ms",
-                flush=True,
-            )
+            p50, p99 = _pct(xs, 0.5) * 1000, _pct(xs, 0.99) * 1000
+            print(f"  {kind:<7} p50 {p50:.1f} ms  p99 {p99:.1f} ms", flush=True)
     return row
 
 
