@@ -51,8 +51,8 @@ from yibao.services import catalog
 from yibao.services.access import Principal, audit, audit_op, own, require
 from yibao.services.context import CST, Context, new_id
 from yibao.services.records import settlement_from_record, settlement_record
-from yibao.store.hospital import Encounter
-from yibao.store.hospital_repo import Op, Ops, tx_rows
+from yibao.store.hospital import Encounter, FeeLineRow, JournalPosting
+from yibao.store.hospital_repo import Op, Ops, insert_rows, tx_rows
 from yibao.store.uow import UnitOfWork
 
 __all__ = [
@@ -359,7 +359,7 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
                                           "of this insuree")])  # fmt: skip
         enc_id = new_id("M", at)
         diags = [{"code": d.code, "main": d.main} for d in cmd.diagnoses]
-        uow.hospital.insert_encounter({
+        row = {
             "id": enc_id, "provider_code": caller.provider_code, "psn_no": cmd.insuree_id,
             "insured_region": ins.insured_region, "scheme_code": cmd.scheme_code,
             "med_type": cmd.med_type, "admit_time": _utc(cmd.admit_time), "admit_date": day,
@@ -367,13 +367,19 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
             "covid_status": cmd.covid_status, "filing": cmd.filing,
             "transfer_from": cmd.transfer_from, "status": "admitted", "settlement_id": None,
             "admit_msgid": msgid, "version": 1, "created_at": at, "updated_at": at,
-        })  # fmt: skip
-        uow.hospital.add_event({"encounter_id": enc_id, "seq": 1, "kind": "admitted",
+        }  # fmt: skip
+        state = EncounterState(enc_id, caller.provider_code, cmd.insuree_id, ins.insured_region,
+                               cmd.scheme_code, cmd.med_type, _utc(cmd.admit_time), day, None,
+                               None, cmd.diagnoses, cmd.covid_status, cmd.filing,
+                               cmd.transfer_from, "admitted", None, 1)  # fmt: skip
+        uow.hospital.batch([
+            (Ops.insert_encounter, row),
+            (Ops.insert_event, {"encounter_id": enc_id, "seq": 1, "kind": "admitted",
                                 "status_from": None, "status_to": "admitted", "at": at,
-                                "actor": caller.actor, "msgid": msgid, "detail": {}})  # fmt: skip
-        state = EncounterState.of(uow.hospital.encounter(enc_id))
-        audit(uow, caller, "encounter.admitted", "encounter", enc_id, before=None,
-              after=state.audit_view(), at=at, msgid=msgid)  # fmt: skip
+                                "actor": caller.actor, "msgid": msgid, "detail": {}}),
+            audit_op(caller, "encounter.admitted", "encounter", enc_id, before=None,
+                     after=state.audit_view(), at=at, msgid=msgid),
+        ])  # fmt: skip
         uow.commit()
     return state
 
@@ -518,13 +524,13 @@ def upload_fees(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: 
         items = _resolve(ctx, uow, enc.provider_code, new, dates)
         rows = [_line_row(enc.id, f, item, dates[f.sn], at, msgid) for (_, f), item in
                 zip(new, items, strict=True)]  # fmt: skip
-        uow.hospital.insert_lines(rows)
         stored = {r["sn"]: r for r in rows}
         lines = tuple(StoredLine.of(existing[f.sn]) if f.sn in existing else
                       _stored(stored[f.sn]) for f in fees)  # fmt: skip
-        if new:
+        if new:  # the lines, the event and the audit entry: one round trip
             detail = {"sns": [f.sn for _, f in new][:200], "count": len(new)}
-            enc = _change(uow, caller, enc, "fees_uploaded", enc.status, at, msgid, detail)
+            moved, enc = _change_ops(caller, enc, "fees_uploaded", enc.status, at, msgid, detail)
+            uow.hospital.batch([*insert_rows(FeeLineRow.__table__, rows), *moved])  # type: ignore[arg-type]
         covered = _covered(ctx, uow, enc, max(ln.service_date for ln in lines))
         uow.commit()
     return Uploaded(enc, lines, _splits(lines, covered), len(new))
@@ -778,8 +784,7 @@ def settle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, 
             _acc_list(s.accumulators_after), "balance_before_fen": c.balance_fen,
             "balance_after_fen": after_balance, "record": settlement_record(s), "trace": trace,
         }), (Ops.insert_tx, head)]  # fmt: skip
-        if postings:
-            todo.append((Ops.insert_posting, postings))
+        todo += insert_rows(JournalPosting.__table__, postings)  # type: ignore[arg-type]
         a = s.accumulators_after
         todo.append((Ops.set_accumulators, {
             "k_psn": enc.insuree_id, "k_year": c.year, "basic": a.basic_entitled_fen,

@@ -35,7 +35,7 @@ from yibao.store.hospital import (
 )
 from yibao.store.tables import Insuree
 
-__all__ = ["HospitalRepo", "Op", "Ops", "tx_rows"]
+__all__ = ["HospitalRepo", "Op", "Ops", "insert_rows", "tx_rows"]
 
 Op = tuple[Any, Mapping[str, Any] | Sequence[Mapping[str, Any]]]
 """A statement and its parameters (a list of them: executemany)."""
@@ -172,7 +172,7 @@ class HospitalRepo:
 
     def insert_lines(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            self.s.execute(insert(L), [dict(r) for r in rows])
+            self.batch(insert_rows(L, rows))
 
     def cancel_lines(self, encounter_id: str, sns: Sequence[str] | None, at: dt.datetime,
                      msgid: str | None) -> int:  # fmt: skip
@@ -281,9 +281,7 @@ class HospitalRepo:
 
     def insert_transaction(self, tx: Transaction, at: dt.datetime) -> None:
         head, rows = tx_rows(tx, at)
-        self.s.execute(insert(JT), [head])
-        if rows:
-            self.s.execute(insert(JP), rows)
+        self.batch([(Ops.insert_tx, head), *insert_rows(JP, rows)])
 
     def transactions(
         self,
@@ -423,6 +421,7 @@ class Ops:
     encounter_locked = _ENC.with_for_update(of=E)
     active_lines = (select(L).where(L.c.encounter_id == _p("eid"), L.c.cancelled_at.is_(None))
                     .order_by(L.c.id))  # fmt: skip
+    insert_encounter = _insert(E)
     insert_settlement = _insert(S)
     insert_tx = _insert(JT)
     insert_posting = _insert(JP)
@@ -473,6 +472,29 @@ def _lock_statements() -> dict[tuple[str, bool], Any]:
 
 _LOCKS = _lock_statements()
 _PREBUILT.update(id(v) for v in (*vars(Ops).values(), *_LOCKS.values()))
+
+
+_MANY: dict[tuple[str, int], Any] = {}
+_CHUNK = 200
+
+
+def insert_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[Op]:
+    """Rows as multi-row ``INSERT … VALUES (…), (…)`` statements of up to 200 rows: one
+    statement each instead of one per row (psycopg sends an executemany's rows one by
+    one, each costing its Python overhead). Prebuilt per (table, row count)."""
+    out: list[Op] = []
+    cols = [c.name for c in table.columns if c.name != "id" or isinstance(c.type, String)]
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        key = (table.name, len(chunk))
+        stmt = _MANY.get(key)
+        if stmt is None:
+            stmt = insert(table).values(
+                [{c: bindparam(f"{c}_{i}") for c in cols} for i in range(len(chunk))])  # fmt: skip
+            _MANY[key] = stmt
+            _PREBUILT.add(id(stmt))
+        out.append((stmt, {f"{c}_{i}": r[c] for i, r in enumerate(chunk) for c in cols}))
+    return out
 
 
 def tx_rows(tx: Transaction, at: dt.datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
