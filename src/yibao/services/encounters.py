@@ -782,7 +782,8 @@ def settle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, 
             "fiscal_pay": i.fiscal_pay, "acct_pay": i.acct_pay, "psn_cash_pay": i.psn_cash_pay,
             "accumulators_before": _acc_list(c.acc_before), "accumulators_after":
             _acc_list(s.accumulators_after), "balance_before_fen": c.balance_fen,
-            "balance_after_fen": after_balance, "record": settlement_record(s), "trace": trace,
+            "balance_after_fen": after_balance, "record": settlement_record(s),
+            "setldetail": [r._asdict() for r in s.setldetail], "trace": trace,
         }), (Ops.insert_tx, head)]  # fmt: skip
         todo += insert_rows(JournalPosting.__table__, postings)  # type: ignore[arg-type]
         a = s.accumulators_after
@@ -857,7 +858,7 @@ def reverse_standing(uow: UnitOfWork, ctx: Context, caller: Principal, enc: Enco
         "acct_pay": -i.acct_pay, "psn_cash_pay": -i.psn_cash_pay,
         "accumulators_before": _acc_list(acc), "accumulators_after": _acc_list(back),
         "balance_before_fen": current, "balance_after_fen": current + i.acct_pay,
-        "record": row.record, "trace": row.trace,
+        "record": row.record, "setldetail": row.setldetail, "trace": row.trace,
     })  # fmt: skip
     hosp.insert_transaction(tx, at)
     hosp.set_accumulators(row.psn_no, row.year, back, at)

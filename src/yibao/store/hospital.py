@@ -232,6 +232,7 @@ class SettlementRow(Base):
     balance_before_fen: Mapped[int] = mapped_column(BigInteger)
     balance_after_fen: Mapped[int] = mapped_column(BigInteger)
     record: Mapped[dict[str, Any]] = mapped_column(Json)  # the Settlement, facts included
+    setldetail: Mapped[list[dict[str, Any]]] = mapped_column(Json)  # 基金分项, as computed
     trace: Mapped[list[dict[str, Any]]] = mapped_column(Json)  # materialised once
 
 

@@ -334,6 +334,7 @@ def upgrade() -> None:
         sa.Column("balance_before_fen", sa.BigInteger(), nullable=False),
         sa.Column("balance_after_fen", sa.BigInteger(), nullable=False),
         sa.Column("record", sa.JSON(), nullable=False),
+        sa.Column("setldetail", sa.JSON(), nullable=False),
         sa.Column("trace", sa.JSON(), nullable=False),
         sa.CheckConstraint("kind IN ('settlement', 'reversal')", name=op.f("ck_settlements_kind")),
         sa.ForeignKeyConstraint(
