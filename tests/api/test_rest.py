@@ -260,3 +260,18 @@ def test_docs_are_served(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
     assert "/v1/encounters/{encounter_id}/settlement" in spec["paths"]
     assert "/nhsa" in spec["paths"]
+
+
+def test_a_long_idempotency_key_is_a_request_id_like_any(api: Api) -> None:
+    key = "k" * 100
+    eid = _admit(api)
+    _fees(api, eid)
+    h = api.h(**{"Idempotency-Key": key})
+    r = api.client.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-12"},
+                        headers=h)  # fmt: skip
+    assert r.status_code == 201, r.text
+    undo = api.client.post("/v1/compensations", json={"msgid": key}, headers=api.h())
+    assert undo.json()["undone"]["settlement_reversed"] == r.json()["settlement_id"]
+    too_long = api.client.post("/v1/encounters", json=ADMIT, headers=api.h(**{
+        "Idempotency-Key": "k" * 101}))  # fmt: skip
+    _problem(too_long, 422, "header.Idempotency-Key")

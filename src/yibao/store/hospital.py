@@ -120,7 +120,7 @@ class Encounter(Base):
     transfer_from: Mapped[str | None] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(12))
     settlement_id: Mapped[str | None] = mapped_column(String(30))  # the standing settlement
-    admit_msgid: Mapped[str | None] = mapped_column(String(40))
+    admit_msgid: Mapped[str | None] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer)  # +1 on every event
     created_at: Mapped[dt.datetime] = mapped_column(Time)
     updated_at: Mapped[dt.datetime] = mapped_column(Time)
@@ -141,7 +141,7 @@ class EncounterEvent(Base):
     status_to: Mapped[str] = mapped_column(String(12))
     at: Mapped[dt.datetime] = mapped_column(Time)
     actor: Mapped[str] = mapped_column(String(64))
-    msgid: Mapped[str | None] = mapped_column(String(40))
+    msgid: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(Json)
 
 
@@ -187,9 +187,9 @@ class FeeLineRow(Base):
     doctor: Mapped[str | None] = mapped_column(String(30))
     order_no: Mapped[str | None] = mapped_column(String(30))
     uploaded_at: Mapped[dt.datetime] = mapped_column(Time)
-    upload_msgid: Mapped[str | None] = mapped_column(String(40))
+    upload_msgid: Mapped[str | None] = mapped_column(String(100))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(Time)  # set once
-    cancel_msgid: Mapped[str | None] = mapped_column(String(40))
+    cancel_msgid: Mapped[str | None] = mapped_column(String(100))
 
 
 class SettlementRow(Base):
@@ -215,7 +215,7 @@ class SettlementRow(Base):
     booked_on: Mapped[dt.date] = mapped_column(Date)  # the day it counts in 3201
     settled_at: Mapped[dt.datetime] = mapped_column(Time)
     discharge_date: Mapped[dt.date] = mapped_column(Date)
-    msgid: Mapped[str | None] = mapped_column(String(40))
+    msgid: Mapped[str | None] = mapped_column(String(100))
     actor: Mapped[str] = mapped_column(String(64))
     pack_id: Mapped[str] = mapped_column(String(64))
     pack_sha256: Mapped[str] = mapped_column(String(64))
@@ -313,8 +313,8 @@ class AuditEntry(Base):
     provider_code: Mapped[str | None] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(40))
     entity: Mapped[str] = mapped_column(String(20))
-    entity_id: Mapped[str] = mapped_column(String(40))
-    msgid: Mapped[str | None] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(100))
+    msgid: Mapped[str | None] = mapped_column(String(100))
     before_sha256: Mapped[str | None] = mapped_column(String(64))
     after_sha256: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(Json)  # masked
@@ -344,7 +344,7 @@ class Compensation(Base):
 
     principal: Mapped[str] = mapped_column(String(40), primary_key=True)
     msgid: Mapped[str] = mapped_column(String(100), primary_key=True)
-    infno: Mapped[str] = mapped_column(String(8))
+    infno: Mapped[str] = mapped_column(String(120))  # the infno, or the REST route
     at: Mapped[dt.datetime] = mapped_column(Time)
     actor: Mapped[str] = mapped_column(String(64))
     by_msgid: Mapped[str | None] = mapped_column(String(100))

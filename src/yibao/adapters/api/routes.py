@@ -34,6 +34,7 @@ from yibao.core.ledger.reconcile import DetailRow, Totals
 from yibao.services import encounters as uc
 from yibao.services import reports
 from yibao.services.access import Principal, digest, require, show_name, show_psn_no
+from yibao.services.context import CST
 from yibao.services.requests import Reply, compensate, replay_or_run
 
 router = APIRouter(prefix="/v1")
@@ -194,7 +195,7 @@ def _line_doc(ln: uc.StoredLine, split: Any = None) -> dict[str, Any]:
 def get_insuree(
     psn_no: str, uow: Uow, caller: Caller, ctx: Ctx, on: dt.date | None = None
 ) -> Response:
-    day = on or ctx.now().date()
+    day = on or ctx.now().astimezone(CST).date()
     v = reports.insuree(uow, caller, psn_no, day)
     s = v.snapshot
     return _send(
