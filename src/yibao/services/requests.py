@@ -140,7 +140,8 @@ def compensate(uow: UnitOfWork, ctx: Context, caller: Principal, msgid: str,
             if enc.status != "cancelled":
                 enc_uc._cancel_admission(uow, ctx, caller, enc, by_msgid)
                 undone["admission_cancelled"] = admitted.id
-        hosp.insert_compensation({"principal": principal, "msgid": msgid, "infno": (kind or "")[:120],
+        hosp.insert_compensation({"principal": principal, "msgid": msgid,
+                                  "infno": (kind or "")[:120],
                                   "at": at, "actor": caller.actor, "by_msgid": by_msgid,
                                   "undone": undone})  # fmt: skip
         audit(uow, caller, "request.compensated", "request", msgid, before=None, after=undone,
