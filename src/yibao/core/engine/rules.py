@@ -28,6 +28,7 @@ __all__ = [
     "capped_increment",
     "deductible",
     "fiscal_subsidy",
+    "line_terms",
     "referral_ratio",
     "serious_entitled",
     "split_line",
@@ -59,6 +60,19 @@ class _ScalarOps:
 
 
 SCALAR: Ops = _ScalarOps()
+
+
+def line_terms(
+    class_c: Any, class_b: Any, covered_item: Any, selfpay_bp: Any, ops: Ops
+) -> tuple[Any, Any]:
+    """§4 steps 2, 3 and 5: what ``split_line`` needs to know about a line's class.
+
+    ``covered_item`` is step 2 (``covid and protocol_in_scope and (in_protocol or
+    temp_code)``). Returns ``(own_pay, selfpay_bp')``: a class C line pays in full unless
+    covered; a class B line pays its 先行自付 ratio first unless covered; others none.
+    """
+    own_pay = ops.where(covered_item, False, class_c)
+    return own_pay, ops.where(covered_item, 0, ops.where(class_b, selfpay_bp, 0))
 
 
 def split_line(

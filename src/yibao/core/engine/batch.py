@@ -1,0 +1,357 @@
+"""The batch engine: a table of encounters settled in one vectorised pass (SETTLEMENT.md §6).
+
+Settling the rows one by one in (insuree, calendar year of discharge_date,
+discharge_date, encounter_id) order, carrying the accumulators and the account balance,
+gives exactly what this module gives: every formula is a function of ``rules`` called
+with Polars expressions and ``POLARS`` operations, and every yearly cap is
+``capped_increment`` on an exclusive cumulative sum per insuree-year. The account is the
+same form: what it has paid before an encounter is ``min(balance, Σ allowed before)``.
+
+Two passes: ``line_totals`` sums each encounter's lines (§4) both ways a line can settle
+(outside the overlay and as a covered protocol item), streaming, without the encounter
+table; ``settle_frame`` picks one per encounter once §3 is known and runs the waterfall
+(§5). Rows that break a rule are rejected with their whole insuree-year (the later
+encounters of a year depend on the earlier ones). Pure: frames in, frames out; reading
+and writing Parquet belong to ``yibao.services.batch``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import polars as pl
+
+from yibao.core.engine.batch_checks import Check, all_hold, encounter_checks, line_checks, reasons
+from yibao.core.engine.batch_policy import SCHEMES, PolicyExprs
+from yibao.core.engine.model import MAX_FEN, SETLINFO_FIELDS
+from yibao.core.engine.rules import (
+    account_allowed,
+    assistance_base,
+    basic_raw,
+    capped_increment,
+    deductible,
+    fiscal_subsidy,
+    line_terms,
+    referral_ratio,
+    split_line,
+)
+from yibao.core.errors import InvariantBroken
+from yibao.core.money import mul_bp
+
+__all__ = [
+    "ACCUMULATOR_FIELDS",
+    "OUT_COLUMNS",
+    "POLARS",
+    "REJECT_COLUMNS",
+    "BatchResult",
+    "PolarsOps",
+    "line_reasons",
+    "line_totals",
+    "settle_frame",
+    "suspects",
+]
+
+ACCUMULATOR_FIELDS = (
+    "basic_entitled_after_fen",
+    "serious_base_after_fen",
+    "assistance_entitled_after_fen",
+    "account_balance_after_fen",
+)
+OUT_COLUMNS = ("encounter_id", "covid", *SETLINFO_FIELDS, *ACCUMULATOR_FIELDS)
+REJECT_COLUMNS = {"encounter_id": pl.Int64, "insuree_id": pl.Int64, "year": pl.Int32,
+                  "reason": pl.String}  # fmt: skip
+_PARTS = ("own", "over", "pre")  # the summed parts besides medfee (inscp is the residual)
+_TOTALS = ("n_lines", "medfee_u", *(f"{p}_{w}" for w in "uc" for p in _PARTS), "suspect")
+_ORDER = ("insuree_id", "discharge_date", "encounter_id")
+
+
+def _lit(x: Any) -> pl.Expr:
+    return x if isinstance(x, pl.Expr) else pl.lit(x)
+
+
+class PolarsOps:
+    """``rules.Ops`` over Polars expressions; Python constants fold where both are."""
+
+    @staticmethod
+    def least(a: Any, b: Any) -> Any:
+        if not isinstance(a, pl.Expr) and not isinstance(b, pl.Expr):
+            return min(a, b)
+        return pl.min_horizontal(_lit(a), _lit(b))
+
+    @staticmethod
+    def greatest(a: Any, b: Any) -> Any:
+        if not isinstance(a, pl.Expr) and not isinstance(b, pl.Expr):
+            return max(a, b)
+        return pl.max_horizontal(_lit(a), _lit(b))
+
+    @staticmethod
+    def where(cond: Any, a: Any, b: Any) -> Any:
+        if isinstance(cond, bool):
+            return a if cond else b
+        return pl.when(cond).then(_lit(a)).otherwise(_lit(b))
+
+
+POLARS = PolarsOps()
+
+
+class BatchResult(NamedTuple):
+    """Settled rows (``OUT_COLUMNS``, by encounter_id) and rejected ones, with reasons."""
+
+    settled: pl.DataFrame
+    rejects: pl.DataFrame
+
+
+# -- §4 the lines ------------------------------------------------------------------------
+
+
+def _line(covered_item: Any) -> tuple[pl.Expr, ...]:
+    """``split_line`` for every line, as if its encounter were (not) under the overlay."""
+    price, cls = pl.col("price_fen"), pl.col("item_class")
+    own_pay, selfpay = line_terms(cls == "C", cls == "B", covered_item, pl.col("selfpay_bp"),
+                                  POLARS)  # fmt: skip
+    cap = pl.col("price_cap_fen").fill_null(price)
+    parts: tuple[pl.Expr, ...] = split_line(price, pl.col("qty_milli"), cap, own_pay, selfpay,
+                                            POLARS)  # fmt: skip
+    return parts
+
+
+def _sn_unordered() -> pl.Expr:
+    """A line whose sn does not follow the previous line's of the same stay in (length,
+    text) order. Lines in that order cannot repeat an sn; the others are checked exactly
+    (``line_reasons``), so the hot path needs no hash of every sn."""
+    eid, sn = pl.col("encounter_id"), pl.col("sn")
+    n = sn.str.len_bytes()
+    after = (n > n.shift(1)) | ((n == n.shift(1)) & (sn > sn.shift(1)))
+    return ((eid == eid.shift(1)) & ~after).fill_null(False)
+
+
+def line_totals(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """§4 summed per encounter, both ways: ``*_u`` outside the overlay, ``*_c`` as if
+    ``covid and protocol_in_scope`` (a protocol or temporary-code item is covered).
+
+    ``suspect`` counts lines that may break a rule, lines out of sn order, and extra runs
+    of the same encounter id (its lines not contiguous): those stays are checked exactly
+    by ``line_reasons``.
+    """
+    prot = pl.col("in_protocol") | pl.col("temp_code")
+    amount, *uncovered = (_line(False)[i] for i in (0, 1, 2, 3))
+    covered = _line(prot)[1:4]
+    eid = pl.col("encounter_id")
+    run = (eid != eid.shift(1)).fill_null(True)
+    flagged = ~all_hold(line_checks()) | _sn_unordered()
+    sums = [amount.sum().alias("medfee_u")]
+    sums += [x.sum().alias(f"{p}_u") for p, x in zip(_PARTS, uncovered, strict=True)]
+    sums += [x.sum().alias(f"{p}_c") for p, x in zip(_PARTS, covered, strict=True)]
+    return lines.group_by("encounter_id").agg(
+        pl.len().cast(pl.Int64).alias("n_lines"),
+        *sums,
+        (flagged.sum() + run.sum() - 1).cast(pl.Int64).alias("suspect"),
+    )
+
+
+def line_reasons(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Exact problems of the given lines, one row per encounter: ``encounter_id, reason``."""
+    checks = line_checks()
+    dup = pl.col("sn").is_duplicated().over("encounter_id")
+    checks.append(("sn", ~dup, pl.format("duplicate sn '{}'", pl.col("sn"))))
+    with_sn = pl.format("lines[sn={}].", pl.col("sn").fill_null("null"))
+    return (
+        lines.with_columns(reason=pl.concat_str(with_sn, reasons(checks)))
+        .filter(pl.col("reason").is_not_null())
+        .group_by("encounter_id", maintain_order=True)
+        .agg(pl.col("reason").first())
+    )
+
+
+# -- §3 and §5 the encounters --------------------------------------------------------------
+
+
+def _before(x: pl.Expr) -> pl.Expr:
+    """Σ x over the earlier rows of the row's insuree-year (rows in ``_ORDER``).
+
+    The same values as ``x.cum_sum().over(group) - x`` without hashing the group keys: a
+    running sum over the frame less its value at the group's first row. int64 sums wrap,
+    so the difference is exact whenever the true value fits (DECISIONS 0022).
+    """
+    upto = x.cum_sum() - x
+    return upto - pl.when(pl.col("first")).then(upto).forward_fill()
+
+
+def _start(col: str) -> pl.Expr:
+    """The state before the insuree-year: read on its first row only."""
+    return pl.when(pl.col("first")).then(pl.col(col).fill_null(0)).forward_fill()
+
+
+def _prepare(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
+    """Sort once, mark each insuree-year's first row, resolve pack, codes and overlay."""
+    ins, year = pl.col("insuree_id"), pl.col("discharge_date").dt.year()
+    first = (ins != ins.shift(1)) | (year != year.shift(1))
+    scheme, tier = pl.col("scheme"), pl.col("resident_tier")
+    return (
+        frame.sort(list(_ORDER), nulls_last=True)
+        .with_columns(first=first.fill_null(True), year=year.cast(pl.Int32),
+                      pack=px.pack_index(px.covering()))  # fmt: skip
+        .with_columns(
+            s=scheme.replace_strict({n: i for i, n in enumerate(SCHEMES)}, default=2,
+                                    return_dtype=pl.Int8),  # fmt: skip
+            v=px.version(),
+            akey=px.assistance_key(),
+        )
+        .with_columns(
+            k=pl.when(pl.col("s") == 1).then(tier.cast(pl.Int8).fill_null(3)).otherwise(
+                pl.when(pl.col("s") == 0).then(0).otherwise(3)).cast(pl.Int8),  # fmt: skip
+            covid=px.covid(),
+        )
+    )
+
+
+def _lines_chosen(px: PolicyExprs) -> list[pl.Expr]:
+    """§4 totals under the row's overlay: covered items count only when it applies."""
+    covered = pl.col("covid") & px.overlay_flag(lambda v: v.protocol_in_scope)
+    medfee = pl.col("medfee_u")
+    own, over, pre = (pl.when(covered).then(pl.col(f"{p}_c")).otherwise(pl.col(f"{p}_u"))
+                      for p in _PARTS)  # fmt: skip
+    return [medfee.alias("medfee_sumamt"), own.alias("fulamt_ownpay_amt"),
+            over.alias("overlmt_selfpay"), pre.alias("preselfpay_amt"),
+            (medfee - own - over - pre).alias("inscp_scp_amt")]  # fmt: skip
+
+
+def _waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
+    """§5.1–§5.9 with the cumulative sums of §6, one stage per carried quantity."""
+    c = pl.col
+    insured = c("s") != 2
+    inscp = c("inscp_scp_amt")
+    oos = c("fulamt_ownpay_amt") + c("overlmt_selfpay") + c("preselfpay_amt")
+    ov = px.overlay_flag
+    waived = c("covid") & ov(lambda v: v.waive_referral_cut)
+    cut = ~px.provider_in_area() & (c("filing") == "unregistered") & ~waived
+    d = deductible(px.first_admission_fen(), c("admission_seq") >= 2, px.later_admission_bp(),
+                   c("transfer_from").is_not_null(), px.transfer_bp(), POLARS)  # fmt: skip
+    dedc = POLARS.least(inscp, pl.when(insured).then(d).otherwise(0))
+    r = pl.when(insured).then(referral_ratio(px.ratio_bp(), cut, px.referral_cut_bp(), POLARS))
+    frame = frame.with_columns(
+        act_pay_dedc=dedc, oos=oos, raw=basic_raw(inscp, dedc, r.otherwise(0))
+    ).with_columns(a_before=_start("start_basic_entitled_fen") + _before(c("raw")))
+    hifp = capped_increment(c("a_before"), c("raw"), px.basic_cap_fen(), POLARS)
+    pool = inscp - c("act_pay_dedc") - c("hifp_pay")
+    frame = frame.with_columns(hifp_pay=hifp).with_columns(
+        pool_selfpay_amt=pool,
+        serious_base=pl.when(insured).then(c("act_pay_dedc") + pool).otherwise(0),
+    ).with_columns(s_before=_start("start_serious_base_fen") + _before(c("serious_base")))
+    g_after = px.serious_entitled(c("s_before") + c("serious_base"), POLARS)
+    frame = frame.with_columns(serious=g_after - px.serious_entitled(c("s_before"), POLARS))
+    include = px.assistance_term(lambda p, k: int(p.assistance[k].include_out_of_scope)) == 1
+    m_base = assistance_base(c("act_pay_dedc") + c("pool_selfpay_amt"), c("serious"), c("oos"),
+                             include, POLARS)  # fmt: skip
+    m_raw = pl.when(px.assisted()).then(
+        mul_bp(m_base, px.assistance_term(lambda p, k: p.assistance[k].ratio_bp))).otherwise(0)
+    frame = frame.with_columns(
+        hifob_pay=pl.when(c("s") == 0).then(c("serious")).otherwise(0),
+        hifmi_pay=pl.when(c("s") == 1).then(c("serious")).otherwise(0),
+        m_raw=m_raw,
+    ).with_columns(m_before=_start("start_assistance_entitled_fen") + _before(c("m_raw")))
+    cap_m = px.assistance_term(lambda p, k: p.assistance[k].cap_fen)
+    return _personal(frame.with_columns(
+        maf_pay=capped_increment(c("m_before"), c("m_raw"), cap_m, POLARS)), px)  # fmt: skip
+
+
+def _personal(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
+    """§5.6–§5.9: funds, the personal part, the fiscal subsidy, the account, cash."""
+    c = pl.col
+    fund = c("hifp_pay") + c("hifmi_pay") + c("hifob_pay") + c("maf_pay")
+    subsidy_all = px.overlay_flag(lambda v: v.subsidy_scope == "all")
+    fiscal = fiscal_subsidy(c("psn_part_amt"), c("oos"), subsidy_all, POLARS)
+    forbidden = c("covid") & px.overlay_flag(lambda v: v.account_forbidden)
+    rule = pl.when((c("s") != 2) & ~forbidden).then(px.account_rule()).otherwise(0)
+    rest = c("psn_part_amt") - c("fiscal_pay")
+    frame = (
+        frame.with_columns(fund_pay_sumamt=fund)
+        .with_columns(psn_part_amt=c("medfee_sumamt") - c("fund_pay_sumamt"))
+        .with_columns(fiscal_pay=pl.when(c("covid")).then(fiscal).otherwise(0))
+        .with_columns(allowed=account_allowed(rest, c("oos"), rule == 2, rule == 1, POLARS))
+        .with_columns(balance=_start("account_balance_fen"), paid_before=_before(c("allowed")))
+        .with_columns(balance_before=c("balance") - POLARS.least(c("paid_before"), c("balance")))
+    )
+    acct = capped_increment(c("paid_before"), c("allowed"), c("balance"), POLARS)
+    return frame.with_columns(acct_pay=acct).with_columns(
+        psn_cash_pay=rest - c("acct_pay"),
+        basic_entitled_after_fen=c("a_before") + c("raw"),
+        serious_base_after_fen=c("s_before") + c("serious_base"),
+        assistance_entitled_after_fen=c("m_before") + c("m_raw"),
+        account_balance_after_fen=c("balance_before") - c("acct_pay"),
+        one_stop=c("covid") & subsidy_all,
+    )
+
+
+def suspects(totals: pl.DataFrame) -> pl.Series:
+    """The encounter ids whose lines ``line_reasons`` must check exactly."""
+    return totals.filter(pl.col("suspect") > 0)["encounter_id"]
+
+
+def settle_frame(
+    encounters: pl.DataFrame, totals: pl.DataFrame, bad_lines: pl.DataFrame, px: PolicyExprs
+) -> BatchResult:
+    """Settle ``encounters`` with their ``line_totals``; ``bad_lines`` is ``line_reasons``
+    of the lines of every ``suspects`` encounter. Returns the settled rows and rejects."""
+    zero = [pl.col(name).fill_null(0) for name in _TOTALS]
+    frame = (
+        encounters.lazy()
+        .join(totals.lazy(), on="encounter_id", how="left")
+        .join(bad_lines.lazy().rename({"reason": "line_reason"}), on="encounter_id", how="left")
+        .with_columns(zero)
+    )
+    frame = _prepare(frame, px)
+    checks = encounter_checks(px.known_category())
+    frame = frame.with_columns(ok=all_hold(checks) & pl.col("line_reason").is_null())
+    carried = pl.all_horizontal(pl.col(f).is_between(0, MAX_FEN) for f in _CARRIED)
+    done = _waterfall(frame.with_columns(_lines_chosen(px)), px).with_columns(
+        carried=carried, ok=pl.col("ok") & carried
+    ).collect()
+    orphans = totals.join(encounters.select("encounter_id"), on="encounter_id", how="anti")
+    if done["ok"].all() and orphans.height == 0:
+        return BatchResult(_out(done), pl.DataFrame(schema=REJECT_COLUMNS))
+    rejects = _rejects(done, checks, orphans)
+    keep = done.join(rejects.select("encounter_id").unique(), on="encounter_id", how="anti")
+    return BatchResult(_out(keep.filter(pl.col("encounter_id").is_not_null())), rejects)
+
+
+_CARRIED = ("a_before", "s_before", "m_before")
+
+
+def _rejects(done: pl.DataFrame, checks: list[Check], orphans: pl.DataFrame) -> pl.DataFrame:
+    """Every row of each insuree-year that holds a broken row, with its reason."""
+    carried = pl.when(~pl.col("carried")).then(
+        pl.lit(f"accumulators: carried past {MAX_FEN} fen"))
+    why = pl.concat_str([reasons(checks), pl.col("line_reason"), carried], separator="; ",
+                        ignore_nulls=True)  # fmt: skip
+    own = done.filter(~pl.col("ok")).select("encounter_id", "insuree_id", "year", reason=why)
+    orphans = orphans.select("encounter_id", insuree_id=pl.lit(None, pl.Int64),
+                             year=pl.lit(None, pl.Int32),
+                             reason=pl.lit("lines: no encounter row has this encounter_id"))  # fmt: skip
+    whole = pl.col("year").is_null()
+    years = own.filter(~whole).select("insuree_id", "year").unique()
+    anyyear = own.filter(whole & pl.col("insuree_id").is_not_null()).select("insuree_id").unique()
+    swept = pl.concat([
+        done.join(years, on=["insuree_id", "year"], how="semi"),
+        done.join(anyyear, on="insuree_id", how="semi"),
+    ]).select("encounter_id", "insuree_id", "year").unique()  # fmt: skip
+    fellow = swept.join(own.select("encounter_id"), on="encounter_id", how="anti").with_columns(
+        reason=pl.lit("insuree-year rejected: another of its encounters is invalid"))
+    return pl.concat([own, fellow, orphans]).sort("encounter_id", nulls_last=True)
+
+
+def _out(done: pl.DataFrame) -> pl.DataFrame:
+    """The contract's columns, by encounter id, after the invariants (SETTLEMENT.md §5)."""
+    c = pl.col
+    amounts = [c(f) for f in SETLINFO_FIELDS]
+    broken = ~(
+        pl.all_horizontal(a >= 0 for a in amounts)
+        & (c("fund_pay_sumamt") + c("fiscal_pay") + c("acct_pay") + c("psn_cash_pay")
+           == c("medfee_sumamt"))
+        & (c("acct_pay") <= c("balance_before"))
+        & ~(c("one_stop") & (c("psn_cash_pay") != 0))
+    )  # fmt: skip
+    bad = done.filter(broken)
+    if bad.height:
+        raise InvariantBroken(f"encounter {bad['encounter_id'][0]}: a batch invariant broke")
+    return done.select(OUT_COLUMNS).sort("encounter_id")

@@ -1,0 +1,155 @@
+"""Row checks of the batch engine: the scalar request's rules, as Polars expressions.
+
+Each check is ``(key path, holds, message)``: the same types, enumerations and ranges as
+``engine/model.py`` and the rules of ``engine/validate.py`` (resident tier, 6-digit
+regions, admit ≤ discharge, no self-transfer, unique ``sn`` within a stay, a known
+assistance category), plus the file-level ones a table adds (a line's encounter exists,
+an encounter id is unique) and the int64 bounds of DECISIONS 0022. ``holds`` is null
+where an input is null, which counts as broken. The hot path ANDs the ``holds`` terms;
+messages are built only for the few rows that break one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from yibao.core.engine.model import MAX_FEN, MAX_PRICE_FEN, MAX_QTY_MILLI
+
+__all__ = [
+    "CATEGORIES",
+    "ITEM_CLASSES",
+    "MAX_LINES",
+    "Check",
+    "all_hold",
+    "encounter_checks",
+    "line_checks",
+    "reasons",
+]
+
+Check = tuple[str, pl.Expr, pl.Expr]
+
+CATEGORIES = ("drug", "service", "consumable", "bed", "other")
+ITEM_CLASSES = ("A", "B", "C")
+MAX_LINES = 100_000  # SettleRequest.lines
+_TEXT = 64  # model.Text
+_SHORT = {"med_type": 8, "assistance_category": 32}
+
+
+def _show(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.String).fill_null("null")
+
+
+def _text(col: str, most: int = _TEXT) -> Check:
+    n = pl.col(col).str.len_chars()
+    return col, n.is_between(1, most), pl.format("'{}' must be 1.." + str(most) + " characters", _show(col))
+
+
+def _enum(col: str, allowed: Sequence[str]) -> Check:
+    msg = pl.format("{} is not one of " + "|".join(allowed), _show(col))
+    return col, pl.col(col).is_in(list(allowed)), msg
+
+
+def _range(col: str, low: int, high: int) -> Check:
+    msg = pl.format("{} is outside " + f"{low}..{high}", _show(col))
+    return col, pl.col(col).is_between(low, high), msg
+
+
+def _present(col: str) -> Check:
+    return col, pl.col(col).is_not_null(), pl.lit("missing")
+
+
+def _region(col: str) -> Check:
+    ok = pl.col(col).str.contains(r"^[0-9]{6}$")
+    return col, ok, pl.format("{} is not a 6-digit region code", _show(col))
+
+
+def line_checks() -> list[Check]:
+    """Every rule a line row must keep (``model.Line`` and the int64 bound)."""
+    amount = (pl.col("price_fen") * pl.col("qty_milli") + 500) // 1000
+    cap = pl.col("price_cap_fen")
+    return [
+        _present("encounter_id"),
+        _text("sn"),
+        _text("code"),
+        _enum("category", CATEGORIES),
+        _enum("item_class", ITEM_CLASSES),
+        _range("selfpay_bp", 0, 10000),
+        _range("price_fen", 0, MAX_PRICE_FEN),
+        _range("qty_milli", 0, MAX_QTY_MILLI),
+        ("price_cap_fen", cap.is_null() | cap.is_between(0, MAX_PRICE_FEN),
+         pl.format("{} is outside 0..{}", _show("price_cap_fen"), MAX_PRICE_FEN)),  # fmt: skip
+        _present("in_protocol"),
+        _present("temp_code"),
+        ("price_fen", amount <= MAX_FEN,
+         pl.format("the line's amount {} exceeds {}", amount, MAX_FEN)),  # fmt: skip
+    ]
+
+
+def encounter_checks(known_category: pl.Expr) -> list[Check]:
+    """Every rule an encounter row must keep on its own (``model`` and ``validate``)."""
+    scheme, tier = pl.col("scheme"), pl.col("resident_tier")
+    tier_ok = pl.when(scheme == "resident").then(tier.is_in([1, 2])).otherwise(tier.is_null())
+    tier_msg = pl.when(scheme == "resident").then(pl.lit("a resident needs resident_tier 1 or 2"))
+    cat = pl.col("assistance_category")
+    return [
+        _present("encounter_id"),
+        _present("insuree_id"),
+        _enum("scheme", ("employee", "resident", "none")),
+        ("resident_tier", tier_ok, tier_msg.otherwise(pl.format("must be null for scheme {}",
+                                                                _show("scheme")))),  # fmt: skip
+        _region("insured_region"),
+        _text("assistance_category", _SHORT["assistance_category"]),
+        ("assistance_category", known_category, pl.format("unknown category '{}'", _show(
+            "assistance_category"))),  # fmt: skip
+        _text("provider_code"),
+        _region("provider_region"),
+        _range("provider_level", 1, 3),
+        _present("covid_designated"),
+        _text("med_type", _SHORT["med_type"]),
+        _present("admit_date"),
+        _present("discharge_date"),
+        ("discharge_date", pl.col("admit_date") <= pl.col("discharge_date"),
+         pl.format("{} is before admit_date {}", _show("discharge_date"), _show("admit_date"))),
+        ("diagnoses", pl.col("diagnoses").list.eval(
+            pl.element().str.len_chars().is_between(1, 32)).list.all(),
+         pl.lit("each diagnosis must be 1..32 characters")),
+        _enum("covid_status", ("confirmed", "suspected", "none")),
+        _enum("filing", ("registered", "unregistered", "not_needed")),
+        _range("admission_seq", 1, 1000),
+        ("transfer_from", pl.col("transfer_from").is_null()
+         | (pl.col("transfer_from") != pl.col("encounter_id")),
+         pl.lit("an encounter cannot transfer from itself")),
+        ("encounter_id", ~pl.col("encounter_id").is_duplicated(),
+         pl.format("duplicate encounter_id {}", _show("encounter_id"))),
+        ("lines", pl.col("n_lines") <= MAX_LINES,
+         pl.format("{} lines: at most {} per encounter", pl.col("n_lines"), MAX_LINES)),
+        ("lines", pl.col("medfee_u") <= MAX_FEN,
+         pl.format("medfee_sumamt {} exceeds {}", pl.col("medfee_u"), MAX_FEN)),
+        ("pack", pl.col("pack").is_not_null(), pl.format(
+            "no single policy pack covers insured region {} on discharge date {}",
+            _show("insured_region"), _show("discharge_date"))),
+        _start("account_balance_fen"), _start("start_basic_entitled_fen"),
+        _start("start_serious_base_fen"), _start("start_assistance_entitled_fen"),
+    ]  # fmt: skip
+
+
+def _start(col: str) -> Check:
+    """A starting state, read on the first row of each insuree-year only (``first``)."""
+    ok = ~pl.col("first") | pl.col(col).is_between(0, MAX_FEN)
+    return col, ok, pl.format("{} is outside 0..{}", _show(col), MAX_FEN)
+
+
+def all_hold(checks: Sequence[Check]) -> pl.Expr:
+    """True where every check holds (a null counts as broken)."""
+    return pl.all_horizontal([ok.fill_null(False) for _, ok, _ in checks])
+
+
+def reasons(checks: Sequence[Check]) -> pl.Expr:
+    """``path: message`` for every broken check, joined by ``; `` (null when none)."""
+    parts = [
+        pl.when(ok.fill_null(False)).then(None).otherwise(pl.format(f"{path}: {{}}", msg))
+        for path, ok, msg in checks
+    ]
+    return pl.concat_str(parts, separator="; ", ignore_nulls=True).replace("", None)

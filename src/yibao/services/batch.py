@@ -1,0 +1,267 @@
+"""Batch settlement of Parquet tables (``yibao batch settle``): read, settle, write.
+
+The pure engine is ``yibao.core.engine.batch``; this module owns the files. Three modes
+give the same table (sorted by encounter_id):
+
+- one pass: the lines stream through ``line_totals``; the encounters are read whole;
+- ``partitions=N``: the insurees are split by a hash of ``insuree_id`` and each part is
+  read with a filter (encounters by hash, lines by their encounter ids), settled and
+  written to a part file; memory is bounded by the largest part;
+- ``client`` (a ``distributed.Client``): the same parts run as Dask tasks on the
+  cluster; the input, the part files and the output must be reachable from every worker.
+
+Nothing is written to ``out`` unless every row settles, or ``rejects`` is given (then the
+rejected insuree-years go there with their reasons, and the rest to ``out``). Part files
+live in a temporary folder beside ``out`` and are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from yibao.core.engine.batch import (
+    REJECT_COLUMNS,
+    line_reasons,
+    line_totals,
+    settle_frame,
+    suspects,
+)
+from yibao.core.engine.batch_policy import PolicyExprs
+from yibao.core.errors import InvalidRequest, YibaoError
+from yibao.core.policy.model import Policy
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["BatchRejected", "Summary", "settle_tables"]
+
+_INT, _STR, _BOOL, _DATE, _STRS = "integer", "string", "boolean", "date", "list of strings"
+ENCOUNTER_COLUMNS = {
+    "encounter_id": _INT, "insuree_id": _INT, "scheme": _STR, "resident_tier": _INT,
+    "insured_region": _STR, "assistance_category": _STR, "provider_code": _STR,
+    "provider_region": _STR, "provider_level": _INT, "covid_designated": _BOOL,
+    "med_type": _STR, "admit_date": _DATE, "discharge_date": _DATE, "diagnoses": _STRS,
+    "covid_status": _STR, "filing": _STR, "admission_seq": _INT, "transfer_from": _INT,
+    "account_balance_fen": _INT, "start_basic_entitled_fen": _INT,
+    "start_serious_base_fen": _INT, "start_assistance_entitled_fen": _INT,
+}  # fmt: skip
+LINE_COLUMNS = {
+    "encounter_id": _INT, "sn": _STR, "code": _STR, "category": _STR, "item_class": _STR,
+    "selfpay_bp": _INT, "price_fen": _INT, "qty_milli": _INT, "price_cap_fen": _INT,
+    "in_protocol": _BOOL, "temp_code": _BOOL,
+}  # fmt: skip
+_HASH_SEED = 20200123  # partitions: a fixed seed, so a run is repeatable
+_SHOWN = 10
+
+
+class BatchRejected(YibaoError):
+    """Some rows are invalid and no rejects file was asked for: nothing is written."""
+
+    code, status, title = "invalid-rows", 422, "Invalid rows"
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    settled: int
+    rejected: int
+
+
+def _family(dtype: pl.DataType) -> str:
+    if dtype.is_integer():
+        return _INT
+    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum | pl.Categorical):
+        return _STR
+    if isinstance(dtype, pl.List) and _family(dtype.inner) == _STR:
+        return _STRS
+    return {pl.Boolean: _BOOL, pl.Date: _DATE}.get(type(dtype), str(dtype))  # type: ignore[call-overload]
+
+
+def _scan(path: Path, columns: dict[str, str]) -> pl.LazyFrame:
+    """The columns the engine reads, in their canonical types; a missing column or a
+    column of the wrong kind (a float for fen, an integer for a bool) is refused."""
+    try:
+        lf = pl.scan_parquet(path)
+        schema = lf.collect_schema()
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InvalidRequest(f"{path}: cannot read Parquet: {' '.join(str(exc).split())[:200]}")
+    casts = []
+    for name, family in columns.items():
+        if name not in schema:
+            raise InvalidRequest(f"{path.name}: {name}: missing column")
+        got = _family(schema[name])
+        if got != family:
+            raise InvalidRequest(f"{path.name}: {name}: expected {family} column, got {got}")
+        target = {_INT: pl.Int64, _STR: pl.String, _STRS: pl.List(pl.String)}.get(family)
+        col = pl.col(name)
+        casts.append(col.cast(target, strict=False) if target and schema[name] != target else col)
+    return lf.select(casts)
+
+
+def _part(n: int, i: int) -> pl.Expr:
+    return pl.col("insuree_id").hash(_HASH_SEED) % n == i
+
+
+def _settle_part(
+    packs: Sequence[Policy], e_path: Path, l_path: Path, n: int, i: int, dups: pl.Series
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Settle the insurees of part ``i`` of ``n`` (the whole table when ``n`` is 1)."""
+    px = PolicyExprs.of(packs)
+    enc_lf, lines_lf = _scan(e_path, ENCOUNTER_COLUMNS), _scan(l_path, LINE_COLUMNS)
+    if n > 1:
+        enc = enc_lf.filter(_part(n, i)).collect()
+        lines_lf = lines_lf.filter(pl.col("encounter_id").is_in(enc["encounter_id"].implode()))
+    else:
+        enc = enc_lf.collect()
+    totals = line_totals(lines_lf).collect(engine="streaming")
+    bad = suspects(totals)
+    if bad.len():
+        picked = lines_lf.filter(pl.col("encounter_id").is_in(bad.implode()))
+        bad_lines = line_reasons(picked).collect()
+    else:
+        bad_lines = pl.DataFrame(schema={"encounter_id": pl.Int64, "reason": pl.String})
+    # A duplicate id whose twin fell into another part: refuse both, as one pass would.
+    seen = enc.filter(pl.col("encounter_id").is_in(dups.implode()) & ~pl.col(
+        "encounter_id").is_duplicated())["encounter_id"]  # fmt: skip
+    if seen.len():
+        twin = pl.DataFrame({"encounter_id": seen.unique()}).with_columns(
+            reason=pl.format("encounter_id: duplicate encounter_id {}", pl.col("encounter_id")))
+        bad_lines = pl.concat([bad_lines, twin]).group_by("encounter_id").agg(
+            pl.col("reason").str.join("; "))  # fmt: skip
+    settled, rejects = settle_frame(enc, totals, bad_lines, px)
+    return settled, rejects
+
+
+def _run_part(args: tuple[Any, ...]) -> tuple[int, pl.DataFrame]:
+    """One part, written to its file: the unit of work of the partitioned and Dask modes."""
+    packs, e_path, l_path, n, i, dups, part_dir = args
+    settled, rejects = _settle_part(packs, e_path, l_path, n, i, dups)
+    settled.write_parquet(Path(part_dir) / f"part-{i:05d}.parquet")
+    return settled.height, rejects
+
+
+def settle_tables(
+    packs: Sequence[Policy],
+    encounters: Path,
+    lines: Path,
+    out: Path,
+    *,
+    rejects: Path | None = None,
+    partitions: int = 1,
+    client: Client | None = None,
+) -> Summary:
+    """Settle the encounter and line tables into ``out`` (and ``rejects``)."""
+    if partitions < 1:
+        raise InvalidRequest(f"--partitions: {partitions} must be at least 1")
+    if partitions == 1 and client is None:
+        settled, bad = _settle_part(packs, encounters, lines, 1, 0, pl.Series([], dtype=pl.Int64))
+        _refuse_or_write_rejects(bad, rejects)
+        _write_atomic(settled, out)
+        return Summary(settled.height, bad.height)
+    return _settle_parts(packs, encounters, lines, out, rejects, partitions, client)
+
+
+def _settle_parts(
+    packs: Sequence[Policy],
+    encounters: Path,
+    lines: Path,
+    out: Path,
+    rejects: Path | None,
+    n: int,
+    client: Client | None,
+) -> Summary:
+    ids = _scan(encounters, {"encounter_id": _INT}).collect()["encounter_id"]
+    dups = ids.filter(ids.is_duplicated()).unique()
+    del ids
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.parts-", dir=out.parent))
+    try:
+        jobs = [(tuple(packs), encounters.resolve(), lines.resolve(), n, i, dups, part_dir)
+                for i in range(n)]  # fmt: skip
+        if client is None:
+            results = [_run_part(job) for job in jobs]
+        else:
+            results = client.gather(client.map(_run_part, jobs, pure=False))
+        counts = sum(c for c, _ in results)
+        bad = pl.concat([r for _, r in results]).sort("encounter_id", nulls_last=True)
+        bad = bad.unique(maintain_order=True)
+        orphans = _orphan_lines(encounters, lines, counts_lines=None)
+        if orphans.height:
+            bad = pl.concat([bad, orphans]).sort("encounter_id", nulls_last=True)
+        _refuse_or_write_rejects(bad, rejects)
+        _merge_parts(sorted(part_dir.glob("part-*.parquet")), out)
+        return Summary(counts, bad.height)
+    finally:
+        shutil.rmtree(part_dir, ignore_errors=True)
+
+
+def _orphan_lines(encounters: Path, lines: Path, counts_lines: int | None) -> pl.DataFrame:
+    """Lines whose encounter is missing: no part holds them, so they are found here."""
+    ids = _scan(encounters, {"encounter_id": _INT}).select("encounter_id")
+    found = (
+        _scan(lines, {"encounter_id": _INT})
+        .join(ids, on="encounter_id", how="anti")
+        .select("encounter_id")
+        .unique()
+        .collect(engine="streaming")
+    )
+    return found.select(
+        "encounter_id",
+        insuree_id=pl.lit(None, pl.Int64),
+        year=pl.lit(None, pl.Int32),
+        reason=pl.lit("lines: no encounter row has this encounter_id"),
+    )
+
+
+def _merge_parts(parts: list[Path], out: Path) -> None:
+    """The part files (each sorted by encounter_id) merged into one sorted file."""
+    if not parts:
+        _write_atomic(pl.DataFrame(schema=_out_schema()), out)
+        return
+    frames = [pl.scan_parquet(p) for p in parts]
+    while len(frames) > 1:  # a balanced tree of two-way merges, streamed
+        pairs = [frames[j].merge_sorted(frames[j + 1], key="encounter_id")
+                 for j in range(0, len(frames) - 1, 2)]  # fmt: skip
+        frames = pairs + ([frames[-1]] if len(frames) % 2 else [])
+    tmp = out.with_name(f".{out.name}.tmp")
+    frames[0].sink_parquet(tmp, engine="streaming")
+    os.replace(tmp, out)
+
+
+def _out_schema() -> dict[str, pl.DataType]:
+    from yibao.core.engine.batch import OUT_COLUMNS
+
+    return {c: (pl.Boolean() if c == "covid" else pl.Int64()) for c in OUT_COLUMNS}
+
+
+def _refuse_or_write_rejects(bad: pl.DataFrame, rejects: Path | None) -> None:
+    """No rejects file: any invalid row stops the run. Otherwise write them there."""
+    if rejects is None:
+        if bad.height:
+            raise BatchRejected(_describe(bad))
+        return
+    _write_atomic(bad.select(list(REJECT_COLUMNS)), rejects)
+
+
+def _describe(bad: pl.DataFrame) -> str:
+    """One line: the first ten offending encounter ids with their reasons."""
+    own = bad.filter(~pl.col("reason").str.starts_with("insuree-year rejected"))
+    shown = [f"{eid}: {why}" for eid, why in own.head(_SHOWN).select("encounter_id", "reason")
+             .iter_rows()]  # fmt: skip
+    more = f" (and {own.height - _SHOWN} more)" if own.height > _SHOWN else ""
+    return f"{own.height} invalid encounter rows; nothing written: " + " | ".join(shown) + more
+
+
+def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
+    """Write beside ``path`` and rename, so a failed run leaves no partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.write_parquet(tmp)
+    os.replace(tmp, path)
