@@ -29,6 +29,7 @@ import polars as pl
 
 from yibao.core.engine.batch import (
     REJECT_COLUMNS,
+    line_order,
     line_reasons,
     line_totals,
     settle_frame,
@@ -120,8 +121,9 @@ def _settle_part(
         lines_lf = lines_lf.filter(pl.col("encounter_id").is_in(enc["encounter_id"].implode()))
     else:
         enc = enc_lf.collect()
-    totals = line_totals(lines_lf).collect(engine="streaming")
-    bad = suspects(totals)
+    totals, order = pl.collect_all([line_totals(lines_lf), line_order(lines_lf)],
+                                   engine="streaming")  # fmt: skip
+    bad = suspects(totals, order)
     if bad.len():
         picked = lines_lf.filter(pl.col("encounter_id").is_in(bad.implode()))
         bad_lines = line_reasons(picked).collect()

@@ -21,7 +21,14 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
-from yibao.core.engine.batch_checks import Check, all_hold, encounter_checks, line_checks, reasons
+from yibao.core.engine.batch_checks import (
+    STARTS,
+    all_hold,
+    encounter_checks,
+    line_checks,
+    reasons,
+    start_checks,
+)
 from yibao.core.engine.batch_policy import SCHEMES, PolicyExprs
 from yibao.core.engine.model import MAX_FEN, SETLINFO_FIELDS
 from yibao.core.engine.rules import (
@@ -46,6 +53,7 @@ __all__ = [
     "BatchResult",
     "PolarsOps",
     "line_reasons",
+    "line_order",
     "line_totals",
     "settle_frame",
     "suspects",
@@ -63,6 +71,7 @@ REJECT_COLUMNS = {"encounter_id": pl.Int64, "insuree_id": pl.Int64, "year": pl.I
 _PARTS = ("own", "over", "pre")  # the summed parts besides medfee (inscp is the residual)
 _TOTALS = ("n_lines", "medfee_u", *(f"{p}_{w}" for w in "uc" for p in _PARTS), "suspect")
 _ORDER = ("insuree_id", "discharge_date", "encounter_id")
+_STARTS = STARTS
 
 
 def _lit(x: Any) -> pl.Expr:
@@ -115,38 +124,44 @@ def _line(covered_item: Any) -> tuple[pl.Expr, ...]:
     return parts
 
 
-def _sn_unordered() -> pl.Expr:
-    """A line whose sn does not follow the previous line's of the same stay in (length,
-    text) order. Lines in that order cannot repeat an sn; the others are checked exactly
-    (``line_reasons``), so the hot path needs no hash of every sn."""
-    eid, sn = pl.col("encounter_id"), pl.col("sn")
-    n = sn.str.len_bytes()
-    after = (n > n.shift(1)) | ((n == n.shift(1)) & (sn > sn.shift(1)))
-    return ((eid == eid.shift(1)) & ~after).fill_null(False)
-
-
 def line_totals(lines: pl.LazyFrame) -> pl.LazyFrame:
     """§4 summed per encounter, both ways: ``*_u`` outside the overlay, ``*_c`` as if
     ``covid and protocol_in_scope`` (a protocol or temporary-code item is covered).
 
-    ``suspect`` counts lines that may break a rule, lines out of sn order, and extra runs
-    of the same encounter id (its lines not contiguous): those stays are checked exactly
-    by ``line_reasons``.
+    ``suspect`` counts the lines that may break a rule (a cheap, conservative test:
+    byte lengths for character lengths); ``line_reasons`` checks those stays exactly.
+    Every term is per row, so the whole pass streams.
     """
     prot = pl.col("in_protocol") | pl.col("temp_code")
-    amount, *uncovered = (_line(False)[i] for i in (0, 1, 2, 3))
+    amount, *uncovered = _line(False)[:4]
     covered = _line(prot)[1:4]
-    eid = pl.col("encounter_id")
-    run = (eid != eid.shift(1)).fill_null(True)
-    flagged = ~all_hold(line_checks()) | _sn_unordered()
-    sums = [amount.sum().alias("medfee_u")]
-    sums += [x.sum().alias(f"{p}_u") for p, x in zip(_PARTS, uncovered, strict=True)]
-    sums += [x.sum().alias(f"{p}_c") for p, x in zip(_PARTS, covered, strict=True)]
-    return lines.group_by("encounter_id").agg(
-        pl.len().cast(pl.Int64).alias("n_lines"),
-        *sums,
-        (flagged.sum() + run.sum() - 1).cast(pl.Int64).alias("suspect"),
+    per_line = [amount.alias("medfee_u")]
+    per_line += [x.alias(f"{p}_u") for p, x in zip(_PARTS, uncovered, strict=True)]
+    per_line += [x.alias(f"{p}_c") for p, x in zip(_PARTS, covered, strict=True)]
+    suspect = ~all_hold(line_checks(fast=True))
+    return (
+        lines.select("encounter_id", *per_line, suspect=suspect.cast(pl.Int64))
+        .group_by("encounter_id")
+        .agg(pl.len().cast(pl.Int64).alias("n_lines"), pl.all().sum())
     )
+
+
+def line_order(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """The encounter ids whose ``sn`` may repeat, found from the row order alone.
+
+    Lines that follow the previous line of the same stay in (length, text) order of
+    ``sn`` cannot repeat one; a stay whose lines are all so, in one contiguous run, has
+    unique ``sn``. Returns the ids of the other stays (``line_reasons`` checks them
+    exactly), so the hot path hashes no ``sn``. Reads two columns; order-dependent, so
+    it is its own pass.
+    """
+    eid, sn = pl.col("encounter_id"), pl.col("sn")
+    n = sn.str.len_bytes()
+    after = (n > n.shift(1)) | ((n == n.shift(1)) & (sn > sn.shift(1)))
+    same = (eid == eid.shift(1)).fill_null(False)
+    marks = lines.select(eid, sn).filter(~same | (same & ~after).fill_null(True))
+    marks = marks.select(eid, unordered=same)
+    return marks.filter(pl.col("unordered") | eid.is_duplicated()).select(eid).unique()
 
 
 def line_reasons(lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -182,26 +197,39 @@ def _start(col: str) -> pl.Expr:
     return pl.when(pl.col("first")).then(pl.col(col).fill_null(0)).forward_fill()
 
 
-def _prepare(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
-    """Sort once, mark each insuree-year's first row, resolve pack, codes and overlay."""
-    ins, year = pl.col("insuree_id"), pl.col("discharge_date").dt.year()
-    first = (ins != ins.shift(1)) | (year != year.shift(1))
+def _resolve(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
+    """Per row, in the table's order: the pack, the codes, the overlay (§3), and whether
+    the row keeps every rule that does not depend on its place in the year."""
     scheme, tier = pl.col("scheme"), pl.col("resident_tier")
+    frame = frame.with_columns(
+        pack=px.pack_index(px.covering()), year=pl.col("discharge_date").dt.year().cast(pl.Int32),
+        s=scheme.replace_strict({n: i for i, n in enumerate(SCHEMES)}, default=2,
+                                return_dtype=pl.Int8),
+    ).with_columns(v=px.version(), akey=px.assistance_key(), out_of_area=~px.provider_in_area())
+    k = pl.when(pl.col("s") == 1).then(tier.cast(pl.Int8, strict=False).fill_null(3))
+    return frame.with_columns(
+        k=k.otherwise(pl.when(pl.col("s") == 0).then(0).otherwise(3)).cast(pl.Int8),
+        covid=px.covid(),
+        unregistered=pl.col("filing") == "unregistered",
+        transferred=pl.col("transfer_from").is_not_null(),
+        ok=all_hold(encounter_checks(px.known_category())) & pl.col("line_reason").is_null(),
+    )  # fmt: skip
+
+
+_NARROW = ("row", "encounter_id", "insuree_id", "discharge_date", "year", "pack", "s", "k",
+           "provider_level", "v", "akey", "covid", "out_of_area", "unregistered",
+           "admission_seq", "transferred", "ok", *_TOTALS[1:-1], *_STARTS)  # fmt: skip
+
+
+def _order(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Sort the narrow rows once and mark each insuree-year's first row (§6)."""
+    ins, year = pl.col("insuree_id"), pl.col("year")
+    first = ((ins != ins.shift(1)) | (year != year.shift(1))).fill_null(True)
     return (
-        frame.sort(list(_ORDER), nulls_last=True)
-        .with_columns(first=first.fill_null(True), year=year.cast(pl.Int32),
-                      pack=px.pack_index(px.covering()))  # fmt: skip
-        .with_columns(
-            s=scheme.replace_strict({n: i for i, n in enumerate(SCHEMES)}, default=2,
-                                    return_dtype=pl.Int8),  # fmt: skip
-            v=px.version(),
-            akey=px.assistance_key(),
-        )
-        .with_columns(
-            k=pl.when(pl.col("s") == 1).then(tier.cast(pl.Int8).fill_null(3)).otherwise(
-                pl.when(pl.col("s") == 0).then(0).otherwise(3)).cast(pl.Int8),  # fmt: skip
-            covid=px.covid(),
-        )
+        frame.select(_NARROW)
+        .sort(list(_ORDER), nulls_last=True)
+        .with_columns(first=first)
+        .with_columns(ok=pl.col("ok") & all_hold(start_checks()))
     )
 
 
@@ -224,9 +252,9 @@ def _waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     oos = c("fulamt_ownpay_amt") + c("overlmt_selfpay") + c("preselfpay_amt")
     ov = px.overlay_flag
     waived = c("covid") & ov(lambda v: v.waive_referral_cut)
-    cut = ~px.provider_in_area() & (c("filing") == "unregistered") & ~waived
+    cut = c("out_of_area") & c("unregistered") & ~waived
     d = deductible(px.first_admission_fen(), c("admission_seq") >= 2, px.later_admission_bp(),
-                   c("transfer_from").is_not_null(), px.transfer_bp(), POLARS)  # fmt: skip
+                   c("transferred"), px.transfer_bp(), POLARS)  # fmt: skip
     dedc = POLARS.least(inscp, pl.when(insured).then(d).otherwise(0))
     r = pl.when(insured).then(referral_ratio(px.ratio_bp(), cut, px.referral_cut_bp(), POLARS))
     frame = frame.with_columns(
@@ -283,9 +311,11 @@ def _personal(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     )
 
 
-def suspects(totals: pl.DataFrame) -> pl.Series:
-    """The encounter ids whose lines ``line_reasons`` must check exactly."""
-    return totals.filter(pl.col("suspect") > 0)["encounter_id"]
+def suspects(totals: pl.DataFrame, order: pl.DataFrame) -> pl.Series:
+    """The encounter ids whose lines ``line_reasons`` must check exactly: lines that may
+    break a rule (``line_totals``) or repeat an ``sn`` (``line_order``)."""
+    flagged = totals.filter(pl.col("suspect") > 0)["encounter_id"]
+    return pl.concat([flagged, order["encounter_id"]]).unique()
 
 
 def settle_frame(
@@ -293,24 +323,25 @@ def settle_frame(
 ) -> BatchResult:
     """Settle ``encounters`` with their ``line_totals``; ``bad_lines`` is ``line_reasons``
     of the lines of every ``suspects`` encounter. Returns the settled rows and rejects."""
-    zero = [pl.col(name).fill_null(0) for name in _TOTALS]
-    frame = (
+    wide = _resolve(
         encounters.lazy()
+        .with_row_index("row")
         .join(totals.lazy(), on="encounter_id", how="left")
         .join(bad_lines.lazy().rename({"reason": "line_reason"}), on="encounter_id", how="left")
-        .with_columns(zero)
+        .with_columns(pl.col(name).fill_null(0) for name in _TOTALS),
+        px,
     )
-    frame = _prepare(frame, px)
-    checks = encounter_checks(px.known_category())
-    frame = frame.with_columns(ok=all_hold(checks) & pl.col("line_reason").is_null())
     carried = pl.all_horizontal(pl.col(f).is_between(0, MAX_FEN) for f in _CARRIED)
-    done = _waterfall(frame.with_columns(_lines_chosen(px)), px).with_columns(
-        carried=carried, ok=pl.col("ok") & carried
-    ).collect()
+    done = (
+        _waterfall(_order(wide).with_columns(_lines_chosen(px)), px)
+        .with_columns(carried=carried)
+        .with_columns(ok=pl.col("ok") & pl.col("carried"))
+        .collect()
+    )
     orphans = totals.join(encounters.select("encounter_id"), on="encounter_id", how="anti")
     if done["ok"].all() and orphans.height == 0:
         return BatchResult(_out(done), pl.DataFrame(schema=REJECT_COLUMNS))
-    rejects = _rejects(done, checks, orphans)
+    rejects = _rejects(done, wide, px, orphans)
     keep = done.join(rejects.select("encounter_id").unique(), on="encounter_id", how="anti")
     return BatchResult(_out(keep.filter(pl.col("encounter_id").is_not_null())), rejects)
 
@@ -318,13 +349,21 @@ def settle_frame(
 _CARRIED = ("a_before", "s_before", "m_before")
 
 
-def _rejects(done: pl.DataFrame, checks: list[Check], orphans: pl.DataFrame) -> pl.DataFrame:
+def _rejects(
+    done: pl.DataFrame, wide: pl.LazyFrame, px: PolicyExprs, orphans: pl.DataFrame
+) -> pl.DataFrame:
     """Every row of each insuree-year that holds a broken row, with its reason."""
+    broken = done.filter(~pl.col("ok")).select("row", "first", "carried")
+    checks = encounter_checks(px.known_category()) + start_checks()
     carried = pl.when(~pl.col("carried")).then(
         pl.lit(f"accumulators: carried past {MAX_FEN} fen"))
     why = pl.concat_str([reasons(checks), pl.col("line_reason"), carried], separator="; ",
                         ignore_nulls=True)  # fmt: skip
-    own = done.filter(~pl.col("ok")).select("encounter_id", "insuree_id", "year", reason=why)
+    own = (
+        wide.join(broken.lazy(), on="row", how="inner")
+        .select("encounter_id", "insuree_id", "year", reason=why)
+        .collect()
+    )
     orphans = orphans.select("encounter_id", insuree_id=pl.lit(None, pl.Int64),
                              year=pl.lit(None, pl.Int32),
                              reason=pl.lit("lines: no encounter row has this encounter_id"))  # fmt: skip
