@@ -46,19 +46,42 @@ __all__ = ["BatchRejected", "Summary", "settle_tables"]
 
 _INT, _STR, _BOOL, _DATE, _STRS = "integer", "string", "boolean", "date", "list of strings"
 ENCOUNTER_COLUMNS = {
-    "encounter_id": _INT, "insuree_id": _INT, "scheme": _STR, "resident_tier": _INT,
-    "insured_region": _STR, "assistance_category": _STR, "provider_code": _STR,
-    "provider_region": _STR, "provider_level": _INT, "covid_designated": _BOOL,
-    "med_type": _STR, "admit_date": _DATE, "discharge_date": _DATE, "diagnoses": _STRS,
-    "covid_status": _STR, "filing": _STR, "admission_seq": _INT, "transfer_from": _INT,
-    "account_balance_fen": _INT, "start_basic_entitled_fen": _INT,
-    "start_serious_base_fen": _INT, "start_assistance_entitled_fen": _INT,
-}  # fmt: skip
+    "encounter_id": _INT,
+    "insuree_id": _INT,
+    "scheme": _STR,
+    "resident_tier": _INT,
+    "insured_region": _STR,
+    "assistance_category": _STR,
+    "provider_code": _STR,
+    "provider_region": _STR,
+    "provider_level": _INT,
+    "covid_designated": _BOOL,
+    "med_type": _STR,
+    "admit_date": _DATE,
+    "discharge_date": _DATE,
+    "diagnoses": _STRS,
+    "covid_status": _STR,
+    "filing": _STR,
+    "admission_seq": _INT,
+    "transfer_from": _INT,
+    "account_balance_fen": _INT,
+    "start_basic_entitled_fen": _INT,
+    "start_serious_base_fen": _INT,
+    "start_assistance_entitled_fen": _INT,
+}
 LINE_COLUMNS = {
-    "encounter_id": _INT, "sn": _STR, "code": _STR, "category": _STR, "item_class": _STR,
-    "selfpay_bp": _INT, "price_fen": _INT, "qty_milli": _INT, "price_cap_fen": _INT,
-    "in_protocol": _BOOL, "temp_code": _BOOL,
-}  # fmt: skip
+    "encounter_id": _INT,
+    "sn": _STR,
+    "code": _STR,
+    "category": _STR,
+    "item_class": _STR,
+    "selfpay_bp": _INT,
+    "price_fen": _INT,
+    "qty_milli": _INT,
+    "price_cap_fen": _INT,
+    "in_protocol": _BOOL,
+    "temp_code": _BOOL,
+}
 _HASH_SEED = 20200123  # partitions: a fixed seed, so a run is repeatable
 _SHOWN = 10
 
@@ -92,7 +115,8 @@ def _scan(path: Path, columns: dict[str, str]) -> pl.LazyFrame:
         lf = pl.scan_parquet(path)
         schema = lf.collect_schema()
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise InvalidRequest(f"{path}: cannot read Parquet: {' '.join(str(exc).split())[:200]}")
+        detail = " ".join(str(exc).split())[:200]
+        raise InvalidRequest(f"{path}: cannot read Parquet: {detail}") from None
     casts = []
     for name, family in columns.items():
         if name not in schema:
@@ -121,8 +145,9 @@ def _settle_part(
         lines_lf = lines_lf.filter(pl.col("encounter_id").is_in(enc["encounter_id"].implode()))
     else:
         enc = enc_lf.collect()
-    totals, order = pl.collect_all([line_totals(lines_lf), line_order(lines_lf)],
-                                   engine="streaming")  # fmt: skip
+    totals, order = pl.collect_all(
+        [line_totals(lines_lf), line_order(lines_lf)], engine="streaming"
+    )
     bad = suspects(totals, order)
     if bad.len():
         picked = lines_lf.filter(pl.col("encounter_id").is_in(bad.implode()))
@@ -130,13 +155,18 @@ def _settle_part(
     else:
         bad_lines = pl.DataFrame(schema={"encounter_id": pl.Int64, "reason": pl.String})
     # A duplicate id whose twin fell into another part: refuse both, as one pass would.
-    seen = enc.filter(pl.col("encounter_id").is_in(dups.implode()) & ~pl.col(
-        "encounter_id").is_duplicated())["encounter_id"]  # fmt: skip
+    seen = enc.filter(
+        pl.col("encounter_id").is_in(dups.implode()) & ~pl.col("encounter_id").is_duplicated()
+    )["encounter_id"]
     if seen.len():
         twin = pl.DataFrame({"encounter_id": seen.unique()}).with_columns(
-            reason=pl.format("encounter_id: duplicate encounter_id {}", pl.col("encounter_id")))
-        bad_lines = pl.concat([bad_lines, twin]).group_by("encounter_id").agg(
-            pl.col("reason").str.join("; "))  # fmt: skip
+            reason=pl.format("encounter_id: duplicate encounter_id {}", pl.col("encounter_id"))
+        )
+        bad_lines = (
+            pl.concat([bad_lines, twin])
+            .group_by("encounter_id")
+            .agg(pl.col("reason").str.join("; "))
+        )
     settled, rejects = settle_frame(enc, totals, bad_lines, px)
     return settled, rejects
 
@@ -185,8 +215,10 @@ def _settle_parts(
     out.parent.mkdir(parents=True, exist_ok=True)
     part_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.parts-", dir=out.parent))
     try:
-        jobs = [(tuple(packs), encounters.resolve(), lines.resolve(), n, i, dups, part_dir)
-                for i in range(n)]  # fmt: skip
+        jobs = [
+            (tuple(packs), encounters.resolve(), lines.resolve(), n, i, dups, part_dir)
+            for i in range(n)
+        ]
         if client is None:
             results = [_run_part(job) for job in jobs]
         else:
@@ -194,7 +226,7 @@ def _settle_parts(
         counts = sum(c for c, _ in results)
         bad = pl.concat([r for _, r in results]).sort("encounter_id", nulls_last=True)
         bad = bad.unique(maintain_order=True)
-        orphans = _orphan_lines(encounters, lines, counts_lines=None)
+        orphans = _orphan_lines(encounters, lines)
         if orphans.height:
             bad = pl.concat([bad, orphans]).sort("encounter_id", nulls_last=True)
         _refuse_or_write_rejects(bad, rejects)
@@ -204,7 +236,7 @@ def _settle_parts(
         shutil.rmtree(part_dir, ignore_errors=True)
 
 
-def _orphan_lines(encounters: Path, lines: Path, counts_lines: int | None) -> pl.DataFrame:
+def _orphan_lines(encounters: Path, lines: Path) -> pl.DataFrame:
     """Lines whose encounter is missing: no part holds them, so they are found here."""
     ids = _scan(encounters, {"encounter_id": _INT}).select("encounter_id")
     found = (
@@ -229,8 +261,10 @@ def _merge_parts(parts: list[Path], out: Path) -> None:
         return
     frames = [pl.scan_parquet(p) for p in parts]
     while len(frames) > 1:  # a balanced tree of two-way merges, streamed
-        pairs = [frames[j].merge_sorted(frames[j + 1], key="encounter_id")
-                 for j in range(0, len(frames) - 1, 2)]  # fmt: skip
+        pairs = [
+            frames[j].merge_sorted(frames[j + 1], key="encounter_id")
+            for j in range(0, len(frames) - 1, 2)
+        ]
         frames = pairs + ([frames[-1]] if len(frames) % 2 else [])
     tmp = out.with_name(f".{out.name}.tmp")
     frames[0].sink_parquet(tmp, engine="streaming")
@@ -255,10 +289,12 @@ def _refuse_or_write_rejects(bad: pl.DataFrame, rejects: Path | None) -> None:
 def _describe(bad: pl.DataFrame) -> str:
     """One line: the first ten offending encounter ids with their reasons."""
     own = bad.filter(~pl.col("reason").str.starts_with("insuree-year rejected"))
-    shown = [f"{eid}: {why}" for eid, why in own.head(_SHOWN).select("encounter_id", "reason")
-             .iter_rows()]  # fmt: skip
+    shown = [
+        f"encounter {eid}: {why}"
+        for eid, why in own.head(_SHOWN).select("encounter_id", "reason").iter_rows()
+    ]
     more = f" (and {own.height - _SHOWN} more)" if own.height > _SHOWN else ""
-    return f"{own.height} invalid encounter rows; nothing written: " + " | ".join(shown) + more
+    return f"{own.height} invalid encounter rows, nothing written: " + " | ".join(shown) + more
 
 
 def _write_atomic(frame: pl.DataFrame, path: Path) -> None:

@@ -25,9 +25,38 @@ if TYPE_CHECKING:
 
 __all__ = ["generate", "write_tables"]
 
-_DISTRICTS = ("0101", "0102", "0103", "0104", "0105", "0106", "0107", "0108", "0109", "0110",
-              "0111", "0112", "0113", "0114", "0115", "0116", "0117", "0118", "0119", "0120",
-              "0151", "0152", "0153", "0154", "0155", "0156", "0229", "0230", "0231", "0233")  # fmt: skip
+_DISTRICTS = (
+    "0101",
+    "0102",
+    "0103",
+    "0104",
+    "0105",
+    "0106",
+    "0107",
+    "0108",
+    "0109",
+    "0110",
+    "0111",
+    "0112",
+    "0113",
+    "0114",
+    "0115",
+    "0116",
+    "0117",
+    "0118",
+    "0119",
+    "0120",
+    "0151",
+    "0152",
+    "0153",
+    "0154",
+    "0155",
+    "0156",
+    "0229",
+    "0230",
+    "0231",
+    "0233",
+)
 _ELSEWHERE = ("510104", "420106", "110105", "440304", "330106")  # out of area (异地)
 _CATEGORIES = ("drug", "service", "consumable", "bed", "other")
 _DIAGNOSES: tuple[tuple[str, ...], ...] = (
@@ -60,8 +89,7 @@ def _insurees(rng: np.random.Generator, m: int, area: str) -> dict[str, np.ndarr
         "tier": tier,
         "region": rng.integers(0, len(_DISTRICTS), m),
         "assist": _choice(rng, m, [0.90, 0.05, 0.02, 0.03]),  # none dibao tekun poverty
-        "balance": np.where(scheme == 0, rng.integers(0, 800_000, m), 0)
-        * (rng.random(m) < 0.9),
+        "balance": np.where(scheme == 0, rng.integers(0, 800_000, m), 0) * (rng.random(m) < 0.9),
         "basic": basic,
         "serious": np.where(started, rng.integers(0, 3_000_000, m), 0),
         "assistance": np.where(started & (rng.random(m) < 0.3), rng.integers(0, 2_000_000, m), 0),
@@ -88,8 +116,9 @@ def _catalog(rng: np.random.Generator, k: int) -> dict[str, np.ndarray]:
     return {
         "cls": cls,
         "category": _choice(rng, k, [0.5, 0.25, 0.1, 0.1, 0.05]),
-        "selfpay": np.where(cls == 1, np.array([500, 1000, 1500, 2000, 3000])[
-            rng.integers(0, 5, k)], 0),  # fmt: skip
+        "selfpay": np.where(
+            cls == 1, np.array([500, 1000, 1500, 2000, 3000])[rng.integers(0, 5, k)], 0
+        ),
         "price": price,
         "cap": np.where(capped, cap, -1),
         "protocol": rng.random(k) < 0.1,
@@ -106,8 +135,11 @@ def generate(
 
     rng = np.random.Generator(np.random.PCG64(seed))
     m = max(1, n // 3)  # about three stays per insuree-year
-    ins, prov, cat = _insurees(rng, m, area), _providers(rng, max(20, n // 400)), _catalog(
-        rng, 4000)  # fmt: skip
+    ins, prov, cat = (
+        _insurees(rng, m, area),
+        _providers(rng, max(20, n // 400)),
+        _catalog(rng, 4000),
+    )
     who = rng.integers(0, m, n)
     scheme = ins["scheme"][who]
 
@@ -117,8 +149,11 @@ def generate(
     outbreak = rng.integers(20, 130, n)  # confirmed patients: late January to early May
     day = np.where((covid > 0) & (rng.random(n) < 0.97), outbreak, day)
     stay = np.minimum(rng.geometric(0.12, n), 60)
-    dx = np.where(covid == 1, _choice(rng, n, [0, 0, 0, 0, 0, 0.80, 0.10, 0.06, 0.04]),
-                  np.where(covid == 2, 9, _choice(rng, n, [0.4, 0.2, 0.2, 0.1, 0.1])))  # fmt: skip
+    dx = np.where(
+        covid == 1,
+        _choice(rng, n, [0, 0, 0, 0, 0, 0.80, 0.10, 0.06, 0.04]),
+        np.where(covid == 2, 9, _choice(rng, n, [0.4, 0.2, 0.2, 0.1, 0.1])),
+    )
 
     designated = np.flatnonzero(prov["designated"]) if prov["designated"].any() else np.arange(1)
     any_prov = rng.integers(0, len(prov["level"]), n)
@@ -139,7 +174,8 @@ def generate(
             "resident_tier": ins["tier"][who].astype(np.int8),
             "insured_region": districts[ins["region"][who]],
             "assistance_category": np.array(["none", "dibao", "tekun", "poverty"])[
-                ins["assist"][who]],  # fmt: skip
+                ins["assist"][who]
+            ],
             "provider_code": np.char.add("H50", np.char.zfill(pv.astype(str), 9)),
             "provider_region": np.where(
                 out, np.array(_ELSEWHERE)[prov["elsewhere"][pv]], districts[prov["district"][pv]]
@@ -227,12 +263,29 @@ def _finish_encounters(enc: pl.DataFrame, jan1: dt.date) -> pl.DataFrame:
         )
         .sort("encounter_id")
         .select(
-            "encounter_id", "insuree_id", "scheme", "resident_tier", "insured_region",
-            "assistance_category", "provider_code", "provider_region", "provider_level",
-            "covid_designated", "med_type", "admit_date", "discharge_date", "diagnoses",
-            "covid_status", "filing", "admission_seq", "transfer_from", "account_balance_fen",
-            "start_basic_entitled_fen", "start_serious_base_fen", "start_assistance_entitled_fen",
-        )  # fmt: skip
+            "encounter_id",
+            "insuree_id",
+            "scheme",
+            "resident_tier",
+            "insured_region",
+            "assistance_category",
+            "provider_code",
+            "provider_region",
+            "provider_level",
+            "covid_designated",
+            "med_type",
+            "admit_date",
+            "discharge_date",
+            "diagnoses",
+            "covid_status",
+            "filing",
+            "admission_seq",
+            "transfer_from",
+            "account_balance_fen",
+            "start_basic_entitled_fen",
+            "start_serious_base_fen",
+            "start_assistance_entitled_fen",
+        )
     )
 
 

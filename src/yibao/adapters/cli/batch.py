@@ -82,8 +82,9 @@ def batch_settle(
     with bad_input_exits():
         packs = load_packs(pack)
         if dask is None:
-            summary = settle_tables(packs, encounters, lines, out, rejects=rejects,
-                                    partitions=partitions)  # fmt: skip
+            summary = settle_tables(
+                packs, encounters, lines, out, rejects=rejects, partitions=partitions
+            )
         else:
             summary = _on_dask(dask, packs, encounters, lines, out, rejects, partitions)
     sys.stdout.write(
@@ -114,8 +115,9 @@ def _on_dask(
         if partitions == 1:
             threads = sum(client.nthreads().values())
             partitions = max(2, 2 * threads)
-        return settle_tables(packs, encounters, lines, out, rejects=rejects,
-                             partitions=partitions, client=client)  # fmt: skip
+        return settle_tables(
+            packs, encounters, lines, out, rejects=rejects, partitions=partitions, client=client
+        )
 
 
 @bench_app.command("gen")

@@ -52,8 +52,8 @@ __all__ = [
     "REJECT_COLUMNS",
     "BatchResult",
     "PolarsOps",
-    "line_reasons",
     "line_order",
+    "line_reasons",
     "line_totals",
     "settle_frame",
     "suspects",
@@ -66,8 +66,12 @@ ACCUMULATOR_FIELDS = (
     "account_balance_after_fen",
 )
 OUT_COLUMNS = ("encounter_id", "covid", *SETLINFO_FIELDS, *ACCUMULATOR_FIELDS)
-REJECT_COLUMNS = {"encounter_id": pl.Int64, "insuree_id": pl.Int64, "year": pl.Int32,
-                  "reason": pl.String}  # fmt: skip
+REJECT_COLUMNS = {
+    "encounter_id": pl.Int64,
+    "insuree_id": pl.Int64,
+    "year": pl.Int32,
+    "reason": pl.String,
+}
 _PARTS = ("own", "over", "pre")  # the summed parts besides medfee (inscp is the residual)
 _TOTALS = ("n_lines", "medfee_u", *(f"{p}_{w}" for w in "uc" for p in _PARTS), "suspect")
 _ORDER = ("insuree_id", "discharge_date", "encounter_id")
@@ -116,11 +120,13 @@ class BatchResult(NamedTuple):
 def _line(covered_item: Any) -> tuple[pl.Expr, ...]:
     """``split_line`` for every line, as if its encounter were (not) under the overlay."""
     price, cls = pl.col("price_fen"), pl.col("item_class")
-    own_pay, selfpay = line_terms(cls == "C", cls == "B", covered_item, pl.col("selfpay_bp"),
-                                  POLARS)  # fmt: skip
+    own_pay, selfpay = line_terms(
+        cls == "C", cls == "B", covered_item, pl.col("selfpay_bp"), POLARS
+    )
     cap = pl.col("price_cap_fen").fill_null(price)
-    parts: tuple[pl.Expr, ...] = split_line(price, pl.col("qty_milli"), cap, own_pay, selfpay,
-                                            POLARS)  # fmt: skip
+    parts: tuple[pl.Expr, ...] = split_line(
+        price, pl.col("qty_milli"), cap, own_pay, selfpay, POLARS
+    )
     return parts
 
 
@@ -202,9 +208,11 @@ def _resolve(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     the row keeps every rule that does not depend on its place in the year."""
     scheme, tier = pl.col("scheme"), pl.col("resident_tier")
     frame = frame.with_columns(
-        pack=px.pack_index(px.covering()), year=pl.col("discharge_date").dt.year().cast(pl.Int32),
-        s=scheme.replace_strict({n: i for i, n in enumerate(SCHEMES)}, default=2,
-                                return_dtype=pl.Int8),
+        pack=px.pack_index(px.covering()),
+        year=pl.col("discharge_date").dt.year().cast(pl.Int32),
+        s=scheme.replace_strict(
+            {n: i for i, n in enumerate(SCHEMES)}, default=2, return_dtype=pl.Int8
+        ),
     ).with_columns(v=px.version(), akey=px.assistance_key(), out_of_area=~px.provider_in_area())
     k = pl.when(pl.col("s") == 1).then(tier.cast(pl.Int8, strict=False).fill_null(3))
     return frame.with_columns(
@@ -213,12 +221,30 @@ def _resolve(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
         unregistered=pl.col("filing") == "unregistered",
         transferred=pl.col("transfer_from").is_not_null(),
         ok=all_hold(encounter_checks(px.known_category())) & pl.col("line_reason").is_null(),
-    )  # fmt: skip
+    )
 
 
-_NARROW = ("row", "encounter_id", "insuree_id", "discharge_date", "year", "pack", "s", "k",
-           "provider_level", "v", "akey", "covid", "out_of_area", "unregistered",
-           "admission_seq", "transferred", "ok", *_TOTALS[1:-1], *_STARTS)  # fmt: skip
+_NARROW = (
+    "row",
+    "encounter_id",
+    "insuree_id",
+    "discharge_date",
+    "year",
+    "pack",
+    "s",
+    "k",
+    "provider_level",
+    "v",
+    "akey",
+    "covid",
+    "out_of_area",
+    "unregistered",
+    "admission_seq",
+    "transferred",
+    "ok",
+    *_TOTALS[1:-1],
+    *_STARTS,
+)
 
 
 def _order(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -237,11 +263,16 @@ def _lines_chosen(px: PolicyExprs) -> list[pl.Expr]:
     """§4 totals under the row's overlay: covered items count only when it applies."""
     covered = pl.col("covid") & px.overlay_flag(lambda v: v.protocol_in_scope)
     medfee = pl.col("medfee_u")
-    own, over, pre = (pl.when(covered).then(pl.col(f"{p}_c")).otherwise(pl.col(f"{p}_u"))
-                      for p in _PARTS)  # fmt: skip
-    return [medfee.alias("medfee_sumamt"), own.alias("fulamt_ownpay_amt"),
-            over.alias("overlmt_selfpay"), pre.alias("preselfpay_amt"),
-            (medfee - own - over - pre).alias("inscp_scp_amt")]  # fmt: skip
+    own, over, pre = (
+        pl.when(covered).then(pl.col(f"{p}_c")).otherwise(pl.col(f"{p}_u")) for p in _PARTS
+    )
+    return [
+        medfee.alias("medfee_sumamt"),
+        own.alias("fulamt_ownpay_amt"),
+        over.alias("overlmt_selfpay"),
+        pre.alias("preselfpay_amt"),
+        (medfee - own - over - pre).alias("inscp_scp_amt"),
+    ]
 
 
 def _waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
@@ -253,8 +284,14 @@ def _waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     ov = px.overlay_flag
     waived = c("covid") & ov(lambda v: v.waive_referral_cut)
     cut = c("out_of_area") & c("unregistered") & ~waived
-    d = deductible(px.first_admission_fen(), c("admission_seq") >= 2, px.later_admission_bp(),
-                   c("transferred"), px.transfer_bp(), POLARS)  # fmt: skip
+    d = deductible(
+        px.first_admission_fen(),
+        c("admission_seq") >= 2,
+        px.later_admission_bp(),
+        c("transferred"),
+        px.transfer_bp(),
+        POLARS,
+    )
     dedc = POLARS.least(inscp, pl.when(insured).then(d).otherwise(0))
     r = pl.when(insured).then(referral_ratio(px.ratio_bp(), cut, px.referral_cut_bp(), POLARS))
     frame = frame.with_columns(
@@ -262,25 +299,34 @@ def _waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     ).with_columns(a_before=_start("start_basic_entitled_fen") + _before(c("raw")))
     hifp = capped_increment(c("a_before"), c("raw"), px.basic_cap_fen(), POLARS)
     pool = inscp - c("act_pay_dedc") - c("hifp_pay")
-    frame = frame.with_columns(hifp_pay=hifp).with_columns(
-        pool_selfpay_amt=pool,
-        serious_base=pl.when(insured).then(c("act_pay_dedc") + pool).otherwise(0),
-    ).with_columns(s_before=_start("start_serious_base_fen") + _before(c("serious_base")))
+    frame = (
+        frame.with_columns(hifp_pay=hifp)
+        .with_columns(
+            pool_selfpay_amt=pool,
+            serious_base=pl.when(insured).then(c("act_pay_dedc") + pool).otherwise(0),
+        )
+        .with_columns(s_before=_start("start_serious_base_fen") + _before(c("serious_base")))
+    )
     g_after = px.serious_entitled(c("s_before") + c("serious_base"), POLARS)
     frame = frame.with_columns(serious=g_after - px.serious_entitled(c("s_before"), POLARS))
     include = px.assistance_term(lambda p, k: int(p.assistance[k].include_out_of_scope)) == 1
-    m_base = assistance_base(c("act_pay_dedc") + c("pool_selfpay_amt"), c("serious"), c("oos"),
-                             include, POLARS)  # fmt: skip
-    m_raw = pl.when(px.assisted()).then(
-        mul_bp(m_base, px.assistance_term(lambda p, k: p.assistance[k].ratio_bp))).otherwise(0)
+    m_base = assistance_base(
+        c("act_pay_dedc") + c("pool_selfpay_amt"), c("serious"), c("oos"), include, POLARS
+    )
+    m_raw = (
+        pl.when(px.assisted())
+        .then(mul_bp(m_base, px.assistance_term(lambda p, k: p.assistance[k].ratio_bp)))
+        .otherwise(0)
+    )
     frame = frame.with_columns(
         hifob_pay=pl.when(c("s") == 0).then(c("serious")).otherwise(0),
         hifmi_pay=pl.when(c("s") == 1).then(c("serious")).otherwise(0),
         m_raw=m_raw,
     ).with_columns(m_before=_start("start_assistance_entitled_fen") + _before(c("m_raw")))
     cap_m = px.assistance_term(lambda p, k: p.assistance[k].cap_fen)
-    return _personal(frame.with_columns(
-        maf_pay=capped_increment(c("m_before"), c("m_raw"), cap_m, POLARS)), px)  # fmt: skip
+    return _personal(
+        frame.with_columns(maf_pay=capped_increment(c("m_before"), c("m_raw"), cap_m, POLARS)), px
+    )
 
 
 def _personal(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
@@ -355,27 +401,37 @@ def _rejects(
     """Every row of each insuree-year that holds a broken row, with its reason."""
     broken = done.filter(~pl.col("ok")).select("row", "first", "carried")
     checks = encounter_checks(px.known_category()) + start_checks()
-    carried = pl.when(~pl.col("carried")).then(
-        pl.lit(f"accumulators: carried past {MAX_FEN} fen"))
-    why = pl.concat_str([reasons(checks), pl.col("line_reason"), carried], separator="; ",
-                        ignore_nulls=True)  # fmt: skip
+    carried = pl.when(~pl.col("carried")).then(pl.lit(f"accumulators: carried past {MAX_FEN} fen"))
+    why = pl.concat_str(
+        [reasons(checks), pl.col("line_reason"), carried], separator="; ", ignore_nulls=True
+    )
     own = (
         wide.join(broken.lazy(), on="row", how="inner")
         .select("encounter_id", "insuree_id", "year", reason=why)
         .collect()
     )
-    orphans = orphans.select("encounter_id", insuree_id=pl.lit(None, pl.Int64),
-                             year=pl.lit(None, pl.Int32),
-                             reason=pl.lit("lines: no encounter row has this encounter_id"))  # fmt: skip
+    orphans = orphans.select(
+        "encounter_id",
+        insuree_id=pl.lit(None, pl.Int64),
+        year=pl.lit(None, pl.Int32),
+        reason=pl.lit("lines: no encounter row has this encounter_id"),
+    )
     whole = pl.col("year").is_null()
     years = own.filter(~whole).select("insuree_id", "year").unique()
     anyyear = own.filter(whole & pl.col("insuree_id").is_not_null()).select("insuree_id").unique()
-    swept = pl.concat([
-        done.join(years, on=["insuree_id", "year"], how="semi"),
-        done.join(anyyear, on="insuree_id", how="semi"),
-    ]).select("encounter_id", "insuree_id", "year").unique()  # fmt: skip
+    swept = (
+        pl.concat(
+            [
+                done.join(years, on=["insuree_id", "year"], how="semi"),
+                done.join(anyyear, on="insuree_id", how="semi"),
+            ]
+        )
+        .select("encounter_id", "insuree_id", "year")
+        .unique()
+    )
     fellow = swept.join(own.select("encounter_id"), on="encounter_id", how="anti").with_columns(
-        reason=pl.lit("insuree-year rejected: another of its encounters is invalid"))
+        reason=pl.lit("insuree-year rejected: another of its encounters is invalid")
+    )
     return pl.concat([own, fellow, orphans]).sort("encounter_id", nulls_last=True)
 
 
@@ -385,11 +441,13 @@ def _out(done: pl.DataFrame) -> pl.DataFrame:
     amounts = [c(f) for f in SETLINFO_FIELDS]
     broken = ~(
         pl.all_horizontal(a >= 0 for a in amounts)
-        & (c("fund_pay_sumamt") + c("fiscal_pay") + c("acct_pay") + c("psn_cash_pay")
-           == c("medfee_sumamt"))
+        & (
+            c("fund_pay_sumamt") + c("fiscal_pay") + c("acct_pay") + c("psn_cash_pay")
+            == c("medfee_sumamt")
+        )
         & (c("acct_pay") <= c("balance_before"))
         & ~(c("one_stop") & (c("psn_cash_pay") != 0))
-    )  # fmt: skip
+    )
     bad = done.filter(broken)
     if bad.height:
         raise InvariantBroken(f"encounter {bad['encounter_id'][0]}: a batch invariant broke")

@@ -19,9 +19,9 @@ from yibao.core.engine.model import MAX_FEN, MAX_PRICE_FEN, MAX_QTY_MILLI
 
 __all__ = [
     "CATEGORIES",
-    "STARTS",
     "ITEM_CLASSES",
     "MAX_LINES",
+    "STARTS",
     "Check",
     "all_hold",
     "encounter_checks",
@@ -35,8 +35,12 @@ Check = tuple[str, pl.Expr, pl.Expr]
 CATEGORIES = ("drug", "service", "consumable", "bed", "other")
 ITEM_CLASSES = ("A", "B", "C")
 MAX_LINES = 100_000  # SettleRequest.lines
-STARTS = ("account_balance_fen", "start_basic_entitled_fen", "start_serious_base_fen",
-          "start_assistance_entitled_fen")  # fmt: skip
+STARTS = (
+    "account_balance_fen",
+    "start_basic_entitled_fen",
+    "start_serious_base_fen",
+    "start_assistance_entitled_fen",
+)
 _TEXT = 64  # model.Text
 _SHORT = {"med_type": 8, "assistance_category": 32}
 
@@ -48,7 +52,11 @@ def _show(col: str) -> pl.Expr:
 def _text(col: str, most: int = _TEXT, *, fast: bool = False) -> Check:
     # fast: bytes for characters; 1..most bytes implies 1..most characters (conservative)
     n = pl.col(col).str.len_bytes() if fast else pl.col(col).str.len_chars()
-    return col, n.is_between(1, most), pl.format("'{}' must be 1.." + str(most) + " characters", _show(col))
+    return (
+        col,
+        n.is_between(1, most),
+        pl.format("'{}' must be 1.." + str(most) + " characters", _show(col)),
+    )
 
 
 def _enum(col: str, allowed: Sequence[str]) -> Check:
@@ -85,31 +93,49 @@ def line_checks(*, fast: bool = False) -> list[Check]:
         _range("selfpay_bp", 0, 10000),
         _range("price_fen", 0, MAX_PRICE_FEN),
         _range("qty_milli", 0, MAX_QTY_MILLI),
-        ("price_cap_fen", cap.is_null() | cap.is_between(0, MAX_PRICE_FEN),
-         pl.format(f"{{}} is outside 0..{MAX_PRICE_FEN}", _show("price_cap_fen"))),  # fmt: skip
+        (
+            "price_cap_fen",
+            cap.is_null() | cap.is_between(0, MAX_PRICE_FEN),
+            pl.format(f"{{}} is outside 0..{MAX_PRICE_FEN}", _show("price_cap_fen")),
+        ),
         _present("in_protocol"),
         _present("temp_code"),
-        ("price_fen", amount <= MAX_FEN,
-         pl.format(f"the line's amount {{}} exceeds {MAX_FEN}", amount)),  # fmt: skip
+        (
+            "price_fen",
+            amount <= MAX_FEN,
+            pl.format(f"the line's amount {{}} exceeds {MAX_FEN}", amount),
+        ),
     ]
 
 
 def encounter_checks(known_category: pl.Expr) -> list[Check]:
     """Every rule an encounter row must keep on its own (``model`` and ``validate``)."""
     scheme, tier = pl.col("scheme"), pl.col("resident_tier")
-    tier_ok = pl.when(scheme == "resident").then(tier.is_in([1, 2])).otherwise(tier.is_null())
+    tier_ok = (
+        pl.when(scheme == "resident")
+        .then(tier.is_in([1, 2]))
+        .when(scheme.is_in(["employee", "none"]))
+        .then(tier.is_null())
+        .otherwise(True)  # an unknown scheme is reported once, under scheme
+    )
     tier_msg = pl.when(scheme == "resident").then(pl.lit("a resident needs resident_tier 1 or 2"))
-    cat = pl.col("assistance_category")
+    pl.col("assistance_category")
     return [
         _present("encounter_id"),
         _present("insuree_id"),
         _enum("scheme", ("employee", "resident", "none")),
-        ("resident_tier", tier_ok, tier_msg.otherwise(pl.format("must be null for scheme {}",
-                                                                _show("scheme")))),  # fmt: skip
+        (
+            "resident_tier",
+            tier_ok,
+            tier_msg.otherwise(pl.format("must be null for scheme {}", _show("scheme"))),
+        ),
         _region("insured_region"),
         _text("assistance_category", _SHORT["assistance_category"]),
-        ("assistance_category", known_category, pl.format("unknown category '{}'", _show(
-            "assistance_category"))),  # fmt: skip
+        (
+            "assistance_category",
+            known_category,
+            pl.format("unknown category '{}'", _show("assistance_category")),
+        ),
         _text("provider_code"),
         _region("provider_region"),
         _range("provider_level", 1, 3),
@@ -117,36 +143,63 @@ def encounter_checks(known_category: pl.Expr) -> list[Check]:
         _text("med_type", _SHORT["med_type"]),
         _present("admit_date"),
         _present("discharge_date"),
-        ("discharge_date", pl.col("admit_date") <= pl.col("discharge_date"),
-         pl.format("{} is before admit_date {}", _show("discharge_date"), _show("admit_date"))),
-        ("diagnoses", pl.col("diagnoses").list.eval(
-            pl.element().str.len_chars().is_between(1, 32)).list.all(),
-         pl.lit("each diagnosis must be 1..32 characters")),
+        (
+            "discharge_date",
+            pl.col("admit_date") <= pl.col("discharge_date"),
+            pl.format("{} is before admit_date {}", _show("discharge_date"), _show("admit_date")),
+        ),
+        (
+            "diagnoses",
+            pl.col("diagnoses")
+            .list.eval(pl.element().str.len_chars().is_between(1, 32))
+            .list.all(),
+            pl.lit("each diagnosis must be 1..32 characters"),
+        ),
         _enum("covid_status", ("confirmed", "suspected", "none")),
         _enum("filing", ("registered", "unregistered", "not_needed")),
         _range("admission_seq", 1, 1000),
-        ("transfer_from", pl.col("transfer_from").is_null()
-         | (pl.col("transfer_from") != pl.col("encounter_id")),
-         pl.lit("an encounter cannot transfer from itself")),
-        ("encounter_id", ~pl.col("encounter_id").is_duplicated(),
-         pl.format("duplicate encounter_id {}", _show("encounter_id"))),
-        ("lines", pl.col("n_lines") <= MAX_LINES,
-         pl.format(f"{{}} lines: at most {MAX_LINES} per encounter", pl.col("n_lines"))),
-        ("lines", pl.col("medfee_u") <= MAX_FEN,
-         pl.format(f"medfee_sumamt {{}} exceeds {MAX_FEN}", pl.col("medfee_u"))),
-        ("pack", pl.col("pack").is_not_null(), pl.format(
-            "no single policy pack covers insured region {} on discharge date {}",
-            _show("insured_region"), _show("discharge_date"))),
-    ]  # fmt: skip
+        (
+            "transfer_from",
+            pl.col("transfer_from").is_null() | (pl.col("transfer_from") != pl.col("encounter_id")),
+            pl.lit("an encounter cannot transfer from itself"),
+        ),
+        (
+            "encounter_id",
+            ~pl.col("encounter_id").is_duplicated(),
+            pl.format("duplicate encounter_id {}", _show("encounter_id")),
+        ),
+        (
+            "lines",
+            pl.col("n_lines") <= MAX_LINES,
+            pl.format(f"{{}} lines: at most {MAX_LINES} per encounter", pl.col("n_lines")),
+        ),
+        (
+            "lines",
+            pl.col("medfee_u") <= MAX_FEN,
+            pl.format(f"medfee_sumamt {{}} exceeds {MAX_FEN}", pl.col("medfee_u")),
+        ),
+        (
+            "pack",
+            pl.col("pack").is_not_null(),
+            pl.format(
+                "no single policy pack covers insured region {} on discharge date {}",
+                _show("insured_region"),
+                _show("discharge_date"),
+            ),
+        ),
+    ]
 
 
 def start_checks() -> list[Check]:
     """The starting state, read on the first row of each insuree-year only (``first``)."""
     return [
-        (col, ~pl.col("first") | pl.col(col).is_between(0, MAX_FEN),
-         pl.format(f"{{}} is outside 0..{MAX_FEN}", _show(col)))
+        (
+            col,
+            ~pl.col("first") | pl.col(col).is_between(0, MAX_FEN),
+            pl.format(f"{{}} is outside 0..{MAX_FEN}", _show(col)),
+        )
         for col in STARTS
-    ]  # fmt: skip
+    ]
 
 
 def all_hold(checks: Sequence[Check]) -> pl.Expr:

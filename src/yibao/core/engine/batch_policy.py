@@ -37,11 +37,16 @@ V = pl.col("v")  # the overlay version in force on the discharge date (global in
 def _check_bounds(p: Policy) -> None:
     """Every fen figure must fit the batch engine's int64 products (DECISIONS 0022)."""
     figures = [("basic_cap.fen." + s, f) for s, f in p.basic_cap_fen.items()]
-    figures += [(f"deductible.first_admission_fen.{k}.{lv}", f)
-                for k, t in p.deductible_fen.items() for lv, f in t.items()]  # fmt: skip
+    figures += [
+        (f"deductible.first_admission_fen.{k}.{lv}", f)
+        for k, t in p.deductible_fen.items()
+        for lv, f in t.items()
+    ]
     for s, t in p.serious.items():
-        figures += [(f"serious.{s}.threshold_fen", t.threshold_fen), (f"serious.{s}.cap_fen",
-                     t.cap_fen)] + [(f"serious.{s}.bands", lo) for lo, _, _ in t.bands]  # fmt: skip
+        figures += [
+            (f"serious.{s}.threshold_fen", t.threshold_fen),
+            (f"serious.{s}.cap_fen", t.cap_fen),
+        ] + [(f"serious.{s}.bands", lo) for lo, _, _ in t.bands]
     figures += [(f"assistance.categories.{c}.cap_fen", t.cap_fen) for c, t in p.assistance.items()]
     for path, fen in figures:
         if fen > MAX_FEN:
@@ -97,7 +102,7 @@ class PolicyExprs:
             inside = day >= pl.lit(v.from_date)
             if v.to_date is not None:
                 inside = inside & (day <= pl.lit(v.to_date))
-            out = pl.when((P == i) & inside).then(pl.lit(g, pl.Int16)).otherwise(out)
+            out = pl.when((i == P) & inside).then(pl.lit(g, pl.Int16)).otherwise(out)
         return out
 
     def covid(self) -> pl.Expr:
@@ -107,7 +112,7 @@ class PolicyExprs:
         for g, (_, v) in enumerate(self.versions):
             coded = pl.any_horizontal([dx.list.contains(c) for c in sorted(v.disease_codes)])
             here = pl.lit(True) if not v.designated_only else pl.col("covid_designated")
-            terms.append((V == g) & status.is_in(sorted(v.statuses)) & coded & here)
+            terms.append((g == V) & status.is_in(sorted(v.statuses)) & coded & here)
         return pl.any_horizontal(terms).fill_null(False)
 
     def overlay_flag(self, attr: Callable[[OverlayVersion], bool]) -> pl.Expr:
@@ -128,16 +133,22 @@ class PolicyExprs:
 
     def first_admission_fen(self) -> pl.Expr:
         """§5.1 D before reductions, by pack, scheme key and provider level."""
-        m = {(i * 4 + k) * 4 + lv: p.deductible_fen[name][lv]
-             for i, p in enumerate(self.packs) for k, name in enumerate(SCHEME_KEYS)
-             for lv in (1, 2, 3)}  # fmt: skip
+        m = {
+            (i * 4 + k) * 4 + lv: p.deductible_fen[name][lv]
+            for i, p in enumerate(self.packs)
+            for k, name in enumerate(SCHEME_KEYS)
+            for lv in (1, 2, 3)
+        }
         return self._table((P.cast(pl.Int32) * 4 + K) * 4 + pl.col("provider_level"), m)
 
     def ratio_bp(self) -> pl.Expr:
         """§5.2 R by pack, scheme key and provider level."""
-        m = {(i * 4 + k) * 4 + lv: p.ratio_bp[name][lv]
-             for i, p in enumerate(self.packs) for k, name in enumerate(SCHEME_KEYS)
-             for lv in (1, 2, 3)}  # fmt: skip
+        m = {
+            (i * 4 + k) * 4 + lv: p.ratio_bp[name][lv]
+            for i, p in enumerate(self.packs)
+            for k, name in enumerate(SCHEME_KEYS)
+            for lv in (1, 2, 3)
+        }
         return self._table((P.cast(pl.Int32) * 4 + K) * 4 + pl.col("provider_level"), m)
 
     def later_admission_bp(self) -> pl.Expr:
@@ -151,14 +162,20 @@ class PolicyExprs:
 
     def basic_cap_fen(self) -> pl.Expr:
         """§5.3 CAP by pack and scheme (0 for the uninsured)."""
-        m = {i * 4 + s: p.basic_cap_fen[name]
-             for i, p in enumerate(self.packs) for s, name in enumerate(SCHEMES[:2])}  # fmt: skip
+        m = {
+            i * 4 + s: p.basic_cap_fen[name]
+            for i, p in enumerate(self.packs)
+            for s, name in enumerate(SCHEMES[:2])
+        }
         return self._table(P.cast(pl.Int32) * 4 + S, m)
 
     def account_rule(self) -> pl.Expr:
         """§5.8 what the account may pay, by pack and scheme (0 none, 1 inscope, 2 all)."""
-        m = {i * 4 + s: MAY_PAY[p.account_may_pay[name]]
-             for i, p in enumerate(self.packs) for s, name in enumerate(SCHEMES[:2])}  # fmt: skip
+        m = {
+            i * 4 + s: MAY_PAY[p.account_may_pay[name]]
+            for i, p in enumerate(self.packs)
+            for s, name in enumerate(SCHEMES[:2])
+        }
         return self._table(P.cast(pl.Int32) * 4 + S, m)
 
     def provider_in_area(self) -> pl.Expr:
@@ -166,7 +183,7 @@ class PolicyExprs:
         out: pl.Expr = pl.lit(False)
         for i in reversed(range(len(self.packs))):
             here = _in_area(pl.col("provider_region"), self.packs[i].pooling_area)
-            out = pl.when(P == i).then(here).otherwise(out)
+            out = pl.when(i == P).then(here).otherwise(out)
         return out
 
     def serious_entitled(self, cumulative: pl.Expr, ops: Ops) -> pl.Expr:
@@ -175,7 +192,7 @@ class PolicyExprs:
         for i, p in enumerate(self.packs):
             for s, name in enumerate(SCHEMES[:2]):
                 g = serious_entitled(cumulative, p.serious[name], ops)
-                out = pl.when((P == i) & (S == s)).then(g).otherwise(out)
+                out = pl.when((i == P) & (s == S)).then(g).otherwise(out)
         return out
 
     # -- medical assistance --------------------------------------------------------------
@@ -194,15 +211,23 @@ class PolicyExprs:
     def assistance_term(self, term: Callable[[Policy, str], int]) -> pl.Expr:
         """A figure of the row's assistance terms by (pack, category); 0 when none."""
         n = len(self.categories()) + 1
-        m = {i * n + j: term(p, c) for i, p in enumerate(self.packs)
-             for j, c in enumerate(self.categories()) if c in p.assistance}  # fmt: skip
+        m = {
+            i * n + j: term(p, c)
+            for i, p in enumerate(self.packs)
+            for j, c in enumerate(self.categories())
+            if c in p.assistance
+        }
         return self._table(pl.col("akey"), m)
 
     def assisted(self) -> pl.Expr:
         """§5.5 the row's category is listed in its pack."""
         n = len(self.categories()) + 1
-        keys = [i * n + j for i, p in enumerate(self.packs)
-                for j, c in enumerate(self.categories()) if c in p.assistance]  # fmt: skip
+        keys = [
+            i * n + j
+            for i, p in enumerate(self.packs)
+            for j, c in enumerate(self.categories())
+            if c in p.assistance
+        ]
         return pl.col("akey").is_in(keys)
 
     def known_category(self) -> pl.Expr:

@@ -93,7 +93,7 @@ def split_line(
 
 
 def deductible(
-    first_fen: Any, later: Any, later_bp: int, transfer: Any, transfer_bp: int, ops: Ops
+    first_fen: Any, later: Any, later_bp: Any, transfer: Any, transfer_bp: Any, ops: Ops
 ) -> Any:
     """§5.1 起付线: the first-admission figure, reduced for a later admission, then for
     a transfer-in."""
@@ -101,7 +101,7 @@ def deductible(
     return ops.where(transfer, mul_bp(d, transfer_bp), d)
 
 
-def referral_ratio(ratio_bp: Any, cut: Any, cut_bp: int, ops: Ops) -> Any:
+def referral_ratio(ratio_bp: Any, cut: Any, cut_bp: Any, ops: Ops) -> Any:
     """§5.2 报销比例, less the unregistered out-of-area cut when it applies."""
     return ops.where(cut, ops.greatest(ratio_bp - cut_bp, 0), ratio_bp)
 
