@@ -15,6 +15,7 @@ pack's pooling area, "50", by default). Nothing here settles anything.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ import numpy as np
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["generate", "write_tables"]
+__all__ = ["CHUNK", "chunks", "generate", "write_tables"]
 
 _DISTRICTS = (
     "0101",
@@ -127,22 +128,42 @@ def _catalog(rng: np.random.Generator, k: int) -> dict[str, np.ndarray]:
     }
 
 
+CHUNK = 1_000_000  # encounters generated (and held) at a time
+
+
+def _rngs(seed: int, chunk: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """The stream shared by all chunks (providers, catalog) and the chunk's own."""
+    shared = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0])))
+    own = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 1, chunk])))
+    return shared, own
+
+
 def generate(
     n: int, seed: int, *, year: int = 2020, area: str = "50"
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``n`` encounters and their lines, deterministic for ``seed``."""
+    """``n`` encounters (at most ``CHUNK``) and their lines, deterministic for ``seed``."""
+    return _chunk(n, seed, 0, n, year=year, area=area)
+
+
+def chunks(
+    n: int, seed: int, *, year: int = 2020, area: str = "50"
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """``n`` encounters in chunks of ``CHUNK``: each chunk has its own insurees (so each
+    insuree-year lies in one chunk) and the next encounter ids; memory stays bounded."""
+    for c, start in enumerate(range(0, n, CHUNK)):
+        yield _chunk(min(CHUNK, n - start), seed, c, n, year=year, area=area)
+
+
+def _chunk(
+    size: int, seed: int, c: int, total: int, *, year: int, area: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     import polars as pl
 
-    rng = np.random.Generator(np.random.PCG64(seed))
-    m = max(1, n // 3)  # about three stays per insuree-year
-    ins, prov, cat = (
-        _insurees(rng, m, area),
-        _providers(rng, max(20, n // 400)),
-        _catalog(rng, 4000),
-    )
+    shared, rng = _rngs(seed, c)
+    prov, cat = _providers(shared, max(20, total // 400)), _catalog(shared, 4000)
+    n, m = size, max(1, size // 3)  # about three stays per insuree-year
+    ins = _insurees(rng, m, area)
     who = rng.integers(0, m, n)
-    scheme = ins["scheme"][who]
-
     covid = _choice(rng, n, [0.87, 0.10, 0.03])  # none, confirmed, suspected
     days = 366 if year % 4 == 0 else 365
     day = rng.integers(0, days, n)
@@ -154,47 +175,45 @@ def generate(
         _choice(rng, n, [0, 0, 0, 0, 0, 0.80, 0.10, 0.06, 0.04]),
         np.where(covid == 2, 9, _choice(rng, n, [0.4, 0.2, 0.2, 0.1, 0.1])),
     )
-
     designated = np.flatnonzero(prov["designated"]) if prov["designated"].any() else np.arange(1)
     any_prov = rng.integers(0, len(prov["level"]), n)
     to_designated = (covid == 1) & (rng.random(n) < 0.9)
     pv = np.where(to_designated, designated[rng.integers(0, len(designated), n)], any_prov)
     out = prov["out"][pv]
     filing = np.where(out, _choice(rng, n, [0.6, 0.4]), np.where(rng.random(n) < 0.02, 1, 2))
-
     counts = np.clip(5 + rng.negative_binomial(2, 2 / 18, n), 5, 60)
     expensive = rng.random(n) < 0.002
     counts = np.where(expensive, 60, counts)
-    districts = np.array([area + d for d in _DISTRICTS])
+    first_id = c * CHUNK + 1
+    districts = pl.Series([area + d for d in _DISTRICTS])
+    region = np.where(out, len(_DISTRICTS) + prov["elsewhere"][pv], prov["district"][pv])
     enc = pl.DataFrame(
         {
-            "encounter_id": np.arange(1, n + 1, dtype=np.int64),
-            "insuree_id": (who + 100_001).astype(np.int64),
-            "scheme": np.array(["employee", "resident", "none"])[scheme],
+            "encounter_id": np.arange(first_id, first_id + n, dtype=np.int64),
+            "insuree_id": (who + 100_001 + c * CHUNK).astype(np.int64),
+            "scheme": pl.Series(["employee", "resident", "none"]).gather(ins["scheme"][who]),
             "resident_tier": ins["tier"][who].astype(np.int8),
-            "insured_region": districts[ins["region"][who]],
-            "assistance_category": np.array(["none", "dibao", "tekun", "poverty"])[
+            "insured_region": districts.gather(ins["region"][who]),
+            "assistance_category": pl.Series(["none", "dibao", "tekun", "poverty"]).gather(
                 ins["assist"][who]
-            ],
-            "provider_code": np.char.add("H50", np.char.zfill(pv.astype(str), 9)),
-            "provider_region": np.where(
-                out, np.array(_ELSEWHERE)[prov["elsewhere"][pv]], districts[prov["district"][pv]]
             ),
+            "provider_code": pl.Series(pv.astype(np.int64)),
+            "provider_region": pl.concat([districts, pl.Series(_ELSEWHERE)]).gather(region),
             "provider_level": prov["level"][pv].astype(np.int8),
             "covid_designated": prov["designated"][pv],
             "discharge_day": day.astype(np.int32),
             "stay": stay.astype(np.int32),
             "dx": dx.astype(np.int8),
-            "covid_status": np.array(["none", "confirmed", "suspected"])[covid],
-            "filing": np.array(["registered", "unregistered", "not_needed"])[filing],
-            "transfer": rng.random(n) < 0.04,
+            "covid_status": pl.Series(["none", "confirmed", "suspected"]).gather(covid),
+            "filing": pl.Series(["registered", "unregistered", "not_needed"]).gather(filing),
+            "transfer": rng.random(n) < 0.06,
             "account_balance_fen": ins["balance"][who].astype(np.int64),
             "start_basic_entitled_fen": ins["basic"][who].astype(np.int64),
             "start_serious_base_fen": ins["serious"][who].astype(np.int64),
             "start_assistance_entitled_fen": ins["assistance"][who].astype(np.int64),
         }
-    )
-    lines = _lines(rng, cat, counts, covid > 0, expensive)
+    ).with_columns(provider_code="H50" + pl.col("provider_code").cast(pl.String).str.zfill(9))
+    lines = _lines(rng, cat, counts, covid > 0, expensive, first_id)
     return _finish_encounters(enc, dt.date(year, 1, 1)), lines
 
 
@@ -204,6 +223,7 @@ def _lines(
     counts: np.ndarray,
     covid: np.ndarray,
     expensive: np.ndarray,
+    first_id: int,
 ) -> pl.DataFrame:
     import polars as pl
 
@@ -223,7 +243,7 @@ def _lines(
     codes = ("X" + pl.Series("code", cat["code"]).cast(pl.String)).gather(item)
     return pl.DataFrame(
         {
-            "encounter_id": (owner + 1).astype(np.int64),
+            "encounter_id": (owner + first_id).astype(np.int64),
             "sn": pl.Series("sn", np.arange(total) - starts + 1).cast(pl.String),
             "code": codes,
             "category": pl.Series(_CATEGORIES).gather(cat["category"][item]),
@@ -290,10 +310,24 @@ def _finish_encounters(enc: pl.DataFrame, jan1: dt.date) -> pl.DataFrame:
 
 
 def write_tables(n: int, seed: int, out: Path) -> tuple[Path, Path]:
-    """Generate and write ``out/E.parquet`` and ``out/L.parquet``; returns their paths."""
-    enc, lines = generate(n, seed)
+    """Generate ``n`` encounters chunk by chunk into ``out/E.parquet`` and
+    ``out/L.parquet`` (LZ4-compressed Parquet); returns their paths."""
+    import pyarrow.parquet as pq
+
     out.mkdir(parents=True, exist_ok=True)
-    e_path, l_path = out / "E.parquet", out / "L.parquet"
-    enc.write_parquet(e_path)
-    lines.write_parquet(l_path)
-    return e_path, l_path
+    paths = out / "E.parquet", out / "L.parquet"
+    writers: list[pq.ParquetWriter] = []
+    try:
+        for tables in chunks(n, seed):
+            arrow = [t.to_arrow() for t in tables]
+            if not writers:
+                writers = [
+                    pq.ParquetWriter(p, a.schema, compression="lz4")
+                    for p, a in zip(paths, arrow, strict=True)
+                ]
+            for w, a in zip(writers, arrow, strict=True):
+                w.write_table(a, row_group_size=256 * 1024)
+    finally:
+        for w in writers:
+            w.close()
+    return paths

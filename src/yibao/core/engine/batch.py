@@ -188,19 +188,37 @@ def line_reasons(lines: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _before(x: pl.Expr) -> pl.Expr:
-    """Σ x over the earlier rows of the row's insuree-year (rows in ``_ORDER``).
+    """Σ x over the earlier rows of the row's insuree-year (in ``_ORDER``).
 
-    The same values as ``x.cum_sum().over(group) - x`` without hashing the group keys: a
-    running sum over the frame less its value at the group's first row. int64 sums wrap,
-    so the difference is exact whenever the true value fits (DECISIONS 0022).
+    The same values as ``x.cum_sum().over(insuree, year)`` less ``x`` in that order,
+    without sorting the frame or hashing the group keys: ``x`` is gathered into year
+    order (``perm``), summed running, less the running sum at the year's first row, and
+    scattered back (``inv``). int64 sums wrap, so the difference is exact whenever the
+    true value fits (DECISIONS 0022).
     """
-    upto = x.cum_sum() - x
-    return upto - pl.when(pl.col("first")).then(upto).forward_fill()
+    xs = x.gather(pl.col("perm"))
+    upto = xs.cum_sum() - xs
+    return (upto - pl.when(pl.col("first_s")).then(upto).forward_fill()).gather(pl.col("inv"))
 
 
 def _start(col: str) -> pl.Expr:
     """The state before the insuree-year: read on its first row only."""
-    return pl.when(pl.col("first")).then(pl.col(col).fill_null(0)).forward_fill()
+    first = pl.col(col).gather(pl.col("perm")).fill_null(0)
+    return pl.when(pl.col("first_s")).then(first).forward_fill().gather(pl.col("inv"))
+
+
+def _place(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Each row's place in its insuree-year (§6): ``perm`` lists the rows in ``_ORDER``,
+    ``inv`` is its inverse, ``first_s`` marks years' first rows in that order and
+    ``first`` the same rows in the table's order. The frame itself is never sorted."""
+    ins, year = pl.col("insuree_id"), pl.col("year")
+    ins_s, year_s = ins.gather(pl.col("perm")), year.gather(pl.col("perm"))
+    first_s = ((ins_s != ins_s.shift(1)) | (year_s != year_s.shift(1))).fill_null(True)
+    return (
+        frame.with_columns(perm=pl.arg_sort_by(list(_ORDER), nulls_last=True))
+        .with_columns(inv=pl.col("perm").arg_sort(), first_s=first_s)
+        .with_columns(first=pl.col("first_s").gather(pl.col("inv")))
+    )
 
 
 def _resolve(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
@@ -221,41 +239,6 @@ def _resolve(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
         unregistered=pl.col("filing") == "unregistered",
         transferred=pl.col("transfer_from").is_not_null(),
         ok=all_hold(encounter_checks(px.known_category())) & pl.col("line_reason").is_null(),
-    )
-
-
-_NARROW = (
-    "row",
-    "encounter_id",
-    "insuree_id",
-    "discharge_date",
-    "year",
-    "pack",
-    "s",
-    "k",
-    "provider_level",
-    "v",
-    "akey",
-    "covid",
-    "out_of_area",
-    "unregistered",
-    "admission_seq",
-    "transferred",
-    "ok",
-    *_TOTALS[1:-1],
-    *_STARTS,
-)
-
-
-def _order(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Sort the narrow rows once and mark each insuree-year's first row (§6)."""
-    ins, year = pl.col("insuree_id"), pl.col("year")
-    first = ((ins != ins.shift(1)) | (year != year.shift(1))).fill_null(True)
-    return (
-        frame.select(_NARROW)
-        .sort(list(_ORDER), nulls_last=True)
-        .with_columns(first=first)
-        .with_columns(ok=pl.col("ok") & all_hold(start_checks()))
     )
 
 
@@ -372,16 +355,27 @@ def settle_frame(
     wide = _resolve(
         encounters.lazy()
         .with_row_index("row")
-        .join(totals.lazy(), on="encounter_id", how="left")
-        .join(bad_lines.lazy().rename({"reason": "line_reason"}), on="encounter_id", how="left")
+        .join(totals.lazy(), on="encounter_id", how="left", maintain_order="left")
+        .join(
+            bad_lines.lazy().rename({"reason": "line_reason"}),
+            on="encounter_id",
+            how="left",
+            maintain_order="left",
+        )
         .with_columns(pl.col(name).fill_null(0) for name in _TOTALS),
         px,
     )
     carried = pl.all_horizontal(pl.col(f).is_between(0, MAX_FEN) for f in _CARRIED)
     done = (
-        _waterfall(_order(wide).with_columns(_lines_chosen(px)), px)
+        _waterfall(
+            _place(wide).with_columns(
+                *_lines_chosen(px), ok=pl.col("ok") & all_hold(start_checks())
+            ),
+            px,
+        )
         .with_columns(carried=carried)
         .with_columns(ok=pl.col("ok") & pl.col("carried"))
+        .select(*OUT_COLUMNS, *_KEPT)
         .collect()
     )
     orphans = totals.join(encounters.select("encounter_id"), on="encounter_id", how="anti")
@@ -393,6 +387,7 @@ def settle_frame(
 
 
 _CARRIED = ("a_before", "s_before", "m_before")
+_KEPT = ("row", "insuree_id", "year", "ok", "carried", "first", "balance_before", "one_stop")
 
 
 def _rejects(
@@ -451,4 +446,5 @@ def _out(done: pl.DataFrame) -> pl.DataFrame:
     bad = done.filter(broken)
     if bad.height:
         raise InvariantBroken(f"encounter {bad['encounter_id'][0]}: a batch invariant broke")
-    return done.select(OUT_COLUMNS).sort("encounter_id")
+    out = done.select(OUT_COLUMNS)
+    return out if out["encounter_id"].is_sorted() else out.sort("encounter_id")
