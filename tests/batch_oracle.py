@@ -1,25 +1,23 @@
-"""The scalar engine as the batch engine's oracle: settle table rows one by one.
+"""The scalar engine as the batch engine's oracle, and the way back to tables.
 
-``scalar_settle`` turns encounter and line rows (the batch contract's schema) into
-``SettleRequest``s and settles them in (insuree, year, discharge_date, encounter_id)
-order, carrying the accumulators and the account balance from one to the next, exactly
-as SETTLEMENT.md §6 says the batch must agree with. ``to_tables`` goes the other way, so
-hypothesis-made requests can be fed to the batch engine.
+``scalar_settle`` (yibao.services.batch_scalar) settles table rows one by one in order
+with carried accumulators and balance, exactly as SETTLEMENT.md §6 says the batch must
+agree with. ``to_tables`` goes the other way, so hypothesis-made requests can be fed to
+the batch engine; ``differences`` compares two outputs field by field.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
 
-from yibao.core.engine import Accumulators, Encounter, Insuree, Line, Provider, SettleRequest
+from yibao.core.engine import SettleRequest
 from yibao.core.engine.batch import OUT_COLUMNS
-from yibao.core.engine.settle import settle
-from yibao.core.policy import PackSet, Policy
+from yibao.services.batch_scalar import requests_of, scalar_settle
+
+__all__ = ["E_SCHEMA", "L_SCHEMA", "differences", "requests_of", "scalar_settle", "to_tables"]
 
 E_SCHEMA: dict[str, Any] = {
     "encounter_id": pl.Int64,
@@ -58,104 +56,6 @@ L_SCHEMA: dict[str, Any] = {
     "in_protocol": pl.Boolean,
     "temp_code": pl.Boolean,
 }
-
-
-def requests_of(enc: pl.DataFrame, lines: pl.DataFrame) -> list[SettleRequest]:
-    """One request per encounter row, with the row's starting state (not carried yet)."""
-    by_enc: dict[int, list[Line]] = defaultdict(list)
-    for r in lines.iter_rows(named=True):
-        by_enc[r["encounter_id"]].append(
-            Line(
-                r["sn"],
-                r["code"],
-                r["category"],
-                r["item_class"],
-                r["selfpay_bp"],
-                r["price_fen"],
-                r["qty_milli"],
-                r["price_cap_fen"],
-                r["in_protocol"],
-                r["temp_code"],
-            )
-        )
-    out = []
-    for r in enc.iter_rows(named=True):
-        tf = r["transfer_from"]
-        out.append(
-            SettleRequest(
-                Insuree(
-                    str(r["insuree_id"]),
-                    r["scheme"],
-                    r["resident_tier"],
-                    r["insured_region"],
-                    r["assistance_category"],
-                    r["account_balance_fen"],
-                    True,
-                ),
-                Provider(
-                    r["provider_code"],
-                    r["provider_region"],
-                    r["provider_level"],
-                    r["covid_designated"],
-                ),
-                Encounter(
-                    str(r["encounter_id"]),
-                    r["med_type"],
-                    r["admit_date"],
-                    r["discharge_date"],
-                    tuple(r["diagnoses"]),
-                    r["covid_status"],
-                    r["filing"],
-                    r["admission_seq"],
-                    None if tf is None else str(tf),
-                ),
-                tuple(by_enc.get(r["encounter_id"], ())),
-                Accumulators(
-                    r["start_basic_entitled_fen"],
-                    r["start_serious_base_fen"],
-                    r["start_assistance_entitled_fen"],
-                ),
-            )
-        )
-    return out
-
-
-def scalar_settle(enc: pl.DataFrame, lines: pl.DataFrame, packs: Sequence[Policy]) -> pl.DataFrame:
-    """Settle every row one by one with carried state; ``OUT_COLUMNS``, by encounter_id."""
-    pack_set = PackSet(packs)
-    reqs = requests_of(enc, lines)
-    reqs.sort(
-        key=lambda q: (
-            int(q.insuree.id),
-            q.encounter.discharge_date.year,
-            q.encounter.discharge_date,
-            int(q.encounter.id),
-        )
-    )
-    state: dict[tuple[str, int], tuple[Accumulators, int]] = {}
-    rows = []
-    for q in reqs:
-        key = (q.insuree.id, q.encounter.discharge_date.year)
-        acc, balance = state.get(key, (q.accumulators, q.insuree.account_balance_fen))
-        q = dataclasses.replace(
-            q, accumulators=acc, insuree=dataclasses.replace(q.insuree, account_balance_fen=balance)
-        )
-        s = settle(q, pack_set.select(q.insuree.insured_region, q.encounter.discharge_date))
-        state[key] = (s.accumulators_after, s.account_balance_after_fen)
-        a = s.accumulators_after
-        rows.append(
-            (
-                int(s.encounter_id),
-                s.covid,
-                *s.setlinfo,
-                a.basic_entitled_fen,
-                a.serious_base_fen,
-                a.assistance_entitled_fen,
-                s.account_balance_after_fen,
-            )
-        )
-    schema = {c: (pl.Boolean if c == "covid" else pl.Int64) for c in OUT_COLUMNS}
-    return pl.DataFrame(rows, schema=schema, orient="row").sort("encounter_id")
 
 
 def to_tables(

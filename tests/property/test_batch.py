@@ -21,6 +21,7 @@ from tests.strategies import COVID_CODES, pack_docs, policy_of, requests
 from yibao.core.engine import SettleRequest
 from yibao.core.engine.batch import (
     POLARS,
+    covered,
     line_order,
     line_reasons,
     line_totals,
@@ -36,10 +37,12 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 def batch_settle(enc: pl.DataFrame, lines: pl.DataFrame, packs: list[Policy]) -> pl.DataFrame:
     """The engine as the service drives it, without files."""
-    totals, order = pl.collect_all([line_totals(lines.lazy()), line_order(lines.lazy())])
+    px = PolicyExprs.of(packs)
+    cover = covered(enc.lazy(), px).collect()["encounter_id"]
+    totals, order = pl.collect_all([line_totals(lines.lazy(), cover), line_order(lines.lazy())])
     bad = suspects(totals, order)
     bad_lines = line_reasons(lines.lazy().filter(pl.col("encounter_id").is_in(bad.implode())))
-    result = settle_frame(enc, totals, bad_lines.collect(), PolicyExprs.of(packs))
+    result = settle_frame(enc, totals, bad_lines.collect(), px)
     assert result.rejects.height == 0, result.rejects.to_dicts()
     return result.settled
 

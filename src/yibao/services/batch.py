@@ -29,6 +29,7 @@ import polars as pl
 
 from yibao.core.engine.batch import (
     REJECT_COLUMNS,
+    covered,
     line_order,
     line_reasons,
     line_totals,
@@ -145,9 +146,9 @@ def _settle_part(
         lines_lf = lines_lf.filter(pl.col("encounter_id").is_in(enc["encounter_id"].implode()))
     else:
         enc = enc_lf.collect()
-    totals, order = pl.collect_all(
-        [line_totals(lines_lf), line_order(lines_lf)], engine="streaming"
-    )
+    cover = covered(enc.lazy(), px).collect()["encounter_id"]
+    totals = line_totals(lines_lf, cover).collect(engine="streaming")
+    order = line_order(lines_lf).collect(engine="streaming")
     bad = suspects(totals, order)
     if bad.len():
         picked = lines_lf.filter(pl.col("encounter_id").is_in(bad.implode()))

@@ -52,6 +52,7 @@ __all__ = [
     "REJECT_COLUMNS",
     "BatchResult",
     "PolarsOps",
+    "covered",
     "line_order",
     "line_reasons",
     "line_totals",
@@ -72,8 +73,8 @@ REJECT_COLUMNS = {
     "year": pl.Int32,
     "reason": pl.String,
 }
-_PARTS = ("own", "over", "pre")  # the summed parts besides medfee (inscp is the residual)
-_TOTALS = ("n_lines", "medfee_u", *(f"{p}_{w}" for w in "uc" for p in _PARTS), "suspect")
+_TOTALS = ("n_lines", "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay",
+           "preselfpay_amt", "suspect")  # fmt: skip
 _ORDER = ("insuree_id", "discharge_date", "encounter_id")
 _STARTS = STARTS
 
@@ -117,33 +118,34 @@ class BatchResult(NamedTuple):
 # -- §4 the lines ------------------------------------------------------------------------
 
 
-def _line(covered_item: Any) -> tuple[pl.Expr, ...]:
-    """``split_line`` for every line, as if its encounter were (not) under the overlay."""
-    price, cls = pl.col("price_fen"), pl.col("item_class")
-    own_pay, selfpay = line_terms(
-        cls == "C", cls == "B", covered_item, pl.col("selfpay_bp"), POLARS
+def covered(encounters: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
+    """§4.2: the encounters (``encounter_id``) under an overlay version that puts
+    protocol items and temporary codes in scope; their lines settle as covered."""
+    protocol = px.overlay_flag(lambda v: v.protocol_in_scope)
+    return (
+        _overlay(encounters.select(_OVERLAY_INPUTS), px)
+        .filter(pl.col("covid") & protocol)
+        .select("encounter_id")
     )
-    cap = pl.col("price_cap_fen").fill_null(price)
-    parts: tuple[pl.Expr, ...] = split_line(
-        price, pl.col("qty_milli"), cap, own_pay, selfpay, POLARS
-    )
-    return parts
 
 
-def line_totals(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """§4 summed per encounter, both ways: ``*_u`` outside the overlay, ``*_c`` as if
-    ``covid and protocol_in_scope`` (a protocol or temporary-code item is covered).
+def line_totals(lines: pl.LazyFrame, covered: pl.Series) -> pl.LazyFrame:
+    """§4 for every line, summed per encounter (``medfee_sumamt`` and the three parts
+    that are not in scope); ``covered`` lists the encounters of ``covered``.
 
     ``suspect`` counts the lines that may break a rule (a cheap, conservative test:
     byte lengths for character lengths); ``line_reasons`` checks those stays exactly.
     Every term is per row, so the whole pass streams.
     """
-    prot = pl.col("in_protocol") | pl.col("temp_code")
-    amount, *uncovered = _line(False)[:4]
-    covered = _line(prot)[1:4]
-    per_line = [amount.alias("medfee_u")]
-    per_line += [x.alias(f"{p}_u") for p, x in zip(_PARTS, uncovered, strict=True)]
-    per_line += [x.alias(f"{p}_c") for p, x in zip(_PARTS, covered, strict=True)]
+    price, cls = pl.col("price_fen"), pl.col("item_class")
+    item = pl.col("encounter_id").is_in(covered.implode()) & (
+        pl.col("in_protocol") | pl.col("temp_code")
+    )  # §4.2 covered_item
+    own_pay, selfpay = line_terms(cls == "C", cls == "B", item, pl.col("selfpay_bp"), POLARS)
+    cap = pl.col("price_cap_fen").fill_null(price)
+    parts = split_line(price, pl.col("qty_milli"), cap, own_pay, selfpay, POLARS)
+    names = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
+    per_line = [x.alias(n) for x, n in zip(parts, names, strict=False)]
     suspect = ~all_hold(line_checks(fast=True))
     return (
         lines.select("encounter_id", *per_line, suspect=suspect.cast(pl.Int64))
@@ -221,41 +223,38 @@ def _place(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+_OVERLAY_INPUTS = ("encounter_id", "insured_region", "discharge_date", "diagnoses",
+                   "covid_status", "covid_designated")  # fmt: skip
+
+
+def _overlay(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
+    """§3 per row: the pack (``pack``), the overlay version in force (``v``) and
+    whether it covers this patient here (``covid``)."""
+    frame = frame.with_columns(pack=px.pack_index(px.covering()))
+    return frame.with_columns(v=px.version()).with_columns(covid=px.covid())
+
+
 def _resolve(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     """Per row, in the table's order: the pack, the codes, the overlay (§3), and whether
     the row keeps every rule that does not depend on its place in the year."""
     scheme, tier = pl.col("scheme"), pl.col("resident_tier")
-    frame = frame.with_columns(
-        pack=px.pack_index(px.covering()),
+    frame = _overlay(frame, px).with_columns(
         year=pl.col("discharge_date").dt.year().cast(pl.Int32),
         s=scheme.replace_strict(
             {n: i for i, n in enumerate(SCHEMES)}, default=2, return_dtype=pl.Int8
         ),
-    ).with_columns(v=px.version(), akey=px.assistance_key(), out_of_area=~px.provider_in_area())
+        akey=px.assistance_key(),
+        out_of_area=~px.provider_in_area(),
+    )
     k = pl.when(pl.col("s") == 1).then(tier.cast(pl.Int8, strict=False).fill_null(3))
     return frame.with_columns(
         k=k.otherwise(pl.when(pl.col("s") == 0).then(0).otherwise(3)).cast(pl.Int8),
-        covid=px.covid(),
+        inscp_scp_amt=pl.col("medfee_sumamt") - pl.col("fulamt_ownpay_amt")
+        - pl.col("overlmt_selfpay") - pl.col("preselfpay_amt"),
         unregistered=pl.col("filing") == "unregistered",
         transferred=pl.col("transfer_from").is_not_null(),
         ok=all_hold(encounter_checks(px.known_category())) & pl.col("line_reason").is_null(),
-    )
-
-
-def _lines_chosen(px: PolicyExprs) -> list[pl.Expr]:
-    """§4 totals under the row's overlay: covered items count only when it applies."""
-    covered = pl.col("covid") & px.overlay_flag(lambda v: v.protocol_in_scope)
-    medfee = pl.col("medfee_u")
-    own, over, pre = (
-        pl.when(covered).then(pl.col(f"{p}_c")).otherwise(pl.col(f"{p}_u")) for p in _PARTS
-    )
-    return [
-        medfee.alias("medfee_sumamt"),
-        own.alias("fulamt_ownpay_amt"),
-        over.alias("overlmt_selfpay"),
-        pre.alias("preselfpay_amt"),
-        (medfee - own - over - pre).alias("inscp_scp_amt"),
-    ]
+    )  # fmt: skip
 
 
 def _waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
@@ -368,9 +367,7 @@ def settle_frame(
     carried = pl.all_horizontal(pl.col(f).is_between(0, MAX_FEN) for f in _CARRIED)
     done = (
         _waterfall(
-            _place(wide).with_columns(
-                *_lines_chosen(px), ok=pl.col("ok") & all_hold(start_checks())
-            ),
+            _place(wide).with_columns(ok=pl.col("ok") & all_hold(start_checks())),
             px,
         )
         .with_columns(carried=carried)

@@ -175,8 +175,8 @@ def encounter_checks(known_category: pl.Expr) -> list[Check]:
         ),
         (
             "lines",
-            pl.col("medfee_u") <= MAX_FEN,
-            pl.format(f"medfee_sumamt {{}} exceeds {MAX_FEN}", pl.col("medfee_u")),
+            pl.col("medfee_sumamt") <= MAX_FEN,
+            pl.format(f"medfee_sumamt {{}} exceeds {MAX_FEN}", pl.col("medfee_sumamt")),
         ),
         (
             "pack",
