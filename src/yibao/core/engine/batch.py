@@ -102,6 +102,10 @@ class PolarsOps:
     def where(cond: Any, a: Any, b: Any) -> Any:
         if isinstance(cond, bool):
             return a if cond else b
+        if a is False:  # a choice between booleans is boolean algebra (cheaper)
+            return ~cond & b
+        if b is False:
+            return cond & a
         return pl.when(cond).then(_lit(a)).otherwise(_lit(b))
 
 
@@ -209,7 +213,23 @@ def _start(col: str) -> pl.Expr:
     return pl.when(pl.col("first_s")).then(first).forward_fill().gather(pl.col("inv"))
 
 
-def _place(frame: pl.LazyFrame) -> pl.LazyFrame:
+def _order(encounters: pl.DataFrame, by_id: bool) -> pl.Expr:
+    """The permutation that lists the rows in ``_ORDER``.
+
+    When the table is sorted by encounter_id and the insuree ids and dates span a small
+    enough range, (insuree, day) fits one int64 and a stable sort of it keeps the id
+    order among ties: several times cheaper than sorting by three columns."""
+    ins, day = encounters["insuree_id"], encounters["discharge_date"].cast(pl.Int32)
+    lo, hi, d0, d1 = ins.min(), ins.max(), day.min(), day.max()
+    if by_id and all(isinstance(x, int) for x in (lo, hi, d0, d1)):
+        span = int(d1) - int(d0) + 1  # type: ignore[arg-type]
+        if (int(hi) - int(lo) + 1) * span < 2**62:  # type: ignore[arg-type]
+            key = (pl.col("insuree_id") - lo) * span + pl.col("discharge_date").cast(pl.Int32) - d0
+            return pl.arg_sort_by(key, maintain_order=True, nulls_last=True)
+    return pl.arg_sort_by(list(_ORDER), nulls_last=True)
+
+
+def _place(frame: pl.LazyFrame, order: pl.Expr) -> pl.LazyFrame:
     """Each row's place in its insuree-year (§6): ``perm`` lists the rows in ``_ORDER``,
     ``inv`` is its inverse, ``first_s`` marks years' first rows in that order and
     ``first`` the same rows in the table's order. The frame itself is never sorted."""
@@ -217,7 +237,7 @@ def _place(frame: pl.LazyFrame) -> pl.LazyFrame:
     ins_s, year_s = ins.gather(pl.col("perm")), year.gather(pl.col("perm"))
     first_s = ((ins_s != ins_s.shift(1)) | (year_s != year_s.shift(1))).fill_null(True)
     return (
-        frame.with_columns(perm=pl.arg_sort_by(list(_ORDER), nulls_last=True))
+        frame.with_columns(perm=order)
         .with_columns(inv=pl.col("perm").arg_sort(), first_s=first_s)
         .with_columns(first=pl.col("first_s").gather(pl.col("inv")))
     )
@@ -234,11 +254,15 @@ def _overlay(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     return frame.with_columns(v=px.version()).with_columns(covid=px.covid())
 
 
-def _resolve(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
+def _resolve(frame: pl.LazyFrame, px: PolicyExprs, by_id: bool) -> pl.LazyFrame:
     """Per row, in the table's order: the pack, the codes, the overlay (§3), and whether
-    the row keeps every rule that does not depend on its place in the year."""
+    the row keeps every rule that does not depend on its place in the year. ``by_id``:
+    the table is sorted by encounter_id (a repeated id is then next to its twin)."""
     scheme, tier = pl.col("scheme"), pl.col("resident_tier")
+    eid = pl.col("encounter_id")
+    twin = (eid == eid.shift(1)) | (eid == eid.shift(-1)) if by_id else eid.is_duplicated()
     frame = _overlay(frame, px).with_columns(
+        dup=twin.fill_null(False),
         year=pl.col("discharge_date").dt.year().cast(pl.Int32),
         s=scheme.replace_strict(
             {n: i for i, n in enumerate(SCHEMES)}, default=2, return_dtype=pl.Int8
@@ -351,7 +375,11 @@ def settle_frame(
 ) -> BatchResult:
     """Settle ``encounters`` with their ``line_totals``; ``bad_lines`` is ``line_reasons``
     of the lines of every ``suspects`` encounter. Returns the settled rows and rejects."""
-    wide = _resolve(
+    by_id = encounters["encounter_id"].is_sorted()
+    if by_id:  # both sides sorted: a merge join, not a hash join
+        encounters = encounters.with_columns(pl.col("encounter_id").set_sorted())
+        totals = totals.sort("encounter_id")
+    joined = (
         encounters.lazy()
         .with_row_index("row")
         .join(totals.lazy(), on="encounter_id", how="left", maintain_order="left")
@@ -361,13 +389,15 @@ def settle_frame(
             how="left",
             maintain_order="left",
         )
-        .with_columns(pl.col(name).fill_null(0) for name in _TOTALS),
-        px,
+        .with_columns(pl.col(name).fill_null(0) for name in _TOTALS)
     )
+    wide = _resolve(joined, px, by_id)
     carried = pl.all_horizontal(pl.col(f).is_between(0, MAX_FEN) for f in _CARRIED)
     done = (
         _waterfall(
-            _place(wide).with_columns(ok=pl.col("ok") & all_hold(start_checks())),
+            _place(wide, _order(encounters, by_id)).with_columns(
+                ok=pl.col("ok") & all_hold(start_checks())
+            ),
             px,
         )
         .with_columns(carried=carried)

@@ -165,7 +165,7 @@ def encounter_checks(known_category: pl.Expr) -> list[Check]:
         ),
         (
             "encounter_id",
-            ~pl.col("encounter_id").is_duplicated(),
+            ~pl.col("dup"),  # computed over the whole table (``batch._resolve``)
             pl.format("duplicate encounter_id {}", _show("encounter_id")),
         ),
         (
@@ -203,8 +203,9 @@ def start_checks() -> list[Check]:
 
 
 def all_hold(checks: Sequence[Check]) -> pl.Expr:
-    """True where every check holds (a null counts as broken)."""
-    return pl.all_horizontal([ok.fill_null(False) for _, ok, _ in checks])
+    """True where every check holds (a null counts as broken: with Kleene logic the
+    conjunction is false or null as soon as one term is, so one fill at the end)."""
+    return pl.all_horizontal([ok for _, ok, _ in checks]).fill_null(False)
 
 
 def reasons(checks: Sequence[Check]) -> pl.Expr:
