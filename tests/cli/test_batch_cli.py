@@ -234,3 +234,23 @@ def test_settle_does_not_import_polars() -> None:
     )
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()}
     assert not imported & {"polars", "numpy", "dask", "distributed", "pyarrow"}
+
+
+def test_dask_and_partitions_from_the_command_line(
+    tables: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
+) -> None:
+    from distributed import LocalCluster
+
+    enc, lines = tables
+    code, _, err = _run(tmp_path, enc, lines)
+    assert code == 0, err
+    one = pl.read_parquet(tmp_path / "OUT.parquet")
+    code, _, err = _run(tmp_path, enc, lines, "--partitions", "3")
+    assert code == 0, err
+    assert pl.read_parquet(tmp_path / "OUT.parquet").equals(one)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        code, out, err = _run(tmp_path, enc, lines, "--dask", cluster.scheduler_address)
+    assert code == 0, err
+    assert pl.read_parquet(tmp_path / "OUT.parquet").equals(one)
