@@ -146,7 +146,7 @@ def _settle_part(
         lines_lf = lines_lf.filter(pl.col("encounter_id").is_in(enc["encounter_id"].implode()))
     else:
         enc = enc_lf.collect()
-    cover = covered(enc.lazy(), px).collect()["encounter_id"]
+    cover = covered(enc.lazy(), px).collect(engine="in-memory")["encounter_id"]
     totals = line_totals(lines_lf, cover).collect(engine="streaming")
     order = line_order(lines_lf).collect(engine="streaming")
     bad = suspects(totals, order)

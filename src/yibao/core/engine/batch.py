@@ -298,11 +298,13 @@ def _waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
         px.transfer_bp(),
         POLARS,
     )
-    dedc = POLARS.least(inscp, pl.when(insured).then(d).otherwise(0))
     r = pl.when(insured).then(referral_ratio(px.ratio_bp(), cut, px.referral_cut_bp(), POLARS))
-    frame = frame.with_columns(
-        act_pay_dedc=dedc, oos=oos, raw=basic_raw(inscp, dedc, r.otherwise(0))
-    ).with_columns(a_before=_start("start_basic_entitled_fen") + _before(c("raw")))
+    frame = (
+        frame.with_columns(d=pl.when(insured).then(d).otherwise(0), r=r.otherwise(0), oos=oos)
+        .with_columns(act_pay_dedc=POLARS.least(inscp, c("d")))
+        .with_columns(raw=basic_raw(inscp, c("act_pay_dedc"), c("r")))
+        .with_columns(a_before=_start("start_basic_entitled_fen") + _before(c("raw")))
+    )
     hifp = capped_increment(c("a_before"), c("raw"), px.basic_cap_fen(), POLARS)
     pool = inscp - c("act_pay_dedc") - c("hifp_pay")
     frame = (
@@ -313,8 +315,10 @@ def _waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
         )
         .with_columns(s_before=_start("start_serious_base_fen") + _before(c("serious_base")))
     )
-    g_after = px.serious_entitled(c("s_before") + c("serious_base"), POLARS)
-    frame = frame.with_columns(serious=g_after - px.serious_entitled(c("s_before"), POLARS))
+    g_after = px.serious_entitled(c("s_after"), POLARS)
+    frame = frame.with_columns(s_after=c("s_before") + c("serious_base")).with_columns(
+        serious=g_after - px.serious_entitled(c("s_before"), POLARS)
+    )
     include = px.assistance_term(lambda p, k: int(p.assistance[k].include_out_of_scope)) == 1
     m_base = assistance_base(
         c("act_pay_dedc") + c("pool_selfpay_amt"), c("serious"), c("oos"), include, POLARS
@@ -344,11 +348,12 @@ def _personal(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     forbidden = c("covid") & px.overlay_flag(lambda v: v.account_forbidden)
     rule = pl.when((c("s") != 2) & ~forbidden).then(px.account_rule()).otherwise(0)
     rest = c("psn_part_amt") - c("fiscal_pay")
+    may_all, may_inscope = c("rule") == 2, c("rule") == 1
     frame = (
-        frame.with_columns(fund_pay_sumamt=fund)
+        frame.with_columns(fund_pay_sumamt=fund, rule=rule)
         .with_columns(psn_part_amt=c("medfee_sumamt") - c("fund_pay_sumamt"))
         .with_columns(fiscal_pay=pl.when(c("covid")).then(fiscal).otherwise(0))
-        .with_columns(allowed=account_allowed(rest, c("oos"), rule == 2, rule == 1, POLARS))
+        .with_columns(allowed=account_allowed(rest, c("oos"), may_all, may_inscope, POLARS))
         .with_columns(balance=_start("account_balance_fen"), paid_before=_before(c("allowed")))
         .with_columns(balance_before=c("balance") - POLARS.least(c("paid_before"), c("balance")))
     )
@@ -356,7 +361,7 @@ def _personal(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     return frame.with_columns(acct_pay=acct).with_columns(
         psn_cash_pay=rest - c("acct_pay"),
         basic_entitled_after_fen=c("a_before") + c("raw"),
-        serious_base_after_fen=c("s_before") + c("serious_base"),
+        serious_base_after_fen=c("s_after"),
         assistance_entitled_after_fen=c("m_before") + c("m_raw"),
         account_balance_after_fen=c("balance_before") - c("acct_pay"),
         one_stop=c("covid") & subsidy_all,
@@ -403,7 +408,7 @@ def settle_frame(
         .with_columns(carried=carried)
         .with_columns(ok=pl.col("ok") & pl.col("carried"))
         .select(*OUT_COLUMNS, *_KEPT)
-        .collect()
+        .collect(engine="in-memory")  # order-dependent work: faster than streaming
     )
     orphans = totals.join(encounters.select("encounter_id"), on="encounter_id", how="anti")
     if done["ok"].all() and orphans.height == 0:
@@ -430,7 +435,7 @@ def _rejects(
     own = (
         wide.join(broken.lazy(), on="row", how="inner")
         .select("encounter_id", "insuree_id", "year", reason=why)
-        .collect()
+        .collect(engine="in-memory")
     )
     orphans = orphans.select(
         "encounter_id",
