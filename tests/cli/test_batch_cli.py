@@ -254,3 +254,25 @@ def test_dask_and_partitions_from_the_command_line(
         code, out, err = _run(tmp_path, enc, lines, "--dask", cluster.scheduler_address)
     assert code == 0, err
     assert pl.read_parquet(tmp_path / "OUT.parquet").equals(one)
+
+
+def test_partitions_reject_what_one_pass_rejects(
+    tables: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
+) -> None:
+    """Orphan lines and ids repeated across parts are found in parts too."""
+    enc, lines = tables
+    twin = enc.head(1).with_columns(insuree_id=pl.lit(999_999_999, pl.Int64))
+    spoiled = pl.concat([enc, twin]).sort("encounter_id")  # the same id, another insuree
+    orphan = _one(lines, "encounter_id", 10**9, row=5)
+    results = []
+    for extra in ([], ["--partitions", "3"]):
+        code, _, err = _run(tmp_path, spoiled, orphan, "--rejects", str(tmp_path / "R.parquet"),
+                            *extra)  # fmt: skip
+        assert code == 0, err
+        results.append((pl.read_parquet(tmp_path / "OUT.parquet"),
+                        pl.read_parquet(tmp_path / "R.parquet")))  # fmt: skip
+    (one, rej_one), (parts, rej_parts) = results
+    assert parts.equals(one)
+    assert rej_parts.equals(rej_one)
+    assert 10**9 in rej_one["encounter_id"].to_list()
+    assert "duplicate encounter_id" in " ".join(rej_one["reason"].to_list())

@@ -137,8 +137,9 @@ def _part(n: int, i: int) -> pl.Expr:
 
 def _settle_part(
     packs: Sequence[Policy], e_path: Path, l_path: Path, n: int, i: int, dups: pl.Series
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Settle the insurees of part ``i`` of ``n`` (the whole table when ``n`` is 1)."""
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Settle the insurees of part ``i`` of ``n`` (the whole table when ``n`` is 1).
+    Returns the settled rows, the rejects and the part's line counts per encounter."""
     px = PolicyExprs.of(packs)
     enc_lf, lines_lf = _scan(e_path, ENCOUNTER_COLUMNS), _scan(l_path, LINE_COLUMNS)
     if n > 1:
@@ -169,15 +170,23 @@ def _settle_part(
             .agg(pl.col("reason").str.join("; "))
         )
     settled, rejects = settle_frame(enc, totals, bad_lines, px)
-    return settled, rejects
+    return settled, rejects, totals.select("encounter_id", "n_lines")
 
 
-def _run_part(args: tuple[Any, ...]) -> tuple[int, pl.DataFrame]:
-    """One part, written to its file: the unit of work of the partitioned and Dask modes."""
+def _run_part(args: tuple[Any, ...]) -> tuple[int, pl.DataFrame, int, pl.DataFrame]:
+    """One part, written to its file: the unit of work of the partitioned and Dask modes.
+    Returns the settled count, the rejects, and the lines the part read (those of a
+    repeated id apart, which may have been read by two parts)."""
     packs, e_path, l_path, n, i, dups, part_dir = args
-    settled, rejects = _settle_part(packs, e_path, l_path, n, i, dups)
+    settled, rejects, counts = _settle_part(packs, e_path, l_path, n, i, dups)
     settled.write_parquet(Path(part_dir) / f"part-{i:05d}.parquet", compression="lz4")
-    return settled.height, rejects
+    twice = counts["encounter_id"].is_in(dups.implode())
+    return (
+        settled.height,
+        rejects,
+        int(counts.filter(~twice)["n_lines"].sum()),
+        counts.filter(twice),
+    )
 
 
 def settle_tables(
@@ -194,7 +203,8 @@ def settle_tables(
     if partitions < 1:
         raise InvalidRequest(f"--partitions: {partitions} must be at least 1")
     if partitions == 1 and client is None:
-        settled, bad = _settle_part(packs, encounters, lines, 1, 0, pl.Series([], dtype=pl.Int64))
+        empty = pl.Series([], dtype=pl.Int64)
+        settled, bad, _ = _settle_part(packs, encounters, lines, 1, 0, empty)
         _refuse_or_write_rejects(bad, rejects)
         _write_atomic(settled, out)
         return Summary(settled.height, bad.height)
@@ -211,7 +221,10 @@ def _settle_parts(
     client: Client | None,
 ) -> Summary:
     ids = _scan(encounters, {"encounter_id": _INT}).collect()["encounter_id"]
-    dups = ids.filter(ids.is_duplicated()).unique()
+    if ids.is_sorted():  # the usual export: a repeated id sits next to its twin
+        dups = ids.filter(ids == ids.shift(1)).unique()
+    else:
+        dups = ids.filter(ids.is_duplicated()).unique()
     del ids
     out.parent.mkdir(parents=True, exist_ok=True)
     part_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.parts-", dir=out.parent))
@@ -224,11 +237,14 @@ def _settle_parts(
             results = [_run_part(job) for job in jobs]
         else:
             results = client.gather(client.map(_run_part, jobs, pure=False))
-        counts = sum(c for c, _ in results)
-        bad = pl.concat([r for _, r in results]).sort("encounter_id", nulls_last=True)
+        counts = sum(r[0] for r in results)
+        bad = pl.concat([r[1] for r in results]).sort("encounter_id", nulls_last=True)
         bad = bad.unique(maintain_order=True)
-        orphans = _orphan_lines(encounters, lines)
-        if orphans.height:
+        twice = pl.concat([r[3] for r in results]).unique("encounter_id")
+        read = sum(r[2] for r in results) + int(twice["n_lines"].sum())
+        total = pl.scan_parquet(lines).select(pl.len()).collect().item()
+        if read != total:  # some lines have no encounter: find them (a streamed anti-join)
+            orphans = _orphan_lines(encounters, lines)
             bad = pl.concat([bad, orphans]).sort("encounter_id", nulls_last=True)
         _refuse_or_write_rejects(bad, rejects)
         _merge_parts(sorted(part_dir.glob("part-*.parquet")), out)
