@@ -251,7 +251,7 @@ def test_dask_and_partitions_from_the_command_line(
     with LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster:
-        code, out, err = _run(tmp_path, enc, lines, "--dask", cluster.scheduler_address)
+        code, _, err = _run(tmp_path, enc, lines, "--dask", cluster.scheduler_address)
     assert code == 0, err
     assert pl.read_parquet(tmp_path / "OUT.parquet").equals(one)
 
