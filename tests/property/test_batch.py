@@ -166,17 +166,17 @@ def test_serious_bands_agree(doc: dict, xs: list[int]) -> None:
     )
 )
 def test_exclusive_sums_equal_cum_sum_over(rows: list[tuple[int, int, int]]) -> None:
-    """``_before`` is ``cum_sum().over(insuree, year) - x`` in year order, computed
+    """``before`` is ``cum_sum().over(insuree, year) - x`` in year order, computed
     without sorting the frame; int64 overflow of the running sum does not matter."""
-    from yibao.core.engine.batch import _before, _order, _place
+    from yibao.core.engine.batch_waterfall import before, order, place
 
     frame = pl.DataFrame(rows, schema=["insuree_id", "year", "x"], orient="row").with_columns(
         encounter_id=pl.int_range(pl.len(), dtype=pl.Int64).reverse(),
         discharge_date=pl.date(pl.col("year"), 6, 1),
     )
     got = (
-        _place(frame.lazy(), _order(frame, by_id=False))
-        .select("encounter_id", b=_before(pl.col("x")))
+        place(frame.lazy(), order(frame, by_id=False))
+        .select("encounter_id", b=before(pl.col("x")))
         .collect()
     )
     want = frame.sort("insuree_id", "discharge_date", "encounter_id").select(
