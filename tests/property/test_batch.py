@@ -24,6 +24,7 @@ from yibao.core.engine.batch import (
     covered,
     line_order,
     line_reasons,
+    line_runs,
     line_totals,
     settle_frame,
     suspects,
@@ -39,8 +40,10 @@ def batch_settle(enc: pl.DataFrame, lines: pl.DataFrame, packs: list[Policy]) ->
     """The engine as the service drives it, without files."""
     px = PolicyExprs.of(packs)
     cover = covered(enc.lazy(), px).collect()["encounter_id"]
-    totals, order = pl.collect_all([line_totals(lines.lazy(), cover), line_order(lines.lazy())])
-    bad = suspects(totals, order)
+    totals, order, runs = pl.collect_all(
+        [line_totals(lines.lazy(), cover), line_order(lines.lazy()), line_runs(lines.lazy())]
+    )
+    bad = suspects(totals, order, runs)
     bad_lines = line_reasons(lines.lazy().filter(pl.col("encounter_id").is_in(bad.implode())))
     result = settle_frame(enc, totals, bad_lines.collect(), px)
     assert result.rejects.height == 0, result.rejects.to_dicts()
@@ -192,8 +195,14 @@ def test_exclusive_sums_equal_cum_sum_over(rows: list[tuple[int, int, int]]) -> 
         (["1", "3", "2"], [1, 1, 1], [1]),  # out of order: checked exactly
         (["1", "2", "1"], [1, 2, 1], [1]),  # not contiguous
         (["a", "b", "b"], [1, 1, 1], [1]),
+        (["1", "2", "1", "2"], [2, 2, 1, 1], []),  # grouped, not sorted by id: fine
+        (["1", "2", "1", "2", "3"], [2, 2, 1, 1, 2], [2]),  # 2 comes back later
     ],
 )
 def test_line_order(sns: list[str], eids: list[int], flagged: list[int]) -> None:
     lines = pl.DataFrame({"encounter_id": eids, "sn": sns})
-    assert sorted(line_order(lines.lazy()).collect()["encounter_id"].to_list()) == flagged
+    order, runs = line_order(lines.lazy()).collect(), line_runs(lines.lazy()).collect()
+    empty = pl.DataFrame(
+        {"encounter_id": [], "suspect": []}, schema={"encounter_id": pl.Int64, "suspect": pl.Int64}
+    )
+    assert sorted(suspects(empty, order, runs).to_list()) == flagged

@@ -49,6 +49,7 @@ __all__ = [
     "covered",
     "line_order",
     "line_reasons",
+    "line_runs",
     "line_totals",
     "settle_frame",
     "suspects",
@@ -123,16 +124,24 @@ def line_order(lines: pl.LazyFrame) -> pl.LazyFrame:
     Lines that follow the previous line of the same stay in (length, text) order of
     ``sn`` cannot repeat one; a stay whose lines are all so, in one contiguous run, has
     unique ``sn``. Returns the ids of the other stays (``line_reasons`` checks them
-    exactly), so the hot path hashes no ``sn``. Reads two columns; order-dependent, so
-    it is its own pass.
+    exactly), so the hot path hashes no ``sn``. A table sorted by encounter_id has
+    contiguous stays; only otherwise are the runs' starts compared. Reads two columns;
+    order-dependent, so it is its own pass.
     """
     eid, sn = pl.col("encounter_id"), pl.col("sn")
     n = sn.str.len_bytes()
     after = (n > n.shift(1)) | ((n == n.shift(1)) & (sn > sn.shift(1)))
     same = (eid == eid.shift(1)).fill_null(False)
-    marks = lines.select(eid, sn).filter(~same | (same & ~after).fill_null(True))
-    marks = marks.select(eid, unordered=same)
-    return marks.filter(pl.col("unordered") | eid.is_duplicated()).select(eid).unique()
+    back = (eid < eid.shift(1)).fill_null(False)  # not sorted by encounter_id here
+    flags = lines.select(eid, unordered=(same & ~after).fill_null(True), unsorted=back)
+    return flags.filter(pl.col("unordered") | pl.col("unsorted")).select(eid, "unsorted")
+
+
+def line_runs(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """For a table not sorted by encounter_id: the ids whose lines are not contiguous."""
+    eid = pl.col("encounter_id")
+    starts = lines.select(eid).filter((eid != eid.shift(1)).fill_null(True))
+    return starts.filter(eid.is_duplicated()).unique()
 
 
 def line_reasons(lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -190,11 +199,13 @@ def _resolve(frame: pl.LazyFrame, px: PolicyExprs, by_id: bool) -> pl.LazyFrame:
     )  # fmt: skip
 
 
-def suspects(totals: pl.DataFrame, order: pl.DataFrame) -> pl.Series:
+def suspects(totals: pl.DataFrame, order: pl.DataFrame, runs: pl.DataFrame) -> pl.Series:
     """The encounter ids whose lines ``line_reasons`` must check exactly: lines that may
-    break a rule (``line_totals``) or repeat an ``sn`` (``line_order``)."""
+    break a rule (``line_totals``) or repeat an ``sn`` (``line_order``, ``line_runs``)."""
     flagged = totals.filter(pl.col("suspect") > 0)["encounter_id"]
-    return pl.concat([flagged, order["encounter_id"]]).unique()
+    unordered = order.filter(~pl.col("unsorted"))["encounter_id"]
+    ids = [flagged, unordered, runs["encounter_id"]]
+    return pl.concat(ids).drop_nulls().unique()
 
 
 def settle_frame(

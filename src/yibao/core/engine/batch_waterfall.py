@@ -42,9 +42,8 @@ def before(x: pl.Expr) -> pl.Expr:
 
 
 def start(col: str) -> pl.Expr:
-    """The state before the insuree-year: read on its first row only."""
-    first = pl.col(col).gather(pl.col("perm")).fill_null(0)
-    return pl.when(pl.col("first_s")).then(first).forward_fill().gather(pl.col("inv"))
+    """The state before the insuree-year: read on its first row (``head``) only."""
+    return pl.col(col).gather(pl.col("head")).fill_null(0)
 
 
 def order(encounters: pl.DataFrame, by_id: bool) -> pl.Expr:
@@ -65,16 +64,21 @@ def order(encounters: pl.DataFrame, by_id: bool) -> pl.Expr:
 
 def place(frame: pl.LazyFrame, order: pl.Expr) -> pl.LazyFrame:
     """Each row's place in its insuree-year (§6): ``perm`` lists the rows in ``ORDER``,
-    ``inv`` is its inverse, ``first_s`` marks years' first rows in that order and
-    ``first`` the same rows in the table's order. The frame itself is never sorted."""
+    ``inv`` is its inverse, ``first_s`` marks years' first rows in that order, ``first``
+    the same rows in the table's order and ``head`` each row's first row of its year.
+    The frame itself is never sorted."""
     ins, year = pl.col("insuree_id"), pl.col("year")
     ins_s, year_s = ins.gather(pl.col("perm")), year.gather(pl.col("perm"))
     first_s = ((ins_s != ins_s.shift(1)) | (year_s != year_s.shift(1))).fill_null(True)
     return (
         frame.with_columns(perm=order)
         .with_columns(inv=pl.col("perm").arg_sort(), first_s=first_s)
-        .with_columns(first=pl.col("first_s").gather(pl.col("inv")))
-    )
+        .with_columns(
+            first=pl.col("first_s").gather(pl.col("inv")),
+            head=pl.when(pl.col("first_s")).then(pl.col("perm")).forward_fill().gather(
+                pl.col("inv")),
+        )
+    )  # fmt: skip
 
 
 def waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
