@@ -82,7 +82,9 @@ def _region(col: str) -> Check:
 def line_checks(*, fast: bool = False) -> list[Check]:
     """Every rule a line row must keep (``model.Line`` and the int64 bound); ``fast``
     may flag a valid row (text lengths in bytes) but never passes an invalid one."""
-    amount = (pl.col("price_fen") * pl.col("qty_milli") + 500) // 1000
+    product = pl.col("price_fen") * pl.col("qty_milli")
+    amount = (product + 500) // 1000  # line_amount; at most MAX_FEN exactly when
+    most = (MAX_FEN + 1) * 1000 - 501  # product + 500 < (MAX_FEN + 1) * 1000
     cap = pl.col("price_cap_fen")
     return [
         _present("encounter_id"),
@@ -102,7 +104,7 @@ def line_checks(*, fast: bool = False) -> list[Check]:
         _present("temp_code"),
         (
             "price_fen",
-            amount <= MAX_FEN,
+            product <= most,
             pl.format(f"the line's amount {{}} exceeds {MAX_FEN}", amount),
         ),
     ]
