@@ -44,6 +44,7 @@ from yibao.core.policy.model import Policy
 
 if TYPE_CHECKING:
     from distributed import Client
+    from polars._typing import PolarsDataType
 
 __all__ = ["BatchRejected", "Summary", "settle_tables"]
 
@@ -101,14 +102,17 @@ class Summary:
     rejected: int
 
 
-def _family(dtype: pl.DataType) -> str:
+def _family(dtype: PolarsDataType) -> str:
+    """The kind of a Parquet column as the contract names it (integer, string, …)."""
     if dtype.is_integer():
         return _INT
-    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum | pl.Categorical):
+    if dtype == pl.String or isinstance(dtype, pl.Enum | pl.Categorical):
         return _STR
     if isinstance(dtype, pl.List) and _family(dtype.inner) == _STR:
         return _STRS
-    return {pl.Boolean: _BOOL, pl.Date: _DATE}.get(type(dtype), str(dtype))  # type: ignore[call-overload]
+    if dtype == pl.Boolean:
+        return _BOOL
+    return _DATE if dtype == pl.Date else str(dtype)
 
 
 def _scan(path: Path, columns: dict[str, str]) -> pl.LazyFrame:
@@ -127,7 +131,9 @@ def _scan(path: Path, columns: dict[str, str]) -> pl.LazyFrame:
         got = _family(schema[name])
         if got != family:
             raise InvalidRequest(f"{path.name}: {name}: expected {family} column, got {got}")
-        target = {_INT: pl.Int64, _STR: pl.String, _STRS: pl.List(pl.String)}.get(family)
+        targets: dict[str, pl.DataType] = {_INT: pl.Int64(), _STR: pl.String(),
+                                           _STRS: pl.List(pl.String)}  # fmt: skip
+        target = targets.get(family)
         col = pl.col(name)
         casts.append(col.cast(target, strict=False) if target and schema[name] != target else col)
     return lf.select(casts)
@@ -247,7 +253,8 @@ def _settle_parts(
         if client is None:
             results = [_run_part(job) for job in jobs]
         else:
-            results = client.gather(client.map(_run_part, jobs, pure=False))
+            futures = client.map(_run_part, jobs, pure=False)
+            results = client.gather(futures)  # type: ignore[no-untyped-call]
         counts = sum(r[0] for r in results)
         bad = pl.concat([r[1] for r in results]).sort("encounter_id", nulls_last=True)
         bad = bad.unique(maintain_order=True)
@@ -285,7 +292,7 @@ def _orphan_lines(encounters: Path, lines: Path) -> pl.DataFrame:
 def _merge_parts(part_dir: Path, n: int, out: Path) -> None:
     """The parts' files assembled into OUT one range of encounter ids at a time (each
     range holds about 1/n of the rows), so memory stays bounded (DECISIONS 0024)."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     tmp = out.with_name(f".{out.name}.tmp")
     writer = pq.ParquetWriter(tmp, pl.DataFrame(schema=_out_schema()).to_arrow().schema,

@@ -312,7 +312,7 @@ def _finish_encounters(enc: pl.DataFrame, jan1: dt.date) -> pl.DataFrame:
 def write_tables(n: int, seed: int, out: Path) -> tuple[Path, Path]:
     """Generate ``n`` encounters chunk by chunk into ``out/E.parquet`` and
     ``out/L.parquet`` (LZ4-compressed Parquet); returns their paths."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     out.mkdir(parents=True, exist_ok=True)
     paths = out / "E.parquet", out / "L.parquet"
