@@ -34,6 +34,7 @@ from yibao.core.engine.rules import SCALAR, capped_increment, deductible, seriou
 from yibao.core.policy import Policy
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FEWER = settings(FAST, max_examples=30)
 
 
 def batch_settle(enc: pl.DataFrame, lines: pl.DataFrame, packs: list[Policy]) -> pl.DataFrame:
@@ -95,7 +96,7 @@ def test_batch_equals_scalar_one_by_one(doc: dict, rows: list, rnd: object) -> N
     assert differences(batch_settle(enc, lines, packs), scalar_settle(enc, lines, packs)) == []
 
 
-@FAST
+@FEWER
 @given(pack_docs(), pack_docs(), years(), st.dates(dt.date(2020, 2, 1), dt.date(2020, 11, 30)))
 def test_two_packs_split_the_year(a: dict, b: dict, rows: list, cut: dt.date) -> None:
     """Each encounter settles under the pack of its discharge date; the year's
@@ -107,7 +108,7 @@ def test_two_packs_split_the_year(a: dict, b: dict, rows: list, cut: dt.date) ->
     assert differences(batch_settle(enc, lines, packs), scalar_settle(enc, lines, packs)) == []
 
 
-@FAST
+@FEWER
 @given(pack_docs(), years(), st.integers(0, 10**6))
 def test_only_the_first_row_of_a_year_is_read(doc: dict, rows: list, junk: int) -> None:
     """Starting state on later rows of an insuree-year is ignored."""
