@@ -71,6 +71,9 @@ def test_generated_year_reaches_every_cap(
     serious_cap = out.filter(pl.col("serious_base_after_fen") > 60_000_000)
     assert serious_cap.height > 0
     assert out.filter(pl.col("maf_pay") > 0).height > 0
+    dibao = out.filter(pl.col("assistance_category") == "dibao")
+    assert (dibao["assistance_entitled_after_fen"] > pack.assistance["dibao"].cap_fen).any()
+    assert out.filter(pl.col("acct_pay") > 0, pl.col("account_balance_after_fen") == 0).height
     assert out.filter(pl.col("fiscal_pay") > 0).height > 0
     assert out.filter(pl.col("acct_pay") > 0).height > 0
     assert out.filter(pl.col("overlmt_selfpay") > 0).height > 0
