@@ -33,10 +33,7 @@ from yibao.core.engine.batch_ops import POLARS, PolarsOps
 from yibao.core.engine.batch_policy import SCHEMES, PolicyExprs
 from yibao.core.engine.batch_waterfall import order, place, waterfall
 from yibao.core.engine.model import MAX_FEN, SETLINFO_FIELDS
-from yibao.core.engine.rules import (
-    line_terms,
-    split_line,
-)
+from yibao.core.engine.rules import line_terms, split_line
 from yibao.core.errors import InvariantBroken
 
 __all__ = [
@@ -93,16 +90,16 @@ def covered(encounters: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     )
 
 
-def line_totals(lines: pl.LazyFrame, covered: pl.Series) -> pl.LazyFrame:
+def line_totals(lines: pl.LazyFrame, covered_ids: pl.Series) -> pl.LazyFrame:
     """§4 for every line, summed per encounter (``medfee_sumamt`` and the three parts
-    that are not in scope); ``covered`` lists the encounters of ``covered``.
+    that are not in scope); ``covered_ids`` are the ids ``covered`` found.
 
     ``suspect`` counts the lines that may break a rule (a cheap, conservative test:
     byte lengths for character lengths); ``line_reasons`` checks those stays exactly.
     Every term is per row, so the whole pass streams.
     """
     price, cls = pl.col("price_fen"), pl.col("item_class")
-    item = pl.col("encounter_id").is_in(covered.implode()) & (
+    item = pl.col("encounter_id").is_in(covered_ids.implode()) & (
         pl.col("in_protocol") | pl.col("temp_code")
     )  # §4.2 covered_item
     own_pay, selfpay = line_terms(cls == "C", cls == "B", item, pl.col("selfpay_bp"), POLARS)
