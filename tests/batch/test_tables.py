@@ -185,3 +185,18 @@ def test_zero_line_encounter_and_year_boundary(tmp_path: Path) -> None:
     got = batch_settle(both, lines, two)
     assert differences(got, scalar_settle(both, lines, two)) == []
     assert got.filter(pl.col("encounter_id") == enc["encounter_id"][0])["medfee_sumamt"][0] == 0
+
+
+@pytest.mark.slow
+def test_a_larger_year_in_all_modes_equals_the_scalar_engine(tmp_path: Path) -> None:
+    """200,000 encounters (~4.2M lines): one pass, 7 parts and the scalar engine agree."""
+    enc, lines = generate(200_000, seed=77)
+    enc.write_parquet(tmp_path / "E.parquet")
+    lines.write_parquet(tmp_path / "L.parquet")
+    pack = [load_pack(CQ)]
+    e, ln = tmp_path / "E.parquet", tmp_path / "L.parquet"
+    settle_tables(pack, e, ln, tmp_path / "one.parquet")
+    settle_tables(pack, e, ln, tmp_path / "parts.parquet", partitions=7)
+    one = pl.read_parquet(tmp_path / "one.parquet")
+    assert pl.read_parquet(tmp_path / "parts.parquet").equals(one)
+    assert differences(one, scalar_settle(enc, lines, pack)) == []
