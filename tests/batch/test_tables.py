@@ -200,3 +200,15 @@ def test_a_larger_year_in_all_modes_equals_the_scalar_engine(tmp_path: Path) -> 
     one = pl.read_parquet(tmp_path / "one.parquet")
     assert pl.read_parquet(tmp_path / "parts.parquet").equals(one)
     assert differences(one, scalar_settle(enc, lines, pack)) == []
+
+
+def test_row_order_of_the_tables_does_not_matter() -> None:
+    """Shuffled encounter and line rows settle to the same table (slower, still exact)."""
+    from tests.property.test_batch import batch_settle
+
+    enc, lines = generate(2_000, seed=13)
+    pack = [load_pack(CQ)]
+    want = batch_settle(enc, lines, pack)
+    got = batch_settle(enc.sample(fraction=1, shuffle=True, seed=1),
+                       lines.sample(fraction=1, shuffle=True, seed=2), pack)  # fmt: skip
+    assert got.equals(want)
