@@ -8,27 +8,12 @@ from typing import Any
 
 import yaml
 
+from yibao.core.engine.model import SETLINFO_FIELDS
+
 HERE = Path(__file__).resolve().parent
 PUBLIC = HERE / "public"
 OURS = HERE / "ours"
-SETLINFO = (
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "pool_selfpay_amt",
-    "hifmi_pay",
-    "hifob_pay",
-    "maf_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-    "fiscal_pay",
-    "acct_pay",
-    "psn_cash_pay",
-)
+SETLINFO = SETLINFO_FIELDS
 LINE = (
     "det_item_fee_sumamt",
     "fulamt_ownpay_amt",

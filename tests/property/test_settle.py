@@ -12,7 +12,7 @@ from tests.strategies import lines, policies, requests
 from yibao.core.engine import Accumulators, Line, SettleRequest, settle
 from yibao.core.engine.invariants import broken_invariants
 from yibao.core.engine.lines import settle_lines
-from yibao.core.engine.rules import SCALAR, split_line
+from yibao.core.engine.rules import SCALAR, line_terms, split_line
 from yibao.core.policy import Policy
 
 
@@ -101,12 +101,13 @@ def test_an_in_scope_line_never_lowers_the_funds_pay(
 
 @given(lines(max_size=20), st.booleans())
 def test_scalar_lines_equal_the_shared_rule(ls: tuple[Line, ...], covered_ok: bool) -> None:
-    """``settle_lines`` is ``rules.split_line`` written out for speed: they agree."""
+    """``settle_lines`` is ``rules.line_terms`` and ``rules.split_line`` written out for
+    speed: they agree."""
     results, *_ = settle_lines(ls, covered_ok)
     for ln, res in zip(ls, results, strict=True):
         covered = covered_ok and (ln.in_protocol or ln.temp_code)
-        own = ln.item_class == "C" and not covered
-        sp = ln.selfpay_bp if ln.item_class == "B" and not covered else 0
+        own, sp = line_terms(ln.item_class == "C", ln.item_class == "B", covered,
+                             ln.selfpay_bp, SCALAR)  # fmt: skip
         cap = ln.price_fen if ln.price_cap_fen is None else ln.price_cap_fen
         want = split_line(ln.price_fen, ln.qty_milli, cap, own, sp, SCALAR)
         assert want == (

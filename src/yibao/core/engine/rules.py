@@ -28,6 +28,7 @@ __all__ = [
     "capped_increment",
     "deductible",
     "fiscal_subsidy",
+    "line_terms",
     "referral_ratio",
     "serious_entitled",
     "split_line",
@@ -61,6 +62,19 @@ class _ScalarOps:
 SCALAR: Ops = _ScalarOps()
 
 
+def line_terms(
+    class_c: Any, class_b: Any, covered_item: Any, selfpay_bp: Any, ops: Ops
+) -> tuple[Any, Any]:
+    """§4 steps 2, 3 and 5: what ``split_line`` needs to know about a line's class.
+
+    ``covered_item`` is step 2 (``covid and protocol_in_scope and (in_protocol or
+    temp_code)``). Returns ``(own_pay, selfpay_bp')``: a class C line pays in full unless
+    covered; a class B line pays its 先行自付 ratio first unless covered; others none.
+    """
+    own_pay = ops.where(covered_item, False, class_c)
+    return own_pay, ops.where(covered_item, 0, ops.where(class_b, selfpay_bp, 0))
+
+
 def split_line(
     price_fen: Any, qty_milli: Any, cap_fen: Any, own_pay: Any, selfpay_bp: Any, ops: Ops
 ) -> tuple[Any, Any, Any, Any, Any]:
@@ -79,7 +93,7 @@ def split_line(
 
 
 def deductible(
-    first_fen: Any, later: Any, later_bp: int, transfer: Any, transfer_bp: int, ops: Ops
+    first_fen: Any, later: Any, later_bp: Any, transfer: Any, transfer_bp: Any, ops: Ops
 ) -> Any:
     """§5.1 起付线: the first-admission figure, reduced for a later admission, then for
     a transfer-in."""
@@ -87,7 +101,7 @@ def deductible(
     return ops.where(transfer, mul_bp(d, transfer_bp), d)
 
 
-def referral_ratio(ratio_bp: Any, cut: Any, cut_bp: int, ops: Ops) -> Any:
+def referral_ratio(ratio_bp: Any, cut: Any, cut_bp: Any, ops: Ops) -> Any:
     """§5.2 报销比例, less the unregistered out-of-area cut when it applies."""
     return ops.where(cut, ops.greatest(ratio_bp - cut_bp, 0), ratio_bp)
 

@@ -1,0 +1,312 @@
+"""The batch engine: a table of encounters settled in one vectorised pass (SETTLEMENT.md §6).
+
+Settling the rows one by one in (insuree, calendar year of discharge_date,
+discharge_date, encounter_id) order, carrying the accumulators and the account balance,
+gives exactly what this module gives: every formula is a function of ``rules`` called
+with Polars expressions and ``POLARS`` operations, and every yearly cap is
+``capped_increment`` on an exclusive cumulative sum per insuree-year. The account is the
+same form: what it has paid before an encounter is ``min(balance, Σ allowed before)``.
+
+Passes: ``covered`` resolves §3 per encounter (the encounter table is small);
+``line_totals`` streams the lines through ``split_line`` and sums them per encounter
+(§4); ``line_order`` finds the stays whose ``sn`` might repeat; ``settle_frame`` checks
+the rows and runs the waterfall (§5, ``batch_waterfall``). Rows that break a rule are
+rejected with their whole insuree-year (the later encounters of a year depend on the
+earlier ones). Pure: frames in, frames out; reading and writing Parquet belong to
+``yibao.services.batch`` (DECISIONS 0020–0027).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import polars as pl
+
+from yibao.core.engine.batch_checks import (
+    all_hold,
+    encounter_checks,
+    line_checks,
+    reasons,
+    start_checks,
+)
+from yibao.core.engine.batch_ops import POLARS, PolarsOps
+from yibao.core.engine.batch_policy import SCHEMES, PolicyExprs
+from yibao.core.engine.batch_waterfall import order, place, waterfall
+from yibao.core.engine.model import MAX_FEN, SETLINFO_FIELDS
+from yibao.core.engine.rules import line_terms, split_line
+from yibao.core.errors import InvariantBroken
+
+__all__ = [
+    "ACCUMULATOR_FIELDS",
+    "OUT_COLUMNS",
+    "POLARS",
+    "REJECT_COLUMNS",
+    "BatchResult",
+    "PolarsOps",
+    "covered",
+    "line_order",
+    "line_reasons",
+    "line_runs",
+    "line_totals",
+    "settle_frame",
+    "suspects",
+]
+
+ACCUMULATOR_FIELDS = (
+    "basic_entitled_after_fen",
+    "serious_base_after_fen",
+    "assistance_entitled_after_fen",
+    "account_balance_after_fen",
+)
+OUT_COLUMNS = ("encounter_id", "covid", *SETLINFO_FIELDS, *ACCUMULATOR_FIELDS)
+REJECT_COLUMNS = {
+    "encounter_id": pl.Int64,
+    "insuree_id": pl.Int64,
+    "year": pl.Int32,
+    "reason": pl.String,
+}
+_TOTALS = ("n_lines", "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay",
+           "preselfpay_amt", "suspect")  # fmt: skip
+
+
+class BatchResult(NamedTuple):
+    """Settled rows (``OUT_COLUMNS``, by encounter_id) and rejected ones, with reasons."""
+
+    settled: pl.DataFrame
+    rejects: pl.DataFrame
+
+
+# -- §4 the lines ------------------------------------------------------------------------
+
+
+def covered(encounters: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
+    """§4.2: the encounters (``encounter_id``) under an overlay version that puts
+    protocol items and temporary codes in scope; their lines settle as covered."""
+    protocol = px.overlay_flag(lambda v: v.protocol_in_scope)
+    return (
+        _overlay(encounters.select(_OVERLAY_INPUTS), px)
+        .filter(pl.col("covid") & protocol)
+        .select("encounter_id")
+    )
+
+
+def line_totals(lines: pl.LazyFrame, covered_ids: pl.Series) -> pl.LazyFrame:
+    """§4 for every line, summed per encounter (``medfee_sumamt`` and the three parts
+    that are not in scope); ``covered_ids`` are the ids ``covered`` found.
+
+    ``suspect`` counts the lines that may break a rule (a cheap, conservative test:
+    byte lengths for character lengths); ``line_reasons`` checks those stays exactly.
+    Every term is per row, so the whole pass streams.
+    """
+    price, cls = pl.col("price_fen"), pl.col("item_class")
+    item = pl.col("encounter_id").is_in(covered_ids.implode()) & (
+        pl.col("in_protocol") | pl.col("temp_code")
+    )  # §4.2 covered_item
+    own_pay, selfpay = line_terms(cls == "C", cls == "B", item, pl.col("selfpay_bp"), POLARS)
+    cap = pl.col("price_cap_fen").fill_null(price)
+    parts = split_line(price, pl.col("qty_milli"), cap, own_pay, selfpay, POLARS)
+    names = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
+    per_line = [x.alias(n) for x, n in zip(parts, names, strict=False)]
+    suspect = ~all_hold(line_checks(fast=True))
+    return (
+        lines.select("encounter_id", *per_line, suspect=suspect.cast(pl.Int64))
+        .group_by("encounter_id")
+        .agg(pl.len().cast(pl.Int64).alias("n_lines"), pl.all().sum())
+    )
+
+
+def line_order(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """The encounter ids whose ``sn`` may repeat, found from the row order alone.
+
+    Lines that follow the previous line of the same stay in (length, text) order of
+    ``sn`` cannot repeat one; a stay whose lines are all so, in one contiguous run, has
+    unique ``sn``. Returns the ids of the other stays (``line_reasons`` checks them
+    exactly), so the hot path hashes no ``sn``. A table sorted by encounter_id has
+    contiguous stays; only otherwise are the runs' starts compared. Reads two columns;
+    order-dependent, so it is its own pass.
+    """
+    eid, sn = pl.col("encounter_id"), pl.col("sn")
+    n = sn.str.len_bytes()
+    after = (n > n.shift(1)) | ((n == n.shift(1)) & (sn > sn.shift(1)))
+    same = (eid == eid.shift(1)).fill_null(False)
+    back = (eid < eid.shift(1)).fill_null(False)  # not sorted by encounter_id here
+    flags = lines.select(eid, unordered=(same & ~after).fill_null(True), unsorted=back)
+    return flags.filter(pl.col("unordered") | pl.col("unsorted")).select(eid, "unsorted")
+
+
+def line_runs(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """For a table not sorted by encounter_id: the ids whose lines are not contiguous."""
+    eid = pl.col("encounter_id")
+    starts = lines.select(eid).filter((eid != eid.shift(1)).fill_null(True))
+    return starts.filter(eid.is_duplicated()).unique()
+
+
+def line_reasons(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Exact problems of the given lines, one row per encounter: ``encounter_id, reason``."""
+    checks = line_checks()
+    dup = pl.col("sn").is_duplicated().over("encounter_id")
+    checks.append(("sn", ~dup, pl.format("duplicate sn '{}'", pl.col("sn"))))
+    with_sn = pl.format("lines[sn={}].", pl.col("sn").fill_null("null"))
+    return (
+        lines.with_columns(reason=pl.concat_str(with_sn, reasons(checks)))
+        .filter(pl.col("reason").is_not_null())
+        .group_by("encounter_id", maintain_order=True)
+        .agg(pl.col("reason").first())
+    )
+
+
+# -- §3 and §5 the encounters --------------------------------------------------------------
+
+
+_OVERLAY_INPUTS = ("encounter_id", "insured_region", "discharge_date", "diagnoses",
+                   "covid_status", "covid_designated")  # fmt: skip
+
+
+def _overlay(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
+    """§3 per row: the pack (``pack``), the overlay version in force (``v``) and
+    whether it covers this patient here (``covid``)."""
+    frame = frame.with_columns(pack=px.pack_index(px.covering()))
+    return frame.with_columns(v=px.version()).with_columns(covid=px.covid())
+
+
+def _resolve(frame: pl.LazyFrame, px: PolicyExprs, by_id: bool) -> pl.LazyFrame:
+    """Per row, in the table's order: the pack, the codes, the overlay (§3), and whether
+    the row keeps every rule that does not depend on its place in the year. ``by_id``:
+    the table is sorted by encounter_id (a repeated id is then next to its twin)."""
+    scheme, tier = pl.col("scheme"), pl.col("resident_tier")
+    eid = pl.col("encounter_id")
+    twin = (eid == eid.shift(1)) | (eid == eid.shift(-1)) if by_id else eid.is_duplicated()
+    frame = _overlay(frame, px).with_columns(
+        dup=twin.fill_null(False),
+        year=pl.col("discharge_date").dt.year().cast(pl.Int32),
+        s=scheme.replace_strict(
+            {n: i for i, n in enumerate(SCHEMES)}, default=2, return_dtype=pl.Int8
+        ),
+        akey=px.assistance_key(),
+        out_of_area=~px.provider_in_area(),
+    )
+    k = pl.when(pl.col("s") == 1).then(tier.cast(pl.Int8, strict=False).fill_null(3))
+    return frame.with_columns(
+        k=k.otherwise(pl.when(pl.col("s") == 0).then(0).otherwise(3)).cast(pl.Int8),
+        inscp_scp_amt=pl.col("medfee_sumamt") - pl.col("fulamt_ownpay_amt")
+        - pl.col("overlmt_selfpay") - pl.col("preselfpay_amt"),
+        unregistered=pl.col("filing") == "unregistered",
+        transferred=pl.col("transfer_from").is_not_null(),
+        ok=all_hold(encounter_checks(px.known_category())) & pl.col("line_reason").is_null(),
+    )  # fmt: skip
+
+
+def suspects(totals: pl.DataFrame, order: pl.DataFrame, runs: pl.DataFrame) -> pl.Series:
+    """The encounter ids whose lines ``line_reasons`` must check exactly: lines that may
+    break a rule (``line_totals``) or repeat an ``sn`` (``line_order``, ``line_runs``)."""
+    flagged = totals.filter(pl.col("suspect") > 0)["encounter_id"]
+    unordered = order.filter(~pl.col("unsorted"))["encounter_id"]
+    ids = [flagged, unordered, runs["encounter_id"]]
+    return pl.concat(ids).drop_nulls().unique()
+
+
+def settle_frame(
+    encounters: pl.DataFrame, totals: pl.DataFrame, bad_lines: pl.DataFrame, px: PolicyExprs
+) -> BatchResult:
+    """Settle ``encounters`` with their ``line_totals``; ``bad_lines`` is ``line_reasons``
+    of the lines of every ``suspects`` encounter. Returns the settled rows and rejects."""
+    by_id = encounters["encounter_id"].is_sorted()
+    if by_id:  # both sides sorted: a merge join, not a hash join
+        encounters = encounters.with_columns(pl.col("encounter_id").set_sorted())
+        totals = totals.sort("encounter_id")
+    joined = (
+        encounters.lazy()
+        .with_row_index("row")
+        .join(totals.lazy(), on="encounter_id", how="left", maintain_order="left")
+        .join(
+            bad_lines.lazy().rename({"reason": "line_reason"}),
+            on="encounter_id",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(pl.col(name).fill_null(0) for name in _TOTALS)
+    )
+    wide = _resolve(joined, px, by_id)
+    carried = pl.all_horizontal(pl.col(f).is_between(0, MAX_FEN) for f in _CARRIED)
+    done = (
+        waterfall(
+            place(wide, order(encounters, by_id)).with_columns(
+                ok=pl.col("ok") & all_hold(start_checks())
+            ),
+            px,
+        )
+        .with_columns(carried=carried)
+        .with_columns(ok=pl.col("ok") & pl.col("carried"))
+        .select(*OUT_COLUMNS, *_KEPT)
+        .collect(engine="in-memory")  # order-dependent work: faster than streaming
+    )
+    orphans = totals.join(encounters.select("encounter_id"), on="encounter_id", how="anti")
+    if done["ok"].all() and orphans.height == 0:
+        return BatchResult(_out(done), pl.DataFrame(schema=REJECT_COLUMNS))
+    rejects = _rejects(done, wide, px, orphans)
+    keep = done.join(rejects.select("encounter_id").unique(), on="encounter_id", how="anti")
+    return BatchResult(_out(keep.filter(pl.col("encounter_id").is_not_null())), rejects)
+
+
+_CARRIED = ("a_before", "s_before", "m_before")
+_KEPT = ("row", "insuree_id", "year", "ok", "carried", "first", "balance_before", "one_stop")
+
+
+def _rejects(
+    done: pl.DataFrame, wide: pl.LazyFrame, px: PolicyExprs, orphans: pl.DataFrame
+) -> pl.DataFrame:
+    """Every row of each insuree-year that holds a broken row, with its reason."""
+    broken = done.filter(~pl.col("ok")).select("row", "first", "carried")
+    checks = encounter_checks(px.known_category()) + start_checks()
+    carried = pl.when(~pl.col("carried")).then(pl.lit(f"accumulators: carried past {MAX_FEN} fen"))
+    why = pl.concat_str(
+        [reasons(checks), pl.col("line_reason"), carried], separator="; ", ignore_nulls=True
+    )
+    own = (
+        wide.join(broken.lazy(), on="row", how="inner")
+        .select("encounter_id", "insuree_id", "year", reason=why)
+        .collect(engine="in-memory")
+    )
+    orphans = orphans.select(
+        "encounter_id",
+        insuree_id=pl.lit(None, pl.Int64),
+        year=pl.lit(None, pl.Int32),
+        reason=pl.lit("lines: no encounter row has this encounter_id"),
+    )
+    whole = pl.col("year").is_null()
+    years = own.filter(~whole).select("insuree_id", "year").unique()
+    anyyear = own.filter(whole & pl.col("insuree_id").is_not_null()).select("insuree_id").unique()
+    swept = (
+        pl.concat(
+            [
+                done.join(years, on=["insuree_id", "year"], how="semi"),
+                done.join(anyyear, on="insuree_id", how="semi"),
+            ]
+        )
+        .select("encounter_id", "insuree_id", "year")
+        .unique()
+    )
+    fellow = swept.join(own.select("encounter_id"), on="encounter_id", how="anti").with_columns(
+        reason=pl.lit("insuree-year rejected: another of its encounters is invalid")
+    )
+    return pl.concat([own, fellow, orphans]).sort("encounter_id", nulls_last=True)
+
+
+def _out(done: pl.DataFrame) -> pl.DataFrame:
+    """The contract's columns, by encounter id, after the invariants (SETTLEMENT.md §5)."""
+    c = pl.col
+    amounts = [c(f) for f in SETLINFO_FIELDS]
+    broken = ~(
+        pl.all_horizontal(a >= 0 for a in amounts)
+        & (
+            c("fund_pay_sumamt") + c("fiscal_pay") + c("acct_pay") + c("psn_cash_pay")
+            == c("medfee_sumamt")
+        )
+        & (c("acct_pay") <= c("balance_before"))
+        & ~(c("one_stop") & (c("psn_cash_pay") != 0))
+    )
+    bad = done.filter(broken)
+    if bad.height:
+        raise InvariantBroken(f"encounter {bad['encounter_id'][0]}: a batch invariant broke")
+    out = done.select(OUT_COLUMNS)
+    return out if out["encounter_id"].is_sorted() else out.sort("encounter_id")

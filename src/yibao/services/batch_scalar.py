@@ -1,0 +1,127 @@
+"""The scalar engine over the batch tables: settle each row one by one, in order.
+
+The reference for ``yibao batch settle`` (SETTLEMENT.md §6): encounter and line rows
+(the batch contract's schema) become ``SettleRequest``s, settled in (insuree, year,
+discharge_date, encounter_id) order with the accumulators and the account balance
+carried from one to the next. Used by the tests and by ``bench/batch.py`` for the
+scalar-to-batch ratio; it is a Python loop, not a production path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+
+import polars as pl
+
+from yibao.core.engine import Accumulators, Encounter, Insuree, Line, Provider, SettleRequest
+from yibao.core.engine.batch import OUT_COLUMNS
+from yibao.core.engine.settle import settle
+from yibao.core.policy import PackSet, Policy
+
+__all__ = ["ordered", "requests_of", "scalar_settle", "settle_in_order"]
+
+
+def requests_of(enc: pl.DataFrame, lines: pl.DataFrame) -> list[SettleRequest]:
+    """One request per encounter row, with the row's starting state (not carried yet)."""
+    by_enc: dict[int, list[Line]] = defaultdict(list)
+    for r in lines.iter_rows(named=True):
+        by_enc[r["encounter_id"]].append(
+            Line(
+                r["sn"],
+                r["code"],
+                r["category"],
+                r["item_class"],
+                r["selfpay_bp"],
+                r["price_fen"],
+                r["qty_milli"],
+                r["price_cap_fen"],
+                r["in_protocol"],
+                r["temp_code"],
+            )
+        )
+    out = []
+    for r in enc.iter_rows(named=True):
+        tf = r["transfer_from"]
+        out.append(
+            SettleRequest(
+                Insuree(
+                    str(r["insuree_id"]),
+                    r["scheme"],
+                    r["resident_tier"],
+                    r["insured_region"],
+                    r["assistance_category"],
+                    r["account_balance_fen"],
+                    True,
+                ),
+                Provider(
+                    r["provider_code"],
+                    r["provider_region"],
+                    r["provider_level"],
+                    r["covid_designated"],
+                ),
+                Encounter(
+                    str(r["encounter_id"]),
+                    r["med_type"],
+                    r["admit_date"],
+                    r["discharge_date"],
+                    tuple(r["diagnoses"]),
+                    r["covid_status"],
+                    r["filing"],
+                    r["admission_seq"],
+                    None if tf is None else str(tf),
+                ),
+                tuple(by_enc.get(r["encounter_id"], ())),
+                Accumulators(
+                    r["start_basic_entitled_fen"],
+                    r["start_serious_base_fen"],
+                    r["start_assistance_entitled_fen"],
+                ),
+            )
+        )
+    return out
+
+
+def ordered(reqs: list[SettleRequest]) -> list[SettleRequest]:
+    """The settlement order of SETTLEMENT.md §6 (ids are the tables' integers)."""
+
+    def key(q: SettleRequest) -> tuple[int, int, dt.date, int]:
+        day = q.encounter.discharge_date
+        return int(q.insuree.id), day.year, day, int(q.encounter.id)
+
+    return sorted(reqs, key=key)
+
+
+def scalar_settle(enc: pl.DataFrame, lines: pl.DataFrame, packs: Sequence[Policy]) -> pl.DataFrame:
+    """Settle every row one by one with carried state; ``OUT_COLUMNS``, by encounter_id."""
+    return settle_in_order(ordered(requests_of(enc, lines)), packs)
+
+
+def settle_in_order(reqs: Sequence[SettleRequest], packs: Sequence[Policy]) -> pl.DataFrame:
+    """Settle requests given in ``ordered`` order, carrying state per insuree-year."""
+    pack_set = PackSet(packs)
+    state: dict[tuple[str, int], tuple[Accumulators, int]] = {}
+    rows = []
+    for q in reqs:
+        key = (q.insuree.id, q.encounter.discharge_date.year)
+        acc, balance = state.get(key, (q.accumulators, q.insuree.account_balance_fen))
+        ins = dataclasses.replace(q.insuree, account_balance_fen=balance)
+        q = dataclasses.replace(q, accumulators=acc, insuree=ins)
+        s = settle(q, pack_set.select(q.insuree.insured_region, q.encounter.discharge_date))
+        state[key] = (s.accumulators_after, s.account_balance_after_fen)
+        a = s.accumulators_after
+        rows.append(
+            (
+                int(s.encounter_id),
+                s.covid,
+                *s.setlinfo,
+                a.basic_entitled_fen,
+                a.serious_base_fen,
+                a.assistance_entitled_fen,
+                s.account_balance_after_fen,
+            )
+        )
+    schema = {c: (pl.Boolean if c == "covid" else pl.Int64) for c in OUT_COLUMNS}
+    return pl.DataFrame(rows, schema=schema, orient="row").sort("encounter_id")
