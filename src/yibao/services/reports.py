@@ -11,6 +11,7 @@ from typing import Any
 
 from yibao.core import ledger
 from yibao.core.engine.model import Accumulators
+from yibao.core.errors import InvalidRequest
 from yibao.core.ledger.accounts import PERSONAL_ACCOUNT
 from yibao.core.ledger.reconcile import (
     TOTALS_3201,
@@ -111,9 +112,7 @@ def _provider_of(caller: Principal, provider_code: str | None) -> str:
             own(caller, provider_code or "", f"provider {provider_code}")
         return caller.provider_code
     if provider_code is None:
-        from yibao.core.errors import InvalidRequest
-
-        raise InvalidRequest.of([("provider", "name the provider to reconcile")])
+        raise InvalidRequest.of([("provider_code", "name the provider to reconcile")])
     return provider_code
 
 
@@ -172,7 +171,7 @@ def ledger_problems(uow: UnitOfWork, packs: PackSet | None = None) -> list[str]:
         settlements = hosp.settlements()
         txs = {t.id: t for t in hosp.transactions()}
         stored = hosp.all_accumulators()
-        moved = {r.psn_no: r.moved_fen for r in _accounts(uow)}
+        moved = hosp.account_movements()
     booked, problems = [], []
     for row in settlements:
         tx = txs.pop(row.id, None)
@@ -193,11 +192,3 @@ def ledger_problems(uow: UnitOfWork, packs: PackSet | None = None) -> list[str]:
             problems.append(f"account of {psn[:6]}…: moved {moved.get(psn, 0)} fen, the postings "
                             f"imply {-posted.get(psn, 0)}")  # fmt: skip
     return problems
-
-
-def _accounts(uow: UnitOfWork) -> list[Any]:
-    from sqlalchemy import select
-
-    from yibao.store.hospital import AccountBalance
-
-    return list(uow.session.execute(select(AccountBalance.psn_no, AccountBalance.moved_fen)))

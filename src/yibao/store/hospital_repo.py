@@ -258,6 +258,10 @@ class HospitalRepo:
         got = self.s.execute(q.with_for_update() if lock else q).scalar()
         return int(got or 0)
 
+    def account_movements(self) -> dict[str, int]:
+        """Every insuree's net account movement (for the ledger check)."""
+        return {r[0]: int(r[1]) for r in self.s.execute(select(B.c.psn_no, B.c.moved_fen))}
+
     def move_account(self, psn_no: str, delta_fen: int, at: dt.datetime) -> None:
         if delta_fen:
             self.s.execute(update(B).where(B.c.psn_no == psn_no)
