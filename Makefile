@@ -27,10 +27,11 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
-## demo: load the demo district into ./yibao.db (SQLite), then settle the bundled examples
+## demo: load the demo district into ./yibao.db (SQLite), then serve the API on
+## 127.0.0.1:8000 with a demo hospital key and a curl example (Ctrl-C stops)
 demo: $(STAMP)
 	$(BIN)/yibao demo load
-	$(BIN)/yibao demo statements
+	$(BIN)/yibao demo serve
 
 ## migration: autogenerate the next store migration from the models (MSG="what changed")
 migration: $(STAMP)

@@ -14,6 +14,8 @@ BENCHES = [
     ["imports.py", "--rows", "1000000", "--repeat", "3"],
     ["resolve.py", "--stays", "2000", "--lines", "25", "--repeat", "3"],
     ["batch.py", "--encounters", "100000", "1000000", "--repeat", "3", "--scalar", "100000"],
+    # the hospital service over HTTP (PostgreSQL: YIBAO_TEST_PG); docs/PERFORMANCE.md
+    ["service.py", "--encounters", "10000", "--seconds", "60", "--repeat", "3"],
 ]
 
 

@@ -26,7 +26,9 @@ PG_ENV = "YIBAO_TEST_PG"
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """This test process's tag: the xdist worker and the pid, so that two test runs on one
+    PostgreSQL (two checkouts, CI beside a developer) never share a schema."""
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def pg_url_in(schema: str) -> str:

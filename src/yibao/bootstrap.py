@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from yibao.services.context import Context
 from yibao.settings import Settings
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 
-__all__ = ["dispose_engines", "engine_for", "settings", "unit_of_work"]
+__all__ = ["dispose_engines", "engine_for", "hospital_context", "settings", "unit_of_work"]
 
 
 def settings() -> Settings:
@@ -20,11 +21,23 @@ def settings() -> Settings:
 _ENGINES: dict[str, Engine] = {}
 
 
-def engine_for(url: str) -> Engine:
+def engine_for(url: str, *, pool_size: int | None = None, overflow: int | None = None) -> Engine:
     """One engine (one pool) per database URL in this process."""
     if url not in _ENGINES:
-        _ENGINES[url] = make_engine(url)
+        kw = {}
+        if not url.startswith("sqlite") and pool_size is not None:
+            kw = {"pool_size": pool_size, "max_overflow": overflow or 0}
+        _ENGINES[url] = make_engine(url, **kw)
     return _ENGINES[url]
+
+
+def hospital_context(s: Settings | None = None) -> Context:
+    """The hospital service's context: the packs of ``YIBAO_PACKS_DIR`` (default: the
+    shipped ones), the wall clock, empty caches."""
+    from yibao.packs import PACKS_DIR
+
+    s = s or settings()
+    return Context.from_folder(s.packs_dir or PACKS_DIR)
 
 
 def unit_of_work(url: str | None = None, *, check: bool = True) -> UnitOfWork:

@@ -1,12 +1,20 @@
 """The one settings object (pydantic-settings): every knob from the environment.
 
-``YIBAO_DATABASE_URL``: ``sqlite:///./yibao.db`` by default (embedded, a file in the
-working directory); ``postgresql+psycopg://user@host:5432/yibao`` in production.
+- ``YIBAO_DATABASE_URL``: ``sqlite:///./yibao.db`` by default (embedded, a file in the
+  working directory); ``postgresql+psycopg://user@host:5432/yibao`` in production.
+- ``YIBAO_PACKS_DIR``: the folder of policy packs the hospital service selects from
+  (default: the packs shipped in the wheel, ``yibao/packs``).
+- ``YIBAO_POOL_SIZE`` / ``YIBAO_POOL_OVERFLOW``: connections per API worker
+  (PostgreSQL; SQLAlchemy's pool over psycopg 3).
+- ``YIBAO_KEY_CACHE_S``: how long a verified API key is trusted in memory (seconds).
+
 Only ``yibao.bootstrap`` and the adapters read it; services and the store take
 arguments (an import-linter contract).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,3 +29,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YIBAO_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    packs_dir: Path | None = None
+    pool_size: int = 10
+    pool_overflow: int = 10
+    key_cache_s: float = 30.0

@@ -23,7 +23,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> object:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    schema = f"mig_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    schema = f"mig_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     yield make_schema(schema)
     drop_schema(schema)
 
@@ -70,3 +70,41 @@ def test_tables_hold_the_registry_columns() -> None:
     for name, kind in KINDS.items():
         cols = [c.name for c in model_for(name).__table__.columns]  # type: ignore[attr-defined]
         assert sorted(set(cols) - bookkeeping) == sorted(kind.names), name
+
+
+def test_service_tables_are_migrated(db_url: str) -> None:
+    from yibao.store import hospital
+
+    names = {t.__tablename__ for t in (
+        hospital.ApiKey, hospital.Encounter, hospital.EncounterEvent, hospital.FeeLineRow,
+        hospital.SettlementRow, hospital.Accumulator, hospital.AccountBalance,
+        hospital.JournalTransaction, hospital.JournalPosting, hospital.AuditEntry,
+        hospital.RequestRecord, hospital.Compensation)}  # fmt: skip
+    assert names <= _tables(db_url)
+
+
+def test_append_only_tables_refuse_update_and_delete(db_url: str) -> None:
+    """The journal, encounter events and the audit log: a trigger refuses any change."""
+    import datetime as dt
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    engine = make_engine(db_url)
+    at = dt.datetime(2020, 2, 10, tzinfo=dt.UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, role, action, entity, entity_id, detail) "
+                    "VALUES (:at, 'k1', 'admin', 'test', 'key', 'k1', '{}')"
+                ),
+                {"at": at},
+            )
+        for sql in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"):
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+                conn.execute(text(sql))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT actor FROM audit_log")).scalar_one() == "k1"
+    finally:
+        engine.dispose()

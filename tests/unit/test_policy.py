@@ -250,3 +250,29 @@ def test_uncited_clause_is_reported(doc: dict[str, Any]) -> None:
     doc["ratio"]["clause"] = "某某文件 第三条"
     pol = parse_pack(yaml.safe_dump(doc, allow_unicode=True))
     assert uncited_clauses(pol.spec) == [("ratio", "某某文件 第三条")]
+
+
+def test_central_share_is_data_by_status(doc: dict[str, Any]) -> None:
+    """财社〔2020〕2号 一: 60 % for confirmed patients, from the pack (DECISIONS 0040)."""
+    cq = load_pack(shipped_pack("cq-2020"))
+    assert [v.central_share_for("confirmed") for v in cq.overlay] == [6000, 6000, 6000]
+    assert [v.central_share_for("suspected") for v in cq.overlay] == [0, 0, 0]  # 视情
+    assert {v.central_share_clause for v in cq.overlay} == {"财社〔2020〕2号 一"}
+    before = parse_pack(yaml.safe_dump(doc, allow_unicode=True))
+    assert before.overlay[0].central_share_bp == {}
+    doc["covid_overlay"][0]["central_share"] = {"clause": "示例", "bp": {"suspected": 6001}}
+    assert parse_pack(yaml.safe_dump(doc, allow_unicode=True)).sha256 != before.sha256
+
+
+@pytest.mark.parametrize(
+    ("share", "where"),
+    [
+        ({"clause": "示例", "bp": {"confirmed": 10001}}, "central_share.bp.confirmed"),
+        ({"clause": "示例", "bp": {"none": 6000}}, "central_share.bp.none"),
+        ({"clause": "示例", "bp": {}}, "central_share.bp"),
+        ({"bp": {"confirmed": 6000}}, "central_share.clause"),
+    ],
+)
+def test_bad_central_share(doc: dict[str, Any], share: dict[str, Any], where: str) -> None:
+    doc["covid_overlay"][0]["central_share"] = share
+    assert f"covid_overlay.0.{where}" in _error(doc)

@@ -36,6 +36,7 @@ __all__ = [
     "ProviderSnapshot",
     "ResolvedItem",
     "disease_codes_on",
+    "insuree_of",
     "insuree_snapshot",
     "insuree_snapshots",
     "protocol_edition_on",
@@ -104,6 +105,11 @@ def _insuree(row: Row[Any], on: dt.date) -> InsureeSnapshot:
         valid_from=row.valid_from,
         valid_to=row.valid_to,
     )
+
+
+def insuree_of(row: Row[Any], on: dt.date) -> InsureeSnapshot:
+    """The snapshot of a version row already read (assistance resolved for ``on``)."""
+    return _insuree(row, on)
 
 
 def insuree_snapshot(uow: UnitOfWork, psn_no: str, on: dt.date) -> InsureeSnapshot:

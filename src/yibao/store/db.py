@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ["NAMING", "Base", "is_sqlite", "make_engine"]
+__all__ = ["NAMING", "WRITE_OPTION", "Base", "is_sqlite", "make_engine"]
+
+WRITE_OPTION = "yibao_write"
+"""Execution option of a unit of work that writes (``UnitOfWork(write=True)``)."""
 
 # Constraint names are stable across dialects, so a migration can name what it drops.
 NAMING = {
@@ -27,10 +31,16 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def _json_text(doc: Any) -> str:
+    return orjson.dumps(doc).decode("utf-8")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``. SQLite gets foreign keys on, WAL, a 30 s busy timeout,
     temporary tables in memory, and real transactions (``BEGIN`` issued by SQLAlchemy,
     not by the sqlite3 module), so a unit of work is one transaction there too."""
+    kwargs.setdefault("json_serializer", _json_text)  # JSON columns: orjson, not json
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if not is_sqlite(url):
         return create_engine(url, pool_pre_ping=True, **kwargs)
     engine = create_engine(url, **kwargs)
@@ -48,6 +58,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A unit of work that writes begins IMMEDIATE: it takes SQLite's write lock at
+        # once, so two writers queue on busy_timeout instead of one failing with
+        # SQLITE_BUSY when it upgrades a read lock (the SQLite form of FOR UPDATE).
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine

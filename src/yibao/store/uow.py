@@ -10,7 +10,14 @@ Services open it (STYLE.md §5)::
 Leaving the block without ``commit()`` rolls back. Entering a unit of work that is
 already open joins it (a depth count): a query service such as
 ``catalog.resolve_lines`` opens its own when called alone and shares the caller's
-transaction when called from a use case, which then commits once.
+transaction when called from a use case, which then commits once. A use case that
+``commit()``s inside another's unit of work (the idempotency wrapper around a
+settlement, say) leaves the commit to the outermost, which stores its reply in the
+same transaction.
+
+``with uow(write=True):`` opens a transaction that will write: on SQLite it begins
+``IMMEDIATE`` (the write lock at once: two settlements queue instead of failing), on
+PostgreSQL nothing changes (rows are locked ``FOR UPDATE`` where they are read).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from yibao.core.registry import KINDS
+from yibao.store.db import WRITE_OPTION
+from yibao.store.hospital_repo import HospitalRepo
 from yibao.store.tables import ChangeSet
 from yibao.store.versioned import Registry
 
@@ -32,6 +41,7 @@ class UnitOfWork:
     """One database transaction with the registries' repositories."""
 
     session: Session
+    hospital: HospitalRepo  # the service tables (encounters, settlements, journal …)
     insurees: Registry
     providers: Registry
     catalog: Registry
@@ -42,6 +52,13 @@ class UnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._depth = 0
+        self._write = False
+
+    def __call__(self, *, write: bool = False) -> UnitOfWork:
+        """``with uow(write=True):`` — the transaction this opens will write."""
+        if self._depth == 0:
+            self._write = write
+        return self
 
     @property
     def dialect(self) -> str:
@@ -50,10 +67,17 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self._depth += 1
         if self._depth == 1:
-            self.session = Session(self.engine, expire_on_commit=False, autoflush=False)
+            bind = (
+                self.engine.execution_options(**{WRITE_OPTION: True})
+                if self._write
+                else self.engine
+            )
+            self._write = False
+            self.session = Session(bind, expire_on_commit=False, autoflush=False)
             self.session.begin()
             for name, kind in KINDS.items():
                 setattr(self, name, Registry(self.session, kind))
+            self.hospital = HospitalRepo(self.session)
         return self
 
     def __exit__(
@@ -72,11 +96,18 @@ class UnitOfWork:
         reg: Registry = getattr(self, kind)
         return reg
 
+    @property
+    def nested(self) -> bool:
+        """Is this unit of work joined by a caller (a commit here is the caller's)?"""
+        return self._depth > 1
+
     def commit(self) -> None:
-        """Commit the transaction (once, by the use case that opened it)."""
-        if self._depth != 1:
-            raise RuntimeError("commit() belongs to the outermost unit of work")
-        self.session.commit()
+        """Commit the transaction. Inside a joined unit of work this does nothing: the
+        outermost caller commits once, for everything."""
+        if self._depth < 1:
+            raise RuntimeError("commit() outside the unit of work")
+        if self._depth == 1:
+            self.session.commit()
 
     def open_change_set(
         self, kind: str, source: str, sha256: str | None, actor: str, at: dt.datetime

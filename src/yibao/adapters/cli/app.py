@@ -91,6 +91,9 @@ def pack_check(path: Annotated[Path, typer.Argument(help="Pack YAML file.")]) ->
             f"codes={','.join(sorted(v.disease_codes))} designated_only={v.designated_only} "
             f"subsidy={v.subsidy_scope}  [{v.clause}]"
         )
+        if v.central_share_bp:
+            shares = ",".join(f"{k}={bp}bp" for k, bp in sorted(v.central_share_bp.items()))
+            typer.echo(f"          central share {shares}  [{v.central_share_clause}]")
     for path_, clause in uncited_clauses(p.spec):
         typer.echo(f"warning   {path_}: clause {clause!r} cites no document in sources")
     illustrative = [k for k, c in p.spec.clauses() if c == "示例"]

@@ -13,6 +13,7 @@ def register(app: typer.Typer) -> None:
     """Add every command group defined outside ``app.py`` to ``app``."""
     from yibao.adapters.cli.batch import batch_app, bench_app
     from yibao.adapters.cli.demo import demo_app
+    from yibao.adapters.cli.service import keys_app, ledger_app, serve
     from yibao.adapters.cli.store import db_app, export_app, import_app, registry_app
 
     app.add_typer(demo_app, name="demo")
@@ -22,3 +23,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(registry_app, name="registry")
     app.add_typer(batch_app, name="batch")
     app.add_typer(bench_app, name="bench")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(ledger_app, name="ledger")
+    app.command("serve")(serve)

@@ -54,3 +54,40 @@ def load(
     for d in done:
         state = f"change set {d.change_set}" if d.change_set else "unchanged"
         typer.echo(f"{d.kind:<10}{d.rows:>7} rows  {d.inserted:>7} new versions  ({state})")
+
+
+@demo_app.command("serve")
+def serve(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8000,
+    key_file: Annotated[
+        Path, typer.Option("--key-file", help="Where the demo hospital's key is kept.")
+    ] = Path(".yibao-demo-key"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the key and the example; do not serve.")
+    ] = False,
+) -> None:
+    """Serve the API for the demo district on 127.0.0.1: create (or reuse) a key for
+    the demo 定点救治医院, print the docs URL, the key and a curl example that settles a
+    confirmed COVID-19 patient who pays nothing (渝医保发〔2020〕3号 二（一）). Ctrl-C stops."""
+    import datetime as dt
+
+    from yibao.adapters.api.demo import curl_text, steps
+    from yibao.bootstrap import unit_of_work
+    from yibao.services.demo_hospital import demo_case, demo_key
+
+    with bad_input_exits():
+        uow = unit_of_work()
+        case = demo_case(uow)
+        key, created = demo_key(uow, key_file, now=dt.datetime.now(dt.UTC))
+    base = f"http://127.0.0.1:{port}"
+    typer.echo(f"docs     {base}/docs")
+    state = "new" if created else "reused"
+    typer.echo(f"key      {key}   ({state}, hospital {case.provider_code}; saved in {key_file})")
+    typer.echo("\n# admission -> fee upload -> settlement (psn_cash_pay 0):")
+    typer.echo(curl_text(base, key, steps(case.insuree_id, case.lines)))
+    if dry_run:
+        return
+    import uvicorn
+
+    typer.echo(f"\nserving on {base} (Ctrl-C to stop)")
+    uvicorn.run("yibao.adapters.api.asgi:app", host="127.0.0.1", port=port, log_level="warning")

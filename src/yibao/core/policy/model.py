@@ -33,6 +33,12 @@ class OverlayVersion:
     subsidy_scope: str  # all | inscope
     account_forbidden: bool
     fiscal_fund_code: str | None
+    central_share_bp: Mapping[str, int]  # status -> bp of fiscal_pay central finance bears
+    central_share_clause: str | None
+
+    def central_share_for(self, covid_status: str) -> int:
+        """Central finance's share (bp) of this status's fiscal subsidy; 0 if unlisted."""
+        return self.central_share_bp.get(covid_status, 0)
 
     def contains(self, day: dt.date) -> bool:
         """Is ``day`` within [from, to] (inclusive; ``to`` None = open)?"""
@@ -137,6 +143,8 @@ def compile_policy(spec: PackSpec, sha256: str) -> Policy:
             v.subsidy_scope,
             v.account_forbidden,
             v.fiscal_fund_code,
+            {str(k): bp for k, bp in v.central_share.bp.items()} if v.central_share else {},
+            v.central_share.clause if v.central_share else None,
         )
         for v in sorted(spec.covid_overlay, key=lambda v: v.from_)
     )

@@ -30,6 +30,7 @@ __all__ = [
     "Band",
     "BasicCapBlock",
     "ByLevel",
+    "CentralShareSpec",
     "DeductibleBlock",
     "OverlayVersionSpec",
     "PackSpec",
@@ -182,6 +183,15 @@ class AccountBlock(_Block):
     may_pay: MayPayByScheme
 
 
+class CentralShareSpec(_Block):
+    """中央财政补助: central finance's share of the fiscal subsidy, by patient status
+    (财社〔2020〕2号 一: 60 % of the actual cost for confirmed patients). A status not
+    listed gets no central share (suspected patients: "视情", so none unless a pack says)."""
+
+    clause: Clause
+    bp: dict[Literal["confirmed", "suspected"], Bp] = Field(min_length=1)
+
+
 class OverlayVersionSpec(_Block):
     """One dated version of the COVID-19 overlay (SETTLEMENT.md §3)."""
 
@@ -200,6 +210,12 @@ class OverlayVersionSpec(_Block):
     fiscal_fund_code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
     """Optional local fund code under which ``fiscal_pay`` appears in ``setldetail``
     (the national dictionary has none; GLOSSARY.md). Absent: not listed there."""
+    central_share: CentralShareSpec | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
+    """Optional: central finance's share of ``fiscal_pay`` by status, booked to the
+    central receivable (DECISIONS 0040). Absent: no central share. Left out of the
+    canonical dump when absent, so packs without it keep their hash."""
 
     @model_validator(mode="after")
     def _ordered(self) -> OverlayVersionSpec:
@@ -251,5 +267,8 @@ class PackSpec(_Block):
             ("assistance", self.assistance.clause),
             ("account", self.account.clause),
         ]
-        out += [(f"covid_overlay.{i}", v.clause) for i, v in enumerate(self.covid_overlay)]
+        for i, v in enumerate(self.covid_overlay):
+            out.append((f"covid_overlay.{i}", v.clause))
+            if v.central_share is not None:
+                out.append((f"covid_overlay.{i}.central_share", v.central_share.clause))
         return out

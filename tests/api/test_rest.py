@@ -1,0 +1,277 @@
+"""The REST API on both databases: every use case, idempotency, 冲正, reversal, roles,
+masking, and bad input (problem+json naming the field; nothing persisted)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api
+from tests.registry_data import DIBAO, EMPLOYEE
+
+ADMIT = {"insuree_id": EMPLOYEE, "admit_time": "2020-02-03T09:00:00+08:00",
+         "diagnoses": [{"code": "B99.900", "main": True}]}  # fmt: skip
+LINES = [
+    {"sn": "1", "code": "YP-0002", "price_fen": 5000, "qty_milli": 2000},
+    {"sn": "2", "code": "ZL-0001", "price_fen": 150000, "qty_milli": 3000},
+    {"sn": "3", "code": "XJ05AXA159A001010101445", "price_fen": 12000, "qty_milli": 1000},
+]
+
+
+def _admit(api: Api, body: dict[str, Any] | None = None, role: str = "hospital") -> str:
+    r = api.client.post("/v1/encounters", json=body or ADMIT, headers=api.h(role))
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def _fees(api: Api, eid: str, lines: list[dict[str, Any]] | None = None) -> Any:
+    r = api.client.post(f"/v1/encounters/{eid}/fees", json={"lines": lines or LINES},
+                        headers=api.h())  # fmt: skip
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _problem(r: Any, status: int, field: str | None = None) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert set(body) == {"type", "title", "status", "detail", "errors"}
+    assert body["status"] == status
+    if field is not None:
+        assert field in [e["field"] for e in body["errors"]], body
+    return dict(body)
+
+
+def test_the_lifecycle_settles_one_stop_and_reverses(api: Api) -> None:
+    c = api.client
+    eid = _admit(api)
+    up = _fees(api, eid)
+    assert up["new"] == 3
+    assert up["lines"][0]["hospital_code"] == "YP-0002"
+    assert up["lines"][0]["split"]["rule"].startswith("§4.2")
+    pre = c.post(f"/v1/encounters/{eid}/presettlement", json={"discharge_date": "2020-02-12"},
+                 headers=api.h())  # fmt: skip
+    assert pre.status_code == 200
+    assert pre.json()["settlement_id"] is None
+    r = c.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-12"},
+               headers=api.h())  # fmt: skip
+    assert r.status_code == 201, r.text
+    s = r.json()
+    assert s["setlinfo"] == pre.json()["setlinfo"]
+    assert s["setlinfo"]["psn_cash_pay"] == 0
+    assert s["setlinfo"]["fiscal_pay"] > 0
+    assert s["central_share_bp"] == 6000
+    assert s["pack"]["id"] == "cq-2020"
+    assert {t["field"] for t in s["trace"]} >= {"hifp_pay", "fiscal_pay", "psn_cash_pay"}
+    got = c.get(f"/v1/settlements/{s['settlement_id']}", headers=api.h("clerk")).json()
+    assert got["setlinfo"] == s["setlinfo"]
+    assert got["trace"] == s["trace"]
+    enc = c.get(f"/v1/encounters/{eid}", headers=api.h()).json()
+    assert (enc["status"], enc["settlement_id"]) == ("settled", s["settlement_id"])
+    rev = c.post(f"/v1/settlements/{s['settlement_id']}/reversal", headers=api.h())
+    assert rev.status_code == 201, rev.text
+    assert rev.json()["setlinfo"]["medfee_sumamt"] == -s["setlinfo"]["medfee_sumamt"]
+    assert rev.json()["accumulators_after"] == s["accumulators_before"]
+    again = c.post(f"/v1/encounters/{eid}/settlement", json={}, headers=api.h())
+    assert again.status_code == 201
+    assert again.json()["setlinfo"] == s["setlinfo"]
+    check = c.get("/v1/ledger/check", headers=api.h("finance")).json()
+    assert check == {"ok": True, "problems": []}
+    cum = c.get(f"/v1/insurees/{EMPLOYEE}/cumulative?year=2020", headers=api.h()).json()
+    assert cum["accumulators"] == again.json()["accumulators_after"]
+
+
+def test_reversal_gives_the_account_back(api: Api) -> None:
+    c = api.client
+    eid = _admit(api, {**ADMIT, "diagnoses": [{"code": "J18.900", "main": True}]})
+    _fees(api, eid)
+    r = c.post(f"/v1/encounters/{eid}/discharge",
+               json={"discharge_time": "2020-02-12T10:00:00+08:00"}, headers=api.h())  # fmt: skip
+    assert r.json()["status"] == "discharged"
+    s = c.post(f"/v1/encounters/{eid}/settlement", json={}, headers=api.h()).json()
+    paid = s["setlinfo"]["acct_pay"]
+    assert paid > 0
+    ins = c.get(f"/v1/insurees/{EMPLOYEE}?on=2020-02-12", headers=api.h()).json()
+    assert ins["account_balance_fen"] == 320000 - paid
+    assert ins["name"] == "张三丰"  # the hospital sees its patient's name
+    c.post(f"/v1/settlements/{s['settlement_id']}/reversal", headers=api.h("clerk"))
+    ins = c.get(f"/v1/insurees/{EMPLOYEE}?on=2020-02-12", headers=api.h("auditor")).json()
+    assert ins["account_balance_fen"] == 320000
+    assert ins["accumulators"] == {"basic_entitled_fen": 0, "serious_base_fen": 0,
+                                   "assistance_entitled_fen": 0}  # fmt: skip
+    assert ins["insuree_id"] == "500102********0016"  # masked for an auditor
+    assert ins["name"] == "张**"
+
+
+def test_idempotency_key_replays_byte_for_byte(api: Api) -> None:
+    c = api.client
+    eid = _admit(api)
+    _fees(api, eid)
+    h = api.h(**{"Idempotency-Key": "settle-1"})
+    body = {"discharge_date": "2020-02-12"}
+    first = c.post(f"/v1/encounters/{eid}/settlement", json=body, headers=h)
+    assert first.status_code == 201
+    before = api.counts()
+    second = c.post(f"/v1/encounters/{eid}/settlement", json=body, headers=h)
+    assert (second.status_code, second.content) == (201, first.content)
+    assert second.headers["Idempotent-Replayed"] == "true"
+    other = c.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-13"},
+                   headers=h)  # fmt: skip
+    _problem(other, 409, "Idempotency-Key")
+    assert api.counts() == before
+    admit_key = api.h(**{"Idempotency-Key": "adm-1"})
+    a1 = c.post("/v1/encounters", json=ADMIT, headers=admit_key)
+    a2 = c.post("/v1/encounters", json=ADMIT, headers=admit_key)
+    assert a1.content == a2.content  # one admission, not two
+
+
+def test_compensation_by_idempotency_key(api: Api) -> None:
+    c = api.client
+    eid = _admit(api)
+    _fees(api, eid)
+    h = api.h(**{"Idempotency-Key": "lost-answer"})
+    s = c.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-12"},
+               headers=h).json()  # fmt: skip
+    r = c.post("/v1/compensations", json={"msgid": "lost-answer", "infno": "2304"},
+               headers=api.h())  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["undone"]["settlement_reversed"] == s["settlement_id"]
+    late = c.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-12"},
+                  headers=h)  # fmt: skip
+    assert "compensated" in _problem(late, 409)["detail"]
+    assert c.get(f"/v1/encounters/{eid}", headers=api.h()).json()["status"] == "discharged"
+    assert c.get("/v1/ledger/check", headers=api.h("auditor")).json()["ok"]
+
+
+def test_roles_and_the_hospital_boundary(api: Api) -> None:
+    c = api.client
+    eid = _admit(api)
+    _problem(c.get(f"/v1/encounters/{eid}", headers=api.h("other")), 404)
+    _problem(c.post(f"/v1/encounters/{eid}/fees", json={"lines": LINES}, headers=api.h("other")),
+             404)  # fmt: skip
+    assert c.get("/v1/encounters", headers=api.h("other")).json() == {"encounters": []}
+    _problem(c.post("/v1/encounters", json=ADMIT, headers=api.h("clerk")), 403)
+    _problem(c.get("/v1/ledger/check", headers=api.h("hospital")), 403)
+    _problem(c.get("/v1/audit", headers=api.h("finance")), 403)
+    _problem(c.get(f"/v1/encounters/{eid}"), 401)
+    _problem(c.get(f"/v1/encounters/{eid}", headers={"Authorization": "Bearer yb_x_y"}), 401)
+    seen = c.get(f"/v1/encounters/{eid}", headers=api.h("auditor")).json()
+    assert seen["insuree_id"] == "500102********0016"
+    assert c.get(f"/v1/encounters/{eid}", headers=api.h()).json()["insuree_id"] == EMPLOYEE
+
+
+def test_the_audit_log_records_every_change_and_cannot_be_changed(api: Api) -> None:
+    c = api.client
+    eid = _admit(api)
+    _fees(api, eid)
+    c.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-12"},
+           headers=api.h())  # fmt: skip
+    log = c.get(f"/v1/audit?entity=encounter&entity_id={eid}", headers=api.h("auditor"))
+    entries = list(reversed(log.json()["entries"]))
+    actions = [e["action"] for e in entries]
+    assert actions == ["encounter.admitted", "encounter.fees_uploaded", "encounter.settled"]
+    for a, b in itertools.pairwise(entries):
+        assert a["after_sha256"] == b["before_sha256"]  # each change starts where the last ended
+    assert EMPLOYEE not in log.text
+    for method in ("put", "patch", "delete"):
+        assert getattr(c, method)("/v1/audit", headers=api.h("admin")).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/fees", {"lines": [{**LINES[0], "price_fen": -1}]}, "lines.0.price_fen"),
+        ("/fees", {"lines": [{**LINES[0], "colour": "red"}]}, "lines.0.colour"),
+        ("/fees", {"lines": [{**LINES[0], "code": "NOPE-1"}]}, "lines.0.code"),
+        ("/fees", {"lines": [LINES[0], LINES[0]]}, "lines.1.sn"),
+        ("/fees", {"lines": [{**LINES[0], "amount_fen": 1}]}, "lines.0.amount_fen"),
+        ("/fees", {"lines": []}, "lines"),
+        ("/settlement", {"discharge_date": "2020-13-01"}, "discharge_date"),
+        ("/discharge", {"discharge_time": "2020-02-12T10:00:00"}, "discharge_time"),
+    ],
+)
+def test_bad_input_is_problem_json_naming_the_field(api: Api, path: str, body: dict[str, Any],
+                                                    field: str) -> None:  # fmt: skip
+    eid = _admit(api)
+    before = api.counts()
+    r = api.client.post(f"/v1/encounters/{eid}{path}", json=body, headers=api.h())
+    _problem(r, 422, field)
+    assert api.counts() == before
+
+
+def test_settling_without_a_discharge_date_names_it(api: Api) -> None:
+    eid = _admit(api)
+    _fees(api, eid)
+    before = api.counts()
+    r = api.client.post(f"/v1/encounters/{eid}/settlement", json={}, headers=api.h())
+    _problem(r, 422, "discharge_date")
+    assert api.counts() == before
+    bad = {**ADMIT, "insuree_id": DIBAO, "covid_status": "maybe"}
+    _problem(api.client.post("/v1/encounters", json=bad, headers=api.h()), 422, "covid_status")
+
+
+def test_fees_repeat_cancel_and_conflict(api: Api) -> None:
+    c = api.client
+    eid = _admit(api)
+    _fees(api, eid)
+    assert _fees(api, eid)["new"] == 0  # the same lines again: a repeat
+    changed = [{**LINES[0], "qty_milli": 3000}]
+    _problem(c.post(f"/v1/encounters/{eid}/fees", json={"lines": changed}, headers=api.h()),
+             409, "lines.0.sn")  # fmt: skip
+    assert c.delete(f"/v1/encounters/{eid}/fees/1", headers=api.h()).json()["cancelled"] == 1
+    assert _fees(api, eid, changed)["new"] == 1  # a cancelled sn may come back
+    lines = c.get(f"/v1/encounters/{eid}/fees", headers=api.h()).json()["lines"]
+    assert [(ln["sn"], ln["cancelled"]) for ln in lines] == [
+        ("1", True), ("2", False), ("3", False), ("1", False)]  # fmt: skip
+    assert c.delete(f"/v1/encounters/{eid}/fees", headers=api.h()).json()["cancelled"] == 3
+    r = c.post(f"/v1/encounters/{eid}/cancellation", headers=api.h())
+    assert r.json()["status"] == "cancelled"
+
+
+def test_reconciliation_from_the_journal(api: Api) -> None:
+    c = api.client
+    eid = _admit(api)
+    _fees(api, eid)
+    s = c.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-12"},
+               headers=api.h()).json()  # fmt: skip
+    day = s["booked_on"]
+    totals = c.get(f"/v1/reconciliation?begin={day}&end={day}", headers=api.h()).json()
+    (row,) = totals["totals"]
+    assert (row["scheme"], row["settlement_count"]) == ("employee", 1)
+    assert row["medfee_sumamt"] == s["setlinfo"]["medfee_sumamt"]
+    assert row["fund_pay_sumamt"] == s["setlinfo"]["fund_pay_sumamt"]  # never the subsidy
+    declared = {k: row[k] for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay",
+                                    "psn_cash_pay", "settlement_count")}  # fmt: skip
+    ok = c.post("/v1/reconciliation", json={"begin": day, "end": day, "declared": declared},
+                headers=api.h()).json()  # fmt: skip
+    assert ok["balanced"]
+    off = {**declared, "medfee_sumamt": declared["medfee_sumamt"] + 1}
+    bad = c.post("/v1/reconciliation", json={"provider_code": "H50010200001", "begin": day,
+                                             "end": day, "declared": off, "detail": []},
+                 headers=api.h("finance")).json()  # fmt: skip
+    assert not bad["balanced"]
+    assert bad["detail"][0]["status"] == "ours_only"
+
+
+def test_docs_are_served(api: Api) -> None:
+    assert api.client.get("/docs").status_code == 200
+    spec = api.client.get("/openapi.json").json()
+    assert "/v1/encounters/{encounter_id}/settlement" in spec["paths"]
+    assert "/nhsa" in spec["paths"]
+
+
+def test_a_long_idempotency_key_is_a_request_id_like_any(api: Api) -> None:
+    key = "k" * 100
+    eid = _admit(api)
+    _fees(api, eid)
+    h = api.h(**{"Idempotency-Key": key})
+    r = api.client.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-12"},
+                        headers=h)  # fmt: skip
+    assert r.status_code == 201, r.text
+    undo = api.client.post("/v1/compensations", json={"msgid": key}, headers=api.h())
+    assert undo.json()["undone"]["settlement_reversed"] == r.json()["settlement_id"]
+    too_long = api.client.post("/v1/encounters", json=ADMIT, headers=api.h(**{
+        "Idempotency-Key": "k" * 101}))  # fmt: skip
+    _problem(too_long, 422, "header.Idempotency-Key")
