@@ -5,7 +5,8 @@ district, create hospital keys, prepare encounters (admitted, 20 fee lines uploa
 through the service layer, start ``yibao serve --workers 2`` on 127.0.0.1, then:
 
 1. the timed phase: settlement calls (``POST /v1/encounters/{id}/settlement``) from an
-   async client (httpx.AsyncClient) with bounded concurrency, for ``--seconds`` or until
+   async client (bench/loadclient.py: asyncio streams, one keep-alive connection
+   per worker) with bounded concurrency, for ``--seconds`` or until
    the prepared encounters run out; rate, p50/p95/p99 latency;
 2. the full lifecycle for ``--lifecycle-seconds``: admit + upload + settle per stay, all
    over HTTP; stays a second and the latency of each call.
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from loadclient import Connection
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
@@ -259,26 +261,28 @@ async def settle_phase(
     queue = list(reversed(stays))
     lat: list[float] = []
     errors: dict[int, int] = {}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        t0 = time.perf_counter()
-        deadline = t0 + seconds
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
 
-        async def worker() -> None:
+    async def worker() -> None:
+        conn = Connection(base)
+        try:
             while queue and time.perf_counter() < deadline:
                 p, eid = queue.pop()
                 t = time.perf_counter()
-                r = await client.post(
+                status, _ = await conn.post(
                     f"/v1/encounters/{eid}/settlement",
-                    json={"discharge_date": DISCHARGE},
-                    headers={"Authorization": f"Bearer {world.keys[p]}"},
+                    {"discharge_date": DISCHARGE},
+                    {"Authorization": f"Bearer {world.keys[p]}"},
                 )
                 lat.append(time.perf_counter() - t)
-                if r.status_code != 201:
-                    errors[r.status_code] = errors.get(r.status_code, 0) + 1
+                if status != 201:
+                    errors[status] = errors.get(status, 0) + 1
+        finally:
+            await conn.close()
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        took = time.perf_counter() - t0
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    took = time.perf_counter() - t0
     return _report("settle", len(lat) - sum(errors.values()), took, lat, errors)
 
 
@@ -289,64 +293,50 @@ async def lifecycle_phase(
     lat: dict[str, list[float]] = {"admit": [], "fees": [], "settle": []}
     errors: dict[int, int] = {}
     done = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        t0 = time.perf_counter()
-        deadline = t0 + seconds
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
 
-        async def call(kind: str, path: str, body: Any, key: str, want: int) -> Any:
-            t = time.perf_counter()
-            r = await client.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
-            lat[kind].append(time.perf_counter() - t)
-            if r.status_code != want:
-                errors[r.status_code] = errors.get(r.status_code, 0) + 1
-                return None
-            return r.json()
+    async def call(conn: Connection, kind: str, path: str, body: Any, key: str, want: int) -> Any:
+        t = time.perf_counter()
+        status, raw = await conn.post(path, body, {"Authorization": f"Bearer {key}"})
+        lat[kind].append(time.perf_counter() - t)
+        if status != want:
+            errors[status] = errors.get(status, 0) + 1
+            return None
+        return json.loads(raw)
 
-        async def worker(n: int) -> None:
-            nonlocal done
-            i = n
+    async def worker(n: int) -> None:
+        nonlocal done
+        conn, i = Connection(base), n
+        try:
             while time.perf_counter() < deadline:
                 p = PROVIDERS[i % len(PROVIDERS)]
                 i += concurrency
                 key = world.keys[p]
                 psn = world.insurees[rnd.randrange(len(world.insurees))]
-                e = await call(
-                    "admit",
-                    "/v1/encounters",
-                    {
-                        "insuree_id": psn,
-                        "admit_time": ADMIT.isoformat(),
-                        "diagnoses": _diagnoses(rnd, p),
-                    },
-                    key,
-                    201,
-                )
+                admit = {
+                    "insuree_id": psn,
+                    "admit_time": ADMIT.isoformat(),
+                    "diagnoses": _diagnoses(rnd, p),
+                }
+                e = await call(conn, "admit", "/v1/encounters", admit, key, 201)
                 if e is None:
                     continue
                 lines = [
                     {"sn": str(k), "code": c, "price_fen": pr, "qty_milli": q}
                     for k, (c, pr, q) in enumerate(_lines(rnd, world.codes[p]))
                 ]
-                if (
-                    await call("fees", f"/v1/encounters/{e['id']}/fees", {"lines": lines}, key, 200)
-                    is None
-                ):
+                path = f"/v1/encounters/{e['id']}"
+                if await call(conn, "fees", f"{path}/fees", {"lines": lines}, key, 200) is None:
                     continue
-                if (
-                    await call(
-                        "settle",
-                        f"/v1/encounters/{e['id']}/settlement",
-                        {"discharge_date": DISCHARGE},
-                        key,
-                        201,
-                    )
-                    is not None
-                ):
+                body = {"discharge_date": DISCHARGE}
+                if await call(conn, "settle", f"{path}/settlement", body, key, 201) is not None:
                     done += 1
+        finally:
+            await conn.close()
 
-        await asyncio.gather(*(worker(n) for n in range(concurrency)))
-        took = time.perf_counter() - t0
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    took = time.perf_counter() - t0
     every = [x for xs in lat.values() for x in xs]
     row = _report("lifecycle", done, took, every, errors)
     for kind, xs in lat.items():

@@ -21,13 +21,19 @@ def settings() -> Settings:
 _ENGINES: dict[str, Engine] = {}
 
 
-def engine_for(url: str, *, pool_size: int | None = None, overflow: int | None = None) -> Engine:
+def engine_for(
+    url: str,
+    *,
+    pool_size: int | None = None,
+    overflow: int | None = None,
+    pre_ping: bool = True,
+) -> Engine:
     """One engine (one pool) per database URL in this process."""
     if url not in _ENGINES:
         kw = {}
         if not url.startswith("sqlite") and pool_size is not None:
             kw = {"pool_size": pool_size, "max_overflow": overflow or 0}
-        _ENGINES[url] = make_engine(url, **kw)
+        _ENGINES[url] = make_engine(url, pre_ping=pre_ping, **kw)
     return _ENGINES[url]
 
 

@@ -6,6 +6,8 @@
   (default: the packs shipped in the wheel, ``yibao/packs``).
 - ``YIBAO_POOL_SIZE`` / ``YIBAO_POOL_OVERFLOW``: connections per API worker
   (PostgreSQL; SQLAlchemy's pool over psycopg 3).
+- ``YIBAO_POOL_PRE_PING``: test each pooled connection before the API uses it (one
+  round trip per request; off by default: a lost connection answers 503, DECISIONS 0050).
 - ``YIBAO_KEY_CACHE_S``: how long a verified API key is trusted in memory (seconds).
 
 Only ``yibao.bootstrap`` and the adapters read it; services and the store take
@@ -32,4 +34,5 @@ class Settings(BaseSettings):
     packs_dir: Path | None = None
     pool_size: int = 10
     pool_overflow: int = 10
+    pool_pre_ping: bool = False
     key_cache_s: float = 30.0

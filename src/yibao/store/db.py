@@ -35,14 +35,18 @@ def _json_text(doc: Any) -> str:
     return orjson.dumps(doc).decode("utf-8")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> Engine:
     """An engine for ``url``. SQLite gets foreign keys on, WAL, a 30 s busy timeout,
     temporary tables in memory, and real transactions (``BEGIN`` issued by SQLAlchemy,
-    not by the sqlite3 module), so a unit of work is one transaction there too."""
+    not by the sqlite3 module), so a unit of work is one transaction there too.
+
+    ``pre_ping`` (PostgreSQL): test each pooled connection with a round trip when it is
+    checked out. The API server turns it off (DECISIONS 0050): a dropped connection then
+    fails one request with 503, which the hospital retries under its idempotency key."""
     kwargs.setdefault("json_serializer", _json_text)  # JSON columns: orjson, not json
     kwargs.setdefault("json_deserializer", orjson.loads)
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        return create_engine(url, pool_pre_ping=pre_ping, **kwargs)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")

@@ -20,9 +20,10 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from yibao.core.errors import InvalidRequest, Unauthorized, YibaoError
+from yibao.core.errors import InvalidRequest, StoreNotReady, Unauthorized, YibaoError
 from yibao.services.access import Principal, verify_key
 from yibao.services.context import Context
 from yibao.store.uow import UnitOfWork
@@ -71,6 +72,18 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return problem_response(_validation(exc))
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # Connection lost or refused (PostgreSQL restarted, network): nothing of the
+        # request was committed, so the hospital may retry it as it is (DECISIONS 0050).
+        if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
+            raise exc
+        log.error("database unavailable: %s", str(exc.orig or exc).splitlines()[0])
+        resp = problem_response(StoreNotReady("the database is unavailable; nothing was "
+                                                 "recorded, retry the request"))  # fmt: skip
+        resp.headers["Retry-After"] = "1"
+        return resp
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -161,7 +174,9 @@ def create_app(
         "Errors are RFC 9457 problem+json. docs/API.md has roles, idempotency and examples.",
         lifespan=lifespan,
     )
-    app.state.engine = bootstrap.engine_for(url, pool_size=s.pool_size, overflow=s.pool_overflow)
+    app.state.engine = bootstrap.engine_for(
+        url, pool_size=s.pool_size, overflow=s.pool_overflow, pre_ping=s.pool_pre_ping
+    )
     app.state.ctx = ctx or bootstrap.hospital_context(
         s if packs_dir is None else s.model_copy(update={"packs_dir": packs_dir})
     )
