@@ -95,9 +95,9 @@ class HospitalRepo:
             cur.execute(text_)
         except psycopg.Error as exc:  # as SQLAlchemy would raise it (IntegrityError …)
             raise DBAPIError.instance(text_[:2000], None, exc, psycopg.Error) from exc
-        results: list[list[Any]] = [list(cur.fetchall()) if cur.description else []]
+        results: list[list[Any]] = [list(cur.fetchall()) if _has_rows(cur) else []]
         while cur.nextset():
-            results.append(list(cur.fetchall()) if cur.description else [])
+            results.append(list(cur.fetchall()) if _has_rows(cur) else [])
         got: list[list[Any]] = []
         n = 0
         for _, params in todo:  # an executemany's rows come back as one list
@@ -384,6 +384,13 @@ class HospitalRepo:
         tables = (E, EV, L, S, A, B, JT, JP, AU, RQ, CP)
         return {t.name: int(self.s.execute(select(func.count()).select_from(t)).scalar_one())
                 for t in tables}  # fmt: skip
+
+
+def _has_rows(cur: Any) -> bool:
+    """Whether the current result has columns, without ``cursor.description`` (which
+    builds a ``Column`` object per column of every result: measurable per settlement)."""
+    res = cur.pgresult
+    return res is not None and res.nfields > 0
 
 
 _COMPILED: dict[int, tuple[Any, str, Any]] = {}
