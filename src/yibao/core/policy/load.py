@@ -24,8 +24,11 @@ from yibao.core.policy.schema import PackSpec
 __all__ = ["load_pack", "load_packs", "pack_sha256", "parse_pack"]
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys."""
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when built
+
+
+class _StrictLoader(_SafeLoader):  # type: ignore[misc]
+    """The safe loader (libyaml's parser where PyYAML has it) refusing duplicate keys."""
 
 
 def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
