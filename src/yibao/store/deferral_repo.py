@@ -9,11 +9,12 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from yibao.store.hospital import Deferral
+from yibao.store.hospital import Deferral, TransferFiling
 
 __all__ = ["DeferralRepo"]
 
 D = cast(Table, Deferral.__table__)
+T = cast(Table, TransferFiling.__table__)
 
 
 class DeferralRepo:
@@ -72,3 +73,26 @@ class DeferralRepo:
 
     def all(self) -> list[Row[Any]]:
         return list(self.s.execute(select(D).order_by(D.c.deferred_at, D.c.id)))
+
+    # -- transfer filings (转院备案) --
+
+    def insert_filing(self, row: dict[str, Any]) -> None:
+        self.s.execute(insert(T), [row])
+
+    def filing(self, filing_id: str) -> Row[Any] | None:
+        return self.s.execute(select(T).where(T.c.id == filing_id)).first()
+
+    def cancel_filing(self, filing_id: str, at: dt.datetime) -> bool:
+        q = update(T).where(T.c.id == filing_id, T.c.cancelled_at.is_(None))
+        return bool(self.s.execute(q.values(cancelled_at=at)).rowcount)  # type: ignore[attr-defined]
+
+    def transfer_source(self, psn_no: str, provider_code: str, on: dt.date) -> str | None:
+        """The sending stay of the newest standing filing that sends ``psn_no`` to
+        ``provider_code`` (or to any hospital) and covers ``on``."""
+        q = (select(T.c.from_encounter_id)
+             .where(T.c.psn_no == psn_no, T.c.cancelled_at.is_(None),
+                    T.c.to_provider.is_(None) | (T.c.to_provider == provider_code),
+                    T.c.from_provider != provider_code, T.c.valid_from <= on,
+                    T.c.valid_to.is_(None) | (T.c.valid_to >= on))
+             .order_by(T.c.filed_at.desc(), T.c.id.desc()).limit(1))  # fmt: skip
+        return self.s.execute(q).scalar_one_or_none()
