@@ -176,6 +176,8 @@ def _existing(uow: UnitOfWork, caller: Principal, entries: Sequence[Entry]) -> d
         if e.new is not None:
             if r is not None:
                 raise Conflict(f"encounter {e.encounter_id} already exists")
+            if caller.role == "hospital" and caller.provider_code != e.provider_code:
+                raise Conflict(f"encounter {e.encounter_id}: another hospital's stay")
             continue
         if r is None or (caller.role == "hospital" and caller.provider_code != r.provider_code):
             raise Conflict(f"encounter {e.encounter_id} not found")
@@ -272,7 +274,7 @@ def book(uow: UnitOfWork, caller: Principal, entries: Sequence[Entry], *, at: dt
 
     ``lines``: the fee lines of the entries' new encounters, ``fee_lines`` columns but
     ``id``, ``uploaded_at`` and ``cancelled_at``/``cancel_msgid`` (filled here)."""
-    require(caller, "encounter.write")
+    require(caller, "settlement.book")
     if not entries:
         return Booked({}, 0, 0)
     _check_chains(entries)
