@@ -57,6 +57,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ledger.read": frozenset({"finance", "auditor"}),
     "audit.read": frozenset({"auditor", "admin"}),
     "keys.manage": frozenset({"admin"}),
+    "deferred.read": frozenset({"hospital", "clerk", "finance", "auditor", "admin"}),
+    "deferred.settle": frozenset({"hospital", "clerk", "admin"}),
+    "resettle": frozenset({"clerk", "admin"}),
 }
 """Permission -> the roles that have it (the role matrix of docs/API.md)."""
 
