@@ -8,12 +8,12 @@ import datetime as dt
 import pytest
 
 from tests.registry_data import CENTRE, DIBAO, EMPLOYEE, load_examples
+from yibao.packs import PACKS_DIR
 from yibao.services import booking, catalog, reports
 from yibao.services import encounters as uc
 from yibao.services.access import Principal
 from yibao.services.context import CST, Context
 from yibao.store.uow import UnitOfWork
-from yibao.packs import PACKS_DIR
 
 T0 = dt.datetime(2020, 2, 3, 9, 0, tzinfo=CST)
 NOW = dt.datetime(2020, 2, 14, 10, 0, tzinfo=CST)

@@ -60,6 +60,7 @@ __all__ = [
     "StoreMoved",
     "book",
     "book_in_transactions",
+    "insert_discharged",
 ]
 
 INPATIENT_CLR_TYPE = "21"  # as encounters.INPATIENT_CLR_TYPE (住院)
@@ -239,23 +240,49 @@ def _settlement_row(rows: _Rows, e: Entry, setl_id: str, at: dt.datetime, booked
     }  # fmt: skip
 
 
+def _reentered(rows: _Rows, caller: Principal, new: NewEncounter, at: dt.datetime,
+               msgid: str | None, **state: Any) -> dict[str, Any]:  # fmt: skip
+    """A new encounter's row (in ``state``), its ``reentered`` event (none ->
+    ``discharged``, seq 1) and audit entry; returns its audit view after that event."""
+    row = dict(new.row)
+    row.update(created_at=at, updated_at=at, **state)
+    row["diagnoses"] = rows.json(row["diagnoses"])
+    rows.encounters.append(row)
+    eid, psn, prov, day = row["id"], row["psn_no"], row["provider_code"], row["discharge_date"]
+    rows.event(eid, 1, "reentered", None, "discharged", at, caller.actor, msgid, new.detail)
+    v1 = _view(eid, "discharged", 1, None, day, psn, prov)
+    rows.audit_entry(audit_op(caller, "encounter.reentered", "encounter", eid, before=None,
+                              after=v1, at=at, msgid=msgid, detail=new.detail))  # fmt: skip
+    return v1
+
+
+def insert_discharged(uow: UnitOfWork, caller: Principal, news: Sequence[NewEncounter], *,
+                      at: dt.datetime, lines: pl.DataFrame | None = None) -> list[str]:  # fmt: skip
+    """Insert new encounters as ``discharged`` (not settled: e.g. to be deferred), with
+    their ``reentered`` event, audit entry and fee lines, inside the caller's unit of
+    work. Returns their ids."""
+    require(caller, "settlement.book")
+    rows = _Rows(uow.dialect == "postgresql")
+    for new in news:
+        if caller.role == "hospital" and caller.provider_code != new.row["provider_code"]:
+            raise Conflict(f"encounter {new.row['id']}: another hospital's stay")
+        _reentered(rows, caller, new, at, None, status="discharged", version=1,
+                   settlement_id=None)  # fmt: skip
+    if bulk.lock_encounters(uow.session, [r["id"] for r in rows.encounters]):
+        raise Conflict("an encounter to insert already exists")
+    _write(uow, rows, lines, at, {}, {})
+    return [r["id"] for r in rows.encounters]
+
+
 def _encounter_rows(rows: _Rows, caller: Principal, e: Entry, found: Any, setl_id: str,
                     at: dt.datetime) -> None:  # fmt: skip
     """The encounter's insert (new) or move, its events and audit entries."""
     eid, psn, prov, day = e.encounter_id, e.insuree_id, e.provider_code, e.discharge_date
     detail = {"settlement_id": setl_id, "medfee_sumamt": e.settlement.setlinfo.medfee_sumamt}
     if e.new is not None:
-        row = dict(e.new.row)
-        row.update(status="settled", version=2, settlement_id=setl_id, created_at=at,
-                   updated_at=at, discharge_date=day)  # fmt: skip
-        row["diagnoses"] = rows.json(row["diagnoses"])
-        rows.encounters.append(row)
-        rows.event(eid, 1, "reentered", None, "discharged", at, caller.actor, e.msgid,
-                   e.new.detail)  # fmt: skip
-        v1 = _view(eid, "discharged", 1, None, day, psn, prov)
-        rows.audit_entry(audit_op(caller, "encounter.reentered", "encounter", eid, before=None,
-                                  after=v1, at=at, msgid=e.msgid, detail=e.new.detail))  # fmt: skip
-        frm, version, before = "discharged", 2, v1
+        before = _reentered(rows, caller, e.new, at, e.msgid, status="settled", version=2,
+                            settlement_id=setl_id)  # fmt: skip
+        frm, version = "discharged", 2
     else:
         frm, version = found.status, found.version + 1
         before = _view(eid, found.status, found.version, None, found.discharge_date, psn, prov)

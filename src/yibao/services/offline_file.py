@@ -48,6 +48,8 @@ COLUMNS = (
     Column("provider_code", True, "定点医疗机构编码", "fixmedins_code, e.g. H50010200001"),
     Column("encounter_no", True, "住院号", "the hospital's own number of the stay (≤ 30)"),
     Column("insuree_id", True, "人员编号(身份证号)", "psn_no: 18-character ID number"),
+    Column("insured_region", False, "参保地", "6 digits; used only while the enrolment is not "
+           "imported (default: the hospital's region)"),
     Column("med_type", False, "医疗类别", "21 普通住院 (default)"),
     Column("admit_time", True, "入院时间", "YYYY-MM-DD HH:MM[:SS], Beijing time"),
     Column("discharge_time", True, "出院时间", "YYYY-MM-DD HH:MM[:SS], Beijing time"),
@@ -69,7 +71,8 @@ COLUMNS = (
     Column("order_no", False, "医嘱号", "≤ 30"),
 )  # fmt: skip
 NAMES = tuple(c.name for c in COLUMNS)
-ENCOUNTER_COLUMNS = ("provider_code", "encounter_no", "insuree_id", "med_type", "admit_time",
+ENCOUNTER_COLUMNS = ("provider_code", "encounter_no", "insuree_id", "insured_region",
+                     "med_type", "admit_time",
                      "discharge_time", "diagnoses", "covid_status", "filing", "insutype",
                      "provisional_cash_fen")  # fmt: skip
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S",
@@ -87,7 +90,7 @@ def write_template(path: Path) -> None:
     assert ws is not None
     ws.title = "费用明细"
     ws.append(list(NAMES))
-    ws.append(["H50010200001", "ZY2020020301", "500102198003150016", "21",
+    ws.append(["H50010200001", "ZY2020020301", "500102198003150016", "", "21",
                "2020-02-03 09:00", "2020-02-12 10:00", "B99.900", "", "not_needed", "310",
                "0", "1", "YP-0002", 5000, 2000, 10000, "2020-02-03 10:00", "", "", ""])  # fmt: skip
     doc = wb.create_sheet("说明")
@@ -199,6 +202,7 @@ def _checks() -> list[tuple[str, pl.Expr, str]]:
         ("provider_code", n("provider_code").str.len_chars() > 20, "longer than 20 characters"),
         ("code", n("code").str.len_chars() > 50, "longer than 50 characters"),
         ("med_type", n("med_type").str.len_chars() > 8, "longer than 8 characters"),
+        ("insured_region", ~n("insured_region").str.contains(r"^\d{6}$"), "not 6 digits"),
         ("insutype", n("insutype").str.len_chars() > 8, "longer than 8 characters"),
         ("admit_time", n("admit_time").is_not_null() & _time("admit_time").is_null(),
          "not a time YYYY-MM-DD HH:MM[:SS]"),

@@ -34,8 +34,9 @@ from yibao.core.engine.model import SETLINFO_FIELDS, Accumulators, Encounter
 from yibao.core.errors import InvalidRequest, NotInCatalog, Problem, YibaoError
 from yibao.services import booking, catalog, offline_file
 from yibao.services.access import Principal, require
+from yibao.services.booking import NewEncounter
 from yibao.services.context import CST, Context
-from yibao.services.encounters import Diagnosis, covid_status_of
+from yibao.services.encounters import Diagnosis, EncounterState, covid_status_of
 from yibao.services.reentry_settle import Stay, settle_stays
 from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
@@ -123,10 +124,31 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
         uow, caller, entries, at=ctx.now, per_transaction=per_transaction,
         lines=lambda ids: fee_rows.store.filter(pl.col("encounter_id").is_in(ids)),
         progress=step)  # fmt: skip
+    _defer(uow, ctx, caller, deferred, fee_rows.store, per_transaction)
+    deferred_ids = [d.row["id"] for d in deferred]
     if out is not None:
-        _write_result(uow, enc, got.settlement_ids, already, deferred, out)
+        _write_result(uow, enc, got.settlement_ids, already, deferred_ids, out)
     return Imported(raw.height, enc.height, len(got.settlement_ids), len(already),
                     len(deferred), parsed.duplicates, out)  # fmt: skip
+
+
+def _defer(uow: UnitOfWork, ctx: Context, caller: Principal, news: Sequence[Any],
+           lines: pl.DataFrame, per_transaction: int) -> None:  # fmt: skip
+    """Stays of insurees not enrolled on the discharge date: recorded and deferred
+    (reason not_enrolled, the lines' total advanced by the hospital) through the
+    deferred queue's service, whole stays per transaction."""
+    from yibao.services.deferred import record_deferral
+
+    for start in range(0, len(news), per_transaction):
+        part = news[start : start + per_transaction]
+        ids = [n.row["id"] for n in part]
+        with uow(write=True):
+            mine = lines.filter(pl.col("encounter_id").is_in(ids))
+            booking.insert_discharged(uow, caller, part, at=ctx.now(), lines=mine)
+            for eid in ids:
+                row = uow.hospital.encounter(eid, lock=True)
+                record_deferral(uow, ctx, caller, EncounterState.of(row), reason="not_enrolled")
+            uow.commit()
 
 
 def _already(uow: UnitOfWork, enc: pl.DataFrame, lines: pl.DataFrame, stored: dict[str, Any],
@@ -144,14 +166,14 @@ def _already(uow: UnitOfWork, enc: pl.DataFrame, lines: pl.DataFrame, stored: di
     first_row = dict(enc.select("encounter_id", "row").iter_rows())
     for eid, r in stored.items():
         have = {(x.sn, x.price_fen, x.qty_milli) for x in uow.hospital.active_lines(eid)}
-        if r.status != "settled":
+        if r.status not in ("settled", "deferred"):
             problems.add(first_row[eid], "encounter_no", f"the stay is already recorded "
                          f"({r.status}, {eid}): settle it through the service")  # fmt: skip
         elif have != want[eid]:
-            problems.add(first_row[eid], "encounter_no", f"the stay was re-entered before "
-                         f"({eid}) with other lines: reverse its settlement first")  # fmt: skip
+            problems.add(first_row[eid], "encounter_no", f"the stay was entered before "
+                         f"({eid}, {r.status}) with other lines")  # fmt: skip
         else:
-            out[eid] = r.settlement_id
+            out[eid] = r.settlement_id or ""
     return out
 
 
@@ -163,7 +185,7 @@ class _Lines:
 
 def _prepare(uow: UnitOfWork, ctx: Context, caller: Principal, enc: pl.DataFrame,
              lines: pl.DataFrame, sha: str, path: Path,
-             problems: _Problems) -> tuple[list[Stay], _Lines, list[str]]:  # fmt: skip
+             problems: _Problems) -> tuple[list[Stay], _Lines, list[NewEncounter]]:  # fmt: skip
     """The stays to settle with their snapshots, and their lines resolved; problems
     recorded; stays of insurees not enrolled on the discharge date set aside."""
     if enc.height == 0:
@@ -178,19 +200,21 @@ def _prepare(uow: UnitOfWork, ctx: Context, caller: Principal, enc: pl.DataFrame
     acc_years = _accumulators(uow, enc)
     moved = bulk_account_moved(uow, psns)
     stays: list[Stay] = []
-    deferred: list[str] = []
+    deferred: list[booking.NewEncounter] = []
+    kept: dict[str, int] = {}
     for idx, r in enumerate(enc.iter_rows(named=True)):
         day = r["discharge_time"].date()
         ver = next((v for v in versions.get(r["insuree_id"], ()) if v.valid_from <= day and
                     (v.valid_to is None or day <= v.valid_to)), None)  # fmt: skip
-        if ver is None or not ver.enrolled:
-            deferred.append(r["encounter_id"])
-            continue
-        stay = _stay(uow, ctx, caller, r, idx, catalog.insuree_of(ver, day), moved, seqs,
-                     acc_years, sha, path, problems)  # fmt: skip
-        if stay is not None:
-            stays.append(stay)
-    return stays, _resolve_lines(uow, ctx, lines, stays, problems), deferred
+        got = _stay(uow, ctx, caller, r, idx, ver, moved, seqs, acc_years, sha, path, problems)
+        if isinstance(got, Stay):
+            stays.append(got)
+        elif got is not None:
+            deferred.append(got)
+        if got is not None:
+            kept[r["encounter_id"]] = idx
+    engine_ids = {s.idx for s in stays}
+    return stays, _resolve_lines(uow, ctx, lines, kept, engine_ids, problems), deferred
 
 
 def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
@@ -250,13 +274,14 @@ def _admission_seqs(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> 
 
 
 def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], idx: int,
-          ins: catalog.InsureeSnapshot, moved: dict[str, int], seqs: dict[str, int],
+          ver: Any, moved: dict[str, int], seqs: dict[str, int],
           acc_years: dict[tuple[str, int], Accumulators], sha: str, path: Path,
-          problems: _Problems) -> Stay | None:  # fmt: skip
+          problems: _Problems) -> Stay | booking.NewEncounter | None:  # fmt: skip
+    """The stay to settle; or, its insuree not enrolled on the discharge date (``ver``
+    None or not enrolled), the new encounter to defer; or None (a problem recorded)."""
     day, row = r["discharge_time"].date(), r["row"]
     try:
         prov = ctx.provider(uow, r["provider_code"], day)
-        policy = ctx.packs.select(ins.insured_region, day)
     except YibaoError as exc:
         problems.add(row, "provider_code", str(exc))
         return None
@@ -266,18 +291,13 @@ def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], i
     if caller.role == "hospital" and caller.provider_code != prov.code:
         problems.add(row, "provider_code", "another hospital's stay")
         return None
-    v = policy.overlay_on(day)
     diags = _diagnoses(r["diagnoses"])
-    status = r["covid_status"] or covid_status_of(diags, v)
-    codes = tuple(d.code for d in diags)
     admit = r["admit_time"].date()
-    balance = ins.account_opening_fen + moved.get(ins.psn_no, 0)
-    e = Encounter(r["encounter_id"], r["med_type"], admit, day, codes, status,  # type: ignore[arg-type]
-                  r["filing"],
-                  seqs[r["encounter_id"]], None)  # fmt: skip
+    enrolled = ver is not None and ver.enrolled
+    region = ver.insured_region if ver is not None else (r["insured_region"] or prov.region)
     new = booking.NewEncounter({
-        "id": r["encounter_id"], "provider_code": prov.code, "psn_no": ins.psn_no,
-        "insured_region": ins.insured_region, "scheme_code": r["insutype"],
+        "id": r["encounter_id"], "provider_code": prov.code, "psn_no": r["insuree_id"],
+        "insured_region": region, "scheme_code": r["insutype"],
         "med_type": r["med_type"], "admit_time": _utc(r["admit_time"]), "admit_date": admit,
         "discharge_time": _utc(r["discharge_time"]), "discharge_date": day,
         "diagnoses": [{"code": d.code, "main": d.main} for d in diags],
@@ -285,18 +305,33 @@ def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], i
         "admit_msgid": None,
     }, {"source": path.name[-100:], "sha256": sha, "row": row,
         "encounter_no": r["encounter_no"], "lines": r["n_lines"]})  # fmt: skip
+    if not enrolled:
+        return new
+    ins = catalog.insuree_of(ver, day)
+    try:
+        policy = ctx.packs.select(ins.insured_region, day)
+    except YibaoError as exc:
+        problems.add(row, "discharge_time", str(exc))
+        return None
+    v = policy.overlay_on(day)
+    status = r["covid_status"] or covid_status_of(diags, v)
+    codes = tuple(d.code for d in diags)
+    balance = ins.account_opening_fen + moved.get(ins.psn_no, 0)
+    e = Encounter(r["encounter_id"], r["med_type"], admit, day, codes, status,  # type: ignore[arg-type]
+                  r["filing"], seqs[r["encounter_id"]], None)  # fmt: skip
     shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
     return Stay(idx, r["encounter_id"], ins.engine(balance), ins.account_opening_fen,
                 prov.engine(), e, acc_years.get((ins.psn_no, day.year), Accumulators(0, 0, 0)),
                 shares, new)  # fmt: skip
 
 
-def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame,
-                   stays: Sequence[Stay], problems: _Problems) -> _Lines:  # fmt: skip
+def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, kept: dict[str, int],
+                   engine_ids: set[int], problems: _Problems) -> _Lines:  # fmt: skip
     """Each line's catalog fields on its service date (the admission day when blank),
-    resolved once per (provider, code, date); every unresolvable line is a problem."""
-    idx = pl.DataFrame({"encounter_id": [s.encounter_id for s in stays],
-                        "idx": [s.idx for s in stays]})  # fmt: skip
+    resolved once per (provider, code, date); every unresolvable line is a problem.
+    ``kept``: the stays to write (id -> idx); ``engine_ids``: the idx of those to settle."""
+    idx = pl.DataFrame({"encounter_id": list(kept), "idx": list(kept.values())},
+                       schema={"encounter_id": pl.String, "idx": pl.Int64})  # fmt: skip
     mine = lines.join(idx, on="encounter_id", maintain_order="left").with_columns(
         service_date=pl.coalesce(pl.col("service_time"), pl.col("admit_time")).dt.date()
     )
@@ -319,7 +354,8 @@ def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame,
         "hospital_code": pl.String, "n_code": pl.String}))  # fmt: skip
     engine = full.select(pl.col("idx").alias("encounter_id"), "sn", pl.col("n_code").alias("code"),
                          "category", "item_class", "selfpay_bp", "price_fen", "qty_milli",
-                         "price_cap_fen", "in_protocol", "temp_code").sort(
+                         "price_cap_fen", "in_protocol", "temp_code").filter(
+        pl.col("encounter_id").is_in(list(engine_ids))).sort(
         "encounter_id", maintain_order=True)  # fmt: skip
     amount = (pl.col("price_fen") * pl.col("qty_milli") + 500) // 1000
     store = full.select("encounter_id", "sn", pl.lit(None, pl.String).alias("reverses_sn"),
