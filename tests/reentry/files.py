@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.registry_data import CENTRE, DIBAO, EMPLOYEE, NOT_ENROLLED, load_examples, put
 from yibao.core.registry.identity import check_char
+from yibao.services.context import CST
 from yibao.services.offline_file import NAMES
 from yibao.store.uow import UnitOfWork
 
@@ -29,14 +30,15 @@ def load_people(uow: UnitOfWork, n: int) -> list[str]:
     rows = [{"psn_no": p, "name": f"测试{i}", "scheme": "employee" if i % 3 else "resident",
              "resident_tier": "" if i % 3 else "1", "insured_region": "500102",
              "assistance_category": "none", "account_opening_fen": str(1000 * (i % 7)),
-             "enrolled": "true", "valid_from": "2020-01-01"} for i, p in enumerate(people)]  # fmt: skip
+             "enrolled": "true", "valid_from": "2020-01-01"}
+            for i, p in enumerate(people)]  # fmt: skip
     put(uow, "insurees", *rows)
     return people
 
 
 def row(no: str, psn_no: str, admit: str, discharge: str, sn: str, code: str, price: int,
         qty: int, diagnoses: str = "J18.900", **over: object) -> dict[str, object]:  # fmt: skip
-    r: dict[str, object] = {n: "" for n in NAMES}
+    r: dict[str, object] = dict.fromkeys(NAMES, "")
     r.update(provider_code=CENTRE, encounter_no=no, insuree_id=psn_no, med_type="21",
              admit_time=admit, discharge_time=discharge, diagnoses=diagnoses, sn=sn,
              code=code, price_fen=price, qty_milli=qty)  # fmt: skip
@@ -73,7 +75,7 @@ def many_rows(people: list[str], stays: int, lines: int, seed: int = 7) -> list[
     out = []
     for i in range(stays):
         who = people[i % len(people)]
-        admit = dt.datetime(2020, 2, 1, 8) + dt.timedelta(days=(i // len(people)) * 9,
+        admit = dt.datetime(2020, 2, 1, 8, tzinfo=CST) + dt.timedelta(days=(i // len(people)) * 9,
                                                          minutes=i)  # fmt: skip
         discharge = admit + dt.timedelta(days=rnd.randint(1, 8))
         diag = "B99.900" if rnd.random() < 0.3 else "J18.900"

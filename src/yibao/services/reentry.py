@@ -127,7 +127,8 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     _defer(uow, ctx, caller, deferred, fee_rows.store, per_transaction)
     deferred_ids = [d.row["id"] for d in deferred]
     if out is not None:
-        _write_result(uow, enc, got.settlement_ids, already, deferred_ids, out)
+        split = {e.encounter_id: tuple(e.settlement.setlinfo) for e in entries}
+        _write_result(uow, enc, got.settlement_ids, split, already, deferred_ids, out)
     return Imported(raw.height, enc.height, len(got.settlement_ids), len(already),
                     len(deferred), parsed.duplicates, out)  # fmt: skip
 
@@ -309,7 +310,7 @@ def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], i
         return new
     ins = catalog.insuree_of(ver, day)
     try:
-        policy = ctx.packs.select(ins.insured_region, day)
+        policy = _select(ctx, ins.insured_region, day)
     except YibaoError as exc:
         problems.add(row, "discharge_time", str(exc))
         return None
@@ -323,6 +324,20 @@ def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], i
     return Stay(idx, r["encounter_id"], ins.engine(balance), ins.account_opening_fen,
                 prov.engine(), e, acc_years.get((ins.psn_no, day.year), Accumulators(0, 0, 0)),
                 shares, new)  # fmt: skip
+
+
+_POLICIES: dict[tuple[int, str, dt.date], Any] = {}
+
+
+def _select(ctx: Context, region: str, day: dt.date) -> Any:
+    """``ctx.packs.select``, remembered per (pack set, region, day)."""
+    key = (id(ctx.packs), region, day)
+    got = _POLICIES.get(key)
+    if got is None or got[0] is not ctx.packs:
+        if len(_POLICIES) > 10_000:
+            _POLICIES.clear()
+        got = _POLICIES[key] = (ctx.packs, ctx.packs.select(region, day))
+    return got[1]
 
 
 def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, kept: dict[str, int],
@@ -340,18 +355,18 @@ def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, kept: dic
     for (prov,), group in pairs.group_by("provider_code"):
         todo = list(group.select("code", "service_date").iter_rows())
         found.update(_resolve(uow, ctx, str(prov), todo, mine, problems))
-    items = [found.get(k) for k in mine.select("provider_code", "code",
-                                                 "service_date").iter_rows()]  # fmt: skip
-    cols: dict[str, list[Any]] = {k: [] for k in ("n_code", "category", "item_class",
-                                                  "selfpay_bp", "price_cap_fen", "in_protocol",
-                                                  "temp_code", "catalog_region",
-                                                  "protocol_edition", "hospital_code")}  # fmt: skip
-    for it in items:
-        for k in cols:
-            cols[k].append(None if it is None else getattr(it, "code" if k == "n_code" else k))
-    full = mine.with_columns(pl.DataFrame(cols, schema_overrides={
-        "selfpay_bp": pl.Int64, "price_cap_fen": pl.Int64, "protocol_edition": pl.Int64,
-        "hospital_code": pl.String, "n_code": pl.String}))  # fmt: skip
+    fields = ("category", "item_class", "selfpay_bp", "price_cap_fen", "in_protocol",
+              "temp_code", "catalog_region", "protocol_edition", "hospital_code")  # fmt: skip
+    table = pl.DataFrame(
+        [(p, c, d, it.code, *(getattr(it, f) for f in fields)) for (p, c, d), it in found.items()],
+        schema={"provider_code": pl.String, "code": pl.String, "service_date": pl.Date,
+                "n_code": pl.String, "category": pl.String, "item_class": pl.String,
+                "selfpay_bp": pl.Int64, "price_cap_fen": pl.Int64, "in_protocol": pl.Boolean,
+                "temp_code": pl.Boolean, "catalog_region": pl.String,
+                "protocol_edition": pl.Int64, "hospital_code": pl.String},
+        orient="row")  # fmt: skip
+    full = mine.join(table, on=["provider_code", "code", "service_date"], how="left",
+                     maintain_order="left")  # fmt: skip
     engine = full.select(pl.col("idx").alias("encounter_id"), "sn", pl.col("n_code").alias("code"),
                          "category", "item_class", "selfpay_bp", "price_fen", "qty_milli",
                          "price_cap_fen", "in_protocol", "temp_code").filter(
@@ -389,12 +404,13 @@ def _resolve(uow: UnitOfWork, ctx: Context, prov: str, todo: list[tuple[str, dt.
 
 
 def _write_result(uow: UnitOfWork, enc: pl.DataFrame, new: dict[str, str],
-                  already: dict[str, str], deferred: Sequence[str], out: Path) -> None:  # fmt: skip
+                  split: dict[str, tuple[int, ...]], already: dict[str, str],
+                  deferred: Sequence[str], out: Path) -> None:  # fmt: skip
     """One row per stay: status, settlement id, the 16 amounts, the difference between
     the patient's cash share and what the hospital recorded as paid."""
     ids = {**already, **new}
-    rows: dict[str, tuple[Any, ...]] = {}
-    setl = sorted(ids.values())
+    rows: dict[str, tuple[Any, ...]] = dict(split)
+    setl = sorted(v for v in already.values() if v)
     with uow:
         for start in range(0, len(setl), 5000):
             from sqlalchemy import select

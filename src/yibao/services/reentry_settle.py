@@ -131,8 +131,9 @@ def _engine_lines(lines: pl.DataFrame) -> dict[int, tuple[Line, ...]]:
     cols = ("encounter_id", "sn", "code", "category", "item_class", "selfpay_bp", "price_fen",
             "qty_milli", "price_cap_fen", "in_protocol", "temp_code")  # fmt: skip
     out: dict[int, list[Line]] = defaultdict(list)
-    for r in lines.select(cols).iter_rows():
-        out[r[0]].append(Line(*r[1:]))
+    ids, *rest = (lines[c].to_list() for c in cols)
+    for eid, line in zip(ids, map(Line, *rest), strict=True):
+        out[eid].append(line)
     return {k: tuple(v) for k, v in out.items()}
 
 
