@@ -48,6 +48,7 @@ __all__ = [
 PERMISSIONS: dict[str, frozenset[str]] = {
     "insuree.read": frozenset({"hospital", "clerk", "finance", "auditor"}),
     "encounter.write": frozenset({"hospital"}),
+    "settlement.book": frozenset({"hospital", "clerk"}),  # bulk: re-entry, re-settlement
     "encounter.read": frozenset({"hospital", "clerk", "finance", "auditor"}),
     "settlement.reverse": frozenset({"hospital", "clerk"}),
     "compensate": frozenset({"hospital"}),

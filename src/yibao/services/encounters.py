@@ -880,8 +880,12 @@ def reverse_standing(uow: UnitOfWork, ctx: Context, caller: Principal, enc: Enco
     acc = hosp.lock_accumulators(row.psn_no, row.year, at)
     moved = hosp.lock_account(row.psn_no, at)
     before, after = s.accumulators_before, s.accumulators_after
-    back = Accumulators(*(now - (a - b) for now, a, b in zip(
-        _acc_list(acc), _acc_list(after), _acc_list(before), strict=True)))
+    back = Accumulators(
+        *(
+            now - (a - b)
+            for now, a, b in zip(_acc_list(acc), _acc_list(after), _acc_list(before), strict=True)
+        )
+    )
     rev_id, booked = new_id("R", at), _day(at)
     original = hosp.transactions([row.id])
     if len(original) != 1:

@@ -11,6 +11,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add every command group defined outside ``app.py`` to ``app``."""
+    import yibao.adapters.cli.reentry  # noqa: F401  (adds deferred import/template)
     from yibao.adapters.cli.batch import batch_app, bench_app
     from yibao.adapters.cli.deferred import deferred_app
     from yibao.adapters.cli.demo import demo_app
