@@ -42,9 +42,10 @@ def test_one_pass_equals_one_by_one(loaded: UnitOfWork) -> None:
         who = OTHER if e.provider_code == OTHER.provider_code else HOSPITAL
         assert isinstance(dq.settle_or_defer(loaded, ctx, who, e.id), dq.Deferral)
     enrol(loaded, A)
-    run = dq.settle_ready(loaded, ctx, CLERK)  # one pass
+    run = dq.settle_ready(loaded, ctx, CLERK)  # one batch pass
     order = sorted(queued, key=lambda e: (e.discharge_date, e.id))
     assert [e for e, _ in run.settled] == [e.id for e in order]
+    assert (run.batch, run.fallback) == (4, None)
 
     enrol(loaded, B)
     twins = _stays(loaded, ctx, B)
@@ -61,17 +62,19 @@ def test_one_pass_equals_one_by_one(loaded: UnitOfWork) -> None:
     books_ok(loaded, ctx)
 
 
-def test_a_blocked_stay_holds_back_the_later_ones(loaded: UnitOfWork) -> None:
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_blocked_stay_holds_back_the_later_ones(loaded: UnitOfWork, bulk: bool) -> None:
     ctx = context()
     enrol(loaded, A)
     early = stay(loaded, ctx, A, dt.date(2020, 3, 1), fees=())
     dq.defer(loaded, ctx, HOSPITAL, early.id, reason="offline", advance_fen=5000)  # no lines
     late = stay(loaded, ctx, A, dt.date(2020, 3, 9))
     dq.defer(loaded, ctx, HOSPITAL, late.id, reason="offline")
-    run = dq.settle_ready(loaded, ctx, CLERK)
+    run = dq.settle_ready(loaded, ctx, CLERK, bulk=bulk)
     assert (run.settled, run.waiting) == ([], {"offline": 2})
     uc.upload_fees(loaded, ctx, HOSPITAL, early.id, FEES, msgid=None)
-    run = dq.settle_ready(loaded, ctx, HOSPITAL)
+    run = dq.settle_ready(loaded, ctx, HOSPITAL, bulk=bulk)
     assert [e for e, _ in run.settled] == [early.id, late.id]
-    assert dq.settle_ready(loaded, ctx, HOSPITAL).settled == []  # nothing left: a no-op
+    assert run.batch == (2 if bulk else 0)
+    assert dq.settle_ready(loaded, ctx, HOSPITAL, bulk=bulk).settled == []  # a no-op
     books_ok(loaded, ctx)

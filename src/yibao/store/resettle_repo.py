@@ -7,16 +7,18 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, select
+from sqlalchemy import Row, Table, select, tuple_
 from sqlalchemy.orm import Session
 
-from yibao.store.hospital import Encounter, FeeLineRow, SettlementRow
+from yibao.core.engine.model import Accumulators
+from yibao.store.hospital import Accumulator, Encounter, FeeLineRow, SettlementRow
 
-__all__ = ["active_lines_of", "standing_settlements"]
+__all__ = ["accumulators_of", "active_lines_of", "encounters_of", "standing_settlements"]
 
 S = cast(Table, SettlementRow.__table__)
 E = cast(Table, Encounter.__table__)
 L = cast(Table, FeeLineRow.__table__)
+A = cast(Table, Accumulator.__table__)
 
 
 def standing_settlements(s: Session, *, begin: dt.date | None = None, end: dt.date | None = None,
@@ -46,4 +48,24 @@ def active_lines_of(s: Session, encounter_ids: Sequence[str]) -> dict[str, list[
                              L.c.cancelled_at.is_(None)).order_by(L.c.id))  # fmt: skip
         for r in s.execute(q):
             out[r.encounter_id].append(r)
+    return out
+
+
+def accumulators_of(s: Session, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int],
+                                                                        Accumulators]:  # fmt: skip
+    """The stored accumulators of each (psn_no, year) that has a row."""
+    out: dict[tuple[str, int], Accumulators] = {}
+    for start in range(0, len(keys), 2000):
+        q = select(A.c.psn_no, A.c.year, A.c.basic_entitled_fen, A.c.serious_base_fen,
+                   A.c.assistance_entitled_fen).where(
+            tuple_(A.c.psn_no, A.c.year).in_(list(keys[start : start + 2000])))  # fmt: skip
+        out.update({(r[0], r[1]): Accumulators(r[2], r[3], r[4]) for r in s.execute(q)})
+    return out
+
+
+def encounters_of(s: Session, psn_nos: Sequence[str]) -> list[Row[Any]]:
+    """Every encounter of these insurees."""
+    out: list[Row[Any]] = []
+    for start in range(0, len(psn_nos), 5000):
+        out += list(s.execute(select(E).where(E.c.psn_no.in_(list(psn_nos[start : start + 5000])))))
     return out

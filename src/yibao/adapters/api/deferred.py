@@ -103,7 +103,7 @@ def settle_queue(body: QueueRunIn, uow: Uow, ctx: Ctx, caller: Caller) -> Respon
                                 insuree_ids=body.insuree_ids)  # fmt: skip
     return _send(200, {
         "settled": [{"encounter_id": e, "settlement_id": s} for e, s in run.settled],
-        "waiting": run.waiting,
+        "waiting": run.waiting, "batch": run.batch, "fallback": run.fallback,
         "failed": [{"encounter_id": e, "error": why} for e, why in run.failed]})  # fmt: skip
 
 
