@@ -105,6 +105,24 @@ class Rows:
         self.heads: list[dict[str, Any]] = []
         self.postings: list[dict[str, Any]] = []
         self.moves: list[dict[str, Any]] = []
+        self.frames: dict[str, pl.DataFrame] = {}
+
+    def freeze(self) -> None:
+        """Build the COPY frames now (PostgreSQL), so a writer thread only streams them."""
+        from yibao.store.hospital import (
+            AuditEntry,
+            Encounter,
+            EncounterEvent,
+            JournalPosting,
+            JournalTransaction,
+            SettlementRow,
+        )
+
+        for model, data in ((Encounter, self.encounters), (EncounterEvent, self.events),
+                            (SettlementRow, self.settlements), (JournalTransaction, self.heads),
+                            (JournalPosting, self.postings), (AuditEntry, self.audit)):  # fmt: skip
+            table = _t(model)
+            self.frames[table.name] = frame(data, table)
 
     def json(self, doc: Any) -> Any:
         """A JSON column's value: text for COPY on PostgreSQL, the object on SQLite."""
