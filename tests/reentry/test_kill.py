@@ -74,7 +74,8 @@ def test_a_killed_import_leaves_whole_stays_and_completes_on_rerun(
 ) -> None:
     engines = [make_engine(u) for u in (db_url, twin_url)]
     first, twin = (UnitOfWork(e) for e in engines)
-    people = [load_people(u, 60) for u in (first, twin)][0]
+    people = load_people(first, 60)
+    assert load_people(twin, 60) == people
     path = write_csv(tmp_path / "offline.csv", many_rows(people, STAYS, LINES))
     env = dict(os.environ, YIBAO_DATABASE_URL=db_url)
     err = (tmp_path / "stderr.txt").open("wb")
