@@ -121,7 +121,10 @@ class BatchPass:
         out = []
         for s in chunk:
             acc, bal = self.before[s.idx]
-            req = SettleRequest(dataclasses.replace(s.insuree, account_balance_fen=bal),
+            i = s.insuree
+            ins = Insuree(i.id, i.scheme, i.resident_tier, i.insured_region,
+                          i.assistance_category, bal, i.enrolled)  # fmt: skip
+            req = SettleRequest(ins,
                                 s.provider, s.encounter, by_line[s.idx], acc)  # fmt: skip
             day = s.encounter.discharge_date
             result = engine_settle(req, self.packs.select(s.insuree.insured_region, day))
@@ -149,9 +152,11 @@ def settle_stays(stays: Sequence[Stay], lines: pl.DataFrame, packs: PackSet) -> 
     done = BatchPass({}, {}, {}, lines, packs)
     for year in sorted({s.encounter.discharge_date.year for s in stays}):
         part = [s for s in stays if s.encounter.discharge_date.year == year]
-        part = sorted((dataclasses.replace(s, insuree=dataclasses.replace(
-            s.insuree, account_balance_fen=s.insuree.account_balance_fen - spent[s.insuree.id]))
-            for s in part), key=_key)  # fmt: skip
+        if spent:  # a later year: the account starts from what the earlier ones left
+            part = [dataclasses.replace(s, insuree=dataclasses.replace(
+                s.insuree, account_balance_fen=s.insuree.account_balance_fen - spent[s.insuree.id]))
+                for s in part]  # fmt: skip
+        part.sort(key=_key)
         ids = pl.Series([s.idx for s in part])
         out = _batch(_frame(part, psn_idx),
                      lines.filter(pl.col("encounter_id").is_in(ids.implode())), packs)  # fmt: skip
