@@ -68,8 +68,9 @@ __all__ = [
     "insert_discharged",
 ]
 
-SETTLEABLE = ("discharged", "deferred")
-"""Statuses an existing encounter may be booked from (``deferred``: issue 7, D1)."""
+SETTLEABLE = ("discharged",)
+"""Statuses an existing encounter may be booked from. Not ``deferred``: its advance must
+be cleared as it settles, which the deferred queue's service does (``deferred``)."""
 
 
 class StoreMoved(Conflict):

@@ -37,7 +37,7 @@ from yibao.services.access import Principal, require
 from yibao.services.booking import NewEncounter
 from yibao.services.context import CST, Context
 from yibao.services.encounters import Diagnosis, EncounterState, covid_status_of
-from yibao.services.reentry_settle import Stay, settle_stays
+from yibao.services.reentry_settle import Stay, batch_pass
 from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
 
@@ -117,7 +117,7 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     def chunks() -> Iterator[list[booking.Entry]]:
         if not stays:
             return
-        settled = settle_stays(stays, fee_rows.engine, ctx.packs)
+        settled = batch_pass(stays, fee_rows.engine, ctx.packs)
         for part in _whole_insurees(settled.order(), per_transaction):
             entries = settled.entries(part)
             split.update((e.encounter_id, tuple(e.settlement.setlinfo)) for e in entries)

@@ -40,7 +40,7 @@ from yibao.core.errors import InvariantBroken
 from yibao.core.policy import PackSet
 from yibao.services import booking
 
-__all__ = ["BatchPass", "Stay", "settle_stays"]
+__all__ = ["BatchPass", "Stay", "batch_pass", "settle_stays"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ class Stay:
     encounter: Encounter
     accumulators: Accumulators  # the store's, for the discharge year
     central_share_bp_of: dict[str, int]  # overlay status -> bp (empty: none)
-    new: booking.NewEncounter
+    new: booking.NewEncounter | None  # None: the encounter is in the store (re-settlement)
 
 
 def _frame(stays: Sequence[Stay], psn_idx: dict[str, int]) -> pl.DataFrame:
@@ -65,7 +65,8 @@ def _frame(stays: Sequence[Stay], psn_idx: dict[str, int]) -> pl.DataFrame:
         rows.append((s.idx, psn_idx[i.id], i.scheme, i.resident_tier, i.insured_region,
                      i.assistance_category, p.code, p.region, p.level, p.covid_designated,
                      e.med_type, e.admit_date, e.discharge_date, list(e.diagnoses),
-                     e.covid_status, e.filing, e.admission_seq, None, i.account_balance_fen,
+                     e.covid_status, e.filing, e.admission_seq,
+                     None if e.transfer_from is None else -1, i.account_balance_fen,
                      a.basic_entitled_fen, a.serious_base_fen,
                      a.assistance_entitled_fen))  # fmt: skip
     schema: dict[str, Any] = {"encounter_id": pl.Int64, "insuree_id": pl.Int64, "scheme": pl.String,
@@ -139,7 +140,15 @@ def _key(s: Stay) -> tuple[str, Any, int]:
     return s.insuree.id, s.encounter.discharge_date, s.idx
 
 
-def settle_stays(stays: Sequence[Stay], lines: pl.DataFrame, packs: PackSet) -> BatchPass:
+def settle_stays(stays: Sequence[Stay], lines: pl.DataFrame,
+                 packs: PackSet) -> list[booking.Entry]:  # fmt: skip
+    """Every stay's booking entry, in settlement order per insuree (``batch_pass``, then
+    each stay explained)."""
+    done = batch_pass(stays, lines, packs)
+    return done.entries(done.order())
+
+
+def batch_pass(stays: Sequence[Stay], lines: pl.DataFrame, packs: PackSet) -> BatchPass:
     """Settle the stays in one batch pass per discharge year (an account carries across
     years: a later year starts from what the earlier ones left), and note the state each
     stay starts from.
