@@ -21,10 +21,10 @@ OTHER = Principal("k-other", "hospital", "H50010200002")
 CLERK = Principal("k-clerk", "clerk", None)
 COVID = (uc.Diagnosis("B99.900", True),)
 PLAIN = (uc.Diagnosis("J18.900", True),)
-FEES = (
-    uc.FeeIn("1", "YP-0002", 5000, 2000),
-    uc.FeeIn("2", "ZL-0001", 1500, 3000),
-    uc.FeeIn("3", "XJ05AXA159A001010101445", 12000, 1000),
+FEES = (  # national codes: every hospital's catalog has them
+    uc.FeeIn("1", "XL04AXX999T000000000001", 5000, 2000),  # 克力芝 丙, on the protocol
+    uc.FeeIn("2", "001204000010000", 1500, 3000),  # 静脉输液 甲
+    uc.FeeIn("3", "XJ05AXA159A001010101445", 12000, 1000),  # 干扰素 乙
 )
 NEWCOMER = "500102199501010061"  # not in the example registry
 
@@ -45,10 +45,11 @@ def context(clock: Clock | None = None) -> Context:
 
 
 def stay(uow: UnitOfWork, ctx: Context, psn: str, day: dt.date, *, fees: Any = FEES,
-         caller: Principal = HOSPITAL, diagnoses: Any = PLAIN,
+         caller: Principal = HOSPITAL, diagnoses: Any = PLAIN, admitted: dt.date | None = None,
          **kw: Any) -> uc.EncounterState:  # fmt: skip
-    """Admit ``psn`` at T0, upload ``fees``, discharge on ``day``."""
-    cmd = uc.Admit(psn, "21", T0, diagnoses, **kw)
+    """Admit ``psn`` at T0 (or 9:00 on ``admitted``), upload ``fees``, discharge on ``day``."""
+    when = T0 if admitted is None else dt.datetime.combine(admitted, dt.time(9), CST)
+    cmd = uc.Admit(psn, "21", when, diagnoses, **kw)
     enc = uc.admit(uow, ctx, caller, cmd, msgid=None)
     if fees:
         uc.upload_fees(uow, ctx, caller, enc.id, fees, msgid=None)

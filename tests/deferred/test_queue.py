@@ -67,7 +67,8 @@ def test_not_imported_insuree_is_deferred_then_settled_on_import(loaded: UnitOfW
     now = uc.encounter(loaded, HOSPITAL, enc.id)
     assert now.status == "settled"
     cleared = dq.deferral(loaded, HOSPITAL, enc.id)
-    assert not cleared.open and cleared.settlement_id == now.settlement_id
+    assert not cleared.open
+    assert cleared.settlement_id == now.settlement_id
     s = uc.settlement(loaded, HOSPITAL, now.settlement_id or "")
     assert s.settlement.setlinfo.medfee_sumamt == 26500
     assert _advance_balance(loaded, HOSPITAL.provider_code or "") == 0

@@ -44,6 +44,7 @@ from yibao.services import catalog
 from yibao.services import encounters as uc
 from yibao.services.access import Principal, own, require
 from yibao.services.context import Context, new_id
+from yibao.services.deferred_bulk import for_hospital, settle_bulk
 from yibao.store.hospital import DEFERRAL_REASONS
 from yibao.store.hospital_repo import Ops
 from yibao.store.uow import UnitOfWork
@@ -107,6 +108,8 @@ class QueueRun:
     settled: list[tuple[str, str]] = field(default_factory=list)  # (encounter, settlement)
     waiting: dict[str, int] = field(default_factory=dict)  # reason -> still deferred
     failed: list[tuple[str, str]] = field(default_factory=list)  # (encounter, error)
+    batch: int = 0  # of ``settled``, how many went through the one batch pass
+    fallback: str | None = None  # why the batch pass was given up for one by one
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,19 +283,13 @@ def settle_or_defer(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_
 # -- the queue -----------------------------------------------------------------------------
 
 
-def _hospital(caller: Principal, provider_code: str) -> Principal:
-    """The queue settles a stay on behalf of the hospital that submitted it; the events
-    and the audit log record the caller who ran the queue."""
-    return Principal(caller.key_id, "hospital", provider_code)
-
-
 def _settle_group(uow: UnitOfWork, ctx: Context, caller: Principal,
                   group: Sequence[Deferral]) -> QueueRun:  # fmt: skip
     """One insuree-year, inside the caller's transaction: in queue order, clear and
     settle each ready deferral; stop at the first one still blocked."""
     run = QueueRun()
     for n, d in enumerate(group):
-        who = _hospital(caller, d.provider_code)
+        who = for_hospital(caller, d.provider_code)
         enc = uc._load(uow, who, d.encounter_id, lock=True)
         why = blocker(uow, enc, d.discharge_date)
         if why is not None:
@@ -320,18 +317,32 @@ Progress = Callable[[int, int], None]  # (insuree-years done, total)
 
 def settle_ready(uow: UnitOfWork, ctx: Context, caller: Principal, *,
                  provider_code: str | None = None, insuree_ids: Sequence[str] | None = None,
-                 progress: Progress | None = None) -> QueueRun:  # fmt: skip
-    """Settle what is ready in the queue (all of it, one hospital's, or some insurees'):
-    per insuree-year in (discharge_date, encounter_id) order, one transaction each; a
-    group whose settlement fails is rolled back whole and reported, the others go on."""
+                 progress: Progress | None = None, bulk: bool = True) -> QueueRun:  # fmt: skip
+    """Settle what is ready in the queue (all of it, one hospital's, or some insurees'),
+    per insuree-year in (discharge_date, encounter_id) order. With ``bulk`` (default)
+    the insuree-years without a transfer-in go through one batch pass
+    (``deferred_bulk``), written in transactions of whole insurees; the others (or all,
+    without ``bulk``, or when the batch refuses a stay) one transaction per insuree-year
+    through the scalar service. A transaction that fails is rolled back whole and
+    reported; the others go on."""
     require(caller, "deferred.settle")
     if caller.role == "hospital":
         provider_code = caller.provider_code
     with uow:
-        rows = [Deferral.of(r) for r in uow.deferrals.open(provider_code=provider_code,
-                                                            psn_nos=insuree_ids)]  # fmt: skip
+        found = uow.deferrals.open(provider_code=provider_code, psn_nos=insuree_ids)
+    transfers = {r.encounter_id for r in found if r.transfer_from is not None}
+    rows = [Deferral.of(r) for r in found]
     groups = [list(g) for _, g in groupby(rows, key=lambda d: (d.insuree_id, d.year))]
     out = QueueRun()
+    if bulk:
+        plain = [g for g in groups if not any(d.encounter_id in transfers for d in g)]
+        try:
+            settle_bulk(uow, ctx, caller, plain, out, progress=progress)
+        except YibaoError as exc:  # the batch refused a stay: every group one by one
+            out = QueueRun(fallback=f"{type(exc).__name__}: {exc}")
+        else:
+            out.batch = len(out.settled)
+            groups = [g for g in groups if any(d.encounter_id in transfers for d in g)]
     for n, group in enumerate(groups, start=1):
         try:
             with uow(write=True):

@@ -355,6 +355,9 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
     with uow(write=True):
         _designated(ctx, uow, caller.provider_code, day)
         region = _insured_region(uow, cmd, day)
+        if cmd.transfer_from is None:  # a filed transfer (2501) to this hospital links it
+            cmd = replace(cmd, transfer_from=uow.deferrals.transfer_source(
+                cmd.insuree_id, caller.provider_code, day))  # fmt: skip
         if cmd.transfer_from is not None:
             src = uow.hospital.encounter(cmd.transfer_from)
             if src is None or src.psn_no != cmd.insuree_id:

@@ -59,6 +59,7 @@ __all__ = [
     "JournalTransaction",
     "RequestRecord",
     "SettlementRow",
+    "TransferFiling",
 ]
 
 Json = JSON()
@@ -347,6 +348,31 @@ class Deferral(Base):
     cleared_at: Mapped[dt.datetime | None] = mapped_column(Time)  # set once
     settlement_id: Mapped[str | None] = mapped_column(String(30))
     clearing_tx_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class TransferFiling(Base):
+    """转院备案 (2501): the sending hospital files the transfer of an insuree's stay to a
+    receiving hospital; the receiving hospital's admission within the filing's dates
+    links to the stay (``transfer_from``). ``cancelled_at`` is set once (2502)."""
+
+    __tablename__ = "transfer_filings"
+    __table_args__ = (
+        Index("ix_transfer_filings_psn_no_to_provider", "psn_no", "to_provider"),
+    )
+
+    id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    from_provider: Mapped[str] = mapped_column(String(20))
+    from_encounter_id: Mapped[str] = mapped_column(ForeignKey("encounters.id"))
+    psn_no: Mapped[str] = mapped_column(String(18))
+    to_provider: Mapped[str | None] = mapped_column(String(20))  # None: any hospital
+    transfer_date: Mapped[dt.date] = mapped_column(Date)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    filed_at: Mapped[dt.datetime] = mapped_column(Time)
+    actor: Mapped[str] = mapped_column(String(64))
+    msgid: Mapped[str | None] = mapped_column(String(100))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(Time)
 
 
 class AuditEntry(Base):

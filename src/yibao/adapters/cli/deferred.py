@@ -94,7 +94,10 @@ def settle(
         run = settle_ready(unit_of_work(), hospital_context(), caller, provider_code=provider,
                            insuree_ids=insuree or None, progress=progress)  # fmt: skip
     waiting = ", ".join(f"{k} {v}" for k, v in sorted(run.waiting.items())) or "none"
-    typer.echo(f"deferred queue: {len(run.settled)} settled; still waiting: {waiting}")
+    typer.echo(f"deferred queue: {len(run.settled)} settled ({run.batch} in one batch pass); "
+               f"still waiting: {waiting}")  # fmt: skip
+    if run.fallback:
+        sys.stderr.write(f"batch pass given up, settled one by one: {run.fallback}\n")
     for enc, why in run.failed:
         sys.stderr.write(f"failed: insuree-year of encounter {enc}: {why}\n")
     if run.failed:

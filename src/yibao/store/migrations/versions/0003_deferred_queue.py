@@ -1,5 +1,6 @@
 """Deferred settlement (先救治、后结算): the ``deferred`` encounter status, the
-``advance`` and ``clearing`` journal kinds, and the ``deferrals`` table (issue 7).
+``advance`` and ``clearing`` journal kinds, the ``deferrals`` table and the transfer
+filings (转院备案, 2501) (issue 7).
 
 Widening a CHECK constraint on SQLite rewrites the table's SQL in the schema
 (``PRAGMA writable_schema``), the procedure SQLite documents for constraint changes that
@@ -91,6 +92,34 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deferrals")),
     )
+    op.create_table(
+        "transfer_filings",
+        sa.Column("id", sa.String(length=30), nullable=False),
+        sa.Column("from_provider", sa.String(length=20), nullable=False),
+        sa.Column("from_encounter_id", sa.String(length=30), nullable=False),
+        sa.Column("psn_no", sa.String(length=18), nullable=False),
+        sa.Column("to_provider", sa.String(length=20), nullable=True),
+        sa.Column("transfer_date", sa.Date(), nullable=False),
+        sa.Column("valid_from", sa.Date(), nullable=False),
+        sa.Column("valid_to", sa.Date(), nullable=True),
+        sa.Column("reason", sa.String(length=200), nullable=True),
+        sa.Column("filed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("msgid", sa.String(length=100), nullable=True),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["from_encounter_id"],
+            ["encounters.id"],
+            name=op.f("fk_transfer_filings_from_encounter_id_encounters"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_transfer_filings")),
+    )
+    op.create_index(
+        "ix_transfer_filings_psn_no_to_provider",
+        "transfer_filings",
+        ["psn_no", "to_provider"],
+        unique=False,
+    )
     with op.batch_alter_table("deferrals", schema=None) as batch_op:
         batch_op.create_index(
             "ix_deferrals_provider_code_cleared_at", ["provider_code", "cleared_at"], unique=False
@@ -111,6 +140,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_deferrals_psn_no_year")
         batch_op.drop_index("ix_deferrals_provider_code_cleared_at")
     op.drop_table("deferrals")
+    op.drop_index("ix_transfer_filings_psn_no_to_provider", table_name="transfer_filings")
+    op.drop_table("transfer_filings")
     _recheck("journal_transactions", "ck_journal_transactions_kind", "kind", _KIND_NEW,
              _KIND_OLD)  # fmt: skip
     _recheck("encounters", "ck_encounters_status", "status", _STATUS_NEW, _STATUS_OLD)
