@@ -55,7 +55,7 @@ class Stay:
     encounter: Encounter
     accumulators: Accumulators  # the store's, for the discharge year
     central_share_bp_of: dict[str, int]  # overlay status -> bp (empty: none)
-    new: booking.NewEncounter | None  # None: the encounter is in the store (re-settlement)
+    new: booking.NewEncounter  # re-settlement passes None: the encounter is in the store
 
 
 def _frame(stays: Sequence[Stay], psn_idx: dict[str, int]) -> pl.DataFrame:
