@@ -16,6 +16,8 @@ BENCHES = [
     ["batch.py", "--encounters", "100000", "1000000", "--repeat", "3", "--scalar", "100000"],
     # the hospital service over HTTP (PostgreSQL: YIBAO_TEST_PG); docs/PERFORMANCE.md
     ["service.py", "--encounters", "10000", "--seconds", "60", "--repeat", "3"],
+    # re-entry after an outage into PostgreSQL (YIBAO_TEST_PG); docs/PERFORMANCE.md
+    ["reentry.py", "--stays", "100000", "--repeat", "3"],
 ]
 
 

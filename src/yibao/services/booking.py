@@ -24,7 +24,7 @@ per transaction (``book_in_transactions``), so a crash leaves whole encounters.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import polars as pl
@@ -63,12 +63,14 @@ __all__ = [
     "NewEncounter",
     "StoreMoved",
     "book",
+    "book_chunks",
     "book_in_transactions",
     "insert_discharged",
 ]
 
-SETTLEABLE = ("discharged", "deferred")
-"""Statuses an existing encounter may be booked from (``deferred``: issue 7, D1)."""
+SETTLEABLE = ("discharged",)
+"""Statuses an existing encounter may be booked from. Not ``deferred``: its advance must
+be cleared as it settles, which the deferred queue's service does (``deferred``)."""
 
 
 class StoreMoved(Conflict):
@@ -176,10 +178,12 @@ def book(uow: UnitOfWork, caller: Principal, entries: Sequence[Entry], *, at: dt
 def _write(uow: UnitOfWork, plan: Plan, lines: pl.DataFrame | None, at: dt.datetime) -> int:
     """Write a plan's rows (COPY on PostgreSQL, executemany on SQLite) and its updates."""
     s, rows = uow.session, plan.rows
+    bulk.prefer_lz4(s)
 
     def put(table: Table, data: list[dict[str, Any]]) -> None:
         if rows.pg:
-            bulk.insert_frame(s, table, frame(data, table))
+            got = rows.frames.get(table.name)
+            bulk.insert_frame(s, table, frame(data, table) if got is None else got)
         elif data:  # SQLite: executemany (JSON columns serialised by SQLAlchemy)
             s.execute(table.insert(), data)
 
@@ -204,23 +208,91 @@ def _write(uow: UnitOfWork, plan: Plan, lines: pl.DataFrame | None, at: dt.datet
 def book_in_transactions(uow: UnitOfWork, caller: Principal, entries: Sequence[Entry], *,
                          at: Callable[[], dt.datetime], per_transaction: int = 5000,
                          lines: Callable[[Sequence[str]], pl.DataFrame | None] | None = None,
-                         progress: Callable[[int], None] | None = None) -> Booked:  # fmt: skip
+                         progress: Callable[[int], None] | None = None,
+                         writers: int = 1) -> Booked:  # fmt: skip
     """Book in transactions of about ``per_transaction`` encounters, never splitting an
     insuree (their entries carry state from one to the next), each committed on its own:
-    a crash leaves whole insurees booked, the rest untouched. ``lines(ids)`` gives the
-    fee lines of those new encounters. ``progress(n)`` after each commit."""
+    a crash leaves whole insurees booked, the rest untouched (``book_chunks``)."""
+    return book_chunks(uow, caller, _chunks(entries, per_transaction), at=at, lines=lines,
+                       progress=progress, writers=writers)  # fmt: skip
+
+
+def book_chunks(uow: UnitOfWork, caller: Principal, chunks: Iterable[Sequence[Entry]], *,
+                at: Callable[[], dt.datetime],
+                lines: Callable[[Sequence[str]], pl.DataFrame | None] | None = None,
+                progress: Callable[[int], None] | None = None,
+                writers: int = 1) -> Booked:  # fmt: skip
+    """Book each chunk (whole insurees) in its own transaction, committed on its own.
+    ``lines(ids)`` gives the fee lines of those new encounters; ``progress(n)`` after
+    each commit. ``writers`` > 1 on PostgreSQL: while up to ``writers`` threads, each on
+    its own connection, write earlier chunks, the next chunk is produced (the iterator
+    may compute it) and its rows built — chunks hold disjoint insurees, so the writers
+    never wait on each other's locks."""
+    require(caller, "settlement.book")
     ids: dict[str, str] = {}
-    new = n_lines = 0
-    for chunk in _chunks(entries, per_transaction):
-        with uow(write=True):
-            got = book(uow, caller, chunk, at=at(),
-                       lines=lines([e.encounter_id for e in chunk]) if lines else None)  # fmt: skip
-            uow.commit()
+    counts = [0, 0]
+
+    def fee(chunk: Sequence[str]) -> pl.DataFrame | None:
+        return lines(chunk) if lines is not None else None
+
+    def add(got: Booked, n: int) -> None:
         ids.update(got.settlement_ids)
-        new, n_lines = new + got.encounters_new, n_lines + got.lines
+        counts[0] += got.encounters_new
+        counts[1] += got.lines
         if progress is not None:
-            progress(len(chunk))
-    return Booked(ids, new, n_lines)
+            progress(n)
+
+    if writers > 1 and uow.dialect == "postgresql":
+        _pipelined(uow, caller, chunks, at, fee, writers, add)
+    else:
+        for chunk in chunks:
+            with uow(write=True):
+                got = book(uow, caller, chunk, at=at(),
+                           lines=fee([e.encounter_id for e in chunk]))  # fmt: skip
+                uow.commit()
+            add(got, len(chunk))
+    return Booked(ids, counts[0], counts[1])
+
+
+def _pipelined(uow: UnitOfWork, caller: Principal, chunks: Iterable[Sequence[Entry]],
+               at: Callable[[], dt.datetime],
+               fee: Callable[[Sequence[str]], pl.DataFrame | None], writers: int,
+               add: Callable[[Booked, int], None]) -> None:  # fmt: skip
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    def write(chunk: Sequence[Entry], plan: Plan | None, lines: pl.DataFrame | None,
+              t: dt.datetime) -> tuple[Booked, int]:  # fmt: skip
+        w = UnitOfWork(uow.engine)
+        with w(write=True):
+            if plan is None:  # existing encounters: their rows are read here
+                got = book(w, caller, chunk, at=t, lines=lines)
+            else:
+                _existing(w, caller, chunk)
+                _lock_and_compare(w, chunk, t)
+                got = Booked(plan.ids, len(plan.rows.encounters), _write(w, plan, lines, t))
+            w.commit()
+        return got, len(chunk)
+
+    pending: deque[Future[tuple[Booked, int]]] = deque()
+    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="booking") as pool:
+        try:
+            for chunk in chunks:
+                _check_chains(chunk)
+                t, plan = at(), None
+                if all(e.new is not None for e in chunk):
+                    plan = make_plan(caller, chunk, t, True, {})
+                    plan.rows.freeze()
+                lines = fee([e.encounter_id for e in chunk])
+                pending.append(pool.submit(write, chunk, plan, lines, t))
+                while len(pending) > writers:
+                    add(*pending.popleft().result())
+            while pending:
+                add(*pending.popleft().result())
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
 
 
 def _chunks(entries: Sequence[Entry], size: int) -> Iterator[list[Entry]]:

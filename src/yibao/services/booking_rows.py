@@ -105,6 +105,24 @@ class Rows:
         self.heads: list[dict[str, Any]] = []
         self.postings: list[dict[str, Any]] = []
         self.moves: list[dict[str, Any]] = []
+        self.frames: dict[str, pl.DataFrame] = {}
+
+    def freeze(self) -> None:
+        """Build the COPY frames now (PostgreSQL), so a writer thread only streams them."""
+        from yibao.store.hospital import (
+            AuditEntry,
+            Encounter,
+            EncounterEvent,
+            JournalPosting,
+            JournalTransaction,
+            SettlementRow,
+        )
+
+        for model, data in ((Encounter, self.encounters), (EncounterEvent, self.events),
+                            (SettlementRow, self.settlements), (JournalTransaction, self.heads),
+                            (JournalPosting, self.postings), (AuditEntry, self.audit)):  # fmt: skip
+            table = _t(model)
+            self.frames[table.name] = frame(data, table)
 
     def json(self, doc: Any) -> Any:
         """A JSON column's value: text for COPY on PostgreSQL, the object on SQLite."""
@@ -184,8 +202,10 @@ def encounter_rows(rows: Rows, caller: Principal, e: Entry, found: Any, setl_id:
 def frame(rows: list[dict[str, Any]], table: Table) -> pl.DataFrame:
     """Rows as a frame for COPY (PostgreSQL): JSON columns are already text."""
     cols = [c.name for c in table.columns if c.name != "id" or isinstance(c.type, String)]
-    return pl.DataFrame({c: [r.get(c) for r in rows] for c in cols},
-                        schema={c: polars_type(table.c[c].type) for c in cols})  # fmt: skip
+    schema = {c: polars_type(table.c[c].type) for c in cols}
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.from_dicts(rows, schema=schema, strict=False)
 
 
 def polars_type(sql_type: Any) -> Any:

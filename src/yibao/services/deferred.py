@@ -264,8 +264,15 @@ def settle_or_defer(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_
         why = blocker(uow, enc, day) if day is not None and enc.status in uc._OPEN else None
         if why is None:  # settle raises what is wrong, as before
             done: uc.Settled | Deferral = uc.settle(
-                uow, ctx, caller, encounter_id, discharge_date=discharge_date,
-                medfee_sumamt=medfee_sumamt, acct_used=acct_used, msgid=msgid)
+                uow,
+                ctx,
+                caller,
+                encounter_id,
+                discharge_date=discharge_date,
+                medfee_sumamt=medfee_sumamt,
+                acct_used=acct_used,
+                msgid=msgid,
+            )
         else:
             done = record_deferral(uow, ctx, caller, enc, reason=why,
                                    discharge_date=discharge_date, msgid=msgid)  # fmt: skip
@@ -424,4 +431,3 @@ def deferral_problems(uow: UnitOfWork) -> list[str]:
             out.append(f"hospital {p}: the books hold {booked.get(p, 0)} fen advanced on open "
                        f"deferrals, the queue {open_by.get(p, 0)}")  # fmt: skip
     return out
-

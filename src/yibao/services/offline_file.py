@@ -242,24 +242,30 @@ def _problems(frame: pl.DataFrame) -> pl.DataFrame:
     if bad_ids:
         parts.append(pl.DataFrame(bad_ids, schema=["row", "column", "reason"], orient="row"))
     parts += _disagreements(frame)
-    return pl.concat(parts).sort("row", maintain_order=True)
+    return pl.concat(parts, how="vertical_relaxed").sort("row", maintain_order=True)
 
 
 def _disagreements(frame: pl.DataFrame) -> list[pl.DataFrame]:
     """An encounter's columns differing between its lines; a repeated ``sn`` with other
-    content (an identical repeat is dropped later, not a problem)."""
+    content (an identical repeat is dropped later, not a problem). Only stays found to
+    disagree (one group-by) are looked at row by row."""
     key = ["provider_code", "encounter_no"]
+    cols = list(ENCOUNTER_COLUMNS[2:])
+    counts = frame.group_by(key).agg(*[pl.col(c).n_unique() for c in cols], n=pl.len())
     out = []
-    for col in ENCOUNTER_COLUMNS[2:]:
-        first = pl.col(col).first().over(key)
-        bad = frame.filter(pl.col(col).ne_missing(first))
-        out.append(bad.select("row", column=pl.lit(col),
-                              reason=pl.lit("differs from the stay's first line")))  # fmt: skip
-    line = [c for c in NAMES if c not in ENCOUNTER_COLUMNS]
-    twin = frame.filter(pl.struct(line).n_unique().over([*key, "sn"]) > 1)
-    twin = twin.filter(pl.col("row") != pl.col("row").first().over([*key, "sn"]))
-    out.append(twin.select("row", column=pl.lit("sn"),
-                           reason=pl.lit("feedetl_sn repeated with other content")))  # fmt: skip
+    for col in cols:
+        bad_keys = counts.filter(pl.col(col) > 1).select(key)
+        if bad_keys.height:
+            mine = frame.join(bad_keys, on=key, how="semi")
+            bad = mine.filter(pl.col(col).ne_missing(pl.col(col).first().over(key)))
+            out.append(bad.select("row", column=pl.lit(col),
+                                  reason=pl.lit("differs from the stay's first line")))  # fmt: skip
+    if frame.select(pl.struct(*key, "sn").is_duplicated().any()).item():
+        line = [c for c in NAMES if c not in ENCOUNTER_COLUMNS]
+        twin = frame.filter(pl.struct(line).n_unique().over([*key, "sn"]) > 1)
+        twin = twin.filter(pl.col("row") != pl.col("row").first().over([*key, "sn"]))
+        why = pl.lit("feedetl_sn repeated with other content")
+        out.append(twin.select("row", column=pl.lit("sn"), reason=why))
     return out
 
 

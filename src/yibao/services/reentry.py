@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from yibao.services.access import Principal, require
 from yibao.services.booking import NewEncounter
 from yibao.services.context import CST, Context
 from yibao.services.encounters import Diagnosis, EncounterState, covid_status_of
-from yibao.services.reentry_settle import Stay, settle_stays
+from yibao.services.reentry_settle import Stay, batch_pass
 from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
 
@@ -90,10 +90,11 @@ class _Problems:
 
 
 def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
-                out: Path | None, per_transaction: int = 5000,
+                out: Path | None, per_transaction: int = 5000, writers: int = 2,
                 progress: Callable[[int, int], None] | None = None) -> Imported:  # fmt: skip
     """Import the file (module docstring); ``out``: the result file (.xlsx, .csv or
-    .parquet), None for none. ``progress(done, total)`` after each transaction."""
+    .parquet), None for none. ``progress(done, total)`` after each transaction;
+    ``writers``: database connections writing in parallel (PostgreSQL)."""
     require(caller, "settlement.book")
     raw = offline_file.read_file(path)
     parsed = offline_file.parse(raw)
@@ -111,26 +112,46 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
         todo = enc.filter(~pl.col("encounter_id").is_in(list(already)))
         stays, fee_rows, deferred = _prepare(uow, ctx, caller, todo, lines, sha, path, problems)
     problems.raise_any(raw.height)
-    entries = settle_stays(stays, fee_rows.engine, ctx.packs) if stays else []
-    total = len(entries)
+    split: dict[str, tuple[int, ...]] = {}
+
+    def chunks() -> Iterator[list[booking.Entry]]:
+        if not stays:
+            return
+        settled = batch_pass(stays, fee_rows.engine, ctx.packs)
+        for part in _whole_insurees(settled.order(), per_transaction):
+            entries = settled.entries(part)
+            split.update((e.encounter_id, tuple(e.settlement.setlinfo)) for e in entries)
+            yield entries
+
     done = [0]
 
     def step(n: int) -> None:
         done[0] += n
         if progress is not None:
-            progress(done[0], total)
+            progress(done[0], len(stays))
 
-    got = booking.book_in_transactions(
-        uow, caller, entries, at=ctx.now, per_transaction=per_transaction,
+    got = booking.book_chunks(
+        uow, caller, chunks(), at=ctx.now,
         lines=lambda ids: fee_rows.store.filter(pl.col("encounter_id").is_in(ids)),
-        progress=step)  # fmt: skip
+        progress=step, writers=writers)  # fmt: skip
     _defer(uow, ctx, caller, deferred, fee_rows.store, per_transaction)
     deferred_ids = [d.row["id"] for d in deferred]
     if out is not None:
-        split = {e.encounter_id: tuple(e.settlement.setlinfo) for e in entries}
         _write_result(uow, enc, got.settlement_ids, split, already, deferred_ids, out)
     return Imported(raw.height, enc.height, len(got.settlement_ids), len(already),
                     len(deferred), parsed.duplicates, out)  # fmt: skip
+
+
+def _whole_insurees(stays: Sequence[Stay], size: int) -> Iterator[list[Stay]]:
+    """Stays in settlement order, in groups of about ``size`` that never split an insuree."""
+    chunk: list[Stay] = []
+    for n, s in enumerate(stays):
+        if len(chunk) >= size and s.insuree.id != stays[n - 1].insuree.id:
+            yield chunk
+            chunk = []
+        chunk.append(s)
+    if chunk:
+        yield chunk
 
 
 def _defer(uow: UnitOfWork, ctx: Context, caller: Principal, news: Sequence[Any],

@@ -40,7 +40,7 @@ from yibao.core.errors import InvariantBroken
 from yibao.core.policy import PackSet
 from yibao.services import booking
 
-__all__ = ["Stay", "settle_stays"]
+__all__ = ["BatchPass", "Stay", "batch_pass", "settle_stays"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ class Stay:
     encounter: Encounter
     accumulators: Accumulators  # the store's, for the discharge year
     central_share_bp_of: dict[str, int]  # overlay status -> bp (empty: none)
-    new: booking.NewEncounter
+    new: booking.NewEncounter  # re-settlement passes None: the encounter is in the store
 
 
 def _frame(stays: Sequence[Stay], psn_idx: dict[str, int]) -> pl.DataFrame:
@@ -65,7 +65,8 @@ def _frame(stays: Sequence[Stay], psn_idx: dict[str, int]) -> pl.DataFrame:
         rows.append((s.idx, psn_idx[i.id], i.scheme, i.resident_tier, i.insured_region,
                      i.assistance_category, p.code, p.region, p.level, p.covid_designated,
                      e.med_type, e.admit_date, e.discharge_date, list(e.diagnoses),
-                     e.covid_status, e.filing, e.admission_seq, None, i.account_balance_fen,
+                     e.covid_status, e.filing, e.admission_seq,
+                     None if e.transfer_from is None else -1, i.account_balance_fen,
                      a.basic_entitled_fen, a.serious_base_fen,
                      a.assistance_entitled_fen))  # fmt: skip
     schema: dict[str, Any] = {"encounter_id": pl.Int64, "insuree_id": pl.Int64, "scheme": pl.String,
@@ -98,33 +99,89 @@ def _batch(enc: pl.DataFrame, lines: pl.DataFrame, packs: PackSet) -> pl.DataFra
     return settled
 
 
+@dataclass
+class BatchPass:
+    """The batch pass: each stay's batch row and the state it started from (by idx)."""
+
+    stays: dict[int, Stay]  # balance as the batch started the stay's year from
+    rows: dict[int, dict[str, Any]]
+    before: dict[int, tuple[Accumulators, int]]
+    lines: pl.DataFrame
+    packs: PackSet
+
+    def order(self) -> list[Stay]:
+        """Settlement order: per insuree, (discharge_date, encounter id)."""
+        return sorted(self.stays.values(), key=_key)
+
+    def entries(self, chunk: Sequence[Stay]) -> list[booking.Entry]:
+        """The chunk's stays settled by the scalar engine from the state the batch
+        carried to each (the full settlement: lines and facts, for its record and
+        trace); the two must agree to the fen on every amount and on the state after."""
+        ids = pl.Series([s.idx for s in chunk], dtype=pl.Int64)
+        by_line = _engine_lines(self.lines.filter(pl.col("encounter_id").is_in(ids.implode())))
+        out = []
+        for s in chunk:
+            acc, bal = self.before[s.idx]
+            i = s.insuree
+            ins = Insuree(i.id, i.scheme, i.resident_tier, i.insured_region,
+                          i.assistance_category, bal, i.enrolled)  # fmt: skip
+            req = SettleRequest(ins,
+                                s.provider, s.encounter, by_line[s.idx], acc)  # fmt: skip
+            day = s.encounter.discharge_date
+            result = engine_settle(req, self.packs.select(s.insuree.insured_region, day))
+            _agree(result, self.rows[s.idx], s.encounter_id)
+            share = s.central_share_bp_of.get(result.facts.covid_status, 0) if result.covid else 0
+            out.append(booking.Entry(result, s.provider.code, s.encounter.med_type, day, share,
+                                     s.account_opening_fen, s.new))  # fmt: skip
+        return out
+
+
+def _key(s: Stay) -> tuple[str, Any, int]:
+    return s.insuree.id, s.encounter.discharge_date, s.idx
+
+
 def settle_stays(stays: Sequence[Stay], lines: pl.DataFrame,
                  packs: PackSet) -> list[booking.Entry]:  # fmt: skip
-    """Settle the stays (year by year, so an account carries across years), and give
-    each stay's booking entry, in settlement order per insuree.
+    """Every stay's booking entry, in settlement order per insuree (``batch_pass``, then
+    each stay explained)."""
+    done = batch_pass(stays, lines, packs)
+    return done.entries(done.order())
+
+
+def batch_pass(stays: Sequence[Stay], lines: pl.DataFrame, packs: PackSet) -> BatchPass:
+    """Settle the stays in one batch pass per discharge year (an account carries across
+    years: a later year starts from what the earlier ones left), and note the state each
+    stay starts from.
 
     ``lines``: ``encounter_id`` (the stay's ``idx``), ``sn``, ``code``, ``category``,
     ``item_class``, ``selfpay_bp``, ``price_fen``, ``qty_milli``, ``price_cap_fen``,
     ``in_protocol``, ``temp_code``, sorted by ``encounter_id``, file order within."""
     psn_idx = {p: n for n, p in enumerate(sorted({s.insuree.id for s in stays}))}
     spent: dict[str, int] = defaultdict(int)  # account paid by earlier years of the file
-    entries: list[booking.Entry] = []
-    by_line = _engine_lines(lines)
+    done = BatchPass({}, {}, {}, lines, packs)
     for year in sorted({s.encounter.discharge_date.year for s in stays}):
         part = [s for s in stays if s.encounter.discharge_date.year == year]
-        part = [dataclasses.replace(s, insuree=dataclasses.replace(
-            s.insuree, account_balance_fen=s.insuree.account_balance_fen - spent[s.insuree.id]))
-            for s in part]  # fmt: skip
+        if spent:  # a later year: the account starts from what the earlier ones left
+            part = [dataclasses.replace(s, insuree=dataclasses.replace(
+                s.insuree, account_balance_fen=s.insuree.account_balance_fen - spent[s.insuree.id]))
+                for s in part]  # fmt: skip
+        part.sort(key=_key)
         ids = pl.Series([s.idx for s in part])
         out = _batch(_frame(part, psn_idx),
                      lines.filter(pl.col("encounter_id").is_in(ids.implode())), packs)  # fmt: skip
-        done = _explain(part, out, by_line, packs)
-        for e in done:
-            spent[e.insuree_id] += e.settlement.setlinfo.acct_pay
-        entries += done
-    order = {s.encounter_id: (s.insuree.id, s.encounter.discharge_date, s.encounter_id)
-             for s in stays}  # fmt: skip
-    return sorted(entries, key=lambda e: order[e.encounter_id])
+        rows = {r["encounter_id"]: r for r in out.iter_rows(named=True)}
+        state: dict[str, tuple[Accumulators, int]] = {}
+        for s in part:
+            r = rows[s.idx]
+            start = (s.accumulators, s.insuree.account_balance_fen)
+            done.before[s.idx] = state.get(s.insuree.id, start)
+            state[s.insuree.id] = (Accumulators(r["basic_entitled_after_fen"],
+                                                r["serious_base_after_fen"],
+                                                r["assistance_entitled_after_fen"]),
+                                   r["account_balance_after_fen"])  # fmt: skip
+            spent[s.insuree.id] += r["acct_pay"]
+            done.stays[s.idx], done.rows[s.idx] = s, r
+    return done
 
 
 def _engine_lines(lines: pl.DataFrame) -> dict[int, tuple[Line, ...]]:
@@ -135,28 +192,6 @@ def _engine_lines(lines: pl.DataFrame) -> dict[int, tuple[Line, ...]]:
     for eid, line in zip(ids, map(Line, *rest), strict=True):
         out[eid].append(line)
     return {k: tuple(v) for k, v in out.items()}
-
-
-def _explain(part: Sequence[Stay], out: pl.DataFrame, by_line: dict[int, tuple[Line, ...]],
-             packs: PackSet) -> list[booking.Entry]:  # fmt: skip
-    """Each stay settled by the scalar engine from the state the batch carried to it;
-    the two must agree to the fen on every amount and on the state after."""
-    rows = {r["encounter_id"]: r for r in out.iter_rows(named=True)}
-    ordered = sorted(part, key=lambda s: (s.insuree.id, s.encounter.discharge_date, s.idx))
-    state: dict[str, tuple[Accumulators, int]] = {}
-    entries = []
-    for s in ordered:
-        acc, bal = state.get(s.insuree.id, (s.accumulators, s.insuree.account_balance_fen))
-        req = SettleRequest(dataclasses.replace(s.insuree, account_balance_fen=bal), s.provider,
-                            s.encounter, by_line[s.idx], acc)  # fmt: skip
-        day = s.encounter.discharge_date
-        result = engine_settle(req, packs.select(s.insuree.insured_region, day))
-        _agree(result, rows[s.idx], s.encounter_id)
-        state[s.insuree.id] = (result.accumulators_after, result.account_balance_after_fen)
-        share = s.central_share_bp_of.get(result.facts.covid_status, 0) if result.covid else 0
-        entries.append(booking.Entry(result, s.provider.code, s.encounter.med_type, day, share,
-                                     s.account_opening_fen, s.new))  # fmt: skip
-    return entries
 
 
 def _agree(result: Any, row: dict[str, Any], eid: str) -> None:

@@ -48,6 +48,16 @@ def import_(
             help="Stays per database transaction (whole insurees; default 5000).",
         ),
     ] = 5000,
+    writers: Annotated[
+        int,
+        typer.Option(
+            "--writers",
+            min=1,
+            max=8,
+            help="PostgreSQL: transactions written in parallel, each on its own "
+            "connection, while the next ones are prepared (default 2).",
+        ),
+    ] = 2,
 ) -> None:
     """Re-enter stays captured offline: check every row first (a bad file exits 2 naming
     row, column and reason; nothing stored), settle them all in one batch pass with the
@@ -62,7 +72,7 @@ def import_(
     result = out or file.with_name(f"{file.stem}.result{file.suffix}")
     with bad_input_exits(), progress_bar("re-entry") as progress:
         got = import_file(unit_of_work(), hospital_context(), cli_principal(), file,
-                          out=result, per_transaction=per_transaction,
+                          out=result, per_transaction=per_transaction, writers=writers,
                           progress=progress)  # fmt: skip
     typer.echo(
         f"re-entry: {got.rows} rows, {got.stays} stays: {got.settled} settled, "
