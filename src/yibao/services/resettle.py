@@ -14,9 +14,9 @@ say — changes what stays already settled should have been paid. ``resettle``:
 3. compares with what is stored: per insuree, from the first stay whose amounts or
    accumulators differ, that stay and every later one are *changed*;
 4. without ``dry_run``: per group of whole insurees (``per_transaction`` stays), one
-   transaction reverses the changed settlements
-   (``encounters.reverse_standing``: the exact negation, accumulators and account given
-   back) and books the new ones (``booking.book``: the same rows and postings as a
+   transaction reverses the changed settlements (``resettle_reverse``: the rows
+   ``encounters.reverse_standing`` writes, in bulk — the exact negation, accumulators
+   and account given back) and books the new ones (``booking.book``: the same rows and postings as a
    settlement through the API). Run again, nothing differs, nothing is done: idempotent;
    a crash leaves whole insurees re-settled and the rest untouched.
 
@@ -44,6 +44,7 @@ from yibao.services.context import Context
 from yibao.services.records import settlement_from_record
 from yibao.services.reentry import bulk_account_moved
 from yibao.services.reentry_settle import Stay, settle_stays
+from yibao.services.resettle_reverse import Reversal, reverse_many
 from yibao.store.resettle_repo import (
     accumulators_of,
     active_lines_of,
@@ -245,15 +246,13 @@ def resettle(uow: UnitOfWork, ctx: Context, caller: Principal, *, pack: Policy,
     out.changes = _changes(cands, entries)
     if dry_run or not out.changes:
         return out
+    by_id = {c.enc.id: c for c in cands}
     chunks = _chunks(out.changes, per_transaction)
     for n, chunk in enumerate(chunks, start=1):
+        todo = [Reversal(by_id[ch.encounter_id].row, by_id[ch.encounter_id].enc,
+                         ch.entry.account_opening_fen) for ch in reversed(chunk)]  # fmt: skip
         with uow(write=True):
-            reversed_ids = {}
-            for ch in reversed(chunk):
-                enc = uc._load(uow, caller, ch.encounter_id, lock=True)
-                row = uow.hospital.settlement(ch.old_settlement_id)
-                done = uc.reverse_standing(uow, ctx, caller, enc, row, None)
-                reversed_ids[ch.old_settlement_id] = done.settlement_id or ""
+            reversed_ids = reverse_many(uow, caller, todo, ctx.now())
             got = booking.book(uow, caller, [ch.entry for ch in chunk], at=ctx.now())
             uow.commit()
         out.reversed.update(reversed_ids)
