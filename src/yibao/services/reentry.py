@@ -186,8 +186,9 @@ def _already(uow: UnitOfWork, enc: pl.DataFrame, lines: pl.DataFrame, stored: di
                                            "qty_milli").iter_rows():  # fmt: skip
         want[eid].add((sn, price, qty))
     first_row = dict(enc.select("encounter_id", "row").iter_rows())
+    held = _stored_lines(uow, list(stored))
     for eid, r in stored.items():
-        have = {(x.sn, x.price_fen, x.qty_milli) for x in uow.hospital.active_lines(eid)}
+        have = held.get(eid, set())
         if r.status not in ("settled", "deferred"):
             problems.add(first_row[eid], "encounter_no", f"the stay is already recorded "
                          f"({r.status}, {eid}): settle it through the service")  # fmt: skip
@@ -196,6 +197,21 @@ def _already(uow: UnitOfWork, enc: pl.DataFrame, lines: pl.DataFrame, stored: di
                          f"({eid}, {r.status}) with other lines")  # fmt: skip
         else:
             out[eid] = r.settlement_id or ""
+    return out
+
+
+def _stored_lines(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, set[tuple[str, int, int]]]:
+    """The active lines (sn, price, qty) the store holds for these encounters."""
+    from sqlalchemy import select
+
+    from yibao.store.hospital import FeeLineRow as L
+
+    out: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
+    for start in range(0, len(ids), 5000):
+        q = select(L.encounter_id, L.sn, L.price_fen, L.qty_milli).where(
+            L.encounter_id.in_(ids[start : start + 5000]), L.cancelled_at.is_(None))  # fmt: skip
+        for eid, sn, price, qty in uow.session.execute(q):
+            out[eid].add((sn, price, qty))
     return out
 
 
@@ -441,7 +457,8 @@ def _write_result(uow: UnitOfWork, enc: pl.DataFrame, new: dict[str, str],
             q = select(S.encounter_id, S.record).where(S.id.in_(setl[start : start + 5000]))
             for eid, rec in uow.session.execute(q):
                 rows[eid] = tuple(rec["setlinfo"])
-    status = {**dict.fromkeys(already, "already_settled"), **dict.fromkeys(new, "settled"),
+    earlier = {e: "already_settled" if v else "already_deferred" for e, v in already.items()}
+    status = {**earlier, **dict.fromkeys(new, "settled"),
               **dict.fromkeys(deferred, "deferred")}  # fmt: skip
     zero: tuple[Any, ...] = (None,) * len(SETLINFO_FIELDS)
     amounts = [rows.get(e, zero) for e in enc["encounter_id"].to_list()]
