@@ -97,13 +97,17 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     ``writers``: database connections writing in parallel (PostgreSQL)."""
     require(caller, "settlement.book")
     raw = offline_file.read_file(path)
+    n_rows = raw.height
     parsed = offline_file.parse(raw)
+    del raw  # a 1 M-stay file is 20 M rows: hold as few copies as possible
     enc = parsed.encounters.with_columns(
         encounter_id=pl.struct("provider_code", "encounter_no").map_elements(
             lambda r: encounter_id_of(r["provider_code"], r["encounter_no"]),
             return_dtype=pl.String))  # fmt: skip
     key = ["provider_code", "encounter_no"]
     lines = parsed.lines.join(enc.select(*key, "encounter_id"), on=key, maintain_order="left")
+    duplicates = parsed.duplicates
+    del parsed
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     problems = _Problems()
     with uow:
@@ -111,7 +115,8 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
         already = _already(uow, enc, lines, stored, problems)
         todo = enc.filter(~pl.col("encounter_id").is_in(list(already)))
         stays, fee_rows, deferred = _prepare(uow, ctx, caller, todo, lines, sha, path, problems)
-    problems.raise_any(raw.height)
+    del lines
+    problems.raise_any(n_rows)
     split: dict[str, tuple[int, ...]] = {}
 
     def chunks() -> Iterator[list[booking.Entry]]:
@@ -138,8 +143,8 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     deferred_ids = [d.row["id"] for d in deferred]
     if out is not None:
         _write_result(uow, enc, got.settlement_ids, split, already, deferred_ids, out)
-    return Imported(raw.height, enc.height, len(got.settlement_ids), len(already),
-                    len(deferred), parsed.duplicates, out)  # fmt: skip
+    return Imported(n_rows, enc.height, len(got.settlement_ids), len(already),
+                    len(deferred), duplicates, out)  # fmt: skip
 
 
 def _whole_insurees(stays: Sequence[Stay], size: int) -> Iterator[list[Stay]]:
@@ -404,6 +409,7 @@ def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, kept: dic
         orient="row")  # fmt: skip
     full = mine.join(table, on=["provider_code", "code", "service_date"], how="left",
                      maintain_order="left")  # fmt: skip
+    del mine
     engine = full.select(pl.col("idx").alias("encounter_id"), "sn", pl.col("n_code").alias("code"),
                          "category", "item_class", "selfpay_bp", "price_fen", "qty_milli",
                          "price_cap_fen", "in_protocol", "temp_code").filter(
