@@ -97,13 +97,17 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     ``writers``: database connections writing in parallel (PostgreSQL)."""
     require(caller, "settlement.book")
     raw = offline_file.read_file(path)
+    n_rows = raw.height
     parsed = offline_file.parse(raw)
+    del raw  # a 1 M-stay file is 20 M rows: hold as few copies as possible
     enc = parsed.encounters.with_columns(
         encounter_id=pl.struct("provider_code", "encounter_no").map_elements(
             lambda r: encounter_id_of(r["provider_code"], r["encounter_no"]),
             return_dtype=pl.String))  # fmt: skip
     key = ["provider_code", "encounter_no"]
     lines = parsed.lines.join(enc.select(*key, "encounter_id"), on=key, maintain_order="left")
+    duplicates = parsed.duplicates
+    del parsed
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     problems = _Problems()
     with uow:
@@ -111,7 +115,8 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
         already = _already(uow, enc, lines, stored, problems)
         todo = enc.filter(~pl.col("encounter_id").is_in(list(already)))
         stays, fee_rows, deferred = _prepare(uow, ctx, caller, todo, lines, sha, path, problems)
-    problems.raise_any(raw.height)
+    del lines
+    problems.raise_any(n_rows)
     split: dict[str, tuple[int, ...]] = {}
 
     def chunks() -> Iterator[list[booking.Entry]]:
@@ -138,8 +143,8 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     deferred_ids = [d.row["id"] for d in deferred]
     if out is not None:
         _write_result(uow, enc, got.settlement_ids, split, already, deferred_ids, out)
-    return Imported(raw.height, enc.height, len(got.settlement_ids), len(already),
-                    len(deferred), parsed.duplicates, out)  # fmt: skip
+    return Imported(n_rows, enc.height, len(got.settlement_ids), len(already),
+                    len(deferred), duplicates, out)  # fmt: skip
 
 
 def _whole_insurees(stays: Sequence[Stay], size: int) -> Iterator[list[Stay]]:
@@ -186,8 +191,9 @@ def _already(uow: UnitOfWork, enc: pl.DataFrame, lines: pl.DataFrame, stored: di
                                            "qty_milli").iter_rows():  # fmt: skip
         want[eid].add((sn, price, qty))
     first_row = dict(enc.select("encounter_id", "row").iter_rows())
+    held = _stored_lines(uow, list(stored))
     for eid, r in stored.items():
-        have = {(x.sn, x.price_fen, x.qty_milli) for x in uow.hospital.active_lines(eid)}
+        have = held.get(eid, set())
         if r.status not in ("settled", "deferred"):
             problems.add(first_row[eid], "encounter_no", f"the stay is already recorded "
                          f"({r.status}, {eid}): settle it through the service")  # fmt: skip
@@ -196,6 +202,21 @@ def _already(uow: UnitOfWork, enc: pl.DataFrame, lines: pl.DataFrame, stored: di
                          f"({eid}, {r.status}) with other lines")  # fmt: skip
         else:
             out[eid] = r.settlement_id or ""
+    return out
+
+
+def _stored_lines(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, set[tuple[str, int, int]]]:
+    """The active lines (sn, price, qty) the store holds for these encounters."""
+    from sqlalchemy import select
+
+    from yibao.store.hospital import FeeLineRow as L
+
+    out: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
+    for start in range(0, len(ids), 5000):
+        q = select(L.encounter_id, L.sn, L.price_fen, L.qty_milli).where(
+            L.encounter_id.in_(ids[start : start + 5000]), L.cancelled_at.is_(None))  # fmt: skip
+        for eid, sn, price, qty in uow.session.execute(q):
+            out[eid].add((sn, price, qty))
     return out
 
 
@@ -388,6 +409,7 @@ def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, kept: dic
         orient="row")  # fmt: skip
     full = mine.join(table, on=["provider_code", "code", "service_date"], how="left",
                      maintain_order="left")  # fmt: skip
+    del mine
     engine = full.select(pl.col("idx").alias("encounter_id"), "sn", pl.col("n_code").alias("code"),
                          "category", "item_class", "selfpay_bp", "price_fen", "qty_milli",
                          "price_cap_fen", "in_protocol", "temp_code").filter(
@@ -441,7 +463,8 @@ def _write_result(uow: UnitOfWork, enc: pl.DataFrame, new: dict[str, str],
             q = select(S.encounter_id, S.record).where(S.id.in_(setl[start : start + 5000]))
             for eid, rec in uow.session.execute(q):
                 rows[eid] = tuple(rec["setlinfo"])
-    status = {**dict.fromkeys(already, "already_settled"), **dict.fromkeys(new, "settled"),
+    earlier = {e: "already_settled" if v else "already_deferred" for e, v in already.items()}
+    status = {**earlier, **dict.fromkeys(new, "settled"),
               **dict.fromkeys(deferred, "deferred")}  # fmt: skip
     zero: tuple[Any, ...] = (None,) * len(SETLINFO_FIELDS)
     amounts = [rows.get(e, zero) for e in enc["encounter_id"].to_list()]
