@@ -16,6 +16,11 @@ BENCHES = [
     ["batch.py", "--encounters", "100000", "1000000", "--repeat", "3", "--scalar", "100000"],
     # the hospital service over HTTP (PostgreSQL: YIBAO_TEST_PG); docs/PERFORMANCE.md
     ["service.py", "--encounters", "10000", "--seconds", "60", "--repeat", "3"],
+    # re-entry after an outage into PostgreSQL (YIBAO_TEST_PG); docs/PERFORMANCE.md
+    ["reentry.py", "--stays", "100000", "--repeat", "3"],
+    # the deferred queue run and bulk re-settlement (YIBAO_TEST_PG); docs/PERFORMANCE.md
+    ["deferred.py", "--stays", "10000", "--repeat", "3"],
+    ["resettle.py", "--stays", "10000", "--repeat", "3"],
 ]
 
 

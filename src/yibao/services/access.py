@@ -48,6 +48,7 @@ __all__ = [
 PERMISSIONS: dict[str, frozenset[str]] = {
     "insuree.read": frozenset({"hospital", "clerk", "finance", "auditor"}),
     "encounter.write": frozenset({"hospital"}),
+    "settlement.book": frozenset({"hospital", "clerk"}),  # bulk: re-entry, re-settlement
     "encounter.read": frozenset({"hospital", "clerk", "finance", "auditor"}),
     "settlement.reverse": frozenset({"hospital", "clerk"}),
     "compensate": frozenset({"hospital"}),
@@ -56,6 +57,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ledger.read": frozenset({"finance", "auditor"}),
     "audit.read": frozenset({"auditor", "admin"}),
     "keys.manage": frozenset({"admin"}),
+    "deferred.read": frozenset({"hospital", "clerk", "finance", "auditor", "admin"}),
+    "deferred.settle": frozenset({"hospital", "clerk", "admin"}),
+    "resettle": frozenset({"clerk", "admin"}),
 }
 """Permission -> the roles that have it (the role matrix of docs/API.md)."""
 

@@ -76,6 +76,7 @@ __all__ = [
     "reverse_standing",
     "settle",
     "settlement",
+    "transfer_blocker",
     "undo_discharge",
     "upload_fees",
 ]
@@ -108,6 +109,8 @@ class Admit:
     filing: str = "not_needed"  # 异地就医备案
     transfer_from: str | None = None
     scheme_code: str | None = None  # insutype as the hospital sent it
+    insured_region: str | None = None  # 参保地 (insuplc_admdvs): used when no enrolment
+    # is imported yet (参保信息尚未导入: admit, treat, settle later — docs/OFFLINE.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,8 +307,8 @@ def _change(uow: UnitOfWork, caller: Principal, enc: EncounterState, kind: str, 
 _FIELDS = frozenset({"discharge_time", "discharge_date", "settlement_id"})
 
 
-def _require_open(enc: EncounterState, what: str) -> None:
-    if enc.status not in _OPEN:
+def _require_open(enc: EncounterState, what: str, also: tuple[str, ...] = ()) -> None:
+    if enc.status not in _OPEN and enc.status not in also:
         hint = " (reverse its settlement first)" if enc.status == "settled" else ""
         raise Conflict(f"encounter {enc.id} is {enc.status}: cannot {what}{hint}")
 
@@ -351,7 +354,10 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
     at, day = ctx.now(), _day(cmd.admit_time)
     with uow(write=True):
         _designated(ctx, uow, caller.provider_code, day)
-        ins = catalog.insuree_snapshot(uow, cmd.insuree_id, day)
+        region = _insured_region(uow, cmd, day)
+        if cmd.transfer_from is None:  # a filed transfer (2501) to this hospital links it
+            cmd = replace(cmd, transfer_from=uow.deferrals.transfer_source(
+                cmd.insuree_id, caller.provider_code, day))  # fmt: skip
         if cmd.transfer_from is not None:
             src = uow.hospital.encounter(cmd.transfer_from)
             if src is None or src.psn_no != cmd.insuree_id:
@@ -361,14 +367,14 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
         diags = [{"code": d.code, "main": d.main} for d in cmd.diagnoses]
         row = {
             "id": enc_id, "provider_code": caller.provider_code, "psn_no": cmd.insuree_id,
-            "insured_region": ins.insured_region, "scheme_code": cmd.scheme_code,
+            "insured_region": region, "scheme_code": cmd.scheme_code,
             "med_type": cmd.med_type, "admit_time": _utc(cmd.admit_time), "admit_date": day,
             "discharge_time": None, "discharge_date": None, "diagnoses": diags,
             "covid_status": cmd.covid_status, "filing": cmd.filing,
             "transfer_from": cmd.transfer_from, "status": "admitted", "settlement_id": None,
             "admit_msgid": msgid, "version": 1, "created_at": at, "updated_at": at,
         }  # fmt: skip
-        state = EncounterState(enc_id, caller.provider_code, cmd.insuree_id, ins.insured_region,
+        state = EncounterState(enc_id, caller.provider_code, cmd.insuree_id, region,
                                cmd.scheme_code, cmd.med_type, _utc(cmd.admit_time), day, None,
                                None, cmd.diagnoses, cmd.covid_status, cmd.filing,
                                cmd.transfer_from, "admitted", None, 1)  # fmt: skip
@@ -382,6 +388,23 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
         ])  # fmt: skip
         uow.commit()
     return state
+
+
+def _insured_region(uow: UnitOfWork, cmd: Admit, day: dt.date) -> str:
+    """The insured place: the enrolment's; with none imported yet, the hospital's
+    ``insured_region`` (the stay is admitted and settles later, 先救治、后结算)."""
+    try:
+        return catalog.insuree_snapshot(uow, cmd.insuree_id, day).insured_region
+    except InsureeNotImported:
+        if cmd.insured_region is None:
+            raise InsureeNotImported(
+                f"insuree {mask_psn_no(cmd.insuree_id)}: no enrolment imported for {day} "
+                "(参保信息尚未导入): give insured_region (insuplc_admdvs) to admit now "
+                "and settle once it is imported") from None  # fmt: skip
+        if len(cmd.insured_region) != 6 or not cmd.insured_region.isdigit():
+            raise InvalidRequest.of([("insured_region", f"{cmd.insured_region!r} is not a "
+                                      "6-digit admin code")]) from None  # fmt: skip
+        return cmd.insured_region
 
 
 def cancel_admission(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, *,
@@ -509,7 +532,7 @@ def upload_fees(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: 
     at = ctx.now()
     with uow(write=True):
         enc = _load(uow, caller, encounter_id, lock=True)
-        _require_open(enc, "upload fee lines")
+        _require_open(enc, "upload fee lines", also=("deferred",))
         existing = {r.sn: r for r in uow.hospital.active_lines(enc.id)}
         conflicts = [(f"lines.{i}.sn", f"feedetl_sn {f.sn} was uploaded with other content")
                      for i, f in enumerate(fees)
@@ -580,7 +603,7 @@ def cancel_fees(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: 
     at = ctx.now()
     with uow(write=True):
         enc = _load(uow, caller, encounter_id, lock=True)
-        _require_open(enc, "cancel fee lines")
+        _require_open(enc, "cancel fee lines", also=("deferred",))
         n = _cancel(uow, caller, enc, sn, at, msgid)
         uow.commit()
     return n
@@ -687,7 +710,13 @@ def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str
     enc, seq = EncounterState.of(found[0]), int(found[0].earlier) + 1
     if enc.status == "settled":
         raise Conflict(f"encounter {enc.id} is already settled ({enc.settlement_id})")
+    if enc.status == "deferred":
+        raise Conflict(f"encounter {enc.id} is deferred: the deferred queue settles it "
+                       "(docs/OFFLINE.md)")  # fmt: skip
     _require_open(enc, "settle")
+    sender = transfer_blocker(uow, enc)
+    if sender is not None:
+        raise Conflict(f"encounter {enc.id} is a transfer-in: {sender} (转院: 转出医院先结算)")
     day = enc.discharge_date or discharge_date
     if day is None:
         raise InvalidRequest.of([("discharge_date", f"encounter {enc.id} is not discharged: "
@@ -728,6 +757,19 @@ def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str
     s = engine.settle(req, policy)
     share = v.central_share_for(s.facts.covid_status) if s.covid and v is not None else 0
     return enc, _Computed(s, policy, ins.name, year, day, balance, share, acc)
+
+
+def transfer_blocker(uow: UnitOfWork, enc: EncounterState) -> str | None:
+    """Why a transfer-in cannot settle yet — the sending hospital's encounter is not
+    settled (涪医保发〔2020〕6号 三: 转出医院先结算) — or None."""
+    if enc.transfer_from is None:
+        return None
+    src = uow.hospital.encounter(enc.transfer_from)
+    if src is None:
+        return f"its sending encounter {enc.transfer_from} is not found"
+    if src.status != "settled":
+        return f"its sending encounter {enc.transfer_from} is {src.status}, not settled"
+    return None
 
 
 def presettle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, *,
@@ -838,8 +880,12 @@ def reverse_standing(uow: UnitOfWork, ctx: Context, caller: Principal, enc: Enco
     acc = hosp.lock_accumulators(row.psn_no, row.year, at)
     moved = hosp.lock_account(row.psn_no, at)
     before, after = s.accumulators_before, s.accumulators_after
-    back = Accumulators(*(now - (a - b) for now, a, b in zip(
-        _acc_list(acc), _acc_list(after), _acc_list(before), strict=True)))
+    back = Accumulators(
+        *(
+            now - (a - b)
+            for now, a, b in zip(_acc_list(acc), _acc_list(after), _acc_list(before), strict=True)
+        )
+    )
     rev_id, booked = new_id("R", at), _day(at)
     original = hosp.transactions([row.id])
     if len(original) != 1:

@@ -27,6 +27,7 @@ from yibao.core.ledger.reconcile import (
 from yibao.core.policy import PackSet
 from yibao.services import catalog
 from yibao.services.access import Principal, own, require
+from yibao.services.deferred import deferral_problems
 from yibao.services.records import settlement_from_record
 from yibao.store.uow import UnitOfWork
 
@@ -165,7 +166,8 @@ def ledger_problems(uow: UnitOfWork, packs: PackSet | None = None) -> list[str]:
     balances (in total and per book), the trial balance is zero, each settlement posts
     exactly its amounts and moves the accumulators as its postings imply, each reversal
     negates one settlement once, the stored accumulators equal the net movements, and
-    each personal account moved by exactly the payments posted to it."""
+    each personal account moved by exactly the payments posted to it, and the deferred
+    queue's advances and clearings agree with the books (``deferred.deferral_problems``)."""
     with uow:
         hosp = uow.hospital
         settlements = hosp.settlements()
@@ -191,4 +193,4 @@ def ledger_problems(uow: UnitOfWork, packs: PackSet | None = None) -> list[str]:
         if moved.get(psn, 0) != -posted.get(psn, 0):
             problems.append(f"account of {psn[:6]}…: moved {moved.get(psn, 0)} fen, the postings "
                             f"imply {-posted.get(psn, 0)}")  # fmt: skip
-    return problems
+    return problems + deferral_problems(uow)

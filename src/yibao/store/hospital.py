@@ -42,13 +42,16 @@ from yibao.store.tables import Id
 
 __all__ = [
     "APPEND_ONLY",
+    "DEFERRAL_REASONS",
     "ROLES",
     "STATUSES",
+    "TX_KINDS",
     "AccountBalance",
     "Accumulator",
     "ApiKey",
     "AuditEntry",
     "Compensation",
+    "Deferral",
     "Encounter",
     "EncounterEvent",
     "FeeLineRow",
@@ -56,13 +59,23 @@ __all__ = [
     "JournalTransaction",
     "RequestRecord",
     "SettlementRow",
+    "TransferFiling",
 ]
 
 Json = JSON()
 Time = DateTime(timezone=True)
 ROLES = ("hospital", "clerk", "finance", "auditor", "admin")
-STATUSES = ("admitted", "discharged", "settled", "cancelled")
-"""Encounter statuses (docs/API.md, "Encounter lifecycle"); issue 7 adds ``deferred``."""
+STATUSES = ("admitted", "discharged", "settled", "cancelled", "deferred")
+"""Encounter statuses (docs/API.md, "Encounter lifecycle"); ``deferred`` (treat first,
+settle later: issue 7, migration 0003) waits in the queue with a ``deferrals`` row."""
+DEFERRAL_REASONS = ("not_enrolled", "offline", "awaiting_transfer")
+"""Why an encounter waits (docs/OFFLINE.md, "Deferred queue"): the insuree's enrolment is
+not imported or not complete on the discharge date (参保信息尚未导入), the hospital
+captured it offline (系统故障), or it is a transfer-in whose sending hospital's encounter
+is not settled yet (转院: 转出医院先结算)."""
+TX_KINDS = ("settlement", "reversal", "adjustment", "advance", "clearing")
+"""Journal transaction kinds; ``advance`` (a deferred encounter's 医院垫付) and its
+``clearing`` come with migration 0003."""
 APPEND_ONLY = ("encounter_events", "journal_transactions", "journal_postings", "audit_log")
 """Tables whose rows are never updated or deleted: triggers refuse it (migration 0002)."""
 
@@ -265,7 +278,7 @@ class JournalTransaction(Base):
 
     __tablename__ = "journal_transactions"
     __table_args__ = (
-        CheckConstraint(_in("kind", ("settlement", "reversal", "adjustment")), name="kind"),
+        CheckConstraint(_in("kind", TX_KINDS), name="kind"),
         Index("ix_journal_transactions_provider_code_booked_on", "provider_code", "booked_on"),
         Index("ix_journal_transactions_psn_no_accumulator_year", "psn_no", "accumulator_year"),
     )
@@ -298,6 +311,68 @@ class JournalPosting(Base):
     book: Mapped[str] = mapped_column(String(10))
     key: Mapped[str] = mapped_column(String(40))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+_OPEN_DEFERRAL = text("cleared_at IS NULL")
+
+
+class Deferral(Base):
+    """先救治、后结算: one deferral of an encounter — why it waits, what the hospital
+    advanced (医院垫付, posted as an ``advance`` transaction) and, set once when the
+    queue settles it, the settlement and the ``clearing`` transaction. An encounter has
+    at most one open deferral."""
+
+    __tablename__ = "deferrals"
+    __table_args__ = (
+        CheckConstraint(_in("reason", DEFERRAL_REASONS), name="reason"),
+        Index("uq_deferrals_open", "encounter_id", unique=True, sqlite_where=_OPEN_DEFERRAL,
+              postgresql_where=_OPEN_DEFERRAL),
+        Index("ix_deferrals_provider_code_cleared_at", "provider_code", "cleared_at"),
+        Index("ix_deferrals_psn_no_year", "psn_no", "year"),
+    )
+
+    id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    encounter_id: Mapped[str] = mapped_column(ForeignKey("encounters.id"))
+    provider_code: Mapped[str] = mapped_column(String(20))
+    psn_no: Mapped[str] = mapped_column(String(18))
+    year: Mapped[int] = mapped_column(SmallInteger)  # the accumulator year (discharge)
+    discharge_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(20))
+    medfee_sumamt: Mapped[int] = mapped_column(BigInteger)  # the lines' total when deferred
+    advance_fen: Mapped[int] = mapped_column(BigInteger)  # what the hospital advanced
+    provisional: Mapped[bool] = mapped_column(Boolean)  # advance given by the hospital
+    deferred_at: Mapped[dt.datetime] = mapped_column(Time)
+    actor: Mapped[str] = mapped_column(String(64))
+    msgid: Mapped[str | None] = mapped_column(String(100))
+    advance_tx_id: Mapped[str] = mapped_column(String(40))
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(Time)  # set once
+    settlement_id: Mapped[str | None] = mapped_column(String(30))
+    clearing_tx_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class TransferFiling(Base):
+    """转院备案 (2501): the sending hospital files the transfer of an insuree's stay to a
+    receiving hospital; the receiving hospital's admission within the filing's dates
+    links to the stay (``transfer_from``). ``cancelled_at`` is set once (2502)."""
+
+    __tablename__ = "transfer_filings"
+    __table_args__ = (
+        Index("ix_transfer_filings_psn_no_to_provider", "psn_no", "to_provider"),
+    )
+
+    id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    from_provider: Mapped[str] = mapped_column(String(20))
+    from_encounter_id: Mapped[str] = mapped_column(ForeignKey("encounters.id"))
+    psn_no: Mapped[str] = mapped_column(String(18))
+    to_provider: Mapped[str | None] = mapped_column(String(20))  # None: any hospital
+    transfer_date: Mapped[dt.date] = mapped_column(Date)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    filed_at: Mapped[dt.datetime] = mapped_column(Time)
+    actor: Mapped[str] = mapped_column(String(64))
+    msgid: Mapped[str | None] = mapped_column(String(100))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(Time)
 
 
 class AuditEntry(Base):

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from yibao.core.registry import KINDS
 from yibao.store.db import WRITE_OPTION
+from yibao.store.deferral_repo import DeferralRepo
 from yibao.store.hospital_repo import HospitalRepo
 from yibao.store.tables import ChangeSet
 from yibao.store.versioned import Registry
@@ -42,6 +43,7 @@ class UnitOfWork:
 
     session: Session
     hospital: HospitalRepo  # the service tables (encounters, settlements, journal …)
+    deferrals: DeferralRepo  # the deferred queue (issue 7)
     insurees: Registry
     providers: Registry
     catalog: Registry
@@ -78,6 +80,7 @@ class UnitOfWork:
             for name, kind in KINDS.items():
                 setattr(self, name, Registry(self.session, kind))
             self.hospital = HospitalRepo(self.session)
+            self.deferrals = DeferralRepo(self.session)
         return self
 
     def __exit__(

@@ -184,9 +184,10 @@ def create_app(
     app.state.key_cache_s = s.key_cache_s if key_cache_s is None else key_cache_s
     _install_errors(app)
 
-    from yibao.adapters.api import nhsa, routes
+    from yibao.adapters.api import deferred, nhsa, routes
 
     app.include_router(routes.router)
+    app.include_router(deferred.router)
     app.include_router(nhsa.router)
 
     @app.get("/healthz", tags=["meta"], summary="Liveness: the process answers")

@@ -24,8 +24,8 @@ from yibao.adapters.api.app import Caller, Ctx, Uow
 from yibao.adapters.nhsa import records as rec
 from yibao.adapters.nhsa.fields import CST
 from yibao.core.errors import Forbidden, InvalidRequest, YibaoError
+from yibao.services import deferred, reports, transfers
 from yibao.services import encounters as uc
-from yibao.services import reports
 from yibao.services.access import Principal, digest, show_name, show_psn_no
 from yibao.services.context import Context
 from yibao.services.requests import Reply, compensate, replay_or_run
@@ -75,7 +75,12 @@ def _2401(
     uow: UnitOfWork, ctx: Context, who: Principal, a: rec.Admission, env: nhsa.RequestEnvelope
 ) -> Any:
     cmd = uc.Admit(
-        a.insuree_id, a.med_type, a.admit_time, _diagnoses(a.diagnoses), scheme_code=a.scheme_code
+        a.insuree_id,
+        a.med_type,
+        a.admit_time,
+        _diagnoses(a.diagnoses),
+        scheme_code=a.scheme_code,
+        insured_region=a.insured_region,
     )
     e = uc.admit(uow, ctx, who, cmd, msgid=env.msgid)
     return {"result": {"mdtrt_id": e.id, "psn_no": a.insuree_id, "ipt_otp_no": a.inpatient_no}}
@@ -157,7 +162,7 @@ def _settle(
     if enc.insuree_id != q.insuree_id:
         raise InvalidRequest.of([("input.data.psn_no", f"is not the insuree of {q.encounter_id}")])
     when = day if enc.discharge_date is None else None  # 出院结算: the transaction's day
-    fn = uc.presettle if q.pre else uc.settle
+    fn = uc.presettle if q.pre else deferred.settle_or_defer
     r = fn(
         uow,
         ctx,
@@ -168,7 +173,20 @@ def _settle(
         acct_used=q.acct_used,
         msgid=env.msgid,
     )
+    if isinstance(r, deferred.Deferral):  # 先救治、后结算: infcode 0, no setlinfo yet
+        return {"setlinfo": None, "setldetail": [], "deferral": _deferral(r)}
     return _settled(r, who, env)
+
+
+def _deferral(d: deferred.Deferral) -> dict[str, Any]:
+    return {
+        "deferral_id": d.id,
+        "mdtrt_id": d.encounter_id,
+        "reason": d.reason,
+        "medfee_sumamt": nhsa.yuan(d.medfee_sumamt),
+        "advance_amt": nhsa.yuan(d.advance_fen),
+        "dscg_date": d.discharge_date.isoformat(),
+    }
 
 
 def _2305(
@@ -185,6 +203,24 @@ def _2402(
         uow, ctx, who, d.encounter_id, d.discharge_time, _diagnoses(d.diagnoses), msgid=env.msgid
     )
     return None
+
+
+def _2501(
+    uow: UnitOfWork, ctx: Context, who: Principal, t: rec.TransferFiling, env: nhsa.RequestEnvelope
+) -> Any:
+    f = transfers.file_transfer(
+        uow,
+        ctx,
+        who,
+        insuree_id=t.insuree_id,
+        to_provider=t.to_provider_code,
+        transfer_date=t.transfer_date,
+        valid_from=t.valid_from,
+        valid_to=t.valid_to,
+        reason=t.reason,
+        msgid=env.msgid,
+    )
+    return {"result": {"trt_dcla_detl_sn": f.id, "mdtrt_id": f.from_encounter_id}}
 
 
 def _2601(
@@ -245,12 +281,13 @@ HANDLERS: dict[str, Handler] = {
     "2401": _2401,
     "2402": _2402,
     "2404": _2404,
+    "2501": _2501,
     "2601": _2601,
     "3201": _statement(False),
     "3202": _statement(True),
     "5206": _5206,
 }
-"""infno -> the one service call it makes (2501 转院备案 comes with issue 7)."""
+"""infno -> the one service call it makes."""
 
 
 def _answer(doc: dict[str, object]) -> Response:
@@ -260,7 +297,8 @@ def _answer(doc: dict[str, object]) -> Response:
 @router.post(
     "/nhsa",
     tags=["national envelope"],
-    summary="The national envelope: infno 1101 2301-2305 2401 2402 2404 2601 3201 3202 5206",
+    summary="The national envelope: infno 1101 2301-2305 2401 2402 2404 2501 2601 3201 3202 "
+    "5206",
     description="Request: the national envelope (infno, msgid, fixmedins_code, input …). "
     "Answer: the response envelope (infcode 0 / -1, inf_refmsgid, output, err_msg). "
     "Amounts in yuan with two decimals, exact. docs/NHSA.md and docs/API.md.",

@@ -10,7 +10,7 @@ ID numbers and names are masked unless the caller's role may see them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
@@ -31,8 +31,8 @@ from yibao.adapters.api.schemas import (
 from yibao.core.engine.model import Accumulators
 from yibao.core.engine.serialize import settlement_to_dict
 from yibao.core.ledger.reconcile import DetailRow, Totals
+from yibao.services import deferred, reports
 from yibao.services import encounters as uc
-from yibao.services import reports
 from yibao.services.access import Principal, digest, require, show_name, show_psn_no
 from yibao.services.context import CST
 from yibao.services.requests import Reply, compensate, replay_or_run
@@ -57,6 +57,17 @@ def _send(status: int, doc: Any) -> Response:
     return Response(dumps(doc), status, media_type=JSON)
 
 
+class Answer(NamedTuple):
+    """A ``run`` result whose status is not the route's usual one (202 for a deferral)."""
+
+    status: int
+    doc: Any
+
+
+def _status_doc(status: int, out: Any) -> tuple[int, Any]:
+    return (out.status, out.doc) if isinstance(out, Answer) else (status, out)
+
+
 def _mutate(
     request: Request,
     uow: Uow,
@@ -69,7 +80,7 @@ def _mutate(
 ) -> Response:
     """Run ``run(msgid)`` once per (caller, Idempotency-Key) and answer."""
     if key is None:
-        return _send(status, run(None))
+        return _send(*_status_doc(status, run(None)))
     op = f"{request.method} {request.url.path}"
     fingerprint = digest([op, asked])
     reply = replay_or_run(
@@ -80,10 +91,14 @@ def _mutate(
         operation=op,
         fingerprint=fingerprint,
         now=ctx.now(),
-        run=lambda: Reply(status, JSON, dumps(run(key))),
+        run=lambda: _reply(*_status_doc(status, run(key))),
     )
     headers = {"Idempotent-Replayed": "true"} if reply.replayed else None
     return Response(reply.body, reply.status, media_type=reply.content_type, headers=headers)
+
+
+def _reply(status: int, doc: Any) -> Reply:
+    return Reply(status, JSON, dumps(doc))
 
 
 # -- renderers -----------------------------------------------------------------------------
@@ -263,6 +278,7 @@ def create_encounter(
         body.filing,
         body.transfer_from,
         body.insutype,
+        body.insured_region,
     )
     return _mutate(
         request,
@@ -499,6 +515,10 @@ def presettle(encounter_id: str, body: SettleIn, uow: Uow, ctx: Ctx, caller: Cal
     tags=["settlements"],
     responses=ERRORS,
     summary="2304 结算: settle, book the ledger, move accumulators and account",
+    description="When the stay cannot settle yet (enrolment not imported, a transfer-in "
+    "whose sending stay is unsettled, no fee lines) it is deferred instead: 202 with the "
+    "deferral (先救治、后结算; docs/OFFLINE.md). Asked again, a deferred stay settles if "
+    "it is ready by now.",
 )
 def settle(
     encounter_id: str,
@@ -517,9 +537,9 @@ def settle(
         key,
         body.model_dump(mode="json"),
         201,
-        lambda m: settlement_doc(
+        lambda m: _settled_or_deferred(
             caller,
-            uc.settle(
+            deferred.settle_or_defer(
                 uow,
                 ctx,
                 caller,
@@ -531,6 +551,30 @@ def settle(
             ),
         ),
     )
+
+
+def deferral_doc(d: deferred.Deferral) -> dict[str, Any]:
+    """A deferral as the API shows it (no personal data beyond the stay's id)."""
+    return {
+        "deferral_id": d.id,
+        "encounter_id": d.encounter_id,
+        "status": "deferred" if d.open else "settled",
+        "reason": d.reason,
+        "provider_code": d.provider_code,
+        "discharge_date": d.discharge_date,
+        "medfee_sumamt": d.medfee_sumamt,
+        "advance_fen": d.advance_fen,
+        "provisional": d.provisional,
+        "deferred_at": d.deferred_at,
+        "cleared_at": d.cleared_at,
+        "settlement_id": d.settlement_id,
+    }
+
+
+def _settled_or_deferred(caller: Principal, r: uc.Settled | deferred.Deferral) -> Any:
+    if isinstance(r, deferred.Deferral):
+        return Answer(202, deferral_doc(r))
+    return settlement_doc(caller, r)
 
 
 @router.get(

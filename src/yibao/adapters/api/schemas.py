@@ -37,6 +37,11 @@ class AdmissionIn(_In):
     )
     transfer_from: str | None = Field(None, max_length=30, description="转院: earlier encounter")
     insutype: str | None = Field(None, max_length=8, description="险种类型 as the HIS has it")
+    insured_region: str | None = Field(
+        None, pattern=r"^\d{6}$",
+        description="参保地 (insuplc_admdvs): admits an insuree whose enrolment is not "
+        "imported yet; the stay settles once it is (先救治、后结算)",
+    )
 
 
 class FeeLineIn(_In):

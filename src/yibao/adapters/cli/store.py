@@ -152,6 +152,20 @@ def _import(kind: str, path: Path, by: str | None, max_problems: int) -> None:
         f"{kind}: {done.rows} rows read, {done.inserted} new versions, "
         f"{done.superseded} closed, {done.unchanged} unchanged ({cs})"
     )
+    if kind == "insurees" and done.inserted:
+        _settle_deferred()
+
+
+def _settle_deferred() -> None:
+    """New enrolments may unblock deferred stays (参保信息尚未导入): run the queue."""
+    from yibao.adapters.cli.deferred import cli_principal
+    from yibao.bootstrap import hospital_context, unit_of_work
+    from yibao.services.deferred import settle_ready
+
+    with bad_input_exits():
+        run = settle_ready(unit_of_work(), hospital_context(), cli_principal())
+    if run.settled or run.failed:
+        typer.echo(f"deferred queue: {len(run.settled)} settled, {len(run.failed)} failed")
 
 
 def _import_command(kind: str) -> None:

@@ -25,6 +25,7 @@ from enum import StrEnum
 from yibao.core.engine.funds import ACCOUNT, ASSISTANCE, BASIC, FUND_NAMES, SERIOUS
 
 __all__ = [
+    "ADVANCE",
     "ADVANCE_RECEIVABLE",
     "BENEFIT",
     "CASH_COLLECTED",
@@ -173,11 +174,13 @@ CHART: dict[str, AccountType] = {
 """Every account type, by code."""
 
 FISCAL = "fiscal"  # the COVID-19 fiscal-subsidy line: 单列, outside every fund
+ADVANCE = "999996"  # 医院垫付基金: a memo book for what hospitals advanced on deferred stays
 PATIENT = "patient"  # memo book: cash between patient and hospital
 FUND_BOOKS = frozenset({*BASIC.values(), *SERIOUS.values(), ASSISTANCE, ACCOUNT})
 """The national fund codes a settlement posts to (GLOSSARY "Codes we use")."""
 
-_BOOK_NAMES = {FISCAL: "新冠财政补助（单列）", PATIENT: "个人现金（备查）"}
+_BOOK_NAMES = {FISCAL: "新冠财政补助（单列）", PATIENT: "个人现金（备查）",
+               ADVANCE: "医院垫付（待结算，备查）"}
 
 
 def book_name(book: str) -> str:

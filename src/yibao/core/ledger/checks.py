@@ -21,6 +21,7 @@ from yibao.core.engine.funds import ACCOUNT
 from yibao.core.engine.model import Accumulators, Settlement
 from yibao.core.engine.rules import SCALAR, serious_entitled
 from yibao.core.ledger.accounts import (
+    ADVANCE,
     ADVANCE_RECEIVABLE,
     BENEFIT,
     CASH_COLLECTED,
@@ -58,7 +59,7 @@ __all__ = [
 
 _ALLOWED_BOOKS: dict[str, frozenset[str] | None] = {
     BENEFIT.code: FUND_BOOKS - {ACCOUNT},
-    HOSPITAL_PAYABLE.code: FUND_BOOKS,
+    HOSPITAL_PAYABLE.code: FUND_BOOKS | {ADVANCE},
     PERSONAL_ACCOUNT.code: frozenset({ACCOUNT}),
     FISCAL_SUBSIDY.code: frozenset({FISCAL}),
     FISCAL_PAYABLE.code: frozenset({FISCAL}),

@@ -27,7 +27,7 @@ __all__ = [
     "reversal_of",
 ]
 
-TxKind = Literal["settlement", "reversal", "adjustment"]
+TxKind = Literal["settlement", "reversal", "adjustment", "advance", "clearing"]
 
 
 @dataclass(frozen=True, slots=True)

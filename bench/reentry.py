@@ -1,0 +1,166 @@
+"""Benchmark re-entry after an outage (issue 7): ``yibao deferred import FILE`` of N
+stays of 20 lines into PostgreSQL — every row checked, settled in one batch pass,
+booked (settlements, ledger, accumulators, accounts, fee lines, events, audit).
+
+Per size: a capture file (Parquet) is generated once under ``/tmp`` (not timed);
+per run: a fresh schema in ``YIBAO_TEST_PG`` (or ``--url``), migrated, the demo district
+loaded with ``--insurees`` insurees (not timed); then the timed part is the whole
+``yibao deferred import FILE --out RESULT.parquet`` process (start-up included).
+``--check`` runs ``yibao ledger check`` after the first run (not timed).
+
+    .venv/bin/python bench/reentry.py --stays 100000 --repeat 3
+    .venv/bin/python bench/reentry.py --stays 1000000 --insurees 200000 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+
+from yibao.services.demo import load_demo
+from yibao.store import migrate
+from yibao.store.db import make_engine
+from yibao.store.tables import CodeMapping, Insuree
+from yibao.store.uow import UnitOfWork
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = dt.date(2020, 2, 1)
+PROVIDERS = ["H50010200001", "H50010200002", "H50010200003", "H50010200004"]
+YIBAO = str(Path(sys.executable).with_name("yibao"))
+
+
+def schema_url(base: str, schema: str) -> str:
+    engine = make_engine(base)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def setup(url: str, insurees: int) -> tuple[dict[str, list[str]], list[str]]:
+    """Migrate, load the demo district; the providers' mapped codes and the people."""
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    uow = UnitOfWork(engine)
+    load_demo(uow, insurees=insurees)
+    with uow:
+        codes = {}
+        for p in PROVIDERS:
+            q = select(CodeMapping.hospital_code).where(
+                CodeMapping.provider_code == p, CodeMapping.superseded_by.is_(None),
+                CodeMapping.valid_from <= DAY, CodeMapping.valid_to.is_(None),
+            ).order_by(CodeMapping.hospital_code)  # fmt: skip
+            codes[p] = list(uow.session.execute(q).scalars())
+        q = select(Insuree.psn_no).where(
+            Insuree.superseded_by.is_(None), Insuree.enrolled.is_(True),
+            Insuree.scheme != "none", Insuree.valid_from <= DAY, Insuree.valid_to.is_(None),
+        ).order_by(Insuree.psn_no)  # fmt: skip
+        people = list(uow.session.execute(q).scalars())
+    engine.dispose()
+    return codes, people
+
+
+def generate(path: Path, stays: int, lines: int, codes: dict[str, list[str]],
+             people: list[str], seed: int = 1) -> None:  # fmt: skip
+    """``stays`` stays of ``lines`` lines: insurees in turn (a few stays each, 9 days
+    apart), four hospitals, half the stays at the two 定点救治 ones confirmed COVID-19."""
+    rnd = np.random.default_rng(seed)
+    i = np.arange(stays)
+    who = np.array(people)[i % len(people)]
+    prov_i = rnd.integers(0, len(PROVIDERS), stays)
+    start = np.datetime64("2020-02-01T08:00") + (i // len(people)) * np.timedelta64(9, "D")
+    admit = (start + (i % 600).astype("timedelta64[m]")).astype("datetime64[ms]")
+    discharge = admit + rnd.integers(1, 9, stays).astype("timedelta64[D]")
+    covid = (prov_i < 2) & (rnd.random(stays) < 0.5)
+    enc = pl.DataFrame({
+        "provider_code": np.array(PROVIDERS)[prov_i], "encounter_no": [f"ZY{n:08d}" for n in i],
+        "insuree_id": who, "admit_time": admit, "discharge_time": discharge,
+        "diagnoses": np.where(covid, "B99.900", "J18.900"), "p": prov_i,
+    }).with_columns(pl.col("admit_time").dt.strftime("%Y-%m-%d %H:%M"),
+                    pl.col("discharge_time").dt.strftime("%Y-%m-%d %H:%M"))  # fmt: skip
+    pick = []
+    for p in range(len(PROVIDERS)):
+        cs = np.array(codes[PROVIDERS[p]])
+        pick.append(cs[rnd.integers(0, len(cs), (stays, lines))])
+    chosen = np.choose(prov_i[:, None], pick) if len(PROVIDERS) <= 32 else None
+    assert chosen is not None
+    n = stays * lines
+    frame = enc.select(pl.all().repeat_by(lines).explode()).with_columns(
+        sn=pl.Series(np.tile(np.arange(1, lines + 1), stays).astype(str)),
+        code=pl.Series(chosen.reshape(-1)),
+        price_fen=pl.Series(rnd.integers(100, 50_000, n)),
+        qty_milli=pl.Series(rnd.choice([500, 1000, 2000, 3000], n)),
+    ).drop("p")  # fmt: skip
+    frame.write_parquet(path)
+
+
+def run_once(url: str, path: Path, out: Path, per_transaction: int) -> float:
+    env = dict(os.environ, YIBAO_DATABASE_URL=url)
+    t = time.perf_counter()
+    proc = subprocess.run([YIBAO, "deferred", "import", str(path), "--out", str(out),
+                           "--per-transaction", str(per_transaction)], env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    took = time.perf_counter() - t
+    if proc.returncode != 0:
+        sys.exit(f"import failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
+    print(f"  {proc.stdout.strip()}", flush=True)
+    return took
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--stays", type=int, nargs="+", default=[100_000])
+    ap.add_argument("--lines", type=int, default=20)
+    ap.add_argument("--insurees", type=int, default=None, help="default: stays // 2, ≤ 200k")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--per-transaction", type=int, default=10_000)
+    ap.add_argument("--url", default=os.environ.get("YIBAO_TEST_PG"))
+    ap.add_argument("--check", action="store_true", help="yibao ledger check after run 1")
+    a = ap.parse_args()
+    if not a.url:
+        sys.exit("set YIBAO_TEST_PG or --url (PostgreSQL)")
+    for stays in a.stays:
+        insurees = a.insurees or min(200_000, max(1000, stays // 2))
+        path = Path(f"/tmp/yibao-reentry-{stays}x{a.lines}-{insurees}.parquet")
+        times = []
+        for r in range(a.repeat):
+            url = schema_url(a.url, "bench_reentry")
+            t = time.perf_counter()
+            codes, people = setup(url, insurees)
+            print(f"{stays} stays: demo district ({insurees} insurees) loaded in "
+                  f"{time.perf_counter() - t:.1f} s", flush=True)  # fmt: skip
+            if not path.exists():
+                t = time.perf_counter()
+                generate(path, stays, a.lines, codes, people)
+                print(f"  file {path} generated in {time.perf_counter() - t:.1f} s", flush=True)
+            took = run_once(url, path, path.with_suffix(".result.parquet"), a.per_transaction)
+            times.append(took)
+            print(f"  run {r + 1}: {took:.1f} s ({stays / took:,.0f} stays/s)", flush=True)
+            if a.check and r == 0:
+                env = dict(os.environ, YIBAO_DATABASE_URL=url)
+                t = time.perf_counter()
+                chk = subprocess.run([YIBAO, "ledger", "check"], env=env, capture_output=True,
+                                     text=True)  # fmt: skip
+                print(f"  ledger check ({time.perf_counter() - t:.0f} s): "
+                      f"{(chk.stdout or chk.stderr).strip()[-300:]}", flush=True)  # fmt: skip
+        runs = " · ".join(f"{t:.1f}" for t in times)
+        print(f"{stays} stays × {a.lines} lines: runs {runs} s; median "
+              f"{statistics.median(times):.1f} s", flush=True)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The deferred queue and transfers under ``/v1`` (先救治、后结算; docs/OFFLINE.md):
+thin adapters over ``yibao.services.deferred`` and ``yibao.services.transfers``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from yibao.adapters.api.app import Caller, Ctx, Uow
+from yibao.adapters.api.routes import ERRORS, IdemKey, _mutate, _send, deferral_doc
+from yibao.services import deferred, transfers
+
+router = APIRouter(prefix="/v1")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeferralIn(_In):
+    """Defer a stay (e.g. captured offline while the hospital's system was down)."""
+
+    reason: Literal["not_enrolled", "offline", "awaiting_transfer"] = "offline"
+    discharge_date: dt.date | None = Field(None, description="if the stay is not discharged")
+    advance_fen: int | None = Field(
+        None, ge=0, description="what the hospital advanced (provisional); null: the lines' total"
+    )
+
+
+class QueueRunIn(_In):
+    provider_code: str | None = Field(None, max_length=20, description="one hospital only")
+    insuree_ids: list[str] | None = Field(None, max_length=10000, description="these only")
+
+
+class TransferIn(_In):
+    """转院备案 (2501) by the sending hospital."""
+
+    insuree_id: str = Field(min_length=1, max_length=18)
+    encounter_id: str | None = Field(None, max_length=30, description="default: the newest stay")
+    to_provider: str | None = Field(None, max_length=20, description="null: any hospital")
+    transfer_date: dt.date | None = None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    reason: str | None = Field(None, max_length=200)
+
+
+@router.post(
+    "/encounters/{encounter_id}/deferral",
+    status_code=201,
+    tags=["deferred"],
+    responses=ERRORS,
+    summary="Defer a stay: settle later, the hospital's advance booked (先救治、后结算)",
+)
+def create_deferral(encounter_id: str, body: DeferralIn, request: Request, uow: Uow, ctx: Ctx,
+                    caller: Caller, key: IdemKey = None) -> Response:  # fmt: skip
+    return _mutate(request, uow, ctx, caller, key, body.model_dump(mode="json"), 201,
+                   lambda m: deferral_doc(deferred.defer(
+                       uow, ctx, caller, encounter_id, reason=body.reason,
+                       discharge_date=body.discharge_date, advance_fen=body.advance_fen,
+                       msgid=m)))  # fmt: skip
+
+
+@router.get(
+    "/encounters/{encounter_id}/deferral",
+    tags=["deferred"],
+    responses=ERRORS,
+    summary="A stay's newest deferral: reason, advance, and its settlement once cleared",
+)
+def get_deferral(encounter_id: str, uow: Uow, caller: Caller) -> Response:
+    return _send(200, deferral_doc(deferred.deferral(uow, caller, encounter_id)))
+
+
+@router.get(
+    "/deferred",
+    tags=["deferred"],
+    responses=ERRORS,
+    summary="The deferred queue per hospital and reason: count, oldest, amounts advanced",
+)
+def get_queue(uow: Uow, ctx: Ctx, caller: Caller,
+              provider_code: str | None = Query(None, max_length=20)) -> Response:  # fmt: skip
+    st = deferred.queue_status(uow, ctx, caller, provider_code=provider_code)
+    rows: list[dict[str, Any]] = [
+        {"provider_code": r.provider_code, "reason": r.reason, "count": r.count,
+         "oldest_deferred_at": r.oldest_deferred_at,
+         "oldest_discharge_date": r.oldest_discharge_date, "oldest_age_days": r.oldest_age_days,
+         "advance_fen": r.advance_fen, "medfee_sumamt": r.medfee_sumamt}
+        for r in st.rows]  # fmt: skip
+    return _send(200, {"as_of": st.as_of, "count": st.count, "advance_fen": st.advance_fen,
+                       "rows": rows})  # fmt: skip
+
+
+@router.post(
+    "/deferred/settle",
+    tags=["deferred"],
+    responses=ERRORS,
+    summary="Settle what is ready in the queue, per insuree-year in discharge order",
+)
+def settle_queue(body: QueueRunIn, uow: Uow, ctx: Ctx, caller: Caller) -> Response:
+    run = deferred.settle_ready(uow, ctx, caller, provider_code=body.provider_code,
+                                insuree_ids=body.insuree_ids)  # fmt: skip
+    return _send(200, {
+        "settled": [{"encounter_id": e, "settlement_id": s} for e, s in run.settled],
+        "waiting": run.waiting, "batch": run.batch, "fallback": run.fallback,
+        "failed": [{"encounter_id": e, "error": why} for e, why in run.failed]})  # fmt: skip
+
+
+@router.post(
+    "/transfers",
+    status_code=201,
+    tags=["deferred"],
+    responses=ERRORS,
+    summary="2501 转院备案: the sending hospital files a transfer; it settles first",
+)
+def create_transfer(body: TransferIn, request: Request, uow: Uow, ctx: Ctx, caller: Caller,
+                    key: IdemKey = None) -> Response:  # fmt: skip
+    def run(m: str | None) -> dict[str, Any]:
+        f = transfers.file_transfer(
+            uow, ctx, caller, insuree_id=body.insuree_id, to_provider=body.to_provider,
+            transfer_date=body.transfer_date, valid_from=body.valid_from,
+            valid_to=body.valid_to, reason=body.reason, encounter_id=body.encounter_id,
+            msgid=m)  # fmt: skip
+        return {"filing_id": f.id, "from_encounter_id": f.from_encounter_id,
+                "from_provider": f.from_provider, "to_provider": f.to_provider,
+                "transfer_date": f.transfer_date, "valid_from": f.valid_from,
+                "valid_to": f.valid_to}  # fmt: skip
+
+    return _mutate(request, uow, ctx, caller, key, body.model_dump(mode="json"), 201, run)

@@ -1,0 +1,326 @@
+"""The offline capture file (docs/OFFLINE.md "Offline capture file"): its columns, the
+Excel template, the readers (``.xlsx``, ``.csv``, ``.parquet``) and the row checks.
+
+One table, one row per fee line (费用明细), the encounter's columns repeated on each of
+its lines — what a hospital's HIS exports and what a clerk fills by hand during an
+outage (渝医保发〔2020〕3号 四（四）: "先救治、后结算"). The line columns are the fee
+upload's (REST ``FeeLineIn``: fen, thousandths); the encounter columns are admission's
+and discharge's. Times are Beijing time without an offset.
+
+``read_file`` gives every cell as text; ``parse`` checks every row and returns typed
+frames or the full list of problems, each naming row (the spreadsheet's: the header is
+row 1), column and reason. Nothing here touches the store (DECISIONS 0067).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from yibao.core.engine.model import MAX_PRICE_FEN, MAX_QTY_MILLI
+from yibao.core.errors import InvalidRequest, Problem
+from yibao.core.registry.identity import psn_no_problem
+
+__all__ = [
+    "COLUMNS",
+    "ENCOUNTER_COLUMNS",
+    "Parsed",
+    "describe",
+    "parse",
+    "read_file",
+    "write_result",
+    "write_template",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    required: bool
+    zh: str
+    help: str
+
+
+COLUMNS = (
+    Column("provider_code", True, "定点医疗机构编码", "fixmedins_code, e.g. H50010200001"),
+    Column("encounter_no", True, "住院号", "the hospital's own number of the stay (≤ 30)"),
+    Column("insuree_id", True, "人员编号(身份证号)", "psn_no: 18-character ID number"),
+    Column("insured_region", False, "参保地", "6 digits; used only while the enrolment is not "
+           "imported (default: the hospital's region)"),
+    Column("med_type", False, "医疗类别", "21 普通住院 (default)"),
+    Column("admit_time", True, "入院时间", "YYYY-MM-DD HH:MM[:SS], Beijing time"),
+    Column("discharge_time", True, "出院时间", "YYYY-MM-DD HH:MM[:SS], Beijing time"),
+    Column("diagnoses", True, "诊断编码", "医保病种编码, main first, ';' between: B99.900;J18.900"),
+    Column("covid_status", False, "确诊/疑似", "confirmed|suspected|none; blank: from diagnoses"),
+    Column("filing", False, "异地就医备案", "registered | unregistered | not_needed (default)"),
+    Column("insutype", False, "险种类型", "as the HIS has it (kept, not used to settle)"),
+    Column("provisional_cash_fen", False, "暂收个人金额(分)",
+           "what the patient paid at discharge, fen"),
+    Column("sn", True, "费用明细流水号", "feedetl_sn: unique in the stay (≤ 30)"),
+    Column("code", True, "医保目录编码/医院项目编码",
+           "national code or the hospital's mapped code"),
+    Column("price_fen", True, "单价(分)", "integer fen, 0 … 10,000,000,000"),
+    Column("qty_milli", True, "数量(千分之一)", "thousandths: 2.5 boxes = 2500; > 0"),
+    Column("amount_fen", False, "金额(分)", "optional; must be price × qty rounded half up"),
+    Column("service_time", False, "费用发生时间", "blank: the admission day"),
+    Column("dept", False, "开单科室", "≤ 30"),
+    Column("doctor", False, "开单医生", "≤ 30"),
+    Column("order_no", False, "医嘱号", "≤ 30"),
+)  # fmt: skip
+NAMES = tuple(c.name for c in COLUMNS)
+ENCOUNTER_COLUMNS = ("provider_code", "encounter_no", "insuree_id", "insured_region",
+                     "med_type", "admit_time",
+                     "discharge_time", "diagnoses", "covid_status", "filing", "insutype",
+                     "provisional_cash_fen")  # fmt: skip
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S",
+                 "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d")  # fmt: skip
+_SHOWN = 10
+
+
+def write_template(path: Path) -> None:
+    """The Excel template: sheet 费用明细 (the header row, one example row), and sheet
+    说明 (each column: name, required, Chinese name, what to enter)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "费用明细"
+    ws.append(list(NAMES))
+    ws.append(["H50010200001", "ZY2020020301", "500102198003150016", "", "21",
+               "2020-02-03 09:00", "2020-02-12 10:00", "B99.900", "", "not_needed", "310",
+               "0", "1", "YP-0002", 5000, 2000, 10000, "2020-02-03 10:00", "", "", ""])  # fmt: skip
+    doc = wb.create_sheet("说明")
+    doc.append(["column", "required", "中文", "what to enter"])
+    for c in COLUMNS:
+        doc.append([c.name, "yes" if c.required else "no", c.zh, c.help])
+    doc.append([])
+    doc.append(["One row per fee line; the encounter's columns repeat on each of its lines "
+                "and must agree. Times are Beijing time. See docs/OFFLINE.md."])  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+
+
+def read_file(path: Path) -> pl.DataFrame:
+    """Every cell as text (empty cells null), the known columns only, in file order,
+    plus ``row``: the row number as a spreadsheet shows it (header = row 1)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            frame = _texts(pl.read_parquet(path))
+        elif suffix == ".csv":
+            frame = pl.read_csv(path, infer_schema=False)
+        elif suffix == ".xlsx":
+            frame = _read_xlsx(path)
+        else:
+            raise InvalidRequest(f"{path.name}: not .xlsx, .csv or .parquet")
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise InvalidRequest(f"{path.name}: cannot read: {detail}") from None
+    missing = [c.name for c in COLUMNS if c.required and c.name not in frame.columns]
+    if missing:
+        raise InvalidRequest(f"{path.name}: {missing[0]}: missing column")
+    cols = [pl.col(n).cast(pl.String).str.strip_chars() if n in frame.columns
+            else pl.lit(None, pl.String).alias(n) for n in NAMES]  # fmt: skip
+    blank = [pl.when(pl.col(n) == "").then(None).otherwise(pl.col(n)).alias(n) for n in NAMES]
+    out = frame.select(cols).with_columns(blank)
+    return out.with_row_index("row", offset=2).with_columns(pl.col("row").cast(pl.Int64))
+
+
+def _texts(frame: pl.DataFrame) -> pl.DataFrame:
+    """A Parquet table's columns as text; zoned times as Beijing time first."""
+    out = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+            col = col.dt.convert_time_zone("Asia/Shanghai").dt.replace_time_zone(None)
+        out.append(col.cast(pl.String))
+    return frame.select(out)
+
+
+def _read_xlsx(path: Path) -> pl.DataFrame:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    ws = wb["费用明细"] if "费用明细" in wb.sheetnames else wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+    data: dict[str, list[str | None]] = {h: [] for h in header if h}
+    for r in rows:
+        if all(v is None or v == "" for v in r):
+            continue
+        for h, v in zip(header, r, strict=False):
+            if h:
+                data[h].append(None if v is None else _cell(v))
+    wb.close()
+    return pl.DataFrame(data, schema=dict.fromkeys(data, pl.String))
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))  # Excel keeps numbers as floats: 5000.0 is 5000
+    return str(v)
+
+
+# -- checks --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """The file's rows, typed: one row per line (file order), and one per encounter."""
+
+    lines: pl.DataFrame
+    encounters: pl.DataFrame
+    duplicates: int  # identical repeated lines dropped (same provider, encounter, sn)
+
+
+def _time(name: str) -> pl.Expr:
+    c = pl.col(name)
+    return pl.coalesce([c.str.strptime(pl.Datetime("us"), f, strict=False) for f in _TIME_FORMATS])
+
+
+def _int(name: str) -> pl.Expr:
+    return pl.col(name).str.to_integer(strict=False)
+
+
+def _outside(name: str, lo: int, hi: int) -> pl.Expr:
+    return pl.col(name).is_not_null() & ~_int(name).is_between(lo, hi).fill_null(False)
+
+
+def _checks() -> list[tuple[str, pl.Expr, str]]:
+    """(column, a failing condition, reason) for the row-level checks."""
+    n = pl.col
+    status, filing = ("confirmed", "suspected", "none"), ("registered", "unregistered",
+                                                           "not_needed")  # fmt: skip
+    out = [(c.name, n(c.name).is_null(), "required") for c in COLUMNS if c.required]
+    out += [(c, n(c).str.len_chars() > 30, "longer than 30 characters")
+            for c in ("encounter_no", "sn", "dept", "doctor", "order_no")]  # fmt: skip
+    out += [
+        ("provider_code", n("provider_code").str.len_chars() > 20, "longer than 20 characters"),
+        ("code", n("code").str.len_chars() > 50, "longer than 50 characters"),
+        ("med_type", n("med_type").str.len_chars() > 8, "longer than 8 characters"),
+        ("insured_region", ~n("insured_region").str.contains(r"^\d{6}$"), "not 6 digits"),
+        ("insutype", n("insutype").str.len_chars() > 8, "longer than 8 characters"),
+        ("admit_time", n("admit_time").is_not_null() & _time("admit_time").is_null(),
+         "not a time YYYY-MM-DD HH:MM[:SS]"),
+        ("discharge_time", n("discharge_time").is_not_null() & _time("discharge_time").is_null(),
+         "not a time YYYY-MM-DD HH:MM[:SS]"),
+        ("discharge_time", _time("discharge_time") < _time("admit_time"),
+         "before the admission"),
+        ("service_time", n("service_time").is_not_null() & _time("service_time").is_null(),
+         "not a time YYYY-MM-DD HH:MM[:SS]"),
+        ("covid_status", n("covid_status").is_not_null() & ~n("covid_status").is_in(status),
+         "not confirmed|suspected|none"),
+        ("filing", n("filing").is_not_null() & ~n("filing").is_in(filing),
+         "not registered|unregistered|not_needed"),
+        ("price_fen", _outside("price_fen", 0, MAX_PRICE_FEN),
+         f"not an integer 0 … {MAX_PRICE_FEN} (fen)"),
+        ("qty_milli", _outside("qty_milli", 1, MAX_QTY_MILLI),
+         f"not an integer 1 … {MAX_QTY_MILLI} (thousandths; refunds: enter the net quantity)"),
+        ("amount_fen", n("amount_fen").is_not_null() & (_int("amount_fen").is_null() | (
+            _int("amount_fen") != (_int("price_fen") * _int("qty_milli") + 500) // 1000)),
+         "not price × qty (rounded half up)"),
+        ("provisional_cash_fen", n("provisional_cash_fen").is_not_null()
+         & ~_int("provisional_cash_fen").is_between(0, 10**13), "not an integer ≥ 0 (fen)"),
+    ]  # fmt: skip
+    return out
+
+
+def _problems(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every (row, column, reason) the file breaks, in row order."""
+    checks = _checks()
+    flags = frame.select("row", *[cond.fill_null(False).alias(f"_{i}")
+                                  for i, (_, cond, _) in enumerate(checks)])  # fmt: skip
+    parts = [flags.filter(pl.col(f"_{i}")).select("row", column=pl.lit(col), reason=pl.lit(why))
+             for i, (col, _, why) in enumerate(checks)]  # fmt: skip
+    ids = frame.select("row", "insuree_id").drop_nulls().unique("insuree_id")
+    bad_ids = [(r, "insuree_id", why) for r, v in ids.iter_rows()
+               if (why := psn_no_problem(v)) is not None]  # fmt: skip
+    if bad_ids:
+        parts.append(pl.DataFrame(bad_ids, schema=["row", "column", "reason"], orient="row"))
+    parts += _disagreements(frame)
+    return pl.concat(parts, how="vertical_relaxed").sort("row", maintain_order=True)
+
+
+def _disagreements(frame: pl.DataFrame) -> list[pl.DataFrame]:
+    """An encounter's columns differing between its lines; a repeated ``sn`` with other
+    content (an identical repeat is dropped later, not a problem). Only stays found to
+    disagree (one group-by) are looked at row by row."""
+    key = ["provider_code", "encounter_no"]
+    cols = list(ENCOUNTER_COLUMNS[2:])
+    counts = frame.group_by(key).agg(*[pl.col(c).n_unique() for c in cols], n=pl.len())
+    out = []
+    for col in cols:
+        bad_keys = counts.filter(pl.col(col) > 1).select(key)
+        if bad_keys.height:
+            mine = frame.join(bad_keys, on=key, how="semi")
+            bad = mine.filter(pl.col(col).ne_missing(pl.col(col).first().over(key)))
+            out.append(bad.select("row", column=pl.lit(col),
+                                  reason=pl.lit("differs from the stay's first line")))  # fmt: skip
+    if frame.select(pl.struct(*key, "sn").is_duplicated().any()).item():
+        line = [c for c in NAMES if c not in ENCOUNTER_COLUMNS]
+        twin = frame.filter(pl.struct(line).n_unique().over([*key, "sn"]) > 1)
+        twin = twin.filter(pl.col("row") != pl.col("row").first().over([*key, "sn"]))
+        why = pl.lit("feedetl_sn repeated with other content")
+        out.append(twin.select("row", column=pl.lit("sn"), reason=why))
+    return out
+
+
+def describe(problems: pl.DataFrame, total: int) -> str:
+    shown = [f"row {r}, {c}: {why}" for r, c, why in problems.head(_SHOWN).iter_rows()]
+    more = f" (and {problems.height - _SHOWN} more)" if problems.height > _SHOWN else ""
+    return f"{problems.height} problems in {total} rows, nothing stored: " + " | ".join(
+        shown) + more  # fmt: skip
+
+
+def parse(frame: pl.DataFrame) -> Parsed:
+    """Check every row; typed lines and encounters, or ``InvalidRequest`` naming each
+    problem (row, column, reason: ``problems``) and nothing else done."""
+    if frame.height == 0:
+        raise InvalidRequest("the file has no rows")
+    bad = _problems(frame)
+    if bad.height:
+        problems: list[Problem] = [(f"row {r}.{c}", why) for r, c, why in bad.iter_rows()]
+        raise InvalidRequest(describe(bad, frame.height), problems)
+    n = frame.height
+    lines = frame.unique([*ENCOUNTER_COLUMNS[:2], "sn"], keep="first", maintain_order=True)
+    typed = lines.with_columns(
+        _time("admit_time").alias("admit_time"), _time("discharge_time").alias("discharge_time"),
+        _time("service_time").alias("service_time"), _int("price_fen").alias("price_fen"),
+        _int("qty_milli").alias("qty_milli"),
+        _int("provisional_cash_fen").alias("provisional_cash_fen"),
+        pl.col("med_type").fill_null("21"), pl.col("filing").fill_null("not_needed"),
+    )  # fmt: skip
+    enc = typed.group_by(ENCOUNTER_COLUMNS[:2], maintain_order=True).agg(
+        pl.col("row").first(), *[pl.col(c).first() for c in ENCOUNTER_COLUMNS[2:]],
+        n_lines=pl.len())  # fmt: skip
+    return Parsed(typed, enc, n - lines.height)
+
+
+def write_result(frame: pl.DataFrame, path: Path) -> None:
+    """The result table as .xlsx, .csv or .parquet (by suffix), written beside and
+    renamed, so a failed run leaves no partial file."""
+    import os
+
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if suffix == ".parquet":
+        frame.write_parquet(tmp)
+    elif suffix == ".csv":
+        frame.write_csv(tmp)
+    elif suffix == ".xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("结算结果")
+        ws.append(frame.columns)
+        for r in frame.iter_rows():
+            ws.append(list(r))
+        wb.save(tmp)
+    else:
+        raise InvalidRequest(f"{path.name}: the result file must be .xlsx, .csv or .parquet")
+    os.replace(tmp, path)

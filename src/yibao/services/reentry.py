@@ -1,0 +1,480 @@
+"""Re-entry after an outage (``yibao deferred import FILE``; issue 7 item 2).
+
+1. Read the offline capture file and check every row (``offline_file``): a bad file is
+   refused whole, each problem named by row, column and reason; nothing is stored.
+2. Deduplicate: identical repeated lines (provider, encounter, ``feedetl_sn``) count
+   once; a stay already in the store (its id is derived from provider and the
+   hospital's encounter number) with the same lines is already done and skipped —
+   importing a file twice changes nothing — and with other lines is a problem.
+3. Check the rest against the store, still before writing: the provider designated on
+   the discharge date, every code in the treatment place's catalog (对码 applied), a pack
+   for the insured region and date. An insuree not enrolled on the discharge date is
+   not a problem: the stay is left for the deferred queue (``deferred`` in the result).
+4. Settle every stay in one batch-engine pass with the accumulators and accounts carried
+   from the store (``reentry_settle``), and book them (``booking``) in transactions of
+   whole insurees: a crash leaves whole stays booked; running the import again books
+   the rest, as one uninterrupted run would have.
+5. Write the result file: each stay's split and, where the hospital recorded what the
+   patient paid (``provisional_cash_fen``), the difference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from yibao.core.engine.model import SETLINFO_FIELDS, Accumulators, Encounter
+from yibao.core.errors import InvalidRequest, NotInCatalog, Problem, YibaoError
+from yibao.services import booking, catalog, offline_file
+from yibao.services.access import Principal, require
+from yibao.services.booking import NewEncounter
+from yibao.services.context import CST, Context
+from yibao.services.encounters import Diagnosis, EncounterState, covid_status_of
+from yibao.services.reentry_settle import Stay, batch_pass
+from yibao.store import bulk
+from yibao.store.uow import UnitOfWork
+
+__all__ = ["Imported", "encounter_id_of", "import_file"]
+
+_ID_PREFIX = "F"  # re-entered stays: F + 29 hex of sha256(provider|encounter_no)
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What an import did: stays settled now, already settled before, left deferred."""
+
+    rows: int
+    stays: int
+    settled: int
+    already: int
+    deferred: int
+    duplicates: int
+    result: Path | None
+
+
+def encounter_id_of(provider_code: str, encounter_no: str) -> str:
+    """The store id of a re-entered stay: the same for the same hospital and number."""
+    digest = hashlib.sha256(f"{provider_code}|{encounter_no}".encode()).hexdigest()
+    return _ID_PREFIX + digest[:29]
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    return t.replace(tzinfo=CST).astimezone(dt.UTC)
+
+
+def _diagnoses(text: str) -> tuple[Diagnosis, ...]:
+    codes = [c.strip() for c in text.split(";") if c.strip()]
+    return tuple(Diagnosis(c, n == 0) for n, c in enumerate(codes))
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[tuple[int, str, str]] = []
+
+    def add(self, row: int, column: str, reason: str) -> None:
+        self.items.append((row, column, reason))
+
+    def raise_any(self, total: int) -> None:
+        if self.items:
+            frame = pl.DataFrame(sorted(self.items), schema=["row", "column", "reason"],
+                                 orient="row")  # fmt: skip
+            problems: list[Problem] = [(f"row {r}.{c}", why) for r, c, why in self.items]
+            raise InvalidRequest(offline_file.describe(frame, total), problems)
+
+
+def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
+                out: Path | None, per_transaction: int = 5000, writers: int = 2,
+                progress: Callable[[int, int], None] | None = None) -> Imported:  # fmt: skip
+    """Import the file (module docstring); ``out``: the result file (.xlsx, .csv or
+    .parquet), None for none. ``progress(done, total)`` after each transaction;
+    ``writers``: database connections writing in parallel (PostgreSQL)."""
+    require(caller, "settlement.book")
+    raw = offline_file.read_file(path)
+    n_rows = raw.height
+    parsed = offline_file.parse(raw)
+    del raw  # a 1 M-stay file is 20 M rows: hold as few copies as possible
+    enc = parsed.encounters.with_columns(
+        encounter_id=pl.struct("provider_code", "encounter_no").map_elements(
+            lambda r: encounter_id_of(r["provider_code"], r["encounter_no"]),
+            return_dtype=pl.String))  # fmt: skip
+    key = ["provider_code", "encounter_no"]
+    lines = parsed.lines.join(enc.select(*key, "encounter_id"), on=key, maintain_order="left")
+    duplicates = parsed.duplicates
+    del parsed
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    problems = _Problems()
+    with uow:
+        stored = {r.id: r for r in bulk.lock_encounters(uow.session, enc["encounter_id"].to_list())}
+        already = _already(uow, enc, lines, stored, problems)
+        todo = enc.filter(~pl.col("encounter_id").is_in(list(already)))
+        stays, fee_rows, deferred = _prepare(uow, ctx, caller, todo, lines, sha, path, problems)
+    del lines
+    problems.raise_any(n_rows)
+    split: dict[str, tuple[int, ...]] = {}
+
+    def chunks() -> Iterator[list[booking.Entry]]:
+        if not stays:
+            return
+        settled = batch_pass(stays, fee_rows.engine, ctx.packs)
+        for part in _whole_insurees(settled.order(), per_transaction):
+            entries = settled.entries(part)
+            split.update((e.encounter_id, tuple(e.settlement.setlinfo)) for e in entries)
+            yield entries
+
+    done = [0]
+
+    def step(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(done[0], len(stays))
+
+    got = booking.book_chunks(
+        uow, caller, chunks(), at=ctx.now,
+        lines=lambda ids: fee_rows.store.filter(pl.col("encounter_id").is_in(ids)),
+        progress=step, writers=writers)  # fmt: skip
+    _defer(uow, ctx, caller, deferred, fee_rows.store, per_transaction)
+    deferred_ids = [d.row["id"] for d in deferred]
+    if out is not None:
+        _write_result(uow, enc, got.settlement_ids, split, already, deferred_ids, out)
+    return Imported(n_rows, enc.height, len(got.settlement_ids), len(already),
+                    len(deferred), duplicates, out)  # fmt: skip
+
+
+def _whole_insurees(stays: Sequence[Stay], size: int) -> Iterator[list[Stay]]:
+    """Stays in settlement order, in groups of about ``size`` that never split an insuree."""
+    chunk: list[Stay] = []
+    for n, s in enumerate(stays):
+        if len(chunk) >= size and s.insuree.id != stays[n - 1].insuree.id:
+            yield chunk
+            chunk = []
+        chunk.append(s)
+    if chunk:
+        yield chunk
+
+
+def _defer(uow: UnitOfWork, ctx: Context, caller: Principal, news: Sequence[Any],
+           lines: pl.DataFrame, per_transaction: int) -> None:  # fmt: skip
+    """Stays of insurees not enrolled on the discharge date: recorded and deferred
+    (reason not_enrolled, the lines' total advanced by the hospital) through the
+    deferred queue's service, whole stays per transaction."""
+    from yibao.services.deferred import record_deferral
+
+    for start in range(0, len(news), per_transaction):
+        part = news[start : start + per_transaction]
+        ids = [n.row["id"] for n in part]
+        with uow(write=True):
+            mine = lines.filter(pl.col("encounter_id").is_in(ids))
+            booking.insert_discharged(uow, caller, part, at=ctx.now(), lines=mine)
+            for eid in ids:
+                row = uow.hospital.encounter(eid, lock=True)
+                record_deferral(uow, ctx, caller, EncounterState.of(row), reason="not_enrolled")
+            uow.commit()
+
+
+def _already(uow: UnitOfWork, enc: pl.DataFrame, lines: pl.DataFrame, stored: dict[str, Any],
+             problems: _Problems) -> dict[str, str]:  # fmt: skip
+    """Stays the store holds: settled with the same lines -> {id: settlement_id}; any
+    other state or other lines -> a problem on the stay's first row."""
+    out: dict[str, str] = {}
+    if not stored:
+        return out
+    mine = lines.filter(pl.col("encounter_id").is_in(list(stored)))
+    want: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
+    for eid, sn, price, qty in mine.select("encounter_id", "sn", "price_fen",
+                                           "qty_milli").iter_rows():  # fmt: skip
+        want[eid].add((sn, price, qty))
+    first_row = dict(enc.select("encounter_id", "row").iter_rows())
+    held = _stored_lines(uow, list(stored))
+    for eid, r in stored.items():
+        have = held.get(eid, set())
+        if r.status not in ("settled", "deferred"):
+            problems.add(first_row[eid], "encounter_no", f"the stay is already recorded "
+                         f"({r.status}, {eid}): settle it through the service")  # fmt: skip
+        elif have != want[eid]:
+            problems.add(first_row[eid], "encounter_no", f"the stay was entered before "
+                         f"({eid}, {r.status}) with other lines")  # fmt: skip
+        else:
+            out[eid] = r.settlement_id or ""
+    return out
+
+
+def _stored_lines(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, set[tuple[str, int, int]]]:
+    """The active lines (sn, price, qty) the store holds for these encounters."""
+    from sqlalchemy import select
+
+    from yibao.store.hospital import FeeLineRow as L
+
+    out: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
+    for start in range(0, len(ids), 5000):
+        q = select(L.encounter_id, L.sn, L.price_fen, L.qty_milli).where(
+            L.encounter_id.in_(ids[start : start + 5000]), L.cancelled_at.is_(None))  # fmt: skip
+        for eid, sn, price, qty in uow.session.execute(q):
+            out[eid].add((sn, price, qty))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Lines:
+    engine: pl.DataFrame  # the batch's line columns, encounter_id = the stay's idx
+    store: pl.DataFrame  # ``fee_lines`` columns, encounter_id = the store id
+
+
+def _prepare(uow: UnitOfWork, ctx: Context, caller: Principal, enc: pl.DataFrame,
+             lines: pl.DataFrame, sha: str, path: Path,
+             problems: _Problems) -> tuple[list[Stay], _Lines, list[NewEncounter]]:  # fmt: skip
+    """The stays to settle with their snapshots, and their lines resolved; problems
+    recorded; stays of insurees not enrolled on the discharge date set aside."""
+    if enc.height == 0:
+        return [], _Lines(pl.DataFrame(), pl.DataFrame()), []
+    enc = enc.sort("encounter_id")
+    psns = sorted(set(enc["insuree_id"].to_list()))
+    versions: dict[str, list[Any]] = defaultdict(list)
+    for start in range(0, len(psns), 5000):
+        for v in uow.insurees.where(psn_no=psns[start : start + 5000]):
+            versions[v.psn_no].append(v)
+    seqs = _admission_seqs(uow, enc, psns)
+    acc_years = _accumulators(uow, enc)
+    moved = bulk_account_moved(uow, psns)
+    stays: list[Stay] = []
+    deferred: list[booking.NewEncounter] = []
+    kept: dict[str, int] = {}
+    for idx, r in enumerate(enc.iter_rows(named=True)):
+        day = r["discharge_time"].date()
+        ver = next((v for v in versions.get(r["insuree_id"], ()) if v.valid_from <= day and
+                    (v.valid_to is None or day <= v.valid_to)), None)  # fmt: skip
+        got = _stay(uow, ctx, caller, r, idx, ver, moved, seqs, acc_years, sha, path, problems)
+        if isinstance(got, Stay):
+            stays.append(got)
+        elif got is not None:
+            deferred.append(got)
+        if got is not None:
+            kept[r["encounter_id"]] = idx
+    engine_ids = {s.idx for s in stays}
+    return stays, _resolve_lines(uow, ctx, lines, kept, engine_ids, problems), deferred
+
+
+def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
+    """Each insuree's account movement as the store holds it (0 if none)."""
+    out: dict[str, int] = {}
+    from sqlalchemy import select
+
+    from yibao.store.hospital import AccountBalance as B
+
+    for start in range(0, len(psns), 5000):
+        q = select(B.psn_no, B.moved_fen).where(B.psn_no.in_(psns[start : start + 5000]))
+        out.update({p: int(m) for p, m in uow.session.execute(q)})
+    return out
+
+
+def _accumulators(uow: UnitOfWork, enc: pl.DataFrame) -> dict[tuple[str, int], Accumulators]:
+    from sqlalchemy import select, tuple_
+
+    from yibao.store.hospital import Accumulator as A
+
+    keys = sorted({(p, t.year) for p, t in enc.select("insuree_id", "discharge_time").iter_rows()})
+    out: dict[tuple[str, int], Accumulators] = {}
+    for start in range(0, len(keys), 2000):
+        q = select(A.psn_no, A.year, A.basic_entitled_fen, A.serious_base_fen,
+                   A.assistance_entitled_fen).where(
+            tuple_(A.psn_no, A.year).in_(keys[start : start + 2000]))  # fmt: skip
+        out.update({(r[0], r[1]): Accumulators(r[2], r[3], r[4]) for r in uow.session.execute(q)})
+    return out
+
+
+def _admission_seqs(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> dict[str, int]:
+    """本年第n次住院 of each stay of the file, as the service counts it when it settles:
+    1 + the stays of the insuree (in the store and in the file, not cancelled) admitted
+    earlier in the calendar year of its admission (ties: by id)."""
+    from sqlalchemy import select
+
+    from yibao.store.hospital import Encounter as E
+
+    cols = enc.select("insuree_id", "admit_time", "encounter_id")
+    rows = [(p, t.replace(tzinfo=CST).astimezone(dt.UTC), e) for p, t, e in cols.iter_rows()]
+    mine = {e for _, _, e in rows}
+    for start in range(0, len(psns), 5000):
+        q = select(E.psn_no, E.admit_time, E.id).where(
+            E.psn_no.in_(psns[start : start + 5000]), E.status != "cancelled")  # fmt: skip
+        for p, t, e in uow.session.execute(q):
+            if e not in mine:
+                rows.append((p, t if t.tzinfo else t.replace(tzinfo=dt.UTC), e))
+    by: dict[tuple[str, int], list[tuple[dt.datetime, str]]] = defaultdict(list)
+    for p, t, e in rows:
+        by[(p, t.astimezone(CST).year)].append((t, e))
+    out: dict[str, int] = {}
+    for group in by.values():
+        for n, (_, e) in enumerate(sorted(group), start=1):
+            if e in mine:
+                out[e] = n
+    return out
+
+
+def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], idx: int,
+          ver: Any, moved: dict[str, int], seqs: dict[str, int],
+          acc_years: dict[tuple[str, int], Accumulators], sha: str, path: Path,
+          problems: _Problems) -> Stay | booking.NewEncounter | None:  # fmt: skip
+    """The stay to settle; or, its insuree not enrolled on the discharge date (``ver``
+    None or not enrolled), the new encounter to defer; or None (a problem recorded)."""
+    day, row = r["discharge_time"].date(), r["row"]
+    try:
+        prov = ctx.provider(uow, r["provider_code"], day)
+    except YibaoError as exc:
+        problems.add(row, "provider_code", str(exc))
+        return None
+    if not prov.designated:
+        problems.add(row, "provider_code", f"not a designated provider (定点) on {day}")
+        return None
+    if caller.role == "hospital" and caller.provider_code != prov.code:
+        problems.add(row, "provider_code", "another hospital's stay")
+        return None
+    diags = _diagnoses(r["diagnoses"])
+    admit = r["admit_time"].date()
+    enrolled = ver is not None and ver.enrolled
+    region = ver.insured_region if ver is not None else (r["insured_region"] or prov.region)
+    new = booking.NewEncounter({
+        "id": r["encounter_id"], "provider_code": prov.code, "psn_no": r["insuree_id"],
+        "insured_region": region, "scheme_code": r["insutype"],
+        "med_type": r["med_type"], "admit_time": _utc(r["admit_time"]), "admit_date": admit,
+        "discharge_time": _utc(r["discharge_time"]), "discharge_date": day,
+        "diagnoses": [{"code": d.code, "main": d.main} for d in diags],
+        "covid_status": r["covid_status"], "filing": r["filing"], "transfer_from": None,
+        "admit_msgid": None,
+    }, {"source": path.name[-100:], "sha256": sha, "row": row,
+        "encounter_no": r["encounter_no"], "lines": r["n_lines"]})  # fmt: skip
+    if not enrolled:
+        return new
+    ins = catalog.insuree_of(ver, day)
+    try:
+        policy = _select(ctx, ins.insured_region, day)
+    except YibaoError as exc:
+        problems.add(row, "discharge_time", str(exc))
+        return None
+    v = policy.overlay_on(day)
+    status = r["covid_status"] or covid_status_of(diags, v)
+    codes = tuple(d.code for d in diags)
+    balance = ins.account_opening_fen + moved.get(ins.psn_no, 0)
+    e = Encounter(r["encounter_id"], r["med_type"], admit, day, codes, status,  # type: ignore[arg-type]
+                  r["filing"], seqs[r["encounter_id"]], None)  # fmt: skip
+    shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
+    return Stay(idx, r["encounter_id"], ins.engine(balance), ins.account_opening_fen,
+                prov.engine(), e, acc_years.get((ins.psn_no, day.year), Accumulators(0, 0, 0)),
+                shares, new)  # fmt: skip
+
+
+_POLICIES: dict[tuple[int, str, dt.date], Any] = {}
+
+
+def _select(ctx: Context, region: str, day: dt.date) -> Any:
+    """``ctx.packs.select``, remembered per (pack set, region, day)."""
+    key = (id(ctx.packs), region, day)
+    got = _POLICIES.get(key)
+    if got is None or got[0] is not ctx.packs:
+        if len(_POLICIES) > 10_000:
+            _POLICIES.clear()
+        got = _POLICIES[key] = (ctx.packs, ctx.packs.select(region, day))
+    return got[1]
+
+
+def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, kept: dict[str, int],
+                   engine_ids: set[int], problems: _Problems) -> _Lines:  # fmt: skip
+    """Each line's catalog fields on its service date (the admission day when blank),
+    resolved once per (provider, code, date); every unresolvable line is a problem.
+    ``kept``: the stays to write (id -> idx); ``engine_ids``: the idx of those to settle."""
+    idx = pl.DataFrame({"encounter_id": list(kept), "idx": list(kept.values())},
+                       schema={"encounter_id": pl.String, "idx": pl.Int64})  # fmt: skip
+    mine = lines.join(idx, on="encounter_id", maintain_order="left").with_columns(
+        service_date=pl.coalesce(pl.col("service_time"), pl.col("admit_time")).dt.date()
+    )
+    pairs = mine.select("provider_code", "code", "service_date").unique()
+    found: dict[tuple[str, str, dt.date], catalog.ResolvedItem] = {}
+    for (prov,), group in pairs.group_by("provider_code"):
+        todo = list(group.select("code", "service_date").iter_rows())
+        found.update(_resolve(uow, ctx, str(prov), todo, mine, problems))
+    fields = ("category", "item_class", "selfpay_bp", "price_cap_fen", "in_protocol",
+              "temp_code", "catalog_region", "protocol_edition", "hospital_code")  # fmt: skip
+    table = pl.DataFrame(
+        [(p, c, d, it.code, *(getattr(it, f) for f in fields)) for (p, c, d), it in found.items()],
+        schema={"provider_code": pl.String, "code": pl.String, "service_date": pl.Date,
+                "n_code": pl.String, "category": pl.String, "item_class": pl.String,
+                "selfpay_bp": pl.Int64, "price_cap_fen": pl.Int64, "in_protocol": pl.Boolean,
+                "temp_code": pl.Boolean, "catalog_region": pl.String,
+                "protocol_edition": pl.Int64, "hospital_code": pl.String},
+        orient="row")  # fmt: skip
+    full = mine.join(table, on=["provider_code", "code", "service_date"], how="left",
+                     maintain_order="left")  # fmt: skip
+    del mine
+    engine = full.select(pl.col("idx").alias("encounter_id"), "sn", pl.col("n_code").alias("code"),
+                         "category", "item_class", "selfpay_bp", "price_fen", "qty_milli",
+                         "price_cap_fen", "in_protocol", "temp_code").filter(
+        pl.col("encounter_id").is_in(list(engine_ids))).sort(
+        "encounter_id", maintain_order=True)  # fmt: skip
+    amount = (pl.col("price_fen") * pl.col("qty_milli") + 500) // 1000
+    store = full.select("encounter_id", "sn", pl.lit(None, pl.String).alias("reverses_sn"),
+                        pl.col("n_code").alias("code"), "hospital_code", "category",
+                        "item_class", "selfpay_bp", "price_fen", "qty_milli",
+                        amount.alias("amount_fen"), "price_cap_fen", "in_protocol",
+                        "temp_code", "catalog_region", "protocol_edition", "service_date",
+                        pl.col("service_time").dt.replace_time_zone("Asia/Shanghai")
+                        .dt.convert_time_zone("UTC"), "dept", "doctor", "order_no",
+                        pl.lit(None, pl.String).alias("upload_msgid"))  # fmt: skip
+    return _Lines(engine, store)
+
+
+def _resolve(uow: UnitOfWork, ctx: Context, prov: str, todo: list[tuple[str, dt.date]],
+             mine: pl.DataFrame, problems: _Problems) -> dict[Any, Any]:  # fmt: skip
+    try:
+        return {(prov, c, d): it for (c, d), it in zip(todo, ctx.resolve(uow, prov, todo),
+                                                       strict=True)}  # fmt: skip
+    except (NotInCatalog, YibaoError):
+        pass
+    out: dict[tuple[str, str, dt.date], Any] = {}
+    for c, d in todo:  # the slow path, only for a file with unresolvable codes
+        try:
+            out[(prov, c, d)] = ctx.resolve(uow, prov, [(c, d)])[0]
+        except YibaoError as exc:
+            bad = mine.filter((pl.col("provider_code") == prov) & (pl.col("code") == c)
+                              & (pl.col("service_date") == d))  # fmt: skip
+            for row in bad["row"].to_list():
+                problems.add(row, "code", str(exc))
+    return out
+
+
+def _write_result(uow: UnitOfWork, enc: pl.DataFrame, new: dict[str, str],
+                  split: dict[str, tuple[int, ...]], already: dict[str, str],
+                  deferred: Sequence[str], out: Path) -> None:  # fmt: skip
+    """One row per stay: status, settlement id, the 16 amounts, the difference between
+    the patient's cash share and what the hospital recorded as paid."""
+    ids = {**already, **new}
+    rows: dict[str, tuple[Any, ...]] = dict(split)
+    setl = sorted(v for v in already.values() if v)
+    with uow:
+        for start in range(0, len(setl), 5000):
+            from sqlalchemy import select
+
+            from yibao.store.hospital import SettlementRow as S
+
+            q = select(S.encounter_id, S.record).where(S.id.in_(setl[start : start + 5000]))
+            for eid, rec in uow.session.execute(q):
+                rows[eid] = tuple(rec["setlinfo"])
+    earlier = {e: "already_settled" if v else "already_deferred" for e, v in already.items()}
+    status = {**earlier, **dict.fromkeys(new, "settled"),
+              **dict.fromkeys(deferred, "deferred")}  # fmt: skip
+    zero: tuple[Any, ...] = (None,) * len(SETLINFO_FIELDS)
+    amounts = [rows.get(e, zero) for e in enc["encounter_id"].to_list()]
+    frame = enc.select("row", "provider_code", "encounter_no", "insuree_id", "encounter_id",
+                       "provisional_cash_fen").with_columns(
+        status=pl.Series([status.get(e, "not_settled") for e in enc["encounter_id"]]),
+        settlement_id=pl.Series([ids.get(e) for e in enc["encounter_id"]], dtype=pl.String),
+    ).hstack(pl.DataFrame(amounts, schema=dict.fromkeys(SETLINFO_FIELDS, pl.Int64),
+                          orient="row"))  # fmt: skip
+    frame = frame.with_columns(
+        difference_fen=pl.col("psn_cash_pay") - pl.col("provisional_cash_fen")
+    )
+    offline_file.write_result(frame, out)

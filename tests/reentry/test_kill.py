@@ -1,0 +1,109 @@
+"""A re-entry killed midway (SIGKILL) leaves whole stays booked and nothing half; the
+import run again completes it, and the store then equals an uninterrupted import's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import drop_schema, make_schema
+from tests.reentry.files import load_people, many_rows, write_csv
+from yibao.packs import PACKS_DIR
+from yibao.services import reports
+from yibao.services.access import Principal
+from yibao.services.context import Context
+from yibao.services.reentry import import_file
+from yibao.store import migrate
+from yibao.store.db import make_engine
+from yibao.store.uow import UnitOfWork
+
+YIBAO = str(Path(sys.executable).with_name("yibao"))
+CLERK = Principal("cli:test", "clerk", None)
+STAYS, LINES = 240, 5
+
+
+@pytest.fixture
+def twin_url(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second empty database of the same kind, for the uninterrupted import."""
+    if db_url.startswith("sqlite"):
+        src = Path(db_url.removeprefix("sqlite:///"))
+        shutil.copy(src, tmp_path / "twin.db")
+        yield f"sqlite:///{tmp_path / 'twin.db'}"
+        return
+    schema = f"twin_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    url = make_schema(schema)
+    migrate.upgrade(url)
+    yield url
+    drop_schema(schema)
+
+
+def _count(url: str, table: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _state(uow: UnitOfWork) -> tuple[object, ...]:
+    """What an import leaves, without the ids and times that differ by run."""
+    with uow:
+        h = uow.hospital
+        setl = sorted((r.encounter_id, tuple(r.record["setlinfo"]), tuple(r.accumulators_after),
+                       r.balance_after_fen) for r in h.settlements())  # fmt: skip
+        lines = sorted((r.encounter_id, r.sn, r.code, r.amount_fen) for r in
+                       uow.session.execute(text("SELECT encounter_id, sn, code, amount_fen "
+                                                "FROM fee_lines")))  # fmt: skip
+        accs = sorted(h.all_accumulators().items())
+        moved = sorted(h.account_movements().items())
+    return setl, lines, accs, moved
+
+
+def test_a_killed_import_leaves_whole_stays_and_completes_on_rerun(
+    db_url: str, twin_url: str, tmp_path: Path
+) -> None:
+    engines = [make_engine(u) for u in (db_url, twin_url)]
+    first, twin = (UnitOfWork(e) for e in engines)
+    people = load_people(first, 60)
+    assert load_people(twin, 60) == people
+    path = write_csv(tmp_path / "offline.csv", many_rows(people, STAYS, LINES))
+    env = dict(os.environ, YIBAO_DATABASE_URL=db_url)
+    err = (tmp_path / "stderr.txt").open("wb")
+    proc = subprocess.Popen([YIBAO, "deferred", "import", str(path), "--per-transaction", "4",
+                             "--writers", "1", "--out", str(tmp_path / "r.csv")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _count(db_url, "settlements") >= 8:  # two transactions committed at least
+            break
+        time.sleep(0.02)
+    running = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    err.close()
+    assert running, (tmp_path / "stderr.txt").read_text()
+    booked = _count(db_url, "settlements")
+    assert 0 < booked < STAYS, booked
+    # whole stays only: every stay in the store is settled, with all its lines
+    assert _count(db_url, "encounters") == booked
+    assert _count(db_url, "fee_lines") == booked * LINES
+    assert _count(db_url, "journal_transactions") == booked
+    ctx = Context(Context.from_folder(PACKS_DIR).packs)
+    again = import_file(first, ctx, CLERK, path, out=None)
+    assert (again.already, again.settled) == (booked, STAYS - booked)
+    whole = import_file(twin, ctx, CLERK, path, out=None)
+    assert whole.settled == STAYS
+    assert _state(first) == _state(twin)
+    assert reports.ledger_problems(first, ctx.packs) == []
+    for e in engines:
+        e.dispose()
