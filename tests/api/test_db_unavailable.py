@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests.api.test_rest import ADMIT, _admit
 from tests.api.conftest import Api
+from tests.api.test_rest import ADMIT, _admit
 
 
 def test_a_dropped_connection_is_503_then_the_retry_goes_through(api: Api, db_url: str) -> None:
