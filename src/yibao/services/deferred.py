@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any
 
-from yibao.core.errors import Conflict, InvalidRequest, NotFound, YibaoError
+from yibao.core.errors import Conflict, InsureeNotImported, InvalidRequest, NotFound, YibaoError
 from yibao.core.ledger.advance import (
     advance_for,
     clearing_of,
@@ -178,6 +178,11 @@ def settle_or_defer(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_
     deferral. A deferred stay asked again runs its insuree-year's queue: settled if it
     is ready by now, else the same deferral comes back."""
     require(caller, "encounter.write")
+    try:  # the common case: nothing blocks; no query more than a plain settlement
+        return uc.settle(uow, ctx, caller, encounter_id, discharge_date=discharge_date,
+                         medfee_sumamt=medfee_sumamt, acct_used=acct_used, msgid=msgid)  # fmt: skip
+    except (uc.NotYet, InsureeNotImported):
+        pass  # decided again below under the encounter's lock: it may have changed since
     with uow(write=True):
         enc = uc._load(uow, caller, encounter_id, lock=True)
         if enc.status == "deferred":

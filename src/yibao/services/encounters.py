@@ -61,6 +61,7 @@ __all__ = [
     "Diagnosis",
     "EncounterState",
     "FeeIn",
+    "NotYet",
     "Settled",
     "Uploaded",
     "admit",
@@ -89,6 +90,19 @@ _OPEN = ("admitted", "discharged")
 
 
 # -- records -----------------------------------------------------------------------------
+
+
+class NotYet(Conflict):
+    """A stay that cannot settle *yet* (先救治、后结算): ``reason`` is the deferred
+    queue's (``awaiting_transfer``, ``not_enrolled``, ``offline``), or ``deferred`` for a
+    stay already queued. Raised before the settlement writes anything (locking a
+    not-enrolled insuree's accumulator and account rows may create them at zero, as any
+    settlement of theirs would), so ``deferred.settle_or_defer`` tries the settlement
+    first and looks for the blocker only when this is raised."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -711,12 +725,13 @@ def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str
     if enc.status == "settled":
         raise Conflict(f"encounter {enc.id} is already settled ({enc.settlement_id})")
     if enc.status == "deferred":
-        raise Conflict(f"encounter {enc.id} is deferred: the deferred queue settles it "
-                       "(docs/OFFLINE.md)")  # fmt: skip
+        raise NotYet(f"encounter {enc.id} is deferred: the deferred queue settles it "
+                     "(docs/OFFLINE.md)", "deferred")  # fmt: skip
     _require_open(enc, "settle")
     sender = transfer_blocker(uow, enc)
     if sender is not None:
-        raise Conflict(f"encounter {enc.id} is a transfer-in: {sender} (转院: 转出医院先结算)")
+        raise NotYet(f"encounter {enc.id} is a transfer-in: {sender} (转院: 转出医院先结算)",
+                     "awaiting_transfer")  # fmt: skip
     day = enc.discharge_date or discharge_date
     if day is None:
         raise InvalidRequest.of([("discharge_date", f"encounter {enc.id} is not discharged: "
@@ -725,7 +740,7 @@ def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str
         raise Conflict(f"encounter {enc.id} was discharged on {enc.discharge_date}, "
                        f"not {discharge_date}")  # fmt: skip
     if not rows:
-        raise Conflict(f"encounter {enc.id} has no fee lines to settle (2301 first)")
+        raise NotYet(f"encounter {enc.id} has no fee lines to settle (2301 first)", "offline")
     total = sum(r.amount_fen for r in rows)
     if medfee_sumamt is not None and medfee_sumamt != total:
         raise InvalidRequest.of([("medfee_sumamt", f"the hospital's total {medfee_sumamt} fen "
@@ -746,8 +761,9 @@ def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str
                                  f"{day} (参保信息尚未导入)")  # fmt: skip
     ins = catalog.insuree_of(found_ins[0], day)
     if not ins.enrolled:
-        raise Conflict(f"insuree {mask_psn_no(psn)} is not enrolled on {day} "
-                       "(参保手续尚未办结): treat first, settle once enrolled")  # fmt: skip
+        raise NotYet(f"insuree {mask_psn_no(psn)} is not enrolled on {day} "
+                     "(参保手续尚未办结): treat first, settle once enrolled",
+                     "not_enrolled")  # fmt: skip
     policy = ctx.packs.select(ins.insured_region, day)
     balance = ins.account_opening_fen + moved
     v = policy.overlay_on(day)
