@@ -3,7 +3,8 @@
 ``create_app(url=..., packs_dir=...)`` builds the app; ``yibao serve`` runs it under
 uvicorn. Every ``YibaoError`` becomes RFC 9457 problem+json in one handler (STYLE §6),
 and so does a request that fails validation (each problem names its field). Routes are
-thin (routes.py, nhsa.py): parse, call one service function, render.
+thin (routes.py, queries.py, deferred.py, nhsa.py): parse, call one service function,
+render.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import orjson
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,11 +26,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yibao.core.errors import InvalidRequest, StoreNotReady, Unauthorized, YibaoError
-from yibao.services.access import Principal, verify_key
+from yibao.services.access import Principal, digest, verify_key
 from yibao.services.context import Context
+from yibao.services.requests import Reply, replay_or_run
 from yibao.store.uow import UnitOfWork
 
-__all__ = ["Caller", "Ctx", "Uow", "create_app", "problem_response"]
+__all__ = ["JSON", "Answer", "Caller", "Ctx", "IdemKey", "Mut", "Mutation", "Uow", "create_app",
+           "dumps", "problem_response", "send"]  # fmt: skip
 
 log = logging.getLogger("yibao.api")
 PROBLEM = "application/problem+json"
@@ -139,6 +143,73 @@ async def get_caller(
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
 Ctx = Annotated[Context, Depends(get_ctx)]
 Caller = Annotated[Principal, Depends(get_caller)]
+IdemKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=100,
+        description="Repeat-safe request id: same key + same body = the same answer",
+    ),
+]
+
+
+JSON = "application/json"
+
+
+def send(status: int, doc: Any) -> Response:
+    """``doc`` as compact JSON with ``status``."""
+    return Response(dumps(doc), status, media_type=JSON)
+
+
+class Answer(NamedTuple):
+    """A use case's answer whose status is not the route's usual one (202: deferred)."""
+
+    status: int
+    doc: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    """A request that changes something, with its ``Idempotency-Key``:
+    ``mut(asked, status, run)`` calls ``run(msgid)`` — one use case — once per (caller,
+    key) and answers; the first answer is stored with the change, in its transaction, and
+    the same key and body get it back byte for byte (``Idempotent-Replayed: true``), the
+    same key with another body is 409. ``run`` may return an ``Answer`` whose status
+    replaces ``status``."""
+
+    request: Request
+    uow: UnitOfWork
+    ctx: Context
+    caller: Principal
+    key: str | None
+
+    def __call__(self, asked: Any, status: int, run: Callable[[str | None], Any]) -> Response:
+        def answer(out: Any) -> tuple[int, Any]:
+            return (out.status, out.doc) if isinstance(out, Answer) else (status, out)
+
+        if self.key is None:
+            return send(*answer(run(None)))
+        key = self.key
+        op = f"{self.request.method} {self.request.url.path}"
+
+        def first() -> Reply:
+            code, doc = answer(run(key))
+            return Reply(code, JSON, dumps(doc))
+
+        reply = replay_or_run(self.uow, self.caller, key=key, channel="rest", operation=op,
+                              fingerprint=digest([op, asked]), now=self.ctx.now(),
+                              run=first)  # fmt: skip
+        headers = {"Idempotent-Replayed": "true"} if reply.replayed else None
+        return Response(reply.body, reply.status, media_type=reply.content_type, headers=headers)
+
+
+async def get_mutation(
+    request: Request, uow: Uow, ctx: Ctx, caller: Caller, key: IdemKey = None
+) -> Mutation:
+    return Mutation(request, uow, ctx, caller, key)
+
+
+Mut = Annotated[Mutation, Depends(get_mutation)]
 
 
 def create_app(
@@ -184,8 +255,9 @@ def create_app(
     app.state.key_cache_s = s.key_cache_s if key_cache_s is None else key_cache_s
     _install_errors(app)
 
-    from yibao.adapters.api import deferred, nhsa, routes
+    from yibao.adapters.api import deferred, nhsa, queries, routes
 
+    app.include_router(queries.router)
     app.include_router(routes.router)
     app.include_router(deferred.router)
     app.include_router(nhsa.router)

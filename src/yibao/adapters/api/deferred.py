@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from yibao.adapters.api.app import Caller, Ctx, Uow
-from yibao.adapters.api.routes import ERRORS, IdemKey, _mutate, _send, deferral_doc
+from yibao.adapters.api.app import Caller, Ctx, Mut, Uow, send
+from yibao.adapters.api.render import deferral_doc
+from yibao.adapters.api.schemas import ERRORS
 from yibao.services import deferred, transfers
 
 router = APIRouter(prefix="/v1")
@@ -54,9 +55,9 @@ class TransferIn(_In):
     responses=ERRORS,
     summary="Defer a stay: settle later, the hospital's advance booked (先救治、后结算)",
 )
-def create_deferral(encounter_id: str, body: DeferralIn, request: Request, uow: Uow, ctx: Ctx,
-                    caller: Caller, key: IdemKey = None) -> Response:  # fmt: skip
-    return _mutate(request, uow, ctx, caller, key, body.model_dump(mode="json"), 201,
+def create_deferral(encounter_id: str, body: DeferralIn, uow: Uow, ctx: Ctx,
+                    caller: Caller, mut: Mut) -> Response:  # fmt: skip
+    return mut(body.model_dump(mode="json"), 201,
                    lambda m: deferral_doc(deferred.defer(
                        uow, ctx, caller, encounter_id, reason=body.reason,
                        discharge_date=body.discharge_date, advance_fen=body.advance_fen,
@@ -70,7 +71,7 @@ def create_deferral(encounter_id: str, body: DeferralIn, request: Request, uow: 
     summary="A stay's newest deferral: reason, advance, and its settlement once cleared",
 )
 def get_deferral(encounter_id: str, uow: Uow, caller: Caller) -> Response:
-    return _send(200, deferral_doc(deferred.deferral(uow, caller, encounter_id)))
+    return send(200, deferral_doc(deferred.deferral(uow, caller, encounter_id)))
 
 
 @router.get(
@@ -88,7 +89,7 @@ def get_queue(uow: Uow, ctx: Ctx, caller: Caller,
          "oldest_discharge_date": r.oldest_discharge_date, "oldest_age_days": r.oldest_age_days,
          "advance_fen": r.advance_fen, "medfee_sumamt": r.medfee_sumamt}
         for r in st.rows]  # fmt: skip
-    return _send(200, {"as_of": st.as_of, "count": st.count, "advance_fen": st.advance_fen,
+    return send(200, {"as_of": st.as_of, "count": st.count, "advance_fen": st.advance_fen,
                        "rows": rows})  # fmt: skip
 
 
@@ -101,7 +102,7 @@ def get_queue(uow: Uow, ctx: Ctx, caller: Caller,
 def settle_queue(body: QueueRunIn, uow: Uow, ctx: Ctx, caller: Caller) -> Response:
     run = deferred.settle_ready(uow, ctx, caller, provider_code=body.provider_code,
                                 insuree_ids=body.insuree_ids)  # fmt: skip
-    return _send(200, {
+    return send(200, {
         "settled": [{"encounter_id": e, "settlement_id": s} for e, s in run.settled],
         "waiting": run.waiting, "batch": run.batch, "fallback": run.fallback,
         "failed": [{"encounter_id": e, "error": why} for e, why in run.failed]})  # fmt: skip
@@ -114,8 +115,7 @@ def settle_queue(body: QueueRunIn, uow: Uow, ctx: Ctx, caller: Caller) -> Respon
     responses=ERRORS,
     summary="2501 转院备案: the sending hospital files a transfer; it settles first",
 )
-def create_transfer(body: TransferIn, request: Request, uow: Uow, ctx: Ctx, caller: Caller,
-                    key: IdemKey = None) -> Response:  # fmt: skip
+def create_transfer(body: TransferIn, uow: Uow, ctx: Ctx, caller: Caller, mut: Mut) -> Response:
     def run(m: str | None) -> dict[str, Any]:
         f = transfers.file_transfer(
             uow, ctx, caller, insuree_id=body.insuree_id, to_provider=body.to_provider,
@@ -127,4 +127,4 @@ def create_transfer(body: TransferIn, request: Request, uow: Uow, ctx: Ctx, call
                 "transfer_date": f.transfer_date, "valid_from": f.valid_from,
                 "valid_to": f.valid_to}  # fmt: skip
 
-    return _mutate(request, uow, ctx, caller, key, body.model_dump(mode="json"), 201, run)
+    return mut(body.model_dump(mode="json"), 201, run)

@@ -38,7 +38,8 @@ class AdmissionIn(_In):
     transfer_from: str | None = Field(None, max_length=30, description="转院: earlier encounter")
     insutype: str | None = Field(None, max_length=8, description="险种类型 as the HIS has it")
     insured_region: str | None = Field(
-        None, pattern=r"^\d{6}$",
+        None,
+        pattern=r"^\d{6}$",
         description="参保地 (insuplc_admdvs): admits an insuree whose enrolment is not "
         "imported yet; the stay settles once it is (先救治、后结算)",
     )
@@ -158,3 +159,10 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[dict[str, str]]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (401, 403, 404, 409, 422)
+}
+"""The problem responses every route documents in OpenAPI."""
