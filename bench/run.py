@@ -18,6 +18,9 @@ BENCHES = [
     ["service.py", "--encounters", "10000", "--seconds", "60", "--repeat", "3"],
     # re-entry after an outage into PostgreSQL (YIBAO_TEST_PG); docs/PERFORMANCE.md
     ["reentry.py", "--stays", "100000", "--repeat", "3"],
+    # the deferred queue run and bulk re-settlement (YIBAO_TEST_PG); docs/PERFORMANCE.md
+    ["deferred.py", "--stays", "10000", "--repeat", "3"],
+    ["resettle.py", "--stays", "10000", "--repeat", "3"],
 ]
 
 

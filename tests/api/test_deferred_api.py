@@ -109,3 +109,33 @@ def test_national_2501_then_2304_defers_the_transfer_in(api: Api) -> None:
     assert ans.output is not None
     assert ans.output["setlinfo"] is None
     assert ans.output["deferral"]["reason"] == "awaiting_transfer"
+
+
+def test_rest_transfer_then_the_queue_settles_the_transfer_in(api: Api) -> None:
+    from tests.api.conftest import OTHER
+
+    c = api.client
+    sender = _admit(api, {"insuree_id": EMPLOYEE, "admit_time": "2020-02-03T09:00:00+08:00"})
+    none = c.post("/v1/transfers", json={"insuree_id": EMPLOYEE}, headers=api.h("other"))
+    assert none.status_code == 404  # no stay of the insuree at the other hospital
+    f = c.post("/v1/transfers", json={"insuree_id": EMPLOYEE, "to_provider": OTHER,
+                                      "transfer_date": "2020-02-08"}, headers=api.h())  # fmt: skip
+    assert f.status_code == 201, f.text
+    assert f.json()["from_encounter_id"] == sender
+    got = _admit(api, {"insuree_id": EMPLOYEE, "admit_time": "2020-02-08T11:00:00+08:00"},
+                 role="other")  # fmt: skip
+    enc = c.get(f"/v1/encounters/{got}", headers=api.h("other")).json()
+    assert enc["transfer_from"] == sender
+    r = c.post(f"/v1/encounters/{got}/settlement", json={"discharge_date": "2020-02-12"},
+               headers=api.h("other"))  # fmt: skip
+    assert r.status_code == 202
+    assert r.json()["reason"] == "awaiting_transfer"
+    mine = c.get("/v1/deferred", headers=api.h("other")).json()
+    assert [row["reason"] for row in mine["rows"]] == ["awaiting_transfer"]
+    s = c.post(f"/v1/encounters/{sender}/settlement", json={"discharge_date": "2020-02-08"},
+               headers=api.h())  # fmt: skip
+    assert s.status_code == 201, s.text
+    run = c.post("/v1/deferred/settle", json={}, headers=api.h("other")).json()
+    assert [x["encounter_id"] for x in run["settled"]] == [got]
+    assert run["batch"] == 0  # a transfer-in goes through the service one by one
+    assert c.get("/v1/ledger/check", headers=api.h("finance")).json()["ok"]

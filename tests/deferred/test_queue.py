@@ -101,3 +101,25 @@ def test_offline_deferral_with_a_provisional_advance(loaded: UnitOfWork) -> None
     assert done.settlement.setlinfo.medfee_sumamt == 26500
     assert not dq.deferral(loaded, HOSPITAL, enc.id).open
     books_ok(loaded, ctx)
+
+
+def test_ledger_check_sees_a_queue_that_disagrees_with_the_books(loaded: UnitOfWork) -> None:
+    from sqlalchemy import text
+
+    from yibao.services import reports
+
+    ctx = context()
+    enc = stay(loaded, ctx, NEWCOMER, D1, insured_region="500102")
+    d = dq.settle_or_defer(loaded, ctx, HOSPITAL, enc.id)
+    assert isinstance(d, dq.Deferral)
+    with loaded:  # a deferral row edited behind the service's back
+        loaded.session.execute(text("UPDATE deferrals SET advance_fen = advance_fen + 1"))
+        loaded.session.execute(text("UPDATE encounters SET status = 'discharged'"))
+        loaded.commit()
+    problems = reports.ledger_problems(loaded, ctx.packs)
+    assert any("does not book 26501 fen" in p for p in problems)
+    with loaded:
+        loaded.session.execute(text("UPDATE deferrals SET advance_fen = advance_fen - 1"))
+        loaded.commit()
+    problems = reports.ledger_problems(loaded, ctx.packs)
+    assert problems == [f"deferral {d.id}: open, but encounter {enc.id} is not deferred"]

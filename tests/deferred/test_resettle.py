@@ -87,9 +87,17 @@ def test_a_pack_correction_resettles_suspected_patients(loaded: UnitOfWork,
     assert s.settlement.setlinfo == c.new.setlinfo
     assert s.settlement.pack_sha256 == new.sha256
     books_ok(loaded, Context(PackSet([new]), clock=Clock()))
+    rev = uc.settlement(loaded, CLERK, done.reversed[old_hit.settlement_id or ""])
+    assert (rev.kind, rev.reverses) == ("reversal", old_hit.settlement_id)
+    with loaded:
+        kinds = [e.kind for e in loaded.hospital.events(hit.id)]
+    assert kinds[-2:] == ["settlement_reversed", "settled"]
     again = rs.resettle(loaded, ctx, CLERK, pack=new, begin=FROM, end=dt.date(2020, 2, 29))
     assert (again.changes, again.booked) == ([], {})  # idempotent
     assert again.considered == dry.considered
+    back = uc.reverse(loaded, ctx, CLERK, now.settlement_id or "")  # the API's reversal works
+    assert back.settlement.setlinfo == c.new.setlinfo
+    books_ok(loaded, Context(PackSet([new]), clock=Clock()))
 
 
 def test_cli_resettle_writes_the_differences(cli_db: str, tmp_path: Path,

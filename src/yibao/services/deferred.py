@@ -29,22 +29,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
 from yibao.core.errors import Conflict, InvalidRequest, NotFound, YibaoError
 from yibao.core.ledger.advance import (
     advance_for,
-    advanced_by_provider,
     clearing_of,
-    clearing_problems,
 )
 from yibao.services import catalog
 from yibao.services import encounters as uc
 from yibao.services.access import Principal, own, require
 from yibao.services.context import Context, new_id
 from yibao.services.deferred_bulk import for_hospital, settle_bulk
+from yibao.services.deferred_model import Deferral, QueueRun
+from yibao.services.deferred_status import (
+    QueueStatus,
+    StatusRow,
+    deferral_problems,
+    queue_status,
+)
 from yibao.store.hospital import DEFERRAL_REASONS
 from yibao.store.hospital_repo import Ops
 from yibao.store.uow import UnitOfWork
@@ -64,80 +68,6 @@ __all__ = [
     "settle_or_defer",
     "settle_ready",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Deferral:
-    """One deferral of an encounter (a ``deferrals`` row)."""
-
-    id: str
-    encounter_id: str
-    provider_code: str
-    insuree_id: str
-    year: int
-    discharge_date: dt.date
-    reason: str  # not_enrolled | offline | awaiting_transfer
-    medfee_sumamt: int  # the uploaded lines' total when deferred (fen)
-    advance_fen: int  # what the hospital advanced (医院垫付)
-    provisional: bool  # the hospital gave the advance (else: the lines' total)
-    deferred_at: dt.datetime
-    actor: str
-    msgid: str | None
-    advance_tx_id: str
-    cleared_at: dt.datetime | None = None
-    settlement_id: str | None = None
-    clearing_tx_id: str | None = None
-
-    @property
-    def open(self) -> bool:
-        return self.cleared_at is None
-
-    @classmethod
-    def of(cls, r: Any) -> Deferral:
-        return cls(r.id, r.encounter_id, r.provider_code, r.psn_no, r.year, r.discharge_date,
-                   r.reason, r.medfee_sumamt, r.advance_fen, r.provisional,
-                   uc._aware(r.deferred_at), r.actor, r.msgid, r.advance_tx_id,
-                   uc._aware_or_none(r.cleared_at), r.settlement_id,
-                   r.clearing_tx_id)  # fmt: skip
-
-
-@dataclass(slots=True)
-class QueueRun:
-    """What a queue run did."""
-
-    settled: list[tuple[str, str]] = field(default_factory=list)  # (encounter, settlement)
-    waiting: dict[str, int] = field(default_factory=dict)  # reason -> still deferred
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (encounter, error)
-    batch: int = 0  # of ``settled``, how many went through the one batch pass
-    fallback: str | None = None  # why the batch pass was given up for one by one
-
-
-@dataclass(frozen=True, slots=True)
-class StatusRow:
-    """Open deferrals of one hospital for one reason."""
-
-    provider_code: str
-    reason: str
-    count: int
-    oldest_deferred_at: dt.datetime
-    oldest_discharge_date: dt.date
-    oldest_age_days: int  # days since the oldest deferral, on ``as_of``
-    advance_fen: int  # amounts advanced (医院垫付)
-    medfee_sumamt: int
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStatus:
-    as_of: dt.datetime
-    rows: tuple[StatusRow, ...]
-
-    @property
-    def count(self) -> int:
-        return sum(r.count for r in self.rows)
-
-    @property
-    def advance_fen(self) -> int:
-        return sum(r.advance_fen for r in self.rows)
 
 
 # -- blockers ------------------------------------------------------------------------------
@@ -373,61 +303,3 @@ def deferral(uow: UnitOfWork, caller: Principal, encounter_id: str) -> Deferral:
             raise NotFound(f"no deferral of encounter {encounter_id}")
         own(caller, rows[-1].provider_code, f"encounter {encounter_id}")
     return Deferral.of(rows[-1])
-
-
-def queue_status(uow: UnitOfWork, ctx: Context, caller: Principal, *,
-                 provider_code: str | None = None) -> QueueStatus:  # fmt: skip
-    """Open deferrals per hospital and reason: count, oldest (and its age in days),
-    amounts advanced. A hospital sees its own only."""
-    require(caller, "deferred.read")
-    if caller.role == "hospital":
-        provider_code = caller.provider_code
-    now = ctx.now()
-    with uow:
-        rows = uow.deferrals.summary(provider_code)
-    out = []
-    for r in rows:
-        oldest = uc._aware(r.oldest_at)
-        out.append(StatusRow(r.provider_code, r.reason, int(r.n), oldest, r.oldest_discharge,
-                             (uc._day(now) - uc._day(oldest)).days, int(r.advance_fen),
-                             int(r.medfee_sumamt)))  # fmt: skip
-    return QueueStatus(now, tuple(out))
-
-
-def deferral_problems(uow: UnitOfWork) -> list[str]:
-    """The queue against the books: each deferral's advance is booked with its amount,
-    each clearing negates its advance, a deferred encounter has one open deferral, and
-    the open advance per hospital equals its open deferrals' total."""
-    with uow:
-        rows = [Deferral.of(r) for r in uow.deferrals.all()]
-        ids = [d.advance_tx_id for d in rows] + [d.clearing_tx_id for d in rows
-                                                 if d.clearing_tx_id]  # fmt: skip
-        txs = {t.id: t for t in uow.hospital.transactions(ids)} if ids else {}
-        deferred = {r.id for r in uow.hospital.encounters(provider_code=None, psn_no=None,
-                                                          status="deferred", limit=10**9,
-                                                          offset=0)}  # fmt: skip
-    out: list[str] = []
-    open_by: dict[str, int] = {}
-    for d in rows:
-        adv = txs.get(d.advance_tx_id)
-        if adv is None or adv.kind != "advance" or adv.postings[0].amount_fen != d.advance_fen:
-            out.append(f"deferral {d.id}: advance {d.advance_tx_id} does not book "
-                       f"{d.advance_fen} fen")  # fmt: skip
-            continue
-        if d.open:
-            open_by[d.provider_code] = open_by.get(d.provider_code, 0) + d.advance_fen
-            if d.encounter_id not in deferred:
-                out.append(f"deferral {d.id}: open, but encounter {d.encounter_id} is not deferred")
-            deferred.discard(d.encounter_id)
-        else:
-            clearing = txs.get(d.clearing_tx_id or "")
-            if clearing is None:
-                out.append(f"deferral {d.id}: cleared without a booked clearing")
-            out += clearing_problems(adv, clearing)
-    out += [f"encounter {e}: deferred without an open deferral" for e in sorted(deferred)]
-    booked = advanced_by_provider(list(txs.values()))
-    for p in sorted(set(booked) | set(open_by)):
-        if booked.get(p, 0) != open_by.get(p, 0):
-            out.append(f"hospital {p}: the books hold {booked.get(p, 0)} fen advanced on open "
-                       f"deferrals, the queue {open_by.get(p, 0)}")  # fmt: skip
-    return out

@@ -45,7 +45,7 @@ from yibao.store.resettle_repo import accumulators_of, active_lines_of, encounte
 from yibao.store.uow import UnitOfWork
 
 if TYPE_CHECKING:
-    from yibao.services.deferred import Deferral, QueueRun
+    from yibao.services.deferred_model import Deferral, QueueRun
 
 __all__ = ["for_hospital", "settle_bulk"]
 

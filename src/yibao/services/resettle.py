@@ -13,9 +13,10 @@ say — changes what stays already settled should have been paid. ``resettle``:
    scalar engine and checked against the batch to the fen (``reentry_settle``);
 3. compares with what is stored: per insuree, from the first stay whose amounts or
    accumulators differ, that stay and every later one are *changed*;
-4. without ``dry_run``: per insuree, one transaction reverses the changed settlements
-   (``encounters.reverse_standing``: the exact negation, accumulators and account given
-   back) and books the new ones (``booking.book``: the same rows and postings as a
+4. without ``dry_run``: per group of whole insurees (``per_transaction`` stays), one
+   transaction reverses the changed settlements (``resettle_reverse``: the rows
+   ``encounters.reverse_standing`` writes, in bulk — the exact negation, accumulators
+   and account given back) and books the new ones (``booking.book``: the same rows and postings as a
    settlement through the API). Run again, nothing differs, nothing is done: idempotent;
    a crash leaves whole insurees re-settled and the rest untouched.
 
@@ -41,9 +42,15 @@ from yibao.services import encounters as uc
 from yibao.services.access import Principal, require
 from yibao.services.context import Context
 from yibao.services.records import settlement_from_record
+from yibao.services.reentry import bulk_account_moved
 from yibao.services.reentry_settle import Stay, settle_stays
-from yibao.store.hospital_repo import Ops
-from yibao.store.resettle_repo import active_lines_of, standing_settlements
+from yibao.services.resettle_reverse import Reversal, reverse_many
+from yibao.store.resettle_repo import (
+    accumulators_of,
+    active_lines_of,
+    encounters_of,
+    standing_settlements,
+)
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["Change", "Resettled", "pack_set_with", "resettle"]
@@ -118,10 +125,11 @@ def _candidates(uow: UnitOfWork, pack: Policy, begin: dt.date,
         first[r.psn_no] = min(first.get(r.psn_no, r.discharge_date), r.discharge_date)
     rows = standing_settlements(uow.session, psn_nos=sorted(first), begin=min(first.values(),
                                 default=begin))  # fmt: skip
+    encs = {e.id: e for e in encounters_of(uow.session, sorted(first))}
     out = []
     for r in rows:
         if r.discharge_date >= first[r.psn_no]:
-            enc = uow.hospital.encounter(r.encounter_id)
+            enc = encs[r.encounter_id]
             out.append(_Candidate(uc.EncounterState.of(enc), r, settlement_from_record(r.record)))
     return sorted(out, key=lambda c: (c.enc.insuree_id, c.row.discharge_date, c.enc.id))
 
@@ -129,7 +137,6 @@ def _candidates(uow: UnitOfWork, pack: Policy, begin: dt.date,
 def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candidate],
            skipped: list[tuple[str, str]]) -> tuple[list[Stay], pl.DataFrame]:  # fmt: skip
     """The batch's stays and lines, starting from the store with the candidates out."""
-    hosp = uow.hospital
     given_back: dict[str, int] = defaultdict(int)  # account payments of the candidates
     taken: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0])
     bad: set[str] = set()
@@ -145,24 +152,32 @@ def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candi
     stays: list[Stay] = []
     frames: list[dict[str, Any]] = []
     lines = active_lines_of(uow.session, [c.enc.id for c in cands])
+    psns = sorted({c.enc.insuree_id for c in cands})
+    versions: dict[str, list[Any]] = defaultdict(list)
+    for k in range(0, len(psns), 5000):
+        for ver in uow.insurees.where(psn_no=psns[k : k + 5000]):
+            versions[ver.psn_no].append(ver)
+    stored_acc = accumulators_of(uow.session, sorted(taken))
+    moved = bulk_account_moved(uow, psns)
     for idx, c in enumerate(cands):
         psn, day = c.enc.insuree_id, c.row.discharge_date
         if psn in bad:
             skipped.append((c.enc.id, "settled without the personal account (acct_used_flag "
                             "0): re-settle it by hand"))  # fmt: skip
             continue
-        (found,) = hosp.batch([(Ops.insuree_on, {"psn": psn, "on": day})])
-        if not found:
+        found = next((x for x in versions.get(psn, ()) if x.valid_from <= day
+                      and (x.valid_to is None or day <= x.valid_to)), None)  # fmt: skip
+        if found is None:
             skipped.append((c.enc.id, f"no enrolment of the insuree on {day}"))
             bad.add(psn)
             continue
-        ins = catalog.insuree_of(found[0], day)
+        ins = catalog.insuree_of(found, day)
         policy = packs.select(ins.insured_region, day)
         v = policy.overlay_on(day)
-        stored = hosp.accumulators(psn, c.row.year)
+        stored = stored_acc.get((psn, c.row.year), Accumulators(0, 0, 0))
         start = Accumulators(*(s - t for s, t in zip(_acc(stored), taken[(psn, c.row.year)],
                                                       strict=True)))  # fmt: skip
-        balance = ins.account_opening_fen + hosp.account_moved(psn) + given_back[psn]
+        balance = ins.account_opening_fen + moved.get(psn, 0) + given_back[psn]
         e = uc._engine_encounter(c.enc, day, c.record.facts.admission_seq, v)
         shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
         prov = ctx.provider(uow, c.enc.provider_code, day).engine()
@@ -210,7 +225,8 @@ Progress = Callable[[int, int | None], None]
 
 def resettle(uow: UnitOfWork, ctx: Context, caller: Principal, *, pack: Policy,
              begin: dt.date, end: dt.date, dry_run: bool = False,
-             progress: Progress | None = None) -> Resettled:  # fmt: skip
+             progress: Progress | None = None,
+             per_transaction: int = 2000) -> Resettled:  # fmt: skip
     """Recompute the standing settlements of ``[begin, end]`` under ``pack`` and, unless
     ``dry_run``, reverse and re-settle those that differ (module docstring)."""
     require(caller, "resettle")
@@ -230,19 +246,30 @@ def resettle(uow: UnitOfWork, ctx: Context, caller: Principal, *, pack: Policy,
     out.changes = _changes(cands, entries)
     if dry_run or not out.changes:
         return out
-    by_psn: dict[str, list[Change]] = defaultdict(list)
-    for ch in out.changes:
-        by_psn[ch.insuree_id].append(ch)
-    for n, (_, mine) in enumerate(sorted(by_psn.items()), start=1):
+    by_id = {c.enc.id: c for c in cands}
+    chunks = _chunks(out.changes, per_transaction)
+    for n, chunk in enumerate(chunks, start=1):
+        todo = [Reversal(by_id[ch.encounter_id].row, by_id[ch.encounter_id].enc,
+                         ch.entry.account_opening_fen) for ch in reversed(chunk)]  # fmt: skip
         with uow(write=True):
-            for ch in reversed(mine):
-                enc = uc._load(uow, caller, ch.encounter_id, lock=True)
-                row = uow.hospital.settlement(ch.old_settlement_id)
-                done = uc.reverse_standing(uow, ctx, caller, enc, row, None)
-                out.reversed[ch.old_settlement_id] = done.settlement_id or ""
-            got = booking.book(uow, caller, [ch.entry for ch in mine], at=ctx.now())
+            reversed_ids = reverse_many(uow, caller, todo, ctx.now())
+            got = booking.book(uow, caller, [ch.entry for ch in chunk], at=ctx.now())
             uow.commit()
+        out.reversed.update(reversed_ids)
         out.booked.update(got.settlement_ids)
         if progress is not None:
-            progress(n, len(by_psn))
+            progress(n, len(chunks))
     return out
+
+
+def _chunks(changes: Sequence[Change], size: int) -> list[list[Change]]:
+    """Changes in groups of about ``size``, never splitting an insuree."""
+    by_psn: dict[str, list[Change]] = defaultdict(list)
+    for ch in changes:
+        by_psn[ch.insuree_id].append(ch)
+    out: list[list[Change]] = [[]]
+    for _, mine in sorted(by_psn.items()):
+        if out[-1] and len(out[-1]) + len(mine) > size:
+            out.append([])
+        out[-1] += mine
+    return [c for c in out if c]
