@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from reentry import YIBAO, generate, schema_url, setup
+from common import run_yibao, schema_url
+
+from reentry import generate, setup
 from yibao.core.registry import KINDS
 from yibao.services.registry_io import import_rows
 from yibao.store.db import make_engine
@@ -36,16 +36,6 @@ def newcomers(n: int) -> list[str]:
         check = sum(int(c) * w for c, w in zip(base, _W, strict=True)) % 11
         out.append(base + "10X98765432"[check])
     return out
-
-
-def _run(url: str, *args: str) -> tuple[float, str]:
-    env = dict(os.environ, YIBAO_DATABASE_URL=url)
-    t = time.perf_counter()
-    proc = subprocess.run([YIBAO, *args], env=env, capture_output=True, text=True)
-    took = time.perf_counter() - t
-    if proc.returncode != 0:
-        sys.exit(f"yibao {' '.join(args)} failed ({proc.returncode}): {proc.stderr[:500]}")
-    return took, proc.stdout.strip()
 
 
 def main() -> int:
@@ -66,7 +56,7 @@ def main() -> int:
         codes, _ = setup(url, 1000)
         if not path.exists():
             generate(path, a.stays, a.lines, codes, people)
-        took, out = _run(url, "deferred", "import", str(path), "--out",
+        took, out = run_yibao(url, "deferred", "import", str(path), "--out",
                          str(path.with_suffix(".result.parquet")))  # fmt: skip
         print(f"  import ({took:.1f} s): {out}", flush=True)
         engine = make_engine(url)
@@ -79,11 +69,11 @@ def main() -> int:
         import_rows(UnitOfWork(engine), KINDS["insurees"], names, cells, source="bench",
                     actor="bench")  # fmt: skip
         engine.dispose()
-        took, out = _run(url, "deferred", "settle")
+        took, out = run_yibao(url, "deferred", "settle")
         times.append(took)
         print(f"  run {r + 1}: {took:.1f} s ({a.stays / took:,.0f} stays/s): {out}", flush=True)
         if r == 0:
-            chk, out = _run(url, "ledger", "check")
+            chk, out = run_yibao(url, "ledger", "check")
             print(f"  ledger check ({chk:.0f} s): {out[-120:]}", flush=True)
     runs = " · ".join(f"{t:.1f}" for t in times)
     print(f"{a.stays} deferred stays × {a.lines} lines: runs {runs} s; median "

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from common import YIBAO, schema_url
+from sqlalchemy import select
 
 from yibao.services.demo import load_demo
 from yibao.store import migrate
@@ -37,17 +37,6 @@ from yibao.store.uow import UnitOfWork
 ROOT = Path(__file__).resolve().parents[1]
 DAY = dt.date(2020, 2, 1)
 PROVIDERS = ["H50010200001", "H50010200002", "H50010200003", "H50010200004"]
-YIBAO = str(Path(sys.executable).with_name("yibao"))
-
-
-def schema_url(base: str, schema: str) -> str:
-    engine = make_engine(base)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine.dispose()
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
 
 
 def setup(url: str, insurees: int) -> tuple[dict[str, list[str]], list[str]]:

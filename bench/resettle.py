@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
+from common import run_yibao, schema_url
 
-from reentry import YIBAO, generate, schema_url, setup
+from reentry import generate, setup
 from yibao.packs import PACKS_DIR
 
 
@@ -30,16 +29,6 @@ def corrected(path: Path) -> Path:
     doc["ratio"]["bp"]["employee"] = {k: v - 500 for k, v in doc["ratio"]["bp"]["employee"].items()}
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def _run(url: str, *args: str) -> tuple[float, str]:
-    env = dict(os.environ, YIBAO_DATABASE_URL=url)
-    t = time.perf_counter()
-    proc = subprocess.run([YIBAO, *args], env=env, capture_output=True, text=True)
-    took = time.perf_counter() - t
-    if proc.returncode != 0:
-        sys.exit(f"yibao {' '.join(args)} failed ({proc.returncode}): {proc.stderr[:500]}")
-    return took, proc.stdout.strip().splitlines()[0]
 
 
 def main() -> int:
@@ -62,14 +51,15 @@ def main() -> int:
         codes, people = setup(url, insurees)
         if not path.exists():
             generate(path, a.stays, a.lines, codes, people)
-        t, out = _run(url, "deferred", "import", str(path), "--out", "/tmp/x.parquet")
+        t, out = run_yibao(url, "deferred", "import", str(path), "--out", "/tmp/x.parquet")
         print(f"  entered ({t:.1f} s): {out}", flush=True)
         for name, extra in (("dry-run", ["--dry-run"]), ("resettle", []), ("again", [])):
-            t, out = _run(url, *args, *extra)
+            t, out = run_yibao(url, *args, *extra)
+            out = out.splitlines()[0]
             took[name].append(t)
             print(f"  run {r + 1} {name}: {t:.1f} s: {out}", flush=True)
         if r == 0:
-            t, out = _run(url, "ledger", "check")
+            t, out = run_yibao(url, "ledger", "check")
             print(f"  ledger check ({t:.0f} s): {out[-100:]}", flush=True)
     for name, ts in took.items():
         runs = " · ".join(f"{t:.1f}" for t in ts)

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import schema_url
 from loadclient import Connection
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from yibao.services import encounters as uc
 from yibao.services.access import Principal, create_key
@@ -52,16 +52,6 @@ DAY = dt.date(2020, 2, 10)
 ADMIT = dt.datetime(2020, 2, 10, 9, 0, tzinfo=CST)
 DISCHARGE = "2020-02-20"
 PROVIDERS = ["H50010200001", "H50010200002", "H50010200003", "H50010200004"]
-
-
-def _schema_url(base: str, schema: str) -> str:
-    engine = make_engine(base)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine.dispose()
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
 
 
 @dataclass
@@ -363,7 +353,7 @@ def main() -> int:
     args = ap.parse_args()
     if not args.url or not args.url.startswith("postgresql"):
         raise SystemExit("needs PostgreSQL: set YIBAO_TEST_PG or --url")
-    url = _schema_url(args.url, f"bench_service_{os.getpid()}")
+    url = schema_url(args.url, f"bench_service_{os.getpid()}")
     world = setup(url, args.insurees)
     batches = [prepare(world, args.encounters, seed) for seed in range(args.repeat)]
     proc, base = start_server(url, args.workers)
