@@ -79,13 +79,15 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
-        # Connection lost or refused (PostgreSQL restarted, network): nothing of the
-        # request was committed, so the hospital may retry it as it is (DECISIONS 0050).
+        # Connection lost or refused (PostgreSQL restarted, network), or an operational
+        # failure such as a deadlock: nothing of the request was committed, so the
+        # hospital may retry it as it is (DECISIONS 0050).
         if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
             raise exc
-        log.error("database unavailable: %s", str(exc.orig or exc).splitlines()[0])
-        resp = problem_response(StoreNotReady("the database is unavailable; nothing was "
-                                                 "recorded, retry the request"))  # fmt: skip
+        log.error("database: %s", str(exc.orig or exc).splitlines()[0])
+        resp = problem_response(StoreNotReady("the database could not complete the request "
+                                              "(connection lost or unavailable); nothing "
+                                              "was recorded, retry the request"))  # fmt: skip
         resp.headers["Retry-After"] = "1"
         return resp
 
