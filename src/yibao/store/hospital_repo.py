@@ -3,56 +3,49 @@
 Few round trips on the hot path: one statement per read, ``executemany`` for fee lines
 and postings, ``INSERT … ON CONFLICT DO NOTHING`` then ``SELECT … FOR UPDATE`` for the
 rows a settlement locks (``FOR UPDATE`` is rendered on PostgreSQL only; SQLite's write
-transaction, begun IMMEDIATE, already holds the database's one write lock).
+transaction, begun IMMEDIATE, already holds the database's one write lock). The
+prebuilt statements (``Ops``) and their compilation are in hospital_ops.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 from psycopg import ClientCursor
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Row, String, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Row, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from yibao.core.engine.model import Accumulators
-from yibao.core.ledger import Account, Posting, SettlementRef, Transaction
-from yibao.store.hospital import (
-    AccountBalance,
-    Accumulator,
-    ApiKey,
-    AuditEntry,
-    Compensation,
-    Encounter,
-    EncounterEvent,
-    FeeLineRow,
-    JournalPosting,
-    JournalTransaction,
-    RequestRecord,
-    SettlementRow,
+from yibao.core.ledger import Account, Posting, Transaction
+from yibao.store.hospital_ops import (
+    AU,
+    CP,
+    EV,
+    JP,
+    JT,
+    RQ,
+    A,
+    B,
+    E,
+    K,
+    L,
+    Op,
+    Ops,
+    S,
+    _compiled,
+    _has_rows,
+    _transaction,
+    insert_rows,
+    tx_rows,
 )
-from yibao.store.tables import Insuree
 
 __all__ = ["HospitalRepo", "Op", "Ops", "insert_rows", "tx_rows"]
-
-Op = tuple[Any, Mapping[str, Any] | Sequence[Mapping[str, Any]]]
-"""A statement and its parameters (a list of them: executemany)."""
-
-
-def _t(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
-
-
-E, L, S = _t(Encounter), _t(FeeLineRow), _t(SettlementRow)
-A, B = _t(Accumulator), _t(AccountBalance)
-JT, JP = _t(JournalTransaction), _t(JournalPosting)
-AU, K = _t(AuditEntry), _t(ApiKey)
-RQ, CP, EV = _t(RequestRecord), _t(Compensation), _t(EncounterEvent)
 
 
 class HospitalRepo:
@@ -384,168 +377,3 @@ class HospitalRepo:
         tables = (E, EV, L, S, A, B, JT, JP, AU, RQ, CP)
         return {t.name: int(self.s.execute(select(func.count()).select_from(t)).scalar_one())
                 for t in tables}  # fmt: skip
-
-
-def _has_rows(cur: Any) -> bool:
-    """Whether the current result has columns, without ``cursor.description`` (which
-    builds a ``Column`` object per column of every result: measurable per settlement)."""
-    res = cur.pgresult
-    return res is not None and res.nfields > 0
-
-
-_COMPILED: dict[int, tuple[Any, str, Any]] = {}
-_PREBUILT: set[int] = set()  # ids of the module's statements: only those are cached
-
-
-def _compiled(stmt: Any, dialect: Any) -> tuple[str, Any]:
-    """The SQL text of a statement for ``dialect``, and a function turning its
-    parameters into the driver's (SQLAlchemy's bind processors applied: JSON …);
-    compiled once for the prebuilt statements of ``Ops``."""
-    hit = _COMPILED.get(id(stmt)) if id(stmt) in _PREBUILT else None
-    if hit is None or hit[0] is not stmt:
-        c = stmt.compile(dialect=dialect)
-        procs = dict(c._bind_processors)
-
-        def bind(params: Mapping[str, Any]) -> dict[str, Any]:
-            got = c.construct_params(dict(params), _check=False)
-            return {k: (procs[k](v) if k in procs and v is not None else v)
-                    for k, v in got.items()}  # fmt: skip
-
-        hit = (stmt, c.string, bind)
-        if id(stmt) in _PREBUILT:
-            _COMPILED[id(stmt)] = hit
-    return hit[1], hit[2]
-
-
-def _p(name: str) -> Any:
-    return bindparam(name)
-
-
-def _insert(table: Table) -> Any:
-    """INSERT of every column but a generated integer ``id``, binds named as columns."""
-    cols = [c.name for c in table.columns if c.name != "id" or isinstance(c.type, String)]
-    return insert(table).values({name: bindparam(name) for name in cols})
-
-
-_ENC = select(E).where(E.c.id == _p("eid"))
-_I = _t(Insuree)
-_E2 = E.alias("e2")
-_EARLIER = (select(func.count()).select_from(_E2).where(
-    _E2.c.psn_no == E.c.psn_no,
-    func.extract("year", _E2.c.admit_date) == func.extract("year", E.c.admit_date),
-    _E2.c.status != "cancelled", _E2.c.id != E.c.id,
-    (_E2.c.admit_time < E.c.admit_time) | and_(_E2.c.admit_time == E.c.admit_time,
-                                               _E2.c.id < E.c.id),
-).scalar_subquery())  # fmt: skip
-
-
-class Ops:
-    """Prebuilt statements of the hot paths (compiled once per dialect), for ``batch``."""
-
-    encounter_to_settle = select(E, _EARLIER.label("earlier")).where(E.c.id == _p("eid"))
-    encounter_to_settle_locked = encounter_to_settle.with_for_update(of=E)
-    encounter_locked = _ENC.with_for_update(of=E)
-    active_lines = (select(L).where(L.c.encounter_id == _p("eid"), L.c.cancelled_at.is_(None))
-                    .order_by(L.c.id))  # fmt: skip
-    insert_encounter = _insert(E)
-    insert_settlement = _insert(S)
-    insert_tx = _insert(JT)
-    insert_posting = _insert(JP)
-    insert_event = _insert(EV)
-    insert_audit = _insert(AU)
-    insert_lines = _insert(L)
-    insuree_on = select(_I).where(
-        _I.c.psn_no == _p("psn"), _I.c.superseded_by.is_(None), _I.c.valid_from <= _p("on"),
-        _I.c.valid_to.is_(None) | (_I.c.valid_to >= _p("on")),
-    )  # fmt: skip
-    set_accumulators = update(A).where(A.c.psn_no == _p("k_psn"), A.c.year == _p("k_year")).values(
-        basic_entitled_fen=_p("basic"), serious_base_fen=_p("serious"),
-        assistance_entitled_fen=_p("assistance"), updated_at=_p("at"))  # fmt: skip
-    move_account = update(B).where(B.c.psn_no == _p("k_psn")).values(
-        moved_fen=B.c.moved_fen + _p("delta"), updated_at=_p("at"))  # fmt: skip
-    move_encounter = update(E).where(E.c.id == _p("eid")).values(
-        status=_p("status"), version=_p("version"), updated_at=_p("at"),
-        settlement_id=_p("settlement_id"), discharge_date=_p("discharge_date"),
-        discharge_time=_p("discharge_time"))  # fmt: skip
-    move_encounter_status = update(E).where(E.c.id == _p("eid")).values(
-        status=_p("status"), version=_p("version"), updated_at=_p("at"))  # fmt: skip
-
-    @staticmethod
-    def lock_accumulators(pg: bool) -> Any:
-        return _LOCKS["acc", pg]
-
-    @staticmethod
-    def lock_account(pg: bool) -> Any:
-        return _LOCKS["acct", pg]
-
-
-def _lock_statements() -> dict[tuple[str, bool], Any]:
-    out: dict[tuple[str, bool], Any] = {}
-    for pg, mod in ((True, postgresql), (False, sqlite)):
-        q = mod.insert(A).values(psn_no=_p("psn"), year=_p("year"), basic_entitled_fen=0,
-                                 serious_base_fen=0, assistance_entitled_fen=0,
-                                 updated_at=_p("at"))  # fmt: skip
-        q = q.on_conflict_do_update(index_elements=[A.c.psn_no, A.c.year],
-                                    set_={"updated_at": q.excluded.updated_at})  # fmt: skip
-        out["acc", pg] = q.returning(A.c.basic_entitled_fen, A.c.serious_base_fen,
-                                     A.c.assistance_entitled_fen)  # fmt: skip
-        b = mod.insert(B).values(psn_no=_p("psn"), moved_fen=0, updated_at=_p("at"))
-        b = b.on_conflict_do_update(index_elements=[B.c.psn_no],
-                                    set_={"updated_at": b.excluded.updated_at})  # fmt: skip
-        out["acct", pg] = b.returning(B.c.moved_fen)
-    return out
-
-
-_LOCKS = _lock_statements()
-_PREBUILT.update(id(v) for v in (*vars(Ops).values(), *_LOCKS.values()))
-
-
-_MANY: dict[tuple[str, int], Any] = {}
-_CHUNK = 200
-
-
-def insert_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[Op]:
-    """Rows as multi-row ``INSERT … VALUES (…), (…)`` statements of up to 200 rows: one
-    statement each instead of one per row (psycopg sends an executemany's rows one by
-    one, each costing its Python overhead). Prebuilt per (table, row count)."""
-    out: list[Op] = []
-    cols = [c.name for c in table.columns if c.name != "id" or isinstance(c.type, String)]
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
-        key = (table.name, len(chunk))
-        stmt = _MANY.get(key)
-        if stmt is None:
-            stmt = insert(table).values(
-                [{c: bindparam(f"{c}_{i}") for c in cols} for i in range(len(chunk))])  # fmt: skip
-            _MANY[key] = stmt
-            _PREBUILT.add(id(stmt))
-        out.append((stmt, {f"{c}_{i}": r[c] for i, r in enumerate(chunk) for c in cols}))
-    return out
-
-
-def tx_rows(tx: Transaction, at: dt.datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A transaction as its journal header row and posting rows."""
-    ref = tx.settlement
-    head = {
-        "id": tx.id, "kind": tx.kind, "booked_on": tx.booked_on, "reverses": tx.reverses,
-        "narration": tx.narration[:200], "recorded_at": at,
-        "settlement_id": ref.settlement_id if ref else None,
-        "encounter_id": ref.encounter_id if ref else None,
-        "psn_no": ref.insuree_id if ref else None,
-        "provider_code": ref.provider_code if ref else None,
-        "scheme": ref.scheme if ref else None,
-        "accumulator_year": ref.accumulator_year if ref else None,
-        "clr_type": ref.clr_type if ref else None,
-    }  # fmt: skip
-    rows = [{"tx_id": tx.id, "seq": n, "code": p.account.code, "book": p.account.book,
-             "key": p.account.key, "amount_fen": p.amount_fen}
-            for n, p in enumerate(tx.postings)]  # fmt: skip
-    return head, rows
-
-
-def _transaction(h: Row[Any], postings: list[Posting]) -> Transaction:
-    ref = None
-    if h.settlement_id is not None:
-        ref = SettlementRef(h.settlement_id, h.encounter_id, h.psn_no, h.provider_code,
-                            h.scheme, h.accumulator_year, h.clr_type or "")  # fmt: skip
-    return Transaction(h.id, h.booked_on, h.kind, tuple(postings), ref, h.reverses, h.narration)
