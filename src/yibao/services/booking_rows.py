@@ -15,9 +15,9 @@ from sqlalchemy import String, Table
 from yibao.core import ledger
 from yibao.core.engine.model import Accumulators, Settlement
 from yibao.core.privacy import mask_psn_no
+from yibao.services import records
 from yibao.services.access import Principal, audit_op
 from yibao.services.context import CST, new_id
-from yibao.services.records import settlement_record
 from yibao.store.hospital_repo import tx_rows
 
 __all__ = [
@@ -82,10 +82,6 @@ def _t(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
 
-def _acc(a: Accumulators) -> list[int]:
-    return [a.basic_entitled_fen, a.serious_base_fen, a.assistance_entitled_fen]
-
-
 def _view(eid: str, status: str, version: int, setl: str | None, day: dt.date | None,
           psn: str, provider: str) -> dict[str, Any]:  # fmt: skip
     """``EncounterState.audit_view`` of the encounter (the same hash for the same state)."""
@@ -128,6 +124,12 @@ class Rows:
         """A JSON column's value: text for COPY on PostgreSQL, the object on SQLite."""
         return orjson.dumps(doc, default=str).decode() if self.pg else doc
 
+    def json_columns(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A ``settlements`` row with its JSON columns as ``json`` makes them."""
+        for k in records.JSON_COLUMNS:
+            row[k] = self.json(row[k])
+        return row
+
     def event(self, eid: str, seq: int, kind: str, frm: str | None, to: str, at: dt.datetime,
               actor: str, msgid: str | None, detail: dict[str, Any]) -> None:  # fmt: skip
         self.events.append({"encounter_id": eid, "seq": seq, "kind": kind, "status_from": frm,
@@ -141,25 +143,15 @@ class Rows:
 
 
 def settlement_row(rows: Rows, e: Entry, setl_id: str, at: dt.datetime, booked: dt.date,
-                    actor: str) -> dict[str, Any]:  # fmt: skip
-    s, i = e.settlement, e.settlement.setlinfo
-    return {
-        "id": setl_id, "kind": "settlement", "reverses": None, "encounter_id": e.encounter_id,
-        "provider_code": e.provider_code, "psn_no": e.insuree_id,
-        "year": e.discharge_date.year, "booked_on": booked, "settled_at": at,
-        "discharge_date": e.discharge_date, "msgid": e.msgid, "actor": actor,
-        "pack_id": s.pack_id, "pack_sha256": s.pack_sha256, "med_type": e.med_type,
-        "clr_type": INPATIENT_CLR_TYPE, "central_share_bp": e.central_share_bp,
-        "medfee_sumamt": i.medfee_sumamt, "fund_pay_sumamt": i.fund_pay_sumamt,
-        "fiscal_pay": i.fiscal_pay, "acct_pay": i.acct_pay, "psn_cash_pay": i.psn_cash_pay,
-        "accumulators_before": rows.json(_acc(s.accumulators_before)),
-        "accumulators_after": rows.json(_acc(s.accumulators_after)),
-        "balance_before_fen": s.account_balance_before_fen,
-        "balance_after_fen": s.account_balance_after_fen,
-        "record": rows.json(settlement_record(s)),
-        "setldetail": rows.json([r._asdict() for r in s.setldetail]),
-        "trace": rows.json([t._asdict() for t in s.trace]),
-    }  # fmt: skip
+                   actor: str) -> dict[str, Any]:  # fmt: skip
+    s = e.settlement
+    return rows.json_columns(records.settlement_row(
+        s, setl_id=setl_id, encounter_id=e.encounter_id, provider_code=e.provider_code,
+        psn_no=e.insuree_id, year=e.discharge_date.year, booked_on=booked, settled_at=at,
+        discharge_date=e.discharge_date, msgid=e.msgid, actor=actor, med_type=e.med_type,
+        clr_type=INPATIENT_CLR_TYPE, central_share_bp=e.central_share_bp,
+        balance_before_fen=s.account_balance_before_fen,
+        balance_after_fen=s.account_balance_after_fen))  # fmt: skip
 
 
 def reentered(rows: Rows, caller: Principal, new: NewEncounter, at: dt.datetime,

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from yibao.core.engine.model import Accumulators
 from yibao.core.errors import Conflict
 from yibao.core.ledger import reversal_of
 from yibao.services import encounters as uc
@@ -20,7 +19,7 @@ from yibao.services.access import Principal, audit_op
 from yibao.services.booking_rows import Rows
 from yibao.services.context import new_id
 from yibao.services.deferred_bulk import _put, _t
-from yibao.services.records import settlement_from_record
+from yibao.services.records import given_back, reversal_row, settlement_from_record
 from yibao.store import bulk
 from yibao.store.hospital import (
     AuditEntry,
@@ -33,16 +32,6 @@ from yibao.store.hospital_repo import tx_rows
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["Reversal", "reverse_many"]
-
-
-def _minus(a: Accumulators, after: Accumulators, before: Accumulators) -> Accumulators:
-    """``a`` without one settlement's movement (``after - before``)."""
-    return Accumulators(*(x - (y - z) for x, y, z in zip(_acc(a), _acc(after), _acc(before),
-                                                          strict=True)))  # fmt: skip
-
-
-def _acc(a: Accumulators) -> list[int]:
-    return [a.basic_entitled_fen, a.serious_base_fen, a.assistance_entitled_fen]
 
 
 class Reversal:
@@ -78,26 +67,16 @@ def reverse_many(uow: UnitOfWork, caller: Principal, todo: Sequence[Reversal],
         if tx is None:
             raise Conflict(f"settlement {row.id} has no booked transaction")
         now = acc[key]
-        back = acc[key] = _minus(now, rec.accumulators_after, rec.accumulators_before)
+        back = acc[key] = given_back(now, rec.accumulators_before, rec.accumulators_after)
         i = rec.setlinfo
         current = t.opening_fen + moved[psn] + deltas.get(psn, 0)
         deltas[psn] = deltas.get(psn, 0) + i.acct_pay
         rev_id = new_id("R", at)
         out[row.id] = rev_id
-        settlements.append({
-            "id": rev_id, "kind": "reversal", "reverses": row.id, "encounter_id": t.enc.id,
-            "provider_code": row.provider_code, "psn_no": psn, "year": row.year,
-            "booked_on": booked, "settled_at": at, "discharge_date": row.discharge_date,
-            "msgid": None, "actor": caller.actor, "pack_id": row.pack_id,
-            "pack_sha256": row.pack_sha256, "med_type": row.med_type, "clr_type": row.clr_type,
-            "central_share_bp": row.central_share_bp, "medfee_sumamt": -i.medfee_sumamt,
-            "fund_pay_sumamt": -i.fund_pay_sumamt, "fiscal_pay": -i.fiscal_pay,
-            "acct_pay": -i.acct_pay, "psn_cash_pay": -i.psn_cash_pay,
-            "accumulators_before": rows.json(_acc(now)),
-            "accumulators_after": rows.json(_acc(back)), "balance_before_fen": current,
-            "balance_after_fen": current + i.acct_pay, "record": rows.json(row.record),
-            "setldetail": rows.json(row.setldetail), "trace": rows.json(row.trace),
-        })  # fmt: skip
+        settlements.append(rows.json_columns(reversal_row(
+            row, rec, rev_id=rev_id, encounter_id=t.enc.id, booked_on=booked, settled_at=at,
+            msgid=None, actor=caller.actor, accumulators_before=now, accumulators_after=back,
+            balance_before_fen=current)))  # fmt: skip
         head, lines = tx_rows(reversal_of(tx, booked_on=booked, tx_id=rev_id), at)
         heads.append(head)
         postings += lines

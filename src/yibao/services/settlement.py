@@ -37,7 +37,12 @@ from yibao.services.encounter_state import (
     _load,
     _require_open,
 )
-from yibao.services.records import settlement_from_record, settlement_record
+from yibao.services.records import (
+    given_back,
+    reversal_row,
+    settlement_from_record,
+    settlement_row,
+)
 from yibao.store.hospital import JournalPosting
 from yibao.store.hospital_repo import Op, Ops, insert_rows, tx_rows
 from yibao.store.uow import UnitOfWork
@@ -185,24 +190,19 @@ def settle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, 
                                  booked_on=booked, accumulator_year=c.year,
                                  central_share_bp=c.central_share_bp, settlement_id=setl_id,
                                  clr_type=INPATIENT_CLR_TYPE)  # fmt: skip
-        trace = [t._asdict() for t in s.trace]
         after_balance = c.balance_fen - s.setlinfo.acct_pay
         i = s.setlinfo
         head, postings = tx_rows(tx, at)
-        todo: list[Op] = [(Ops.insert_settlement, {
-            "id": setl_id, "kind": "settlement", "reverses": None, "encounter_id": enc.id,
-            "provider_code": enc.provider_code, "psn_no": enc.insuree_id, "year": c.year,
-            "booked_on": booked, "settled_at": at, "discharge_date": c.discharge,
-            "msgid": msgid, "actor": caller.actor, "pack_id": s.pack_id,
-            "pack_sha256": s.pack_sha256, "med_type": enc.med_type,
-            "clr_type": INPATIENT_CLR_TYPE, "central_share_bp": c.central_share_bp,
-            "medfee_sumamt": i.medfee_sumamt, "fund_pay_sumamt": i.fund_pay_sumamt,
-            "fiscal_pay": i.fiscal_pay, "acct_pay": i.acct_pay, "psn_cash_pay": i.psn_cash_pay,
-            "accumulators_before": _acc_list(c.acc_before), "accumulators_after":
-            _acc_list(s.accumulators_after), "balance_before_fen": c.balance_fen,
-            "balance_after_fen": after_balance, "record": settlement_record(s),
-            "setldetail": [r._asdict() for r in s.setldetail], "trace": trace,
-        }), (Ops.insert_tx, head)]  # fmt: skip
+        row = settlement_row(s, setl_id=setl_id, encounter_id=enc.id,
+                             provider_code=enc.provider_code, psn_no=enc.insuree_id,
+                             year=c.year, booked_on=booked, settled_at=at,
+                             discharge_date=c.discharge, msgid=msgid, actor=caller.actor,
+                             med_type=enc.med_type, clr_type=INPATIENT_CLR_TYPE,
+                             central_share_bp=c.central_share_bp,
+                             balance_before_fen=c.balance_fen,
+                             balance_after_fen=after_balance)  # fmt: skip
+        trace = row["trace"]
+        todo: list[Op] = [(Ops.insert_settlement, row), (Ops.insert_tx, head)]
         todo += insert_rows(JournalPosting.__table__, postings)  # type: ignore[arg-type]
         a = s.accumulators_after
         todo.append((Ops.set_accumulators, {
@@ -255,13 +255,7 @@ def reverse_standing(uow: UnitOfWork, ctx: Context, caller: Principal, enc: Enco
     s = settlement_from_record(row.record)
     acc = hosp.lock_accumulators(row.psn_no, row.year, at)
     moved = hosp.lock_account(row.psn_no, at)
-    before, after = s.accumulators_before, s.accumulators_after
-    back = Accumulators(
-        *(
-            now - (a - b)
-            for now, a, b in zip(_acc_list(acc), _acc_list(after), _acc_list(before), strict=True)
-        )
-    )
+    back = given_back(acc, s.accumulators_before, s.accumulators_after)
     rev_id, booked = new_id("R", at), _day(at)
     original = hosp.transactions([row.id])
     if len(original) != 1:
@@ -269,19 +263,11 @@ def reverse_standing(uow: UnitOfWork, ctx: Context, caller: Principal, enc: Enco
     tx = ledger.reversal_of(original[0], booked_on=booked, tx_id=rev_id)
     i = s.setlinfo
     current = _current_balance(uow, row.psn_no, row.discharge_date, moved)
-    hosp.insert_settlement({
-        "id": rev_id, "kind": "reversal", "reverses": row.id, "encounter_id": enc.id,
-        "provider_code": row.provider_code, "psn_no": row.psn_no, "year": row.year,
-        "booked_on": booked, "settled_at": at, "discharge_date": row.discharge_date,
-        "msgid": msgid, "actor": caller.actor, "pack_id": row.pack_id,
-        "pack_sha256": row.pack_sha256, "med_type": row.med_type, "clr_type": row.clr_type,
-        "central_share_bp": row.central_share_bp, "medfee_sumamt": -i.medfee_sumamt,
-        "fund_pay_sumamt": -i.fund_pay_sumamt, "fiscal_pay": -i.fiscal_pay,
-        "acct_pay": -i.acct_pay, "psn_cash_pay": -i.psn_cash_pay,
-        "accumulators_before": _acc_list(acc), "accumulators_after": _acc_list(back),
-        "balance_before_fen": current, "balance_after_fen": current + i.acct_pay,
-        "record": row.record, "setldetail": row.setldetail, "trace": row.trace,
-    })  # fmt: skip
+    hosp.insert_settlement(reversal_row(row, s, rev_id=rev_id, encounter_id=enc.id,
+                                        booked_on=booked, settled_at=at, msgid=msgid,
+                                        actor=caller.actor, accumulators_before=acc,
+                                        accumulators_after=back,
+                                        balance_before_fen=current))  # fmt: skip
     hosp.insert_transaction(tx, at)
     hosp.set_accumulators(row.psn_no, row.year, back, at)
     hosp.move_account(row.psn_no, i.acct_pay, at)
@@ -291,10 +277,6 @@ def reverse_standing(uow: UnitOfWork, ctx: Context, caller: Principal, enc: Enco
                    row.psn_no, None, row.med_type, row.clr_type, row.discharge_date, at, booked,
                    current, current + i.acct_pay, acc, back, row.central_share_bp, msgid,
                    caller.actor)  # fmt: skip
-
-
-def _acc_list(a: Accumulators) -> list[int]:
-    return [a.basic_entitled_fen, a.serious_base_fen, a.assistance_entitled_fen]
 
 
 def _current_balance(uow: UnitOfWork, psn_no: str, on: dt.date, moved: int) -> int:
