@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from yibao.store.db import Base, make_engine
 from yibao.store.uow import UnitOfWork
 
 PG_ENV = "YIBAO_TEST_PG"
+
+# Compiled packs (DECISIONS 0090) kept in this run's own folder, never the user's cache;
+# the yibao processes the tests start inherit it.
+os.environ["YIBAO_PACK_CACHE"] = tempfile.mkdtemp(prefix="yibao-pack-cache-")
 
 
 def _worker() -> str:

@@ -145,7 +145,10 @@ def test_core_public_names_are_pinned() -> None:
         "settle", "settlement_to_dict"])  # fmt: skip
     assert sorted(policy.__all__) == sorted([
         "OverlayVersion", "PackSet", "Policy", "SeriousTable", "load_pack", "load_packs",
-        "pack_sha256", "parse_pack"])  # fmt: skip
+        "load_spec", "pack_sha256", "parse_pack", "parse_spec"])  # fmt: skip
+    assert all(getattr(policy, name) is not None for name in policy.__all__)
+    with pytest.raises(AttributeError):
+        _ = policy.no_such_name  # type: ignore[attr-defined]
 
 
 def test_settle_does_not_import_heavy_modules(tmp_path: Path) -> None:

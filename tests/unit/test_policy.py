@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from yibao.core.errors import NoPackApplies, PackError
-from yibao.core.policy import PackSet, load_pack, load_packs, parse_pack
+from yibao.core.policy import PackSet, load_pack, load_packs, load_spec, parse_pack, parse_spec
 from yibao.core.policy.cite import uncited_clauses
 from yibao.packs import shipped_pack
 
@@ -49,7 +49,7 @@ def test_example_and_shipped_packs_load() -> None:
 
 
 def test_shipped_pack_cites_only_its_sources() -> None:
-    assert uncited_clauses(load_pack(shipped_pack("cq-2020")).spec) == []
+    assert uncited_clauses(load_spec(shipped_pack("cq-2020"))) == []
 
 
 def test_hash_ignores_layout_and_comments(doc: dict[str, Any]) -> None:
@@ -248,8 +248,8 @@ def test_overlay_by_date_is_inclusive() -> None:
 
 def test_uncited_clause_is_reported(doc: dict[str, Any]) -> None:
     doc["ratio"]["clause"] = "某某文件 第三条"
-    pol = parse_pack(yaml.safe_dump(doc, allow_unicode=True))
-    assert uncited_clauses(pol.spec) == [("ratio", "某某文件 第三条")]
+    spec = parse_spec(yaml.safe_dump(doc, allow_unicode=True))
+    assert uncited_clauses(spec) == [("ratio", "某某文件 第三条")]
 
 
 def test_central_share_is_data_by_status(doc: dict[str, Any]) -> None:

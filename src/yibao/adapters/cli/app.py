@@ -72,11 +72,13 @@ def settle(
 @pack_app.command("check")
 def pack_check(path: Annotated[Path, typer.Argument(help="Pack YAML file.")]) -> None:
     """Validate a pack; print its id, period, hash and overlay versions."""
-    from yibao.core.policy import load_pack
+    from yibao.core.policy import load_spec, pack_sha256
     from yibao.core.policy.cite import uncited_clauses
+    from yibao.core.policy.model import compile_policy
 
     with bad_input_exits():
-        p = load_pack(path)
+        spec = load_spec(path)  # always validated, never taken from the pack cache
+        p = compile_policy(spec, pack_sha256(spec))
     typer.echo(f"pack      {p.id}")
     typer.echo(f"title     {p.title}")
     typer.echo(f"area      {', '.join(p.pooling_area)}")
@@ -94,9 +96,9 @@ def pack_check(path: Annotated[Path, typer.Argument(help="Pack YAML file.")]) ->
         if v.central_share_bp:
             shares = ",".join(f"{k}={bp}bp" for k, bp in sorted(v.central_share_bp.items()))
             typer.echo(f"          central share {shares}  [{v.central_share_clause}]")
-    for path_, clause in uncited_clauses(p.spec):
+    for path_, clause in uncited_clauses(spec):
         typer.echo(f"warning   {path_}: clause {clause!r} cites no document in sources")
-    illustrative = [k for k, c in p.spec.clauses() if c == "示例"]
+    illustrative = [k for k, c in spec.clauses() if c == "示例"]
     if illustrative:
         typer.echo(f"示例      illustrative figures (no public source): {', '.join(illustrative)}")
 
@@ -111,11 +113,11 @@ def pack_show(
     """Print the parsed pack (defaults filled in) as YAML, or as canonical JSON."""
     import yaml
 
-    from yibao.core.policy import load_pack
+    from yibao.core.policy import load_spec
 
     with bad_input_exits():
-        p = load_pack(path)
-    doc = p.spec.model_dump(mode="json", by_alias=True)
+        spec = load_spec(path)
+    doc = spec.model_dump(mode="json", by_alias=True)
     if as_json:
         typer.echo(json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=2))
     else:

@@ -4,6 +4,10 @@ A pack is parsed whole or not at all. YAML duplicate keys are errors (PyYAML wou
 silently keep the last). The content hash is the sha256 of the canonical JSON of the
 parsed pack (sorted keys, no spaces, UTF-8), so comments and layout do not change it
 and a settlement can be recomputed years later against exactly the same figures.
+
+``load_pack`` takes a file's compiled form from ``cache`` when the same bytes validated
+before (Pydantic is then never imported); ``load_spec`` always validates, for the
+commands that show the pack itself (``yibao pack check``, ``pack show``).
 """
 
 from __future__ import annotations
@@ -12,39 +16,18 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import yaml
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from yibao.core.errors import PackError
+from yibao.core.policy import cache
 from yibao.core.policy.model import Policy, compile_policy
-from yibao.core.policy.schema import PackSpec
 
-__all__ = ["load_pack", "load_packs", "pack_sha256", "parse_pack"]
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
+    from yibao.core.policy.schema import PackSpec
 
-_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when built
-
-
-class _StrictLoader(_SafeLoader):  # type: ignore[misc]
-    """The safe loader (libyaml's parser where PyYAML has it) refusing duplicate keys."""
-
-
-def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+__all__ = ["load_pack", "load_packs", "load_spec", "pack_sha256", "parse_pack", "parse_spec"]
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -66,34 +49,67 @@ def pack_sha256(spec: PackSpec) -> str:
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
 
-def parse_pack(text: str, origin: str = "<pack>") -> Policy:
+def parse_spec(text: str, origin: str = "<pack>") -> PackSpec:
     """Parse and validate a pack from YAML text; ``origin`` names it in errors."""
+    import yaml
+    from pydantic import ValidationError
+
+    from yibao.core.policy.schema import PackSpec
+    from yibao.core.policy.strict_yaml import StrictLoader
+
     try:
-        doc = yaml.load(text, Loader=_StrictLoader)
+        doc = yaml.load(text, Loader=StrictLoader)
     except yaml.YAMLError as exc:
         detail = " ".join(str(exc).split())
         raise PackError(f"{origin}: not valid YAML: {detail}") from None
     if not isinstance(doc, dict):
         raise PackError(f"{origin}: a pack is a YAML mapping, got {type(doc).__name__}")
     try:
-        spec = PackSpec.model_validate(doc)
+        return PackSpec.model_validate(doc)
     except ValidationError as exc:
         path, msg = _first_error(exc)
         count = exc.error_count()
         more = f" (and {count - 1} more)" if count > 1 else ""
         problems = [(_path(tuple(e["loc"])), e["msg"]) for e in exc.errors(include_url=False)]
         raise PackError(f"{origin}: {path}: {msg}{more}", problems) from None
+
+
+def parse_pack(text: str, origin: str = "<pack>") -> Policy:
+    """Parse, validate and compile a pack from YAML text."""
+    spec = parse_spec(text, origin)
     return compile_policy(spec, pack_sha256(spec))
 
 
-def load_pack(path: str | Path) -> Policy:
-    """Load one pack file."""
-    p = Path(path)
+def _read(p: Path) -> bytes:
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        return p.read_bytes()
+    except OSError as exc:
         raise PackError(f"{p}: cannot read pack: {exc.__class__.__name__}: {exc}") from None
-    return parse_pack(text, str(p))
+
+
+def _text(p: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PackError(f"{p}: cannot read pack: {exc.__class__.__name__}: {exc}") from None
+
+
+def load_spec(path: str | Path) -> PackSpec:
+    """One pack file, validated, as its Pydantic model (never from the cache)."""
+    p = Path(path)
+    return parse_spec(_text(p, _read(p)), str(p))
+
+
+def load_pack(path: str | Path) -> Policy:
+    """Load one pack file: its kept compiled form if these bytes validated before."""
+    p = Path(path)
+    raw = _read(p)
+    kept = cache.get(raw)
+    if kept is not None:
+        return kept
+    policy = parse_pack(_text(p, raw), str(p))
+    cache.put(raw, policy)
+    return policy
 
 
 def load_packs(paths: Iterable[str | Path]) -> list[Policy]:

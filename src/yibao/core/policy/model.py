@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from yibao.core.policy.schema import PackSpec, SeriousSpec
+if TYPE_CHECKING:  # the compiled view never needs Pydantic at run time (DECISIONS 0090)
+    from yibao.core.policy.schema import PackSpec, SeriousSpec
 
 __all__ = ["AssistanceTerms", "OverlayVersion", "Policy", "SeriousTable", "compile_policy"]
 
@@ -103,7 +105,6 @@ class Policy:
     account_may_pay: Mapping[str, str]  # scheme -> all | inscope | none
     account_clause: str
     overlay: tuple[OverlayVersion, ...]  # sorted by from_date
-    spec: PackSpec
 
     def in_area(self, region: str) -> bool:
         """A region is in the pooling area when it starts with one of its prefixes."""
@@ -173,5 +174,4 @@ def compile_policy(spec: PackSpec, sha256: str) -> Policy:
         account_may_pay={s: getattr(spec.account.may_pay, s) for s in SCHEMES},
         account_clause=spec.account.clause,
         overlay=overlay,
-        spec=spec,
     )
