@@ -25,6 +25,15 @@ def resettle(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the differences (Excel and Parquet).")
     ] = Path("resettle-out"),
+    per_transaction: Annotated[
+        int,
+        typer.Option(
+            "--per-transaction",
+            min=1,
+            help="Stays per database transaction (whole insurees; default 2000). A run "
+            "stopped midway leaves whole insurees re-settled; run it again to finish.",
+        ),
+    ] = 2000,
 ) -> None:
     """Recompute the standing settlements of stays discharged FROM..TO (and the later
     ones of the same insurees) under PACK with the batch engine, write the differences
@@ -41,7 +50,7 @@ def resettle(
         policy = load_pack(pack)
         done = run_resettle(unit_of_work(), hospital_context(), cli_principal(), pack=policy,
                             begin=begin.date(), end=end.date(), dry_run=dry_run,
-                            progress=progress)  # fmt: skip
+                            progress=progress, per_transaction=per_transaction)  # fmt: skip
     paths = write_report(done, out)
     verb = "would re-settle" if dry_run else "re-settled"
     typer.echo(f"resettle {policy.id} {begin:%Y-%m-%d}..{end:%Y-%m-%d}: {done.considered} "
