@@ -49,8 +49,8 @@ def _standing(url: str) -> list[tuple[object, ...]]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT e.id, s.psn_no, s.medfee_sumamt, s.fund_pay_sumamt, s.acct_pay, s.psn_cash_pay,"
-                " s.balance_after_fen, (SELECT count(*) FROM settlements x"
+                "SELECT e.id, s.psn_no, s.medfee_sumamt, s.fund_pay_sumamt, s.acct_pay,"
+                " s.psn_cash_pay, s.balance_after_fen, (SELECT count(*) FROM settlements x"
                 "  WHERE x.encounter_id = e.id) FROM encounters e"
                 " JOIN settlements s ON s.id = e.settlement_id ORDER BY e.id"))  # fmt: skip
             return [tuple(r) for r in rows]
