@@ -139,3 +139,28 @@ def test_rest_transfer_then_the_queue_settles_the_transfer_in(api: Api) -> None:
     assert [x["encounter_id"] for x in run["settled"]] == [got]
     assert run["batch"] == 0  # a transfer-in goes through the service one by one
     assert c.get("/v1/ledger/check", headers=api.h("finance")).json()["ok"]
+
+
+def test_2502_and_rest_cancel_a_filing_so_it_links_no_admission(api: Api) -> None:
+    from tests.api.conftest import OTHER
+
+    c = api.client
+    sender = _admit(api, {"insuree_id": EMPLOYEE, "admit_time": "2020-02-03T09:00:00+08:00"})
+    filed = _call(api, _env("2501", "T1", {"refmedin": {
+        "psn_no": EMPLOYEE, "reflin_medins_no": OTHER, "refl_date": "2020-02-08"}}))  # fmt: skip
+    assert filed.ok, filed.err_msg
+    assert filed.output is not None
+    sn = filed.output["result"]["trt_dcla_detl_sn"]
+    wrong = _call(api, _env("2502", "C0", {"data": {"psn_no": NEW, "trt_dcla_detl_sn": sn}}))
+    assert (wrong.ok, "not found" in (wrong.err_msg or "")) == (False, True)
+    theirs = c.post(f"/v1/transfers/{sn}/cancellation", headers=api.h("other"))
+    assert theirs.status_code == 404  # another hospital's filing is not seen
+    gone = _call(api, _env("2502", "C1", {"data": {"psn_no": EMPLOYEE, "trt_dcla_detl_sn": sn,
+                                                    "memo": "病情好转"}}))  # fmt: skip
+    assert gone.ok, gone.err_msg
+    rest = c.post(f"/v1/transfers/{sn}/cancellation", headers=api.h())
+    assert (rest.status_code, rest.json()["cancelled"]) == (200, False)  # already cancelled
+    got = _admit(api, {"insuree_id": EMPLOYEE, "admit_time": "2020-02-08T11:00:00+08:00"},
+                 role="other")  # fmt: skip
+    assert c.get(f"/v1/encounters/{got}", headers=api.h("other")).json()["transfer_from"] is None
+    assert sender != got

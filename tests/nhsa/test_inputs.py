@@ -20,6 +20,7 @@ from yibao.adapters.nhsa.records import (
     PersonQuery,
     ReversalRequest,
     SettlementRequest,
+    TransferCancel,
     TransferFiling,
 )
 from yibao.adapters.nhsa.statements import decode_3202_details
@@ -231,6 +232,7 @@ def test_unsupported_infno() -> None:
         "2402",
         "2404",
         "2501",
+        "2502",
         "2601",
         "3201",
         "3202",
@@ -238,3 +240,10 @@ def test_unsupported_infno() -> None:
     }
     with pytest.raises(InvalidRequest, match="9001 is not supported"):
         decode(_env("9001", "{}"))
+
+
+def test_2502_transfer_cancel() -> None:
+    got = decode(_env("2502", '{"data": {"psn_no": "P1", "trt_dcla_detl_sn": "TF1", "memo": ""}}'))
+    assert got.record == TransferCancel("P1", "TF1", None)
+    with pytest.raises(InvalidRequest, match="trt_dcla_detl_sn"):
+        decode(_env("2502", '{"data": {"psn_no": "P1"}}'))

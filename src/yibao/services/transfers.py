@@ -88,14 +88,17 @@ def file_transfer(uow: UnitOfWork, ctx: Context, caller: Principal, *, insuree_i
 
 
 def cancel_transfer(uow: UnitOfWork, ctx: Context, caller: Principal, filing_id: str, *,
-                    msgid: str | None = None) -> bool:  # fmt: skip
-    """2502 转院备案撤销: the filing links no further admission (True if it stood)."""
+                    insuree_id: str | None = None, msgid: str | None = None) -> bool:  # fmt: skip
+    """2502 转院备案撤销: the filing links no further admission (True if it stood; a
+    repeat changes nothing). ``insuree_id`` (2502's ``psn_no``), when given, must be the
+    filing's insuree."""
     require(caller, "encounter.write")
     at = ctx.now()
     with uow(write=True):
         row = uow.deferrals.filing(filing_id)
-        if row is None:
-            raise NotFound(f"transfer filing {filing_id} not found")
+        if row is None or (insuree_id is not None and row.psn_no != insuree_id):
+            raise NotFound(f"transfer filing {filing_id} of this insuree not found"
+                           if insuree_id else f"transfer filing {filing_id} not found")  # fmt: skip
         own(caller, row.from_provider, f"transfer filing {filing_id}")
         done = uow.deferrals.cancel_filing(filing_id, at)
         if done:

@@ -128,3 +128,15 @@ def create_transfer(body: TransferIn, uow: Uow, ctx: Ctx, caller: Caller, mut: M
                 "valid_to": f.valid_to}  # fmt: skip
 
     return mut(body.model_dump(mode="json"), 201, run)
+
+
+@router.post(
+    "/transfers/{filing_id}/cancellation",
+    tags=["deferred"],
+    responses=ERRORS,
+    summary="2502 转院备案撤销: the filing links no further admission",
+)
+def cancel_transfer(filing_id: str, uow: Uow, ctx: Ctx, caller: Caller, mut: Mut) -> Response:
+    return mut(None, 200, lambda m: {
+        "filing_id": filing_id,
+        "cancelled": transfers.cancel_transfer(uow, ctx, caller, filing_id, msgid=m)})  # fmt: skip

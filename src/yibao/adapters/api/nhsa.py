@@ -223,6 +223,14 @@ def _2501(
     return {"result": {"trt_dcla_detl_sn": f.id, "mdtrt_id": f.from_encounter_id}}
 
 
+def _2502(
+    uow: UnitOfWork, ctx: Context, who: Principal, t: rec.TransferCancel, env: nhsa.RequestEnvelope
+) -> Any:
+    transfers.cancel_transfer(uow, ctx, who, t.filing_id, insuree_id=t.insuree_id,
+                              msgid=env.msgid)  # fmt: skip
+    return None
+
+
 def _2601(
     uow: UnitOfWork, ctx: Context, who: Principal, c: rec.Compensate, env: nhsa.RequestEnvelope
 ) -> Any:
@@ -282,6 +290,7 @@ HANDLERS: dict[str, Handler] = {
     "2402": _2402,
     "2404": _2404,
     "2501": _2501,
+    "2502": _2502,
     "2601": _2601,
     "3201": _statement(False),
     "3202": _statement(True),
@@ -297,7 +306,7 @@ def _answer(doc: dict[str, object]) -> Response:
 @router.post(
     "/nhsa",
     tags=["national envelope"],
-    summary="The national envelope: infno 1101 2301-2305 2401 2402 2404 2501 2601 3201 3202 "
+    summary="The national envelope: infno 1101 2301-2305 2401 2402 2404 2501 2502 2601 3201 3202 "
     "5206",
     description="Request: the national envelope (infno, msgid, fixmedins_code, input …). "
     "Answer: the response envelope (infcode 0 / -1, inf_refmsgid, output, err_msg). "

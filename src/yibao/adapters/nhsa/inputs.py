@@ -37,6 +37,7 @@ from yibao.adapters.nhsa.records import (
     PersonQuery,
     ReversalRequest,
     SettlementRequest,
+    TransferCancel,
     TransferFiling,
 )
 from yibao.core.errors import InvalidRequest
@@ -50,6 +51,7 @@ __all__ = [
     "decode_2402",
     "decode_2404",
     "decode_2501",
+    "decode_2502",
     "decode_2601",
     "decode_5206",
 ]
@@ -287,6 +289,23 @@ def decode_2501(doc: Mapping[str, Any]) -> Decoded[TransferFiling]:
         unknown)  # fmt: skip
 
 
+class _Data2502(Wire):
+    psn_no: Text
+    trt_dcla_detl_sn: Annotated[str, StringConstraints(min_length=1, max_length=30)]
+    memo: OptText = None
+
+
+class _In2502(Wire):
+    data: _Data2502
+
+
+def decode_2502(doc: Mapping[str, Any]) -> Decoded[TransferCancel]:
+    """2502 转院备案撤销: ``{"data": {psn_no, trt_dcla_detl_sn, memo}}``."""
+    w, unknown = _decode(_In2502, doc)
+    d = w.data
+    return Decoded(TransferCancel(d.psn_no, d.trt_dcla_detl_sn, d.memo), unknown)
+
+
 class _Data2601(Wire):
     psn_no: Text
     omsgid: Annotated[str, StringConstraints(min_length=1, max_length=30)]
@@ -328,6 +347,7 @@ DECODERS: dict[str, Callable[[Mapping[str, Any]], Decoded[Any]]] = {
     "2402": decode_2402,
     "2404": decode_2404,
     "2501": decode_2501,
+    "2502": decode_2502,
     "2601": decode_2601,
     "5206": decode_5206,
 }

@@ -26,6 +26,7 @@ __all__ = [
     "ReversalRequest",
     "SettlementRequest",
     "StatementRequest",
+    "TransferCancel",
     "TransferFiling",
 ]
 
@@ -176,6 +177,15 @@ class TransferFiling:
     reason: str | None  # refl_rea
     valid_from: dt.date | None  # begndate
     valid_to: dt.date | None  # enddate
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCancel:
+    """2502 转院备案撤销: the filing 2501 answered with ``trt_dcla_detl_sn``."""
+
+    insuree_id: str  # psn_no
+    filing_id: str  # trt_dcla_detl_sn 待遇申报明细流水号
+    memo: str | None
 
 
 @dataclass(frozen=True, slots=True)
