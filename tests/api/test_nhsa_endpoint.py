@@ -146,6 +146,22 @@ def test_2601_reverses_a_lost_settlement_and_refuses_it_late(api: Api) -> None:
     assert api.client.get("/v1/ledger/check", headers=api.h("finance")).json()["ok"]
 
 
+def test_2601_of_a_2302_uploads_the_cancelled_lines_again(api: Api) -> None:
+    mid = _admit(api)
+    _upload(api, mid)
+    cancel = _call(api, _env("2302", "X1", {"data": {"psn_no": DIBAO, "mdtrt_id": mid,
+                                                      "feedetl_sn": "0000"}}))  # fmt: skip
+    assert cancel.ok, cancel.err_msg
+    undo = _call(api, _env("2601", "U3", {"data": {"psn_no": DIBAO, "omsgid": "X1",
+                                                    "oinfno": "2302"}}))  # fmt: skip
+    assert undo.ok, undo.err_msg
+    fees = api.client.get(f"/v1/encounters/{mid}/fees", headers=api.h()).json()["lines"]
+    assert len([ln for ln in fees if not ln["cancelled"]]) == len(FEES)
+    settle = _env("2304", "S9", {"data": {"psn_no": DIBAO, "mdtrt_id": mid,
+                                           "medfee_sumamt": 745.00}})  # fmt: skip
+    assert _call(api, settle).ok
+
+
 def test_1101_and_the_key_must_be_the_hospitals(api: Api) -> None:
     who = _call(api, _env("1101", "Q1", {"data": {"mdtrt_cert_type": "02",
                                                    "mdtrt_cert_no": EMPLOYEE}}))  # fmt: skip

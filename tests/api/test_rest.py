@@ -145,6 +145,46 @@ def test_compensation_by_idempotency_key(api: Api) -> None:
     assert c.get("/v1/ledger/check", headers=api.h("auditor")).json()["ok"]
 
 
+def test_compensating_a_fee_cancellation_uploads_the_lines_again(api: Api) -> None:
+    c = api.client
+    eid = _admit(api)
+    _fees(api, eid)
+    lost = c.delete(f"/v1/encounters/{eid}/fees/2", headers=api.h(**{"Idempotency-Key": "c-2"}))
+    assert lost.status_code == 200, lost.text
+    r = c.post("/v1/compensations", json={"msgid": "c-2"}, headers=api.h())
+    assert r.status_code == 200, r.text
+    assert r.json()["undone"] == {"lines_restored": ["2"]}
+    again = c.post("/v1/compensations", json={"msgid": "c-2"}, headers=api.h())
+    assert again.json()["undone"] == {"lines_restored": ["2"]}  # a repeat does nothing more
+    fees = c.get(f"/v1/encounters/{eid}/fees", headers=api.h()).json()
+    assert sorted((f["sn"], f["cancelled"]) for f in fees["lines"]) == [
+        ("1", False), ("2", False), ("2", True), ("3", False)]  # the cancelled row stays
+    s = c.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-12"},
+               headers=api.h())  # fmt: skip
+    assert s.status_code == 201, s.text
+    assert s.json()["setlinfo"]["medfee_sumamt"] == 10000 + 450000 + 12000
+    # a reversal is not undone by 冲正: the stay is settled again instead (nothing recorded)
+    rev = c.post(f"/v1/settlements/{s.json()['settlement_id']}/reversal",
+                 headers=api.h(**{"Idempotency-Key": "rev-1"}))  # fmt: skip
+    assert rev.status_code in (200, 201), rev.text
+    before = api.counts()
+    no = c.post("/v1/compensations", json={"msgid": "rev-1"}, headers=api.h())
+    assert "2304" in _problem(no, 409, "omsgid")["detail"]
+    assert api.counts() == before
+    assert c.get("/v1/ledger/check", headers=api.h("auditor")).json()["ok"]
+
+
+def test_restoring_lines_uploaded_again_meanwhile_is_refused(api: Api) -> None:
+    c = api.client
+    eid = _admit(api)
+    _fees(api, eid)
+    assert c.delete(f"/v1/encounters/{eid}/fees/1",
+                    headers=api.h(**{"Idempotency-Key": "c-1"})).status_code == 200  # fmt: skip
+    _fees(api, eid, [{"sn": "1", "code": "YP-0002", "price_fen": 5000, "qty_milli": 1000}])
+    r = c.post("/v1/compensations", json={"msgid": "c-1"}, headers=api.h())
+    assert "feedetl_sn 1" in _problem(r, 409, "omsgid")["detail"]
+
+
 def test_roles_and_the_hospital_boundary(api: Api) -> None:
     c = api.client
     eid = _admit(api)

@@ -7,9 +7,12 @@ answer back, byte for byte; a repeat with another fingerprint is a conflict. Fai
 requests store nothing (nothing they did is kept), so a retry runs again.
 
 ``compensate`` (2601) undoes what a msgid did, by the records that carry it: a
-settlement is reversed, uploaded lines are cancelled, a discharge is undone, an
-admission is cancelled. A compensated msgid is never applied afterwards, even if the
-original arrives late.
+settlement is reversed, uploaded lines are cancelled, cancelled lines are uploaded
+again (as new rows: the cancelled ones stay as they were recorded), a discharge is
+undone, an admission is cancelled. A compensated msgid is never applied afterwards,
+even if the original arrives late. A settlement reversal (2305) is not undone: the
+hospital settles the stay again (2304), which gives it the new settlement's id
+(DECISIONS 0091).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from yibao.core.errors import Conflict, YibaoError
+from yibao.services.encounter_state import EncounterState
 from yibao.services import encounters as enc_uc
 from yibao.services.access import Principal, audit, require
 from yibao.services.context import Context
@@ -111,6 +115,11 @@ def compensate(uow: UnitOfWork, ctx: Context, caller: Principal, msgid: str,
         original = hosp.request(principal, msgid)
         kind = infno or (original.operation if original is not None else None)
         undone: dict[str, Any] = {}
+        reversal = hosp.reversal_by_msgid(provider, msgid)
+        if reversal is not None:
+            raise Conflict(f"request id {msgid} reversed settlement {reversal.reverses}: a "
+                           "reversal (2305) is not undone by 冲正; settle the stay again (2304)",
+                           [("omsgid", "a settlement reversal")])  # fmt: skip
         row = hosp.settlement_by_msgid(provider, msgid)
         if row is not None:
             enc = enc_uc._load(uow, caller, row.encounter_id, lock=True)
@@ -128,6 +137,11 @@ def compensate(uow: UnitOfWork, ctx: Context, caller: Principal, msgid: str,
                     enc_uc._cancel(uow, caller, enc_uc._load(uow, caller, enc_id, lock=False),
                                    sn, at, by_msgid)  # fmt: skip
                 undone.setdefault("lines_cancelled", []).extend(sns)
+        for enc_id in hosp.encounters_with_cancel(provider, msgid):
+            enc = enc_uc._load(uow, caller, enc_id, lock=True)
+            restored = _restore_lines(uow, caller, enc, msgid, at, by_msgid)
+            if restored:
+                undone.setdefault("lines_restored", []).extend(restored)
         admitted = hosp.encounter_by_admit_msgid(provider, msgid)
         discharged = hosp.encounter_discharged_by(provider, msgid)
         if discharged is not None:
@@ -148,3 +162,32 @@ def compensate(uow: UnitOfWork, ctx: Context, caller: Principal, msgid: str,
               at=at, msgid=by_msgid, detail={"infno": kind})  # fmt: skip
         uow.commit()
     return Compensated(msgid, kind, undone, repeated=False)
+
+
+_NOT_COPIED = frozenset({"id"})
+
+
+def _restore_lines(uow: UnitOfWork, caller: Principal, enc: EncounterState, msgid: str,
+                   at: dt.datetime, by_msgid: str | None) -> list[str]:  # fmt: skip
+    """The lines ``msgid`` cancelled, uploaded again under ``by_msgid`` (the stay must be
+    open). A line whose ``feedetl_sn`` was uploaded again meanwhile is refused: the
+    hospital's later upload stands, and 冲正 cannot put back what it no longer knows."""
+    hosp = uow.hospital
+    gone = hosp.lines_by_cancel_msgid(enc.id, msgid)
+    if not gone:
+        return []
+    enc_uc._require_open(enc, "restore the fee lines of a compensated cancellation")
+    active = {r.sn for r in hosp.active_lines(enc.id)}
+    again = sorted({r.sn for r in gone} & active)
+    if again:
+        raise Conflict(f"encounter {enc.id}: feedetl_sn {', '.join(again[:10])} was uploaded "
+                       f"again after request id {msgid} cancelled it; cancel it first",
+                       [("omsgid", "lines uploaded again since")])  # fmt: skip
+    rows = [{k: v for k, v in r._mapping.items() if k not in _NOT_COPIED}
+            | {"uploaded_at": at, "upload_msgid": by_msgid, "cancelled_at": None,
+               "cancel_msgid": None} for r in gone]
+    hosp.insert_lines(rows)
+    sns = [str(r["sn"]) for r in rows]
+    enc_uc._change(uow, caller, enc, "fees_restored", enc.status, at, by_msgid,
+                   {"sns": sns[:200], "count": len(sns), "cancelled_by": msgid})  # fmt: skip
+    return sns

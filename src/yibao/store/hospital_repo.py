@@ -155,6 +155,18 @@ class HospitalRepo:
              .where(L.c.upload_msgid == msgid, E.c.provider_code == provider_code))  # fmt: skip
         return [str(r[0]) for r in self.s.execute(q)]
 
+    def encounters_with_cancel(self, provider_code: str, msgid: str) -> list[str]:
+        """The provider's encounters whose fee lines ``msgid`` cancelled (2302)."""
+        q = (select(EV.c.encounter_id).distinct().join(E, E.c.id == EV.c.encounter_id)
+             .where(EV.c.msgid == msgid, EV.c.kind == "fees_cancelled",
+                    E.c.provider_code == provider_code))  # fmt: skip
+        return [str(r[0]) for r in self.s.execute(q)]
+
+    def lines_by_cancel_msgid(self, encounter_id: str, msgid: str) -> list[Row[Any]]:
+        q = (select(L).where(L.c.encounter_id == encounter_id, L.c.cancel_msgid == msgid)
+             .order_by(L.c.id))  # fmt: skip
+        return list(self.s.execute(q))
+
     def encounter_discharged_by(self, provider_code: str, msgid: str) -> str | None:
         """The provider's encounter that ``msgid`` discharged, if any."""
         q = (select(EV.c.encounter_id).join(E, E.c.id == EV.c.encounter_id)
@@ -279,6 +291,11 @@ class HospitalRepo:
     def settlement_by_msgid(self, provider_code: str, msgid: str) -> Row[Any] | None:
         q = select(S).where(S.c.provider_code == provider_code, S.c.msgid == msgid,
                             S.c.kind == "settlement")  # fmt: skip
+        return self.s.execute(q).first()
+
+    def reversal_by_msgid(self, provider_code: str, msgid: str) -> Row[Any] | None:
+        q = select(S).where(S.c.provider_code == provider_code, S.c.msgid == msgid,
+                            S.c.kind == "reversal")  # fmt: skip
         return self.s.execute(q).first()
 
     def reversal_of(self, settlement_id: str) -> Row[Any] | None:
