@@ -25,10 +25,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from yibao.core.errors import Conflict, YibaoError
-from yibao.services.encounter_state import EncounterState
 from yibao.services import encounters as enc_uc
 from yibao.services.access import Principal, audit, require
 from yibao.services.context import Context
+from yibao.services.encounter_state import EncounterState
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["Compensated", "Reply", "compensate", "replay_or_run"]
