@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
 from sqlalchemy import text
 
+from tests.killing import kill_when
 from tests.reentry.files import load_people, many_rows, write_csv
 from tests.reentry.test_kill import CLERK, _count, twin_url  # noqa: F401 (fixture)
 from yibao.core.policy import load_pack
@@ -72,22 +70,11 @@ def test_a_killed_resettle_leaves_whole_insurees_and_finishes_on_rerun(
     before = _standing(db_url)
     corrected = _corrected(tmp_path)
 
-    env = dict(os.environ, YIBAO_DATABASE_URL=db_url)
-    err = (tmp_path / "stderr.txt").open("wb")
-    proc = subprocess.Popen([YIBAO, "resettle", "--pack", str(corrected), "--from", f"{BEGIN}",
-                             "--to", f"{END}", "--per-transaction", "8",
-                             "--out", str(tmp_path / "out")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if _count(db_url, "settlements") >= STAYS + 2 * 16:  # two transactions at least
-            break
-        time.sleep(0.02)
-    running = proc.poll() is None
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
-    err.close()
-    assert running, (tmp_path / "stderr.txt").read_text()
+    argv = [YIBAO, "resettle", "--pack", str(corrected), "--from", f"{BEGIN}", "--to",
+            f"{END}", "--per-transaction", "8", "--out", str(tmp_path / "out")]
+    kill_when(argv, dict(os.environ, YIBAO_DATABASE_URL=db_url),
+              lambda: _count(db_url, "settlements") >= STAYS + 2 * 16,  # two transactions
+              tmp_path / "stderr.txt")  # fmt: skip
 
     after_kill = _standing(db_url)
     redone = [a for a, b in zip(after_kill, before, strict=True) if a != b]
