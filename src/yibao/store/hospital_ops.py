@@ -6,6 +6,7 @@ updates and row locks of the settlement path), multi-row ``insert_rows``, journa
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -75,6 +76,43 @@ def _compiled(stmt: Any, dialect: Any) -> tuple[str, Any]:
         if id(stmt) in _PREBUILT:
             _COMPILED[id(stmt)] = hit
     return hit[1], hit[2]
+
+
+_PREPARED: dict[int, tuple[Any, Any, str, str, str, Any]] = {}
+_DOLLAR: dict[int, Any] = {}
+_NAMES = itertools.count()
+
+
+def _prepared(stmt: Any, dialect: Any) -> tuple[str, str, str, Any] | None:
+    """For a prebuilt statement on PostgreSQL: its name, its ``PREPARE name AS …`` (the
+    statement with typed ``$n`` parameters), the ``EXECUTE name(%s, …)`` to send (psycopg
+    quotes the arguments into it), and a function turning the statement's parameters into
+    those arguments, in order. Built once per statement; None for statements built on the
+    fly (those are sent as they are). DECISIONS 0052."""
+    if id(stmt) not in _PREBUILT:
+        return None
+    hit = _PREPARED.get(id(stmt))
+    if hit is None or hit[0] is not stmt or hit[1] is not dialect:
+        dollar = _DOLLAR.get(id(dialect))
+        if dollar is None:  # the engine's dialect (its JSON serializer) with $n parameters
+            dollar = type(dialect)(paramstyle="numeric_dollar",
+                                   json_serializer=dialect._json_serializer,
+                                   json_deserializer=dialect._json_deserializer)  # fmt: skip
+            _DOLLAR[id(dialect)] = dollar
+        c = stmt.compile(dialect=dollar)
+        procs = dict(c._bind_processors)
+        order = tuple(c.positiontup or ())
+
+        def args(params: Mapping[str, Any]) -> tuple[Any, ...]:
+            got = c.construct_params(dict(params), _check=False)
+            return tuple((procs[k](got[k]) if k in procs and got[k] is not None else got[k])
+                         for k in order)  # fmt: skip
+
+        name = f"yibao_{next(_NAMES)}"
+        call = f"EXECUTE {name}({', '.join(['%s'] * len(order))})" if order else f"EXECUTE {name}"
+        hit = (stmt, dialect, name, f"PREPARE {name} AS {c.string}", call, args)
+        _PREPARED[id(stmt)] = hit
+    return hit[2], hit[3], hit[4], hit[5]
 
 
 def _p(name: str) -> Any:

@@ -10,6 +10,7 @@ prebuilt statements (``Ops``) and their compilation are in hospital_ops.py.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -40,12 +41,25 @@ from yibao.store.hospital_ops import (
     S,
     _compiled,
     _has_rows,
+    _prepared,
     _transaction,
     insert_rows,
     tx_rows,
 )
 
 __all__ = ["HospitalRepo", "Op", "Ops", "insert_rows", "tx_rows"]
+
+
+_READY: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+"""The statements prepared on each psycopg connection (``PREPARE`` outlives the
+transaction that sent it, and goes with the connection when it closes)."""
+
+
+def _run(cur: Any, sql: str) -> None:
+    try:
+        cur.execute(sql)
+    except psycopg.Error as exc:  # as SQLAlchemy would raise it
+        raise DBAPIError.instance(sql[:2000], None, exc, psycopg.Error) from exc
 
 
 class HospitalRepo:
@@ -78,15 +92,32 @@ class HospitalRepo:
         conn = self.s.connection()
         raw: Any = conn.connection.driver_connection
         cur = ClientCursor(raw, row_factory=namedtuple_row)
+        ready = _READY.get(raw)
+        if ready is None:
+            # psycopg's own automatic preparation answers a ROLLBACK (to a savepoint too),
+            # DROP or ALTER with DEALLOCATE ALL, which would drop ours: off on this
+            # connection from now on (DECISIONS 0052)
+            raw.prepare_threshold = None
+            ready = _READY[raw] = set()
         parts = []
         for stmt, params in todo:
-            sql, bind = _compiled(stmt, conn.dialect)
             many = params if isinstance(params, Sequence) else [params]
-            parts += [cur.mogrify(sql, bind(p)) for p in many]
+            prep = _prepared(stmt, conn.dialect)
+            if prep is None:
+                sql, bind = _compiled(stmt, conn.dialect)
+                parts += [cur.mogrify(sql, bind(p)) for p in many]
+                continue
+            name, prepare, call, args = prep
+            if name not in ready:  # once per connection: its own round trip, then kept
+                _run(cur, prepare)
+                ready.add(name)
+            parts += [cur.mogrify(call, args(p)) for p in many]
         text_ = "; ".join(parts)
         try:
             cur.execute(text_)
         except psycopg.Error as exc:  # as SQLAlchemy would raise it (IntegrityError …)
+            if isinstance(exc, psycopg.errors.InvalidSqlStatementName):
+                ready.clear()  # dropped behind our back: prepared again next time
             raise DBAPIError.instance(text_[:2000], None, exc, psycopg.Error) from exc
         results: list[list[Any]] = [list(cur.fetchall()) if _has_rows(cur) else []]
         while cur.nextset():
