@@ -73,14 +73,20 @@ class HospitalRepo:
         mod = postgresql if self.pg else sqlite
         return mod.insert(table)
 
-    def batch(self, todo: Sequence[Op]) -> list[list[Any]]:
+    def batch(self, todo: Sequence[Op], *, commit: bool = False) -> list[list[Any]]:
         """Run statements in order and return each one's rows. On PostgreSQL they go in
         ONE round trip, as one multi-statement query inside the session's transaction:
         psycopg's ``ClientCursor`` binds the parameters client-side (its quoting, never
         string formatting of ours), so one ``execute`` carries them all — a round trip
         costs ~0.4 ms here, and psycopg's per-statement Python overhead more than the
         statements. On SQLite one by one. A failure raises and the unit of work rolls
-        back, as for any statement (DECISIONS 0048)."""
+        back, as for any statement (DECISIONS 0048).
+
+        The prebuilt statements go as ``EXECUTE`` of statements prepared once per
+        connection (DECISIONS 0052). ``commit=True`` (PostgreSQL): ``COMMIT`` ends the same
+        query, saving the commit's own round trip; for a use case's last batch only, when
+        its unit of work is not joined (``not uow.nested``) — its ``uow.commit()`` then
+        finds the transaction committed and does nothing (DECISIONS 0053)."""
         if not self.pg:
             out = []
             for stmt, params in todo:
@@ -112,6 +118,8 @@ class HospitalRepo:
                 _run(cur, prepare)
                 ready.add(name)
             parts += [cur.mogrify(call, args(p)) for p in many]
+        if commit:
+            parts.append("COMMIT")
         text_ = "; ".join(parts)
         try:
             cur.execute(text_)
