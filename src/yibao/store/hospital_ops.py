@@ -85,10 +85,11 @@ _NAMES = itertools.count()
 
 def _prepared(stmt: Any, dialect: Any) -> tuple[str, str, str, Any] | None:
     """For a prebuilt statement on PostgreSQL: its name, its ``PREPARE name AS …`` (the
-    statement with typed ``$n`` parameters), the ``EXECUTE name(%s, …)`` to send (psycopg
-    quotes the arguments into it), and a function turning the statement's parameters into
-    those arguments, in order. Built once per statement; None for statements built on the
-    fly (those are sent as they are). DECISIONS 0052."""
+    statement with typed ``$n`` parameters), the head ``EXECUTE name`` of the call to
+    send (``(arguments …)`` follow, as psycopg quotes them), and a function turning
+    the statement's parameters into those arguments, in order. Built once per
+    statement; None for statements built on the fly (those are sent as they are).
+    DECISIONS 0052."""
     if id(stmt) not in _PREBUILT:
         return None
     hit = _PREPARED.get(id(stmt))
@@ -109,7 +110,7 @@ def _prepared(stmt: Any, dialect: Any) -> tuple[str, str, str, Any] | None:
                          for k in order)  # fmt: skip
 
         name = f"yibao_{next(_NAMES)}"
-        call = f"EXECUTE {name}({', '.join(['%s'] * len(order))})" if order else f"EXECUTE {name}"
+        call = f"EXECUTE {name}"  # then "(arguments, as psycopg quotes them)" if any
         hit = (stmt, dialect, name, f"PREPARE {name} AS {c.string}", call, args)
         _PREPARED[id(stmt)] = hit
     return hit[2], hit[3], hit[4], hit[5]

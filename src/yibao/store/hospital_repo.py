@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import ClientCursor
+from psycopg.adapt import Transformer
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Row, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -53,6 +54,27 @@ __all__ = ["HospitalRepo", "Op", "Ops", "insert_rows", "tx_rows"]
 _READY: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 """The statements prepared on each psycopg connection (``PREPARE`` outlives the
 transaction that sent it, and goes with the connection when it closes)."""
+
+
+def _literals(tx: Any) -> Callable[[Any], bytes]:
+    """``value -> SQL literal`` by psycopg's own quoting (``Transformer.as_literal``, as
+    its ``ClientCursor`` does), each distinct value of a batch quoted once: the same
+    timestamp, insuree, encounter and settlement ids recur in most of its statements."""
+    seen: dict[tuple[type, Any], bytes] = {}
+
+    def literal(value: Any) -> bytes:
+        if value is None:
+            return b"NULL"
+        try:
+            key = (type(value), value)
+            hit = seen.get(key)
+        except TypeError:  # unhashable: quoted each time
+            return bytes(tx.as_literal(value))
+        if hit is None:
+            hit = seen[key] = bytes(tx.as_literal(value))
+        return hit
+
+    return literal
 
 
 def _run(cur: Any, sql: str) -> None:
@@ -105,28 +127,35 @@ class HospitalRepo:
             # connection from now on (DECISIONS 0052)
             raw.prepare_threshold = None
             ready = _READY[raw] = set()
-        parts = []
+        enc = raw.info.encoding
+        literal = _literals(Transformer.from_context(cur))
+        parts: list[bytes] = []
         for stmt, params in todo:
             many = params if isinstance(params, Sequence) else [params]
             prep = _prepared(stmt, conn.dialect)
             if prep is None:
                 sql, bind = _compiled(stmt, conn.dialect)
-                parts += [cur.mogrify(sql, bind(p)) for p in many]
+                parts += [cur.mogrify(sql, bind(p)).encode(enc) for p in many]
                 continue
             name, prepare, call, args = prep
             if name not in ready:  # once per connection: its own round trip, then kept
                 _run(cur, prepare)
                 ready.add(name)
-            parts += [cur.mogrify(call, args(p)) for p in many]
+            head = call.encode(enc)
+            for p in many:
+                given = args(p)
+                parts.append(head + b"(" + b", ".join(map(literal, given)) + b")" if given
+                             else head)  # fmt: skip
         if commit:
-            parts.append("COMMIT")
-        text_ = "; ".join(parts)
+            parts.append(b"COMMIT")
+        text_ = b"; ".join(parts)
         try:
             cur.execute(text_)
         except psycopg.Error as exc:  # as SQLAlchemy would raise it (IntegrityError …)
             if isinstance(exc, psycopg.errors.InvalidSqlStatementName):
                 ready.clear()  # dropped behind our back: prepared again next time
-            raise DBAPIError.instance(text_[:2000], None, exc, psycopg.Error) from exc
+            shown = text_[:2000].decode(enc, "replace")
+            raise DBAPIError.instance(shown, None, exc, psycopg.Error) from exc
         results: list[list[Any]] = [list(cur.fetchall()) if _has_rows(cur) else []]
         while cur.nextset():
             results.append(list(cur.fetchall()) if _has_rows(cur) else [])
