@@ -81,6 +81,9 @@ def _compiled(stmt: Any, dialect: Any) -> tuple[str, Any]:
 _PREPARED: dict[int, tuple[Any, Any, str, str, str, Any]] = {}
 _DOLLAR: dict[int, Any] = {}
 _NAMES = itertools.count()
+_PREPARE_MAX_PARAMS = 600
+"""Statements with more parameters are not prepared: each multi-row insert size would
+be a statement of its own on every connection (a 20-line upload is 500)."""
 
 
 def _prepared(stmt: Any, dialect: Any) -> tuple[str, str, str, Any] | None:
@@ -103,6 +106,9 @@ def _prepared(stmt: Any, dialect: Any) -> tuple[str, str, str, Any] | None:
         c = stmt.compile(dialect=dollar)
         procs = dict(c._bind_processors)
         order = tuple(c.positiontup or ())
+        if len(order) > _PREPARE_MAX_PARAMS:  # a large multi-row insert: sent as it is
+            _PREPARED[id(stmt)] = (stmt, dialect, "", "", "", None)
+            return None
 
         def args(params: Mapping[str, Any]) -> tuple[Any, ...]:
             got = c.construct_params(dict(params), _check=False)
@@ -113,6 +119,8 @@ def _prepared(stmt: Any, dialect: Any) -> tuple[str, str, str, Any] | None:
         call = f"EXECUTE {name}"  # then "(arguments, as psycopg quotes them)" if any
         hit = (stmt, dialect, name, f"PREPARE {name} AS {c.string}", call, args)
         _PREPARED[id(stmt)] = hit
+    if hit[5] is None:
+        return None
     return hit[2], hit[3], hit[4], hit[5]
 
 
