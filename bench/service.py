@@ -36,7 +36,8 @@ from typing import Any
 import httpx
 from common import schema_url
 from loadclient import Connection
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 
 from yibao.services import encounters as uc
 from yibao.services.access import Principal, create_key
@@ -152,11 +153,28 @@ def prepare(world: World, n: int, seed: int, threads: int = 6) -> list[tuple[str
     return out
 
 
-def _cpu_by_role(server_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the API server (its workers), PostgreSQL, and this
-    client (Linux /proc), to report CPU per settlement."""
+SERVER_APP = "yibao-bench-service"
+"""``application_name`` of the server's database connections: their backends are told
+apart from other sessions' (another benchmark may share the machine's PostgreSQL)."""
+
+
+def _server_backends(url: str) -> set[int]:
+    """PIDs of the PostgreSQL backends serving the API server's connections now."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        q = text("SELECT pid FROM pg_stat_activity WHERE application_name = :app")
+        pids = {int(p) for p in conn.execute(q, {"app": SERVER_APP}).scalars()}
+    engine.dispose()
+    return pids
+
+
+def _cpu_by_role(server_pid: int, backends: set[int]) -> dict[str, float]:
+    """CPU seconds used so far by the API server (its workers), the PostgreSQL backends
+    of its connections (``backends``), PostgreSQL's other processes (its own writers and
+    checkpointer, and any other session's backends), and this client (Linux /proc), to
+    report CPU per settlement."""
     tick = os.sysconf("SC_CLK_TCK")
-    out = {"server": 0.0, "postgres": 0.0, "others": 0.0}
+    out = {"server": 0.0, "postgres": 0.0, "postgres_other": 0.0, "others": 0.0}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -174,8 +192,10 @@ def _cpu_by_role(server_pid: int) -> dict[str, float]:
         ppid, cpu = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
         if int(d) == server_pid or ppid == server_pid:
             out["server"] += cpu
-        elif "postgres" in cmd:
+        elif int(d) in backends:
             out["postgres"] += cpu
+        elif "postgres" in cmd:
+            out["postgres_other"] += cpu
         elif int(d) != os.getpid():
             out["others"] += cpu
     t = os.times()
@@ -191,9 +211,10 @@ def _free_port() -> int:
 
 def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
+    served = make_url(url).update_query_dict({"application_name": SERVER_APP})
     env = {
         **os.environ,
-        "YIBAO_DATABASE_URL": url,
+        "YIBAO_DATABASE_URL": served.render_as_string(hide_password=False),
         "YIBAO_POOL_SIZE": "12",
         "YIBAO_POOL_OVERFLOW": "4",
     }
@@ -360,9 +381,11 @@ def main() -> int:
     try:
         rows = []
         for b in batches:
-            before = _cpu_by_role(proc.pid)
+            backends = _server_backends(url)
+            before = _cpu_by_role(proc.pid, backends)
             row = asyncio.run(settle_phase(base, world, b, args.seconds, args.concurrency))
-            after = _cpu_by_role(proc.pid)
+            opened = _server_backends(url) - backends  # counted whole: new in this run
+            after = _cpu_by_role(proc.pid, backends | opened)
             n = max(row["count"], 1)
             row["cpu_ms_per_settlement"] = {
                 k: round((after[k] - before[k]) / n * 1000, 2) for k in after

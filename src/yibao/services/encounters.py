@@ -163,7 +163,7 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
                                 "actor": caller.actor, "msgid": msgid, "detail": {}}),
             audit_op(caller, "encounter.admitted", "encounter", enc_id, before=None,
                      after=state.audit_view(), at=at, msgid=msgid),
-        ])  # fmt: skip
+        ], commit=not uow.nested)  # fmt: skip
         uow.commit()
     return state
 

@@ -9,6 +9,7 @@ render.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -235,6 +236,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # what start-up built (modules, packs, routes) lives as long as the worker: kept
+        # out of the collector's full passes, which otherwise walk it all again and
+        # stall the requests in flight (DECISIONS 0055)
+        gc.collect()
+        gc.freeze()
         yield
         app.state.engine.dispose()
 
