@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -96,17 +97,44 @@ def generate(path: Path, stays: int, lines: int, codes: dict[str, list[str]],
     frame.write_parquet(path)
 
 
-def run_once(url: str, path: Path, out: Path, per_transaction: int) -> float:
+def postgres_cpu() -> float | None:
+    """CPU seconds (user + sys) of the local PostgreSQL server so far: its live
+    processes' own, plus the postmaster's reaped children (backends that ended); None
+    if no postgres process is visible (a remote server)."""
+    total, seen = 0, False
+    for d in Path("/proc").iterdir():
+        try:
+            stat = (d / "stat").read_text() if d.name.isdigit() else ""
+            cmd = (d / "cmdline").read_bytes() if stat else b""
+        except OSError:
+            continue
+        if stat[stat.find("(") + 1 : stat.rfind(")")] != "postgres":
+            continue
+        seen = True
+        f = stat[stat.rfind(")") + 2 :].split()
+        total += int(f[11]) + int(f[12])  # utime, stime
+        if b"\0-D\0" in cmd:  # the postmaster: + cutime, cstime of ended backends
+            total += int(f[13]) + int(f[14])
+    return total / os.sysconf("SC_CLK_TCK") if seen else None
+
+
+def run_once(url: str, path: Path, out: Path, per_transaction: int) -> tuple[float, str]:
+    """Seconds of the whole import process, and its CPU and the server's."""
     env = dict(os.environ, YIBAO_DATABASE_URL=url)
+    pg0, ru0 = postgres_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run([YIBAO, "deferred", "import", str(path), "--out", str(out),
-                           "--per-transaction", str(per_transaction)], env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", YIBAO, "deferred", "import", str(path),
+                           "--out", str(out), "--per-transaction", str(per_transaction)],
+                          env=env, capture_output=True, text=True)  # fmt: skip
     took = time.perf_counter() - t
+    ru1, pg1 = resource.getrusage(resource.RUSAGE_CHILDREN), postgres_cpu()
     if proc.returncode != 0:
         sys.exit(f"import failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    rss = int(proc.stderr.strip().splitlines()[-1]) / 1024 / 1024
+    pg = "?" if pg0 is None or pg1 is None else f"{pg1 - pg0:.0f}"
     print(f"  {proc.stdout.strip()}", flush=True)
-    return took
+    return took, f"yibao CPU {cpu:.0f} s, postgres CPU {pg} s, peak RSS {rss:.1f} GiB"
 
 
 def main() -> int:
@@ -135,9 +163,11 @@ def main() -> int:
                 t = time.perf_counter()
                 generate(path, stays, a.lines, codes, people)
                 print(f"  file {path} generated in {time.perf_counter() - t:.1f} s", flush=True)
-            took = run_once(url, path, path.with_suffix(".result.parquet"), a.per_transaction)
+            took, cpu = run_once(url, path, path.with_suffix(".result.parquet"),
+                                 a.per_transaction)  # fmt: skip
             times.append(took)
-            print(f"  run {r + 1}: {took:.1f} s ({stays / took:,.0f} stays/s)", flush=True)
+            print(f"  run {r + 1}: {took:.1f} s ({stays / took:,.0f} stays/s; {cpu}; load "
+                  f"{os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
             if a.check and r == 0:
                 env = dict(os.environ, YIBAO_DATABASE_URL=url)
                 t = time.perf_counter()

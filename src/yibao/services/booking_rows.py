@@ -151,7 +151,7 @@ def settlement_row(rows: Rows, e: Entry, setl_id: str, at: dt.datetime, booked: 
         discharge_date=e.discharge_date, msgid=e.msgid, actor=actor, med_type=e.med_type,
         clr_type=INPATIENT_CLR_TYPE, central_share_bp=e.central_share_bp,
         balance_before_fen=s.account_balance_before_fen,
-        balance_after_fen=s.account_balance_after_fen))  # fmt: skip
+        balance_after_fen=s.account_balance_after_fen, explained=False))  # fmt: skip
 
 
 def reentered(rows: Rows, caller: Principal, new: NewEncounter, at: dt.datetime,
