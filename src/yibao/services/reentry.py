@@ -10,10 +10,11 @@
    the discharge date, every code in the treatment place's catalog (对码 applied), a pack
    for the insured region and date. An insuree not enrolled on the discharge date is
    not a problem: the stay is left for the deferred queue (``deferred`` in the result).
-4. Settle every stay in one batch-engine pass with the accumulators and accounts carried
-   from the store (``reentry_settle``), and book them (``booking``) in transactions of
-   whole insurees: a crash leaves whole stays booked; running the import again books
-   the rest, as one uninterrupted run would have.
+4. Settle the stays by parts of whole insurees, one batch-engine pass per part with the
+   accumulators and accounts carried from the store (``reentry_settle``), and book each
+   part (``booking``) in its own transaction while the next part is settled: a crash
+   leaves whole stays booked; running the import again books the rest, as one
+   uninterrupted run would have.
 5. Write the result file: each stay's split and, where the hospital recorded what the
    patient paid (``provisional_cash_fen``), the difference.
 """
@@ -37,7 +38,7 @@ from yibao.services.access import Principal, require
 from yibao.services.booking import NewEncounter
 from yibao.services.context import CST, Context
 from yibao.services.encounters import Diagnosis, EncounterState, covid_status_of
-from yibao.services.reentry_settle import Stay, batch_pass
+from yibao.services.reentry_settle import Stay, batch_pass, settle_order
 from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
 
@@ -120,11 +121,13 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     split: dict[str, tuple[int, ...]] = {}
 
     def chunks() -> Iterator[list[booking.Entry]]:
-        if not stays:
-            return
-        settled = batch_pass(stays, fee_rows.engine, ctx.packs)
-        for part in _whole_insurees(settled.order(), per_transaction):
-            entries = settled.entries(part)
+        """Per part of whole insurees, in settlement order: its batch pass and entries
+        (computed while the writers book the part before)."""
+        for part in _whole_insurees(sorted(stays, key=settle_order), per_transaction):
+            ids = pl.Series([s.idx for s in part], dtype=pl.Int64).implode()
+            settled = batch_pass(part, fee_rows.engine.filter(pl.col("encounter_id").is_in(ids)),
+                                 ctx.packs)  # fmt: skip
+            entries = settled.entries(settled.order())
             split.update((e.encounter_id, tuple(e.settlement.setlinfo)) for e in entries)
             yield entries
 

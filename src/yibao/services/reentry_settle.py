@@ -40,7 +40,7 @@ from yibao.core.errors import InvariantBroken
 from yibao.core.policy import PackSet
 from yibao.services import booking
 
-__all__ = ["BatchPass", "Stay", "batch_pass", "settle_stays"]
+__all__ = ["BatchPass", "Stay", "batch_pass", "settle_order", "settle_stays"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,7 @@ class BatchPass:
 
     def order(self) -> list[Stay]:
         """Settlement order: per insuree, (discharge_date, encounter id)."""
-        return sorted(self.stays.values(), key=_key)
+        return sorted(self.stays.values(), key=settle_order)
 
     def entries(self, chunk: Sequence[Stay]) -> list[booking.Entry]:
         """The chunk's stays settled by the scalar engine from the state the batch
@@ -136,7 +136,8 @@ class BatchPass:
         return out
 
 
-def _key(s: Stay) -> tuple[str, Any, int]:
+def settle_order(s: Stay) -> tuple[str, Any, int]:
+    """The sort key of settlement order: per insuree, (discharge_date, idx)."""
     return s.insuree.id, s.encounter.discharge_date, s.idx
 
 
@@ -165,7 +166,7 @@ def batch_pass(stays: Sequence[Stay], lines: pl.DataFrame, packs: PackSet) -> Ba
             part = [dataclasses.replace(s, insuree=dataclasses.replace(
                 s.insuree, account_balance_fen=s.insuree.account_balance_fen - spent[s.insuree.id]))
                 for s in part]  # fmt: skip
-        part.sort(key=_key)
+        part.sort(key=settle_order)
         ids = pl.Series([s.idx for s in part])
         out = _batch(_frame(part, psn_idx),
                      lines.filter(pl.col("encounter_id").is_in(ids.implode())), packs)  # fmt: skip
