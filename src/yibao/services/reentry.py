@@ -40,7 +40,6 @@ from yibao.services.booking import NewEncounter
 from yibao.services.context import CST, Context
 from yibao.services.encounters import Diagnosis, EncounterState, covid_status_of
 from yibao.services.reentry_settle import Stay, batch_pass, settle_order
-from yibao.services.reentry_workers import Part, book_parts
 from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
 
@@ -141,29 +140,15 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
         if progress is not None:
             progress(done[0], len(stays))
 
-    def parts() -> Iterator[Part]:
-        """Each part of whole insurees with its lines, stamped when handed out."""
-        for part in _whole_insurees(sorted(stays, key=settle_order), per_transaction):
-            ids = pl.Series([s.idx for s in part], dtype=pl.Int64).implode()
-            eids = pl.Series([s.encounter_id for s in part], dtype=pl.String).implode()
-            yield (part, fee_rows.engine.filter(pl.col("encounter_id").is_in(ids)),
-                   fee_rows.store.filter(pl.col("encounter_id").is_in(eids)),
-                   ctx.now())  # fmt: skip
-
-    if uow.dialect == "postgresql" and writers > 1 and stays:
-        url = uow.engine.url.render_as_string(hide_password=False)
-        settled_ids, got_split = book_parts(url, ctx.packs, caller, parts(), writers, step)
-        split.update(got_split)
-    else:
-        settled_ids = booking.book_chunks(
-            uow, caller, chunks(), at=ctx.now,
-            lines=lambda ids: fee_rows.store.filter(pl.col("encounter_id").is_in(ids)),
-            progress=step, writers=writers).settlement_ids  # fmt: skip
+    got = booking.book_chunks(
+        uow, caller, chunks(), at=ctx.now,
+        lines=lambda ids: fee_rows.store.filter(pl.col("encounter_id").is_in(ids)),
+        progress=step, writers=writers)  # fmt: skip
     _defer(uow, ctx, caller, deferred, fee_rows.store, per_transaction)
     deferred_ids = [d.row["id"] for d in deferred]
     if out is not None:
-        _write_result(uow, enc, settled_ids, split, already, deferred_ids, out)
-    return Imported(n_rows, enc.height, len(settled_ids), len(already),
+        _write_result(uow, enc, got.settlement_ids, split, already, deferred_ids, out)
+    return Imported(n_rows, enc.height, len(got.settlement_ids), len(already),
                     len(deferred), duplicates, out)  # fmt: skip
 
 

@@ -186,29 +186,17 @@ def batch_pass(stays: Sequence[Stay], lines: pl.DataFrame, packs: PackSet) -> Ba
 
 
 _LINE_FIELDS = tuple(f.name for f in dataclasses.fields(Line))
-_S = tuple(Line.__dict__[f].__set__ for f in _LINE_FIELDS)  # the slots' setters
+_LINE_SLOTS = tuple(Line.__dict__[f].__set__ for f in _LINE_FIELDS)
 
 
-def line_of(sn: Any, code: Any, category: Any, item_class: Any, selfpay_bp: Any,
-            price_fen: Any, qty_milli: Any, price_cap_fen: Any, in_protocol: Any,
-            temp_code: Any, *, _new: Any = object.__new__,
-            _s: tuple[Any, ...] = _S) -> Line:  # fmt: skip
-    """``Line(...)``, its slots filled directly: the frozen dataclass's ``__init__`` goes
-    through ``object.__setattr__`` field by field, a good part of the cost of the 2 M
-    lines of a 100k-stay import. The same object (a test holds them equal, field by
-    field: a field added to ``Line`` fails it until added here)."""
-    line = _new(Line)
-    _s[0](line, sn)
-    _s[1](line, code)
-    _s[2](line, category)
-    _s[3](line, item_class)
-    _s[4](line, selfpay_bp)
-    _s[5](line, price_fen)
-    _s[6](line, qty_milli)
-    _s[7](line, price_cap_fen)
-    _s[8](line, in_protocol)
-    _s[9](line, temp_code)
-    return line  # type: ignore[no-any-return]
+def line_of(*values: Any) -> Line:
+    """``Line(*values)``, its slots filled directly: the frozen dataclass's ``__init__``
+    goes through ``object.__setattr__`` field by field, most of the cost of the 2 M lines
+    of a 100k-stay import. The same object (a test holds them equal)."""
+    line = object.__new__(Line)
+    for put, v in zip(_LINE_SLOTS, values, strict=True):
+        put(line, v)
+    return line
 
 
 def _engine_lines(lines: pl.DataFrame) -> dict[int, tuple[Line, ...]]:
