@@ -15,6 +15,7 @@ loaded with ``--insurees`` insurees (not timed); then the timed part is the whol
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import resource
@@ -120,6 +121,20 @@ def _ports(pid: int) -> set[int]:
     return ports
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (the import and its worker processes)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            kids = [int(k) for k in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            kids = []
+        out += kids
+        todo += kids
+    return out
+
+
 def _backends_of(ports: set[int]) -> dict[int, float]:
     """CPU seconds so far of the local PostgreSQL backends serving those client ports
     (a backend's title names its client: ``postgres: … 127.0.0.1(PORT) …``)."""
@@ -153,11 +168,8 @@ def run_once(url: str, path: Path, out: Path, per_transaction: int) -> tuple[flo
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     backends: dict[int, float] = {}  # the import's PostgreSQL backends, sampled
     while proc.poll() is None:
-        try:
-            kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-            backends.update(_backends_of(set().union(*(_ports(int(k)) for k in kids))))
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # a process ended while read
+            backends.update(_backends_of(set().union(*map(_ports, _descendants(proc.pid)))))
         time.sleep(0.5)
     stdout, stderr = proc.communicate()
     took = time.perf_counter() - t
