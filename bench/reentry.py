@@ -6,7 +6,9 @@ Per size: a capture file (Parquet) is generated once under ``/tmp`` (not timed);
 per run: a fresh schema in ``YIBAO_TEST_PG`` (or ``--url``), migrated, the demo district
 loaded with ``--insurees`` insurees (not timed); then the timed part is the whole
 ``yibao deferred import FILE --out RESULT.parquet`` process (start-up included).
-``--check`` runs ``yibao ledger check`` after the first run (not timed).
+``--check`` runs ``yibao ledger check`` after the first run (not timed). Each run also
+reports the import's CPU (its children included), the CPU of the PostgreSQL backends
+serving it (local server; sampled every 0.5 s, so a lower bound) and its peak RSS.
 
     .venv/bin/python bench/reentry.py --stays 100000 --repeat 3
     .venv/bin/python bench/reentry.py --stays 1000000 --insurees 200000 --repeat 1
