@@ -6,7 +6,9 @@ Per size: a capture file (Parquet) is generated once under ``/tmp`` (not timed);
 per run: a fresh schema in ``YIBAO_TEST_PG`` (or ``--url``), migrated, the demo district
 loaded with ``--insurees`` insurees (not timed); then the timed part is the whole
 ``yibao deferred import FILE --out RESULT.parquet`` process (start-up included).
-``--check`` runs ``yibao ledger check`` after the first run (not timed).
+``--check`` runs ``yibao ledger check`` after the first run (not timed). Each run also
+reports the import's CPU (its children included), the CPU of the PostgreSQL backends
+serving it (local server; sampled every 0.5 s, so a lower bound) and its peak RSS.
 
     .venv/bin/python bench/reentry.py --stays 100000 --repeat 3
     .venv/bin/python bench/reentry.py --stays 1000000 --insurees 200000 --repeat 1
@@ -15,8 +17,10 @@ loaded with ``--insurees`` insurees (not timed); then the timed part is the whol
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -96,17 +100,89 @@ def generate(path: Path, stays: int, lines: int, codes: dict[str, list[str]],
     frame.write_parquet(path)
 
 
-def run_once(url: str, path: Path, out: Path, per_transaction: int) -> float:
+def _ports(pid: int) -> set[int]:
+    """The local TCP ports of process ``pid``'s sockets."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[9] in inodes:
+                ports.add(int(f[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (the import and its worker processes)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            kids = [int(k) for k in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            kids = []
+        out += kids
+        todo += kids
+    return out
+
+
+def _backends_of(ports: set[int]) -> dict[int, float]:
+    """CPU seconds so far of the local PostgreSQL backends serving those client ports
+    (a backend's title names its client: ``postgres: … 127.0.0.1(PORT) …``)."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().decode(errors="replace")
+            if not cmd.startswith("postgres:") or "(" not in cmd:
+                continue
+            port = int(cmd.split("(", 1)[1].split(")", 1)[0])
+            if port not in ports:
+                continue
+            stat = (d / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        f = stat[stat.rfind(")") + 2 :].split()
+        out[int(d.name)] = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def run_once(url: str, path: Path, out: Path, per_transaction: int) -> tuple[float, str]:
+    """Seconds of the whole import process, and its CPU and the server's."""
     env = dict(os.environ, YIBAO_DATABASE_URL=url)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run([YIBAO, "deferred", "import", str(path), "--out", str(out),
-                           "--per-transaction", str(per_transaction)], env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", YIBAO, "deferred", "import",
+                             str(path), "--out", str(out), "--per-transaction",
+                             str(per_transaction)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    backends: dict[int, float] = {}  # the import's PostgreSQL backends, sampled
+    while proc.poll() is None:
+        with contextlib.suppress(OSError):  # a process ended while read
+            backends.update(_backends_of(set().union(*map(_ports, _descendants(proc.pid)))))
+        time.sleep(0.5)
+    stdout, stderr = proc.communicate()
     took = time.perf_counter() - t
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        sys.exit(f"import failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
-    print(f"  {proc.stdout.strip()}", flush=True)
-    return took
+        sys.exit(f"import failed ({proc.returncode}): {stderr.strip()[:500]}")
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    rss = int(stderr.strip().splitlines()[-1]) / 1024 / 1024
+    print(f"  {stdout.strip()}", flush=True)
+    return took, (f"yibao CPU {cpu:.0f} s, its PostgreSQL backends' CPU ≥ "
+                  f"{sum(backends.values()):.0f} s, peak RSS {rss:.1f} GiB")
 
 
 def main() -> int:
@@ -135,9 +211,11 @@ def main() -> int:
                 t = time.perf_counter()
                 generate(path, stays, a.lines, codes, people)
                 print(f"  file {path} generated in {time.perf_counter() - t:.1f} s", flush=True)
-            took = run_once(url, path, path.with_suffix(".result.parquet"), a.per_transaction)
+            took, cpu = run_once(url, path, path.with_suffix(".result.parquet"),
+                                 a.per_transaction)  # fmt: skip
             times.append(took)
-            print(f"  run {r + 1}: {took:.1f} s ({stays / took:,.0f} stays/s)", flush=True)
+            print(f"  run {r + 1}: {took:.1f} s ({stays / took:,.0f} stays/s; {cpu}; load "
+                  f"{os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
             if a.check and r == 0:
                 env = dict(os.environ, YIBAO_DATABASE_URL=url)
                 t = time.perf_counter()

@@ -151,7 +151,7 @@ def settlement_row(rows: Rows, e: Entry, setl_id: str, at: dt.datetime, booked: 
         discharge_date=e.discharge_date, msgid=e.msgid, actor=actor, med_type=e.med_type,
         clr_type=INPATIENT_CLR_TYPE, central_share_bp=e.central_share_bp,
         balance_before_fen=s.account_balance_before_fen,
-        balance_after_fen=s.account_balance_after_fen))  # fmt: skip
+        balance_after_fen=s.account_balance_after_fen, explained=False))  # fmt: skip
 
 
 def reentered(rows: Rows, caller: Principal, new: NewEncounter, at: dt.datetime,
@@ -197,7 +197,9 @@ def frame(rows: list[dict[str, Any]], table: Table) -> pl.DataFrame:
     schema = {c: polars_type(table.c[c].type) for c in cols}
     if not rows:
         return pl.DataFrame(schema=schema)
-    return pl.from_dicts(rows, schema=schema, strict=False)
+    # column by column: 2-3x faster than pl.from_dicts over the rows (timestamps above all)
+    return pl.DataFrame([pl.Series(c, [r.get(c) for r in rows], dtype=t, strict=False)
+                         for c, t in schema.items()])  # fmt: skip
 
 
 def polars_type(sql_type: Any) -> Any:

@@ -10,7 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from yibao.core.engine.model import Accumulators, Facts, LineResult, SetlInfo, Settlement
+from yibao.core.engine.model import Accumulators, Settlement
+from yibao.store.settlement_record import (
+    RECORD_VERSION,
+    acc_list,
+    settlement_from_record,
+    settlement_record,
+    trace_rows,
+)
 
 __all__ = [
     "JSON_COLUMNS",
@@ -21,19 +28,12 @@ __all__ = [
     "settlement_from_record",
     "settlement_record",
     "settlement_row",
+    "trace_rows",
 ]
 
-RECORD_VERSION = 1
-
-
-JSON_COLUMNS = ("accumulators_before", "accumulators_after", "record", "setldetail", "trace")
-"""The JSON columns of a ``settlements`` row (text for COPY on PostgreSQL)."""
-
-
-def acc_list(a: Accumulators) -> list[int]:
-    """Accumulators as stored: [basic, serious, assistance]."""
-    return [a.basic_entitled_fen, a.serious_base_fen, a.assistance_entitled_fen]
-
+JSON_COLUMNS = ("accumulators_before", "accumulators_after", "record")
+"""The JSON columns of a ``settlements`` row (text for COPY on PostgreSQL). The trace
+and ``setldetail`` are not stored: rebuilt from the record when read (DECISIONS 0084)."""
 
 
 def given_back(now: Accumulators, before: Accumulators, after: Accumulators) -> Accumulators:
@@ -47,10 +47,11 @@ def settlement_row(s: Settlement, *, setl_id: str, encounter_id: str, provider_c
                    psn_no: str, year: int, booked_on: dt.date, settled_at: dt.datetime,
                    discharge_date: dt.date, msgid: str | None, actor: str, med_type: str,
                    clr_type: str, central_share_bp: int, balance_before_fen: int,
-                   balance_after_fen: int) -> dict[str, Any]:  # fmt: skip
-    """The ``settlements`` row of a settlement (JSON columns as Python values)."""
+                   balance_after_fen: int, explained: bool = True) -> dict[str, Any]:  # fmt: skip
+    """The ``settlements`` row of a settlement (JSON columns as Python values); with
+    ``explained``, also its ``trace`` (not a column: for the caller's answer)."""
     i = s.setlinfo
-    return {
+    row: dict[str, Any] = {
         "id": setl_id, "kind": "settlement", "reverses": None, "encounter_id": encounter_id,
         "provider_code": provider_code, "psn_no": psn_no, "year": year,
         "booked_on": booked_on, "settled_at": settled_at, "discharge_date": discharge_date,
@@ -61,9 +62,11 @@ def settlement_row(s: Settlement, *, setl_id: str, encounter_id: str, provider_c
         "accumulators_before": acc_list(s.accumulators_before),
         "accumulators_after": acc_list(s.accumulators_after),
         "balance_before_fen": balance_before_fen, "balance_after_fen": balance_after_fen,
-        "record": settlement_record(s), "setldetail": [r._asdict() for r in s.setldetail],
-        "trace": [t._asdict() for t in s.trace],
+        "record": settlement_record(s),
     }  # fmt: skip
+    if explained:
+        row["trace"] = trace_rows(s)
+    return row
 
 
 def reversal_row(row: Any, s: Settlement, *, rev_id: str, encounter_id: str,
@@ -72,7 +75,7 @@ def reversal_row(row: Any, s: Settlement, *, rev_id: str, encounter_id: str,
                  balance_before_fen: int) -> dict[str, Any]:  # fmt: skip
     """The ``settlements`` row reversing the stored settlement ``row`` (``s`` its
     engine form): amounts negated, the account payment given back, the settlement's
-    record, ``setldetail`` and trace kept."""
+    record kept (its trace and ``setldetail`` with it)."""
     i = s.setlinfo
     return {
         "id": rev_id, "kind": "reversal", "reverses": row.id, "encounter_id": encounter_id,
@@ -87,48 +90,5 @@ def reversal_row(row: Any, s: Settlement, *, rev_id: str, encounter_id: str,
         "accumulators_after": acc_list(accumulators_after),
         "balance_before_fen": balance_before_fen,
         "balance_after_fen": balance_before_fen + i.acct_pay,
-        "record": row.record, "setldetail": row.setldetail, "trace": row.trace,
+        "record": row.record,
     }  # fmt: skip
-
-
-def settlement_record(s: Settlement) -> dict[str, Any]:
-    """The settlement as JSON-ready data (ints, strings, bools, lists)."""
-    return {
-        "v": RECORD_VERSION,
-        "pack_id": s.pack_id,
-        "pack_sha256": s.pack_sha256,
-        "encounter_id": s.encounter_id,
-        "insuree_id": s.insuree_id,
-        "covid": s.covid,
-        "overlay_clause": s.overlay_clause,
-        "ratio_bp": s.ratio_bp,
-        "setlinfo": list(s.setlinfo),
-        "lines": [list(ln) for ln in s.lines],
-        "accumulators_before": acc_list(s.accumulators_before),
-        "accumulators_after": acc_list(s.accumulators_after),
-        "account_balance_before_fen": s.account_balance_before_fen,
-        "account_balance_after_fen": s.account_balance_after_fen,
-        "facts": list(s.facts),
-    }
-
-
-def settlement_from_record(d: dict[str, Any]) -> Settlement:
-    """The engine's ``Settlement`` from ``settlement_record``'s data."""
-    if d.get("v") != RECORD_VERSION:
-        raise ValueError(f"settlement record version {d.get('v')!r} is not {RECORD_VERSION}")
-    return Settlement(
-        d["pack_id"],
-        d["pack_sha256"],
-        d["encounter_id"],
-        d["insuree_id"],
-        d["covid"],
-        d["overlay_clause"],
-        d["ratio_bp"],
-        SetlInfo(*d["setlinfo"]),
-        tuple(LineResult(*ln) for ln in d["lines"]),
-        Accumulators(*d["accumulators_before"]),
-        Accumulators(*d["accumulators_after"]),
-        d["account_balance_before_fen"],
-        d["account_balance_after_fen"],
-        Facts(*d["facts"]),
-    )

@@ -10,10 +10,11 @@
    the discharge date, every code in the treatment place's catalog (对码 applied), a pack
    for the insured region and date. An insuree not enrolled on the discharge date is
    not a problem: the stay is left for the deferred queue (``deferred`` in the result).
-4. Settle every stay in one batch-engine pass with the accumulators and accounts carried
-   from the store (``reentry_settle``), and book them (``booking``) in transactions of
-   whole insurees: a crash leaves whole stays booked; running the import again books
-   the rest, as one uninterrupted run would have.
+4. Settle the stays by parts of whole insurees, one batch-engine pass per part with the
+   accumulators and accounts carried from the store (``reentry_settle``), and book each
+   part (``booking``) in its own transaction while the next part is settled: a crash
+   leaves whole stays booked; running the import again books the rest, as one
+   uninterrupted run would have.
 5. Write the result file: each stay's split and, where the hospital recorded what the
    patient paid (``provisional_cash_fen``), the difference.
 """
@@ -21,6 +22,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -37,7 +39,7 @@ from yibao.services.access import Principal, require
 from yibao.services.booking import NewEncounter
 from yibao.services.context import CST, Context
 from yibao.services.encounters import Diagnosis, EncounterState, covid_status_of
-from yibao.services.reentry_settle import Stay, batch_pass
+from yibao.services.reentry_settle import Stay, batch_pass, settle_order
 from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
 
@@ -69,6 +71,7 @@ def _utc(t: dt.datetime) -> dt.datetime:
     return t.replace(tzinfo=CST).astimezone(dt.UTC)
 
 
+@functools.lru_cache(maxsize=4096)
 def _diagnoses(text: str) -> tuple[Diagnosis, ...]:
     codes = [c.strip() for c in text.split(";") if c.strip()]
     return tuple(Diagnosis(c, n == 0) for n, c in enumerate(codes))
@@ -120,11 +123,13 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     split: dict[str, tuple[int, ...]] = {}
 
     def chunks() -> Iterator[list[booking.Entry]]:
-        if not stays:
-            return
-        settled = batch_pass(stays, fee_rows.engine, ctx.packs)
-        for part in _whole_insurees(settled.order(), per_transaction):
-            entries = settled.entries(part)
+        """Per part of whole insurees, in settlement order: its batch pass and entries
+        (computed while the writers book the part before)."""
+        for part in _whole_insurees(sorted(stays, key=settle_order), per_transaction):
+            ids = pl.Series([s.idx for s in part], dtype=pl.Int64).implode()
+            settled = batch_pass(part, fee_rows.engine.filter(pl.col("encounter_id").is_in(ids)),
+                                 ctx.packs)  # fmt: skip
+            entries = settled.entries(settled.order())
             split.update((e.encounter_id, tuple(e.settlement.setlinfo)) for e in entries)
             yield entries
 
@@ -214,7 +219,8 @@ def _stored_lines(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, set[tuple[st
     out: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
     for start in range(0, len(ids), 5000):
         q = select(L.encounter_id, L.sn, L.price_fen, L.qty_milli).where(
-            L.encounter_id.in_(ids[start : start + 5000]), L.cancelled_at.is_(None))  # fmt: skip
+            bulk.among(uow.session, L.encounter_id, ids[start : start + 5000]),
+            L.cancelled_at.is_(None))  # fmt: skip
         for eid, sn, price, qty in uow.session.execute(q):
             out[eid].add((sn, price, qty))
     return out
@@ -268,23 +274,28 @@ def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
     from yibao.store.hospital import AccountBalance as B
 
     for start in range(0, len(psns), 5000):
-        q = select(B.psn_no, B.moved_fen).where(B.psn_no.in_(psns[start : start + 5000]))
+        q = select(B.psn_no, B.moved_fen).where(
+            bulk.among(uow.session, B.psn_no, psns[start : start + 5000]))  # fmt: skip
         out.update({p: int(m) for p, m in uow.session.execute(q)})
     return out
 
 
 def _accumulators(uow: UnitOfWork, enc: pl.DataFrame) -> dict[tuple[str, int], Accumulators]:
-    from sqlalchemy import select, tuple_
+    from sqlalchemy import select
 
     from yibao.store.hospital import Accumulator as A
 
-    keys = sorted({(p, t.year) for p, t in enc.select("insuree_id", "discharge_time").iter_rows()})
+    keys = {(p, t.year) for p, t in enc.select("insuree_id", "discharge_time").iter_rows()}
+    psns = sorted({p for p, _ in keys})
+    years = sorted({y for _, y in keys})
     out: dict[tuple[str, int], Accumulators] = {}
-    for start in range(0, len(keys), 2000):
+    for start in range(0, len(psns), 5000):
         q = select(A.psn_no, A.year, A.basic_entitled_fen, A.serious_base_fen,
                    A.assistance_entitled_fen).where(
-            tuple_(A.psn_no, A.year).in_(keys[start : start + 2000]))  # fmt: skip
-        out.update({(r[0], r[1]): Accumulators(r[2], r[3], r[4]) for r in uow.session.execute(q)})
+            bulk.among(uow.session, A.psn_no, psns[start : start + 5000]),
+            A.year.in_(years))  # fmt: skip
+        out.update({(r[0], r[1]): Accumulators(r[2], r[3], r[4])
+                    for r in uow.session.execute(q) if (r[0], r[1]) in keys})  # fmt: skip
     return out
 
 
@@ -301,7 +312,8 @@ def _admission_seqs(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> 
     mine = {e for _, _, e in rows}
     for start in range(0, len(psns), 5000):
         q = select(E.psn_no, E.admit_time, E.id).where(
-            E.psn_no.in_(psns[start : start + 5000]), E.status != "cancelled")  # fmt: skip
+            bulk.among(uow.session, E.psn_no, psns[start : start + 5000]),
+            E.status != "cancelled")  # fmt: skip
         for p, t, e in uow.session.execute(q):
             if e not in mine:
                 rows.append((p, t if t.tzinfo else t.replace(tzinfo=dt.UTC), e))
@@ -357,7 +369,7 @@ def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], i
         problems.add(row, "discharge_time", str(exc))
         return None
     v = policy.overlay_on(day)
-    status = r["covid_status"] or covid_status_of(diags, v)
+    status = r["covid_status"] or _covid_status(r["diagnoses"], diags, v)
     codes = tuple(d.code for d in diags)
     balance = ins.account_opening_fen + moved.get(ins.psn_no, 0)
     e = Encounter(r["encounter_id"], r["med_type"], admit, day, codes, status,  # type: ignore[arg-type]
@@ -366,6 +378,21 @@ def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], i
     return Stay(idx, r["encounter_id"], ins.engine(balance), ins.account_opening_fen,
                 prov.engine(), e, acc_years.get((ins.psn_no, day.year), Accumulators(0, 0, 0)),
                 shares, new)  # fmt: skip
+
+
+_COVID: dict[tuple[str, int], tuple[Any, str]] = {}
+
+
+def _covid_status(text: str, diags: tuple[Diagnosis, ...], v: Any) -> str:
+    """``covid_status_of``, remembered per (diagnoses, overlay version): a file repeats
+    a few diagnosis lists over thousands of stays."""
+    key = (text, id(v))
+    got = _COVID.get(key)
+    if got is None or got[0] is not v:
+        if len(_COVID) > 10_000:
+            _COVID.clear()
+        got = _COVID[key] = (v, covid_status_of(diags, v))
+    return got[1]
 
 
 _POLICIES: dict[tuple[int, str, dt.date], Any] = {}
@@ -460,7 +487,8 @@ def _write_result(uow: UnitOfWork, enc: pl.DataFrame, new: dict[str, str],
 
             from yibao.store.hospital import SettlementRow as S
 
-            q = select(S.encounter_id, S.record).where(S.id.in_(setl[start : start + 5000]))
+            q = select(S.encounter_id, S.record).where(
+                bulk.among(uow.session, S.id, setl[start : start + 5000]))  # fmt: skip
             for eid, rec in uow.session.execute(q):
                 rows[eid] = tuple(rec["setlinfo"])
     earlier = {e: "already_settled" if v else "already_deferred" for e, v in already.items()}

@@ -5,7 +5,8 @@
 - ``fee_lines``: uploaded fee lines (费用明细) with their catalog fields resolved at
   upload; a cancelled line keeps its row (``cancelled_at`` set once);
 - ``settlements``: every settlement and reversal (结算 / 结算撤销) with its pack id and
-  hash, lines, setldetail, trace, accumulators and account balance before and after;
+  hash, its record (lines and facts: its setldetail and trace are rebuilt from it when
+  read), accumulators and account balance before and after;
 - ``accumulators`` (per insuree-year) and ``account_balances`` (per insuree, the
   movements on top of the registry's opening balance): the rows a settlement locks;
 - ``journal_transactions`` / ``journal_postings``: the double-entry journal
@@ -244,9 +245,9 @@ class SettlementRow(Base):
     accumulators_after: Mapped[list[int]] = mapped_column(Json)
     balance_before_fen: Mapped[int] = mapped_column(BigInteger)
     balance_after_fen: Mapped[int] = mapped_column(BigInteger)
-    record: Mapped[dict[str, Any]] = mapped_column(Json)  # the Settlement, facts included
-    setldetail: Mapped[list[dict[str, Any]]] = mapped_column(Json)  # 基金分项, as computed
-    trace: Mapped[list[dict[str, Any]]] = mapped_column(Json)  # materialised once
+    # the Settlement, facts included: its trace and setldetail (基金分项) are rebuilt from
+    # it when read (settlement_record.Stored; DECISIONS 0084)
+    record: Mapped[dict[str, Any]] = mapped_column(Json)
 
 
 class Accumulator(Base):

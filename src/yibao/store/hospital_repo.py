@@ -47,6 +47,7 @@ from yibao.store.hospital_ops import (
     insert_rows,
     tx_rows,
 )
+from yibao.store.settlement_record import Stored
 
 __all__ = ["HospitalRepo", "Op", "Ops", "insert_rows", "tx_rows"]
 
@@ -82,6 +83,11 @@ def _run(cur: Any, sql: str) -> None:
         cur.execute(sql)
     except psycopg.Error as exc:  # as SQLAlchemy would raise it
         raise DBAPIError.instance(sql[:2000], None, exc, psycopg.Error) from exc
+
+
+def _stored(row: Row[Any] | None) -> Stored | None:
+    """A settlements row with its trace rebuilt from the record (DECISIONS 0084)."""
+    return None if row is None else Stored(row)
 
 
 class HospitalRepo:
@@ -345,34 +351,34 @@ class HospitalRepo:
     def insert_settlement(self, values: Mapping[str, Any]) -> None:
         self.s.execute(insert(S), [dict(values)])
 
-    def settlement(self, settlement_id: str) -> Row[Any] | None:
-        return self.s.execute(select(S).where(S.c.id == settlement_id)).first()
+    def settlement(self, settlement_id: str) -> Stored | None:
+        return _stored(self.s.execute(select(S).where(S.c.id == settlement_id)).first())
 
     def settlements(
         self, *, encounter_id: str | None = None, kinds: Iterable[str] = ("settlement", "reversal")
-    ) -> list[Row[Any]]:
+    ) -> list[Stored]:
         q = select(S).where(S.c.kind.in_(list(kinds))).order_by(S.c.settled_at, S.c.id)
         if encounter_id is not None:
             q = q.where(S.c.encounter_id == encounter_id)
-        return list(self.s.execute(q))
+        return [Stored(r) for r in self.s.execute(q)]
 
-    def settlement_by_msgid(self, provider_code: str, msgid: str) -> Row[Any] | None:
+    def settlement_by_msgid(self, provider_code: str, msgid: str) -> Stored | None:
         q = select(S).where(S.c.provider_code == provider_code, S.c.msgid == msgid,
                             S.c.kind == "settlement")  # fmt: skip
-        return self.s.execute(q).first()
+        return _stored(self.s.execute(q).first())
 
-    def reversal_by_msgid(self, provider_code: str, msgid: str) -> Row[Any] | None:
+    def reversal_by_msgid(self, provider_code: str, msgid: str) -> Stored | None:
         q = select(S).where(S.c.provider_code == provider_code, S.c.msgid == msgid,
                             S.c.kind == "reversal")  # fmt: skip
-        return self.s.execute(q).first()
+        return _stored(self.s.execute(q).first())
 
-    def reversal_of(self, settlement_id: str) -> Row[Any] | None:
-        return self.s.execute(select(S).where(S.c.reverses == settlement_id)).first()
+    def reversal_of(self, settlement_id: str) -> Stored | None:
+        return _stored(self.s.execute(select(S).where(S.c.reverses == settlement_id)).first())
 
-    def statement_rows(self, provider_code: str, begin: dt.date, end: dt.date) -> list[Row[Any]]:
+    def statement_rows(self, provider_code: str, begin: dt.date, end: dt.date) -> list[Stored]:
         q = select(S).where(S.c.provider_code == provider_code, S.c.booked_on >= begin,
                             S.c.booked_on <= end).order_by(S.c.id)  # fmt: skip
-        return list(self.s.execute(q))
+        return [Stored(r) for r in self.s.execute(q)]
 
     # -- journal ---------------------------------------------------------------------------
 
