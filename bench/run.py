@@ -15,9 +15,10 @@ BENCHES = [
     ["resolve.py", "--stays", "2000", "--lines", "25", "--repeat", "3"],
     ["batch.py", "--encounters", "100000", "1000000", "--repeat", "3", "--scalar", "100000"],
     # the hospital service over HTTP (PostgreSQL: YIBAO_TEST_PG); docs/PERFORMANCE.md
-    ["service.py", "--encounters", "10000", "--seconds", "60", "--repeat", "3"],
+    ["service.py", "--insurees", "20000", "--encounters", "30000", "--seconds", "60",
+     "--lifecycle-seconds", "20", "--repeat", "3", "--concurrency", "6"],
     # re-entry after an outage into PostgreSQL (YIBAO_TEST_PG); docs/PERFORMANCE.md
-    ["reentry.py", "--stays", "100000", "--repeat", "3"],
+    ["reentry.py", "--stays", "100000", "--repeat", "3", "--check"],
     # the deferred queue run and bulk re-settlement (YIBAO_TEST_PG); docs/PERFORMANCE.md
     ["deferred.py", "--stays", "10000", "--repeat", "3"],
     ["resettle.py", "--stays", "10000", "--repeat", "3"],
