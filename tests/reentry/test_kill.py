@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -16,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import drop_schema, make_schema
+from tests.killing import kill_when
 from tests.reentry.files import load_people, many_rows, write_csv
 from yibao.packs import PACKS_DIR
 from yibao.services import reports
@@ -80,21 +79,11 @@ def test_a_killed_import_leaves_whole_stays_and_completes_on_rerun(
     people = load_people(first, 60)
     assert load_people(twin, 60) == people
     path = write_csv(tmp_path / "offline.csv", many_rows(people, STAYS, LINES))
-    env = dict(os.environ, YIBAO_DATABASE_URL=db_url)
-    err = (tmp_path / "stderr.txt").open("wb")
-    proc = subprocess.Popen([YIBAO, "deferred", "import", str(path), "--per-transaction", "4",
-                             "--writers", str(writers), "--out", str(tmp_path / "r.csv")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if _count(db_url, "settlements") >= 8:  # two transactions committed at least
-            break
-        time.sleep(0.02)
-    running = proc.poll() is None
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
-    err.close()
-    assert running, (tmp_path / "stderr.txt").read_text()
+    argv = [YIBAO, "deferred", "import", str(path), "--per-transaction", "4", "--writers",
+            str(writers), "--out", str(tmp_path / "r.csv")]
+    kill_when(argv, dict(os.environ, YIBAO_DATABASE_URL=db_url),
+              lambda: _count(db_url, "settlements") >= 8,  # two transactions at least
+              tmp_path / "stderr.txt")  # fmt: skip
     booked = _count(db_url, "settlements")
     time.sleep(1)  # nothing outlives the import: nothing more is committed
     assert _count(db_url, "settlements") == booked
