@@ -169,7 +169,7 @@ def test_compensating_a_fee_cancellation_uploads_the_lines_again(api: Api) -> No
     assert rev.status_code in (200, 201), rev.text
     before = api.counts()
     no = c.post("/v1/compensations", json={"msgid": "rev-1"}, headers=api.h())
-    assert "2304" in _problem(no, 409, "omsgid")["detail"]
+    assert "2304" in _problem(no, 409, "msgid")["detail"]
     assert api.counts() == before
     assert c.get("/v1/ledger/check", headers=api.h("auditor")).json()["ok"]
 
@@ -182,7 +182,7 @@ def test_restoring_lines_uploaded_again_meanwhile_is_refused(api: Api) -> None:
                     headers=api.h(**{"Idempotency-Key": "c-1"})).status_code == 200  # fmt: skip
     _fees(api, eid, [{"sn": "1", "code": "YP-0002", "price_fen": 5000, "qty_milli": 1000}])
     r = c.post("/v1/compensations", json={"msgid": "c-1"}, headers=api.h())
-    assert "feedetl_sn 1" in _problem(r, 409, "omsgid")["detail"]
+    assert "feedetl_sn 1" in _problem(r, 409, "msgid")["detail"]
 
 
 def test_roles_and_the_hospital_boundary(api: Api) -> None:

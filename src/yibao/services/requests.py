@@ -119,7 +119,7 @@ def compensate(uow: UnitOfWork, ctx: Context, caller: Principal, msgid: str,
         if reversal is not None:
             raise Conflict(f"request id {msgid} reversed settlement {reversal.reverses}: a "
                            "reversal (2305) is not undone by 冲正; settle the stay again (2304)",
-                           [("omsgid", "a settlement reversal")])  # fmt: skip
+                           [("msgid", "a settlement reversal")])  # fmt: skip
         row = hosp.settlement_by_msgid(provider, msgid)
         if row is not None:
             enc = enc_uc._load(uow, caller, row.encounter_id, lock=True)
@@ -182,7 +182,7 @@ def _restore_lines(uow: UnitOfWork, caller: Principal, enc: EncounterState, msgi
     if again:
         raise Conflict(f"encounter {enc.id}: feedetl_sn {', '.join(again[:10])} was uploaded "
                        f"again after request id {msgid} cancelled it; cancel it first",
-                       [("omsgid", "lines uploaded again since")])  # fmt: skip
+                       [("msgid", "lines uploaded again since")])  # fmt: skip
     rows = [{k: v for k, v in r._mapping.items() if k not in _NOT_COPIED}
             | {"uploaded_at": at, "upload_msgid": by_msgid, "cancelled_at": None,
                "cancel_msgid": None} for r in gone]
