@@ -100,3 +100,21 @@ def test_an_unwritable_folder_only_means_no_cache(
     monkeypatch.setenv("YIBAO_PACK_CACHE", str(blocker / "packs"))
     path = _copy(tmp_path)
     assert load_pack(path) == parse_pack(path.read_text(encoding="utf-8"))
+
+
+def test_another_pydantic_version_misses(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The kept form is keyed by Pydantic's and PyYAML's version files too (found, not
+    imported): an upgrade may change validation or the canonical dump behind the hash."""
+    import importlib.machinery
+
+    def fingerprint(version: str) -> str:
+        (tmp_path / "version.py").write_text(f"VERSION = {version!r}\n", encoding="utf-8")
+        fake = importlib.machinery.ModuleSpec("pydantic", None, origin=str(tmp_path / "x.py"))
+        real = cache.importlib.util.find_spec
+        monkeypatch.setattr(cache.importlib.util, "find_spec",
+                            lambda name: fake if name == "pydantic" else real(name))
+        monkeypatch.setattr(cache, "_fingerprint", None)
+        return cache._code_fingerprint()
+
+    assert fingerprint("2.14.4") != fingerprint("2.15.0")
+    assert fingerprint("2.14.4") == fingerprint("2.14.4")

@@ -164,9 +164,6 @@ def compensate(uow: UnitOfWork, ctx: Context, caller: Principal, msgid: str,
     return Compensated(msgid, kind, undone, repeated=False)
 
 
-_NOT_COPIED = frozenset({"id"})
-
-
 def _restore_lines(uow: UnitOfWork, caller: Principal, enc: EncounterState, msgid: str,
                    at: dt.datetime, by_msgid: str | None) -> list[str]:  # fmt: skip
     """The lines ``msgid`` cancelled, uploaded again under ``by_msgid`` (the stay must be
@@ -183,9 +180,9 @@ def _restore_lines(uow: UnitOfWork, caller: Principal, enc: EncounterState, msgi
         raise Conflict(f"encounter {enc.id}: feedetl_sn {', '.join(again[:10])} was uploaded "
                        f"again after request id {msgid} cancelled it; cancel it first",
                        [("msgid", "lines uploaded again since")])  # fmt: skip
-    rows = [{k: v for k, v in r._mapping.items() if k not in _NOT_COPIED}
-            | {"uploaded_at": at, "upload_msgid": by_msgid, "cancelled_at": None,
-               "cancel_msgid": None} for r in gone]
+    fresh = {"uploaded_at": at, "upload_msgid": by_msgid, "cancelled_at": None,
+             "cancel_msgid": None}  # a new row (new id): the cancelled one stays as recorded
+    rows = [{k: v for k, v in r._mapping.items() if k != "id"} | fresh for r in gone]
     hosp.insert_lines(rows)
     sns = [str(r["sn"]) for r in rows]
     enc_uc._change(uow, caller, enc, "fees_restored", enc.status, at, by_msgid,

@@ -17,6 +17,7 @@ cannot be written only means no cache: loading works as without one.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import pickle
 import sys
@@ -30,6 +31,7 @@ __all__ = ["cache_dir", "get", "put"]
 
 _FORMAT = 1  # bump when the kept form changes in a way the code fingerprint cannot see
 _CODE = ("schema.py", "model.py", "load.py", "strict_yaml.py", "cache.py")
+_LIBRARIES = (("pydantic", "version.py"), ("yaml", "__init__.py"))  # their version strings
 _fingerprint: str | None = None
 
 
@@ -45,14 +47,20 @@ def cache_dir() -> Path | None:
 
 
 def _code_fingerprint() -> str:
-    """sha256 over the source of the modules that parse and compile packs, the Python
-    version and the kept form's version: change any of them and old entries are unused."""
+    """sha256 over the source of the modules that parse and compile packs, the files that
+    carry Pydantic's and PyYAML's versions (found, not imported: validation and the
+    canonical dump behind the pack's hash are theirs), the Python version and the kept
+    form's version: change any of them and old entries are unused."""
     global _fingerprint
     if _fingerprint is None:
         h = hashlib.sha256(f"{_FORMAT}|{sys.version_info[:2]}|".encode())
         here = Path(__file__).parent
         for name in _CODE:
             h.update((here / name).read_bytes())
+        for lib, name in _LIBRARIES:
+            spec = importlib.util.find_spec(lib)
+            origin = spec.origin if spec is not None else None
+            h.update(Path(origin).with_name(name).read_bytes() if origin else b"-")
         _fingerprint = h.hexdigest()[:16]
     return _fingerprint
 
