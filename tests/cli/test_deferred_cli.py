@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.deferred.helpers import HOSPITAL, NEWCOMER, context, stay
@@ -52,3 +53,19 @@ def test_status_then_import_settles_the_queue(cli_db: str, tmp_path: Path) -> No
     bad = _run("deferred", "status", "--provider")
     assert bad.exit_code == 2  # type: ignore[attr-defined]
     uow.engine.dispose()
+
+
+def test_bulk_job_raises_the_thresholds_and_restores_them() -> None:
+    import gc
+
+    from yibao.adapters.cli.common import bulk_job
+
+    before = gc.get_threshold()
+    with bulk_job():
+        assert gc.get_threshold() == (100_000, 50, 1000)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), bulk_job():
+        raise RuntimeError("a failed command restores them too")
+    assert gc.get_threshold() == before

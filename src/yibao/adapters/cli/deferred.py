@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from yibao.adapters.cli.common import bad_input_exits
+from yibao.adapters.cli.common import bad_input_exits, bulk_job
 
 if TYPE_CHECKING:
     from yibao.services.access import Principal
@@ -90,7 +90,7 @@ def settle(
     from yibao.services.deferred import settle_ready
 
     caller = cli_principal()
-    with bad_input_exits(), progress_bar("deferred queue") as progress:
+    with bad_input_exits(), bulk_job(), progress_bar("deferred queue") as progress:
         run = settle_ready(unit_of_work(), hospital_context(), caller, provider_code=provider,
                            insuree_ids=insuree or None, progress=progress)  # fmt: skip
     waiting = ", ".join(f"{k} {v}" for k, v in sorted(run.waiting.items())) or "none"

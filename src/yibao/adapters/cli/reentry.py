@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from yibao.adapters.cli.common import bad_input_exits
+from yibao.adapters.cli.common import bad_input_exits, bulk_job
 from yibao.adapters.cli.deferred import cli_principal, deferred_app
 
 
@@ -70,7 +70,7 @@ def import_(
     from yibao.services.reentry import import_file
 
     result = out or file.with_name(f"{file.stem}.result{file.suffix}")
-    with bad_input_exits(), progress_bar("re-entry") as progress:
+    with bad_input_exits(), bulk_job(), progress_bar("re-entry") as progress:
         got = import_file(unit_of_work(), hospital_context(), cli_principal(), file,
                           out=result, per_transaction=per_transaction, writers=writers,
                           progress=progress)  # fmt: skip

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from yibao.adapters.cli.common import bad_input_exits
+from yibao.adapters.cli.common import bad_input_exits, bulk_job
 
 
 def resettle(
@@ -46,7 +46,7 @@ def resettle(
     from yibao.services.resettle import resettle as run_resettle
     from yibao.services.resettle_report import write_report
 
-    with bad_input_exits(), progress_bar("re-settle") as progress:
+    with bad_input_exits(), bulk_job(), progress_bar("re-settle") as progress:
         policy = load_pack(pack)
         done = run_resettle(unit_of_work(), hospital_context(), cli_principal(), pack=policy,
                             begin=begin.date(), end=end.date(), dry_run=dry_run,

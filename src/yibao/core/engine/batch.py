@@ -38,6 +38,8 @@ from yibao.core.errors import InvariantBroken
 
 __all__ = [
     "ACCUMULATOR_FIELDS",
+    "EXPLAIN_COLUMNS",
+    "LINE_RESULT_COLUMNS",
     "OUT_COLUMNS",
     "POLARS",
     "REJECT_COLUMNS",
@@ -46,6 +48,7 @@ __all__ = [
     "covered",
     "line_order",
     "line_reasons",
+    "line_results",
     "line_runs",
     "line_totals",
     "settle_frame",
@@ -90,6 +93,33 @@ def covered(encounters: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     )
 
 
+def _line_parts(covered_ids: pl.Series) -> tuple[pl.Expr, tuple[pl.Expr, ...]]:
+    """§4 per line: ``covered_item`` (§4.2) and ``split_line``'s amount and four parts."""
+    price, cls = pl.col("price_fen"), pl.col("item_class")
+    item = pl.col("encounter_id").is_in(covered_ids.implode()) & (
+        pl.col("in_protocol") | pl.col("temp_code")
+    )  # §4.2 covered_item
+    own_pay, selfpay = line_terms(cls == "C", cls == "B", item, pl.col("selfpay_bp"), POLARS)
+    cap = pl.col("price_cap_fen").fill_null(price)
+    return item, split_line(price, pl.col("qty_milli"), cap, own_pay, selfpay, POLARS)
+
+
+LINE_RESULT_COLUMNS = ("encounter_id", "sn", "det_item_fee_sumamt", "fulamt_ownpay_amt",
+                       "overlmt_amt", "preselfpay_amt", "inscp_scp_amt", "item_class",
+                       "covered")  # fmt: skip
+
+
+def line_results(lines: pl.LazyFrame, covered_ids: pl.Series) -> pl.LazyFrame:
+    """§4 for every line, not summed: ``LINE_RESULT_COLUMNS`` in the lines' order (what a
+    settlement's ``lines`` hold, ``batch_explain``). The same expressions as
+    ``line_totals``."""
+    item, parts = _line_parts(covered_ids)
+    names = LINE_RESULT_COLUMNS[2:7]
+    return lines.select("encounter_id", "sn", *[x.alias(n) for x, n in zip(parts, names,
+                                                                          strict=True)],
+                        "item_class", covered=item)  # fmt: skip
+
+
 def line_totals(lines: pl.LazyFrame, covered_ids: pl.Series) -> pl.LazyFrame:
     """§4 for every line, summed per encounter (``medfee_sumamt`` and the three parts
     that are not in scope); ``covered_ids`` are the ids ``covered`` found.
@@ -98,13 +128,7 @@ def line_totals(lines: pl.LazyFrame, covered_ids: pl.Series) -> pl.LazyFrame:
     byte lengths for character lengths); ``line_reasons`` checks those stays exactly.
     Every term is per row, so the whole pass streams.
     """
-    price, cls = pl.col("price_fen"), pl.col("item_class")
-    item = pl.col("encounter_id").is_in(covered_ids.implode()) & (
-        pl.col("in_protocol") | pl.col("temp_code")
-    )  # §4.2 covered_item
-    own_pay, selfpay = line_terms(cls == "C", cls == "B", item, pl.col("selfpay_bp"), POLARS)
-    cap = pl.col("price_cap_fen").fill_null(price)
-    parts = split_line(price, pl.col("qty_milli"), cap, own_pay, selfpay, POLARS)
+    _, parts = _line_parts(covered_ids)
     names = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
     per_line = [x.alias(n) for x, n in zip(parts, names, strict=False)]
     suspect = ~all_hold(line_checks(fast=True))
@@ -206,10 +230,18 @@ def suspects(totals: pl.DataFrame, order: pl.DataFrame, runs: pl.DataFrame) -> p
 
 
 def settle_frame(
-    encounters: pl.DataFrame, totals: pl.DataFrame, bad_lines: pl.DataFrame, px: PolicyExprs
+    encounters: pl.DataFrame,
+    totals: pl.DataFrame,
+    bad_lines: pl.DataFrame,
+    px: PolicyExprs,
+    *,
+    explain: bool = False,
 ) -> BatchResult:
     """Settle ``encounters`` with their ``line_totals``; ``bad_lines`` is ``line_reasons``
-    of the lines of every ``suspects`` encounter. Returns the settled rows and rejects."""
+    of the lines of every ``suspects`` encounter. Returns the settled rows and rejects;
+    with ``explain``, the settled rows also hold ``EXPLAIN_COLUMNS`` (what each step
+    read: ``batch_explain`` builds the settlements from them)."""
+    more = EXPLAIN_COLUMNS if explain else ()
     by_id = encounters["encounter_id"].is_sorted()
     if by_id:  # both sides sorted: a merge join, not a hash join
         encounters = encounters.with_columns(pl.col("encounter_id").set_sorted())
@@ -237,18 +269,24 @@ def settle_frame(
         )
         .with_columns(carried=carried)
         .with_columns(ok=pl.col("ok") & pl.col("carried"))
-        .select(*OUT_COLUMNS, *_KEPT)
+        .select(*OUT_COLUMNS, *_KEPT, *(c for c in more if c not in _KEPT))
         .collect(engine="in-memory")  # order-dependent work: faster than streaming
     )
     orphans = totals.join(encounters.select("encounter_id"), on="encounter_id", how="anti")
     if done["ok"].all() and orphans.height == 0:
-        return BatchResult(_out(done), pl.DataFrame(schema=REJECT_COLUMNS))
+        return BatchResult(_out(done, more), pl.DataFrame(schema=REJECT_COLUMNS))
     rejects = _rejects(done, wide, px, orphans)
     keep = done.join(rejects.select("encounter_id").unique(), on="encounter_id", how="anti")
-    return BatchResult(_out(keep.filter(pl.col("encounter_id").is_not_null())), rejects)
+    return BatchResult(_out(keep.filter(pl.col("encounter_id").is_not_null()), more), rejects)
 
 
 _CARRIED = ("a_before", "s_before", "m_before")
+EXPLAIN_COLUMNS = ("pack", "v", "scheme", "resident_tier", "provider_level", "admission_seq",
+                   "transferred", "n_lines", "d", "out_of_area", "cut", "waived", "r", "raw",
+                   "a_before", "serious_base", "s_before", "s_after", "m_base", "m_raw",
+                   "m_before", "oos", "rule", "allowed", "balance_before", "covid_status",
+                   "assistance_category")  # fmt: skip
+"""The columns of each step's inputs that a settlement's facts are read from."""
 _KEPT = ("row", "insuree_id", "year", "ok", "carried", "first", "balance_before", "one_stop")
 
 
@@ -292,8 +330,9 @@ def _rejects(
     return pl.concat([own, fellow, orphans]).sort("encounter_id", nulls_last=True)
 
 
-def _out(done: pl.DataFrame) -> pl.DataFrame:
-    """The contract's columns, by encounter id, after the invariants (SETTLEMENT.md §5)."""
+def _out(done: pl.DataFrame, more: tuple[str, ...]) -> pl.DataFrame:
+    """The contract's columns (and ``more``), by encounter id, after the invariants
+    (SETTLEMENT.md §5)."""
     c = pl.col
     amounts = [c(f) for f in SETLINFO_FIELDS]
     broken = ~(
@@ -308,5 +347,5 @@ def _out(done: pl.DataFrame) -> pl.DataFrame:
     bad = done.filter(broken)
     if bad.height:
         raise InvariantBroken(f"encounter {bad['encounter_id'][0]}: a batch invariant broke")
-    out = done.select(OUT_COLUMNS)
+    out = done.select(*OUT_COLUMNS, *more)
     return out if out["encounter_id"].is_sorted() else out.sort("encounter_id")

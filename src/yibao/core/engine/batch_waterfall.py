@@ -100,7 +100,13 @@ def waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     )
     r = pl.when(insured).then(referral_ratio(px.ratio_bp(), cut, px.referral_cut_bp(), POLARS))
     frame = (
-        frame.with_columns(d=pl.when(insured).then(d).otherwise(0), r=r.otherwise(0), oos=oos)
+        frame.with_columns(
+            d=pl.when(insured).then(d).otherwise(0),
+            r=r.otherwise(0),
+            oos=oos,
+            cut=cut,
+            waived=waived,
+        )
         .with_columns(act_pay_dedc=POLARS.least(inscp, c("d")))
         .with_columns(raw=basic_raw(inscp, c("act_pay_dedc"), c("r")))
         .with_columns(a_before=start("start_basic_entitled_fen") + before(c("raw")))
@@ -123,16 +129,16 @@ def waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     m_base = assistance_base(
         c("act_pay_dedc") + c("pool_selfpay_amt"), c("serious"), c("oos"), include, POLARS
     )
-    m_raw = (
-        pl.when(px.assisted())
-        .then(mul_bp(m_base, px.assistance_term(lambda p, k: p.assistance[k].ratio_bp)))
-        .otherwise(0)
+    ratio_m = px.assistance_term(lambda p, k: p.assistance[k].ratio_bp)  # 0: not assisted
+    frame = (
+        frame.with_columns(
+            hifob_pay=pl.when(c("s") == 0).then(c("serious")).otherwise(0),
+            hifmi_pay=pl.when(c("s") == 1).then(c("serious")).otherwise(0),
+            m_base=pl.when(px.assisted()).then(m_base).otherwise(0),
+        )
+        .with_columns(m_raw=mul_bp(c("m_base"), ratio_m))
+        .with_columns(m_before=start("start_assistance_entitled_fen") + before(c("m_raw")))
     )
-    frame = frame.with_columns(
-        hifob_pay=pl.when(c("s") == 0).then(c("serious")).otherwise(0),
-        hifmi_pay=pl.when(c("s") == 1).then(c("serious")).otherwise(0),
-        m_raw=m_raw,
-    ).with_columns(m_before=start("start_assistance_entitled_fen") + before(c("m_raw")))
     cap_m = px.assistance_term(lambda p, k: p.assistance[k].cap_fen)
     return _personal(
         frame.with_columns(maf_pay=capped_increment(c("m_before"), c("m_raw"), cap_m, POLARS)), px
