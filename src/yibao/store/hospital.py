@@ -160,6 +160,7 @@ class EncounterEvent(Base):
 
 
 _ACTIVE = text("cancelled_at IS NULL")
+_UPLOADED = text("upload_msgid IS NOT NULL")  # re-entered lines have none (DECISIONS 0094)
 
 
 class FeeLineRow(Base):
@@ -175,7 +176,12 @@ class FeeLineRow(Base):
             sqlite_where=_ACTIVE,
             postgresql_where=_ACTIVE,
         ),
-        Index("ix_fee_lines_upload_msgid", "upload_msgid"),
+        Index(
+            "ix_fee_lines_upload_msgid",
+            "upload_msgid",
+            sqlite_where=_UPLOADED,
+            postgresql_where=_UPLOADED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
