@@ -1,7 +1,7 @@
 """The deferred queue in one batch pass (DECISIONS 0082): many ready stays cleared and
 settled together — read in bulk, settled by the batch engine with the store's
-accumulators and accounts carried (re-entry's ``settle_stays``: each record
-materialised by the scalar engine and checked to the fen), then written in
+accumulators and accounts carried (re-entry's ``settle_stays``: each record read from
+the batch's columns, DECISIONS 0092), then written in
 transactions of whole insurees: each stay ``deferred`` -> ``discharged`` (event
 ``deferral_cleared``), booked (``booking.book``: the settlement, its ledger
 transaction, ``settled``), its advance cleared and its deferral row closed.

@@ -9,8 +9,8 @@ say — changes what stays already settled should have been paid. ``resettle``:
    moves the accumulators of every stay after it);
 2. recomputes them all in one batch-engine pass under the new pack set (the new pack
    in place of the packs it overlaps), starting from the store's accumulators and
-   account with those settlements taken out, each stay's record materialised by the
-   scalar engine and checked against the batch to the fen (``reentry_settle``);
+   account with those settlements taken out, each stay's record read from the batch's
+   columns (``reentry_settle``, DECISIONS 0092);
 3. compares with what is stored: per insuree, from the first stay whose amounts or
    accumulators differ, that stay and every later one are *changed*;
 4. without ``dry_run``: per group of whole insurees (``per_transaction`` stays), one
