@@ -51,28 +51,38 @@ class Stay:
     new: booking.NewEncounter  # re-settlement passes None: the encounter is in the store
 
 
+_SCHEMA: dict[str, Any] = {
+    "encounter_id": pl.Int64, "insuree_id": pl.Int64, "scheme": pl.String,
+    "resident_tier": pl.Int64, "insured_region": pl.String, "assistance_category": pl.String,
+    "provider_code": pl.String, "provider_region": pl.String, "provider_level": pl.Int64,
+    "covid_designated": pl.Boolean, "med_type": pl.String, "admit_date": pl.Date,
+    "discharge_date": pl.Date, "diagnoses": pl.List(pl.String), "covid_status": pl.String,
+    "filing": pl.String, "admission_seq": pl.Int64, "transfer_from": pl.Int64,
+    "account_balance_fen": pl.Int64, "start_basic_entitled_fen": pl.Int64,
+    "start_serious_base_fen": pl.Int64, "start_assistance_entitled_fen": pl.Int64,
+}  # fmt: skip
+"""The batch engine's encounter table, as ``_frame`` builds it from the stays."""
+
+
 def _frame(stays: Sequence[Stay], psn_idx: dict[str, int]) -> pl.DataFrame:
-    rows = []
-    for s in stays:
-        i, p, e, a = s.insuree, s.provider, s.encounter, s.accumulators
-        rows.append((s.idx, psn_idx[i.id], i.scheme, i.resident_tier, i.insured_region,
-                     i.assistance_category, p.code, p.region, p.level, p.covid_designated,
-                     e.med_type, e.admit_date, e.discharge_date, list(e.diagnoses),
-                     e.covid_status, e.filing, e.admission_seq,
-                     None if e.transfer_from is None else -1, i.account_balance_fen,
-                     a.basic_entitled_fen, a.serious_base_fen,
-                     a.assistance_entitled_fen))  # fmt: skip
-    schema: dict[str, Any] = {"encounter_id": pl.Int64, "insuree_id": pl.Int64, "scheme": pl.String,
-              "resident_tier": pl.Int64, "insured_region": pl.String,
-              "assistance_category": pl.String, "provider_code": pl.String,
-              "provider_region": pl.String, "provider_level": pl.Int64,
-              "covid_designated": pl.Boolean, "med_type": pl.String, "admit_date": pl.Date,
-              "discharge_date": pl.Date, "diagnoses": pl.List(pl.String),
-              "covid_status": pl.String, "filing": pl.String, "admission_seq": pl.Int64,
-              "transfer_from": pl.Int64, "account_balance_fen": pl.Int64,
-              "start_basic_entitled_fen": pl.Int64, "start_serious_base_fen": pl.Int64,
-              "start_assistance_entitled_fen": pl.Int64}  # fmt: skip
-    return pl.DataFrame(rows, schema=schema, orient="row").sort("encounter_id")
+    ins = [s.insuree for s in stays]
+    prov = [s.provider for s in stays]
+    enc = [s.encounter for s in stays]
+    acc = [s.accumulators for s in stays]
+    cols = (
+        [s.idx for s in stays], [psn_idx[i.id] for i in ins], [i.scheme for i in ins],
+        [i.resident_tier for i in ins], [i.insured_region for i in ins],
+        [i.assistance_category for i in ins], [p.code for p in prov], [p.region for p in prov],
+        [p.level for p in prov], [p.covid_designated for p in prov],
+        [e.med_type for e in enc], [e.admit_date for e in enc], [e.discharge_date for e in enc],
+        [list(e.diagnoses) for e in enc], [e.covid_status for e in enc],
+        [e.filing for e in enc], [e.admission_seq for e in enc],
+        [None if e.transfer_from is None else -1 for e in enc],
+        [i.account_balance_fen for i in ins], [a.basic_entitled_fen for a in acc],
+        [a.serious_base_fen for a in acc], [a.assistance_entitled_fen for a in acc],
+    )  # fmt: skip
+    series = [pl.Series(n, c, dtype=t) for (n, t), c in zip(_SCHEMA.items(), cols, strict=True)]
+    return pl.DataFrame(series).sort("encounter_id")
 
 
 def _batch(enc: pl.DataFrame, lines: pl.DataFrame, packs: PackSet,

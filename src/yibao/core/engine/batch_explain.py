@@ -41,22 +41,29 @@ __all__ = ["settlements"]
 
 _new = tuple.__new__
 _MAY_PAY = ("none", "inscope", "all")  # batch_policy's account rule codes
-_LEVEL = {"A": "01", "B": "02", "C": "03"}  # chrgitm_lv 甲 乙 丙, covered or not
+_LEVELS = ("01", "02", "03")  # chrgitm_lv 甲 乙 丙 (by item class, covered or not)
+_LEVEL_CODE = {"A": 0, "B": 1, "C": 2}
+
+
+_RULES = (RULE_CLASS_A, RULE_CLASS_B, RULE_OWN_PAY, RULE_COVERED)
 
 
 def _lines(results: pl.DataFrame) -> dict[int, tuple[LineResult, ...]]:
     """Each encounter's ``LineResult``s in the lines' order (``results``: ``line_results``
-    sorted by encounter_id, the lines' order kept within)."""
-    frame = results.with_columns(
-        lv=pl.col("item_class").replace_strict(_LEVEL, default="01"),
-        rule=pl.when(pl.col("covered")).then(pl.lit(RULE_COVERED))
-        .when(pl.col("item_class") == "C").then(pl.lit(RULE_OWN_PAY))
-        .when(pl.col("item_class") == "B").then(pl.lit(RULE_CLASS_B))
-        .otherwise(pl.lit(RULE_CLASS_A)),
+    sorted by encounter_id, the lines' order kept within). ``chrgitm_lv`` and the rule
+    are the same few strings on every line: one object each, not one per line."""
+    cls = pl.col("item_class")
+    code = pl.when(pl.col("covered")).then(3).when(cls == "C").then(2).when(cls == "B").then(1)
+    frame = results.select(
+        "encounter_id", "sn", "det_item_fee_sumamt", "fulamt_ownpay_amt", "overlmt_amt",
+        "preselfpay_amt", "inscp_scp_amt",
+        lv=cls.replace_strict(_LEVEL_CODE, default=0, return_dtype=pl.Int8),
+        rule=code.otherwise(0).cast(pl.Int8),
     )  # fmt: skip
-    cols = ("sn", "det_item_fee_sumamt", "fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt",
-            "inscp_scp_amt", "lv", "rule")  # fmt: skip
-    made = [_new(LineResult, t) for t in zip(*(frame[c].to_list() for c in cols), strict=True)]
+    cols = [frame[c].to_list() for c in frame.columns[1:7]]
+    levels = [_LEVELS[x] for x in frame["lv"].to_list()]
+    rules = [_RULES[x] for x in frame["rule"].to_list()]
+    made = [_new(LineResult, t) for t in zip(*cols, levels, rules, strict=True)]
     out: dict[int, tuple[LineResult, ...]] = {}
     at = 0
     runs = frame["encounter_id"].rle().struct.unnest()
