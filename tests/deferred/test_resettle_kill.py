@@ -41,16 +41,17 @@ def _corrected(tmp: Path) -> Path:
 
 
 def _standing(url: str) -> list[tuple[object, ...]]:
-    """Per encounter: its standing settlement's amounts and accumulators (ids and times
-    differ by run); and how many settlements and reversals each encounter has."""
+    """Per encounter (by its file's key): its standing settlement's amounts and
+    accumulators (ids and times differ by run); and how many settlements and reversals
+    each encounter has."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT e.id, s.psn_no, s.medfee_sumamt, s.fund_pay_sumamt, s.acct_pay,"
-                " s.psn_cash_pay, s.balance_after_fen, (SELECT count(*) FROM settlements x"
-                "  WHERE x.encounter_id = e.id) FROM encounters e"
-                " JOIN settlements s ON s.id = e.settlement_id ORDER BY e.id"))  # fmt: skip
+                "SELECT e.source_key, s.psn_no, s.medfee_sumamt, s.fund_pay_sumamt,"
+                " s.acct_pay, s.psn_cash_pay, s.balance_after_fen, (SELECT count(*) FROM"
+                " settlements x WHERE x.encounter_id = e.id) FROM encounters e"
+                " JOIN settlements s ON s.id = e.settlement_id ORDER BY e.source_key"))  # fmt: skip
             return [tuple(r) for r in rows]
     finally:
         engine.dispose()

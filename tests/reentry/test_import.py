@@ -17,7 +17,8 @@ from yibao.services import encounters as uc
 from yibao.services import offline_file, reports
 from yibao.services.access import Principal
 from yibao.services.context import CST, Context
-from yibao.services.reentry import encounter_id_of, import_file
+from yibao.services.reentry import import_file, source_key_of
+from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
 
 NOW = dt.datetime(2020, 2, 20, 10, 0, tzinfo=CST)
@@ -51,8 +52,17 @@ def test_import_settles_defers_and_equals_the_service_one_by_one(
     assert zy2["difference_fen"] == zy2["psn_cash_pay"] - 5000
     zy3 = result.filter(pl.col("encounter_no") == "ZY3").row(0, named=True)
     assert (zy3["psn_cash_pay"], zy3["fiscal_pay"] > 0) == (0, True)  # confirmed: pays nothing
-    deferred = uc.encounter(uow, CLERK, encounter_id_of("H50010200001", "ZY4"))
+    zy4 = result.filter(pl.col("encounter_no") == "ZY4").row(0, named=True)
+    deferred = uc.encounter(uow, CLERK, zy4["encounter_id"])
     assert deferred.status == "deferred"
+    # new stays take consecutive ids in settlement order, their file key beside (0095)
+    with uow:
+        keys = {e.id: e.source_key for e in bulk.lock_encounters(
+            uow.session, result["encounter_id"].to_list())}  # fmt: skip
+    assert keys[zy4["encounter_id"]] == source_key_of("H50010200001", "ZY4")
+    assert sorted(keys) == sorted(result["encounter_id"].to_list())
+    assert len({i[:-9] for i in keys}) == 1
+    assert all(len(i) == 30 for i in keys)
     batch = _settled(uow)
     # idempotent: the same file again changes nothing
     with uow:

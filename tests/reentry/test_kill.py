@@ -55,12 +55,15 @@ def _count(url: str, table: str) -> int:
 
 
 def _state(uow: UnitOfWork) -> tuple[object, ...]:
-    """What an import leaves, without the ids and times that differ by run."""
+    """What an import leaves, without the ids and times that differ by run (stays by
+    their file's key: each run numbers its new stays)."""
     with uow:
         h = uow.hospital
-        setl = sorted((r.encounter_id, tuple(r.record["setlinfo"]), tuple(r.accumulators_after),
-                       r.balance_after_fen) for r in h.settlements())  # fmt: skip
-        lines = sorted((r.encounter_id, r.sn, r.code, r.amount_fen) for r in
+        key = dict(uow.session.execute(text("SELECT id, source_key FROM encounters")).all())
+        setl = sorted((key[r.encounter_id], tuple(r.record["setlinfo"]),
+                       tuple(r.accumulators_after), r.balance_after_fen)
+                      for r in h.settlements())  # fmt: skip
+        lines = sorted((key[r.encounter_id], r.sn, r.code, r.amount_fen) for r in
                        uow.session.execute(text("SELECT encounter_id, sn, code, amount_fen "
                                                 "FROM fee_lines")))  # fmt: skip
         accs = sorted(h.all_accumulators().items())

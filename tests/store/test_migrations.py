@@ -108,3 +108,28 @@ def test_append_only_tables_refuse_update_and_delete(db_url: str) -> None:
             assert conn.execute(text("SELECT actor FROM audit_log")).scalar_one() == "k1"
     finally:
         engine.dispose()
+
+
+def test_0006_gives_stays_re_entered_before_their_id_as_source_key(empty_url: str) -> None:
+    """Until 0006 a re-entered stay's id was its file key (F + 29 hex); API stays (M…)
+    have none."""
+    from sqlalchemy import text
+
+    migrate.upgrade(empty_url, "0005")
+    engine = make_engine(empty_url)
+    row = ("'{id}', 'H50010200001', '500102198003150016', '500102', '21', "
+           "'2020-02-03 01:00:00', '2020-02-03', '[]', 'none', 'not_needed', 'discharged', 1, "
+           "'2020-02-03 01:00:00', '2020-02-03 01:00:00'")  # fmt: skip
+    cols = ("id, provider_code, psn_no, insured_region, med_type, admit_time, admit_date, "
+            "diagnoses, covid_status, filing, status, version, created_at, updated_at")
+    try:
+        with engine.begin() as conn:
+            for eid in ("F" + "a" * 29, "M20200203090000abcdef"):
+                conn.execute(text(f"INSERT INTO encounters ({cols}) VALUES "
+                                  f"({row.format(id=eid)})"))  # fmt: skip
+        migrate.upgrade(empty_url)
+        with engine.connect() as conn:
+            got = dict(conn.execute(text("SELECT id, source_key FROM encounters")).all())
+    finally:
+        engine.dispose()
+    assert got == {"F" + "a" * 29: "F" + "a" * 29, "M20200203090000abcdef": None}

@@ -158,7 +158,7 @@ def reentered(rows: Rows, caller: Principal, new: NewEncounter, at: dt.datetime,
                msgid: str | None, **state: Any) -> dict[str, Any]:  # fmt: skip
     """A new encounter's row (in ``state``), its ``reentered`` event (none ->
     ``discharged``, seq 1) and audit entry; returns its audit view after that event."""
-    row = dict(new.row)
+    row = {"source_key": None, **new.row}
     row.update(created_at=at, updated_at=at, **state)
     row["diagnoses"] = rows.json(row["diagnoses"])
     rows.encounters.append(row)

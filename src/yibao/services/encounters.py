@@ -151,6 +151,7 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
             "covid_status": cmd.covid_status, "filing": cmd.filing,
             "transfer_from": cmd.transfer_from, "status": "admitted", "settlement_id": None,
             "admit_msgid": msgid, "version": 1, "created_at": at, "updated_at": at,
+            "source_key": None,
         }  # fmt: skip
         state = EncounterState(enc_id, caller.provider_code, cmd.insuree_id, region,
                                cmd.scheme_code, cmd.med_type, _utc(cmd.admit_time), day, None,

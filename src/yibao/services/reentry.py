@@ -37,15 +37,15 @@ from yibao.core.errors import InvalidRequest, NotInCatalog, Problem, YibaoError
 from yibao.services import booking, catalog, offline_file
 from yibao.services.access import Principal, require
 from yibao.services.booking import NewEncounter
-from yibao.services.context import CST, Context
+from yibao.services.context import CST, Context, new_id
 from yibao.services.encounters import Diagnosis, EncounterState, covid_status_of
 from yibao.services.reentry_settle import Stay, batch_pass, settle_order
 from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
 
-__all__ = ["Imported", "encounter_id_of", "import_file"]
+__all__ = ["Imported", "import_file", "source_key_of"]
 
-_ID_PREFIX = "F"  # re-entered stays: F + 29 hex of sha256(provider|encounter_no)
+_KEY_PREFIX = "F"  # a re-entered stay's source key: F + 29 hex of sha256(provider|encounter_no)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +61,26 @@ class Imported:
     result: Path | None
 
 
-def encounter_id_of(provider_code: str, encounter_no: str) -> str:
-    """The store id of a re-entered stay: the same for the same hospital and number."""
+def source_key_of(provider_code: str, encounter_no: str) -> str:
+    """A re-entered stay's ``source_key``: the same for the same hospital and number, so a
+    file imported again finds its stays (the stays re-entered before 2026-12-07 have it
+    as their id too)."""
     digest = hashlib.sha256(f"{provider_code}|{encounter_no}".encode()).hexdigest()
-    return _ID_PREFIX + digest[:29]
+    return _KEY_PREFIX + digest[:29]
+
+
+def _with_ids(enc: pl.DataFrame, stored: dict[str, str], at: dt.datetime) -> pl.DataFrame:
+    """``encounter_id`` of each stay: the store's for a stay it holds (by source key);
+    for a new one, this run's prefix (F, the time, 6 random hex) and a sequence number in
+    settlement order — insuree, discharge time, source key — so that each part's stays
+    take consecutive ids and their rows go to the right end of every index on the
+    encounter id, however many stays the store already holds (DECISIONS 0095)."""
+    prefix = new_id(_KEY_PREFIX, at)[:21]
+    order = enc.with_row_index("_n").sort("insuree_id", "discharge_time", "source_key")
+    ids = [stored.get(k) or f"{prefix}{n:09d}"
+           for n, k in enumerate(order["source_key"].to_list())]  # fmt: skip
+    got = order.select("_n", encounter_id=pl.Series(ids, dtype=pl.String)).sort("_n")
+    return enc.with_columns(got["encounter_id"])
 
 
 def _utc(t: dt.datetime) -> dt.datetime:
@@ -103,18 +119,20 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     n_rows = raw.height
     parsed = offline_file.parse(raw)
     del raw  # a 1 M-stay file is 20 M rows: hold as few copies as possible
-    enc = parsed.encounters.with_columns(
-        encounter_id=pl.struct("provider_code", "encounter_no").map_elements(
-            lambda r: encounter_id_of(r["provider_code"], r["encounter_no"]),
-            return_dtype=pl.String))  # fmt: skip
+    enc = parsed.encounters.with_columns(source_key=pl.Series(
+        map(source_key_of, parsed.encounters["provider_code"].to_list(),
+            parsed.encounters["encounter_no"].to_list()), dtype=pl.String))  # fmt: skip
     key = ["provider_code", "encounter_no"]
-    lines = parsed.lines.join(enc.select(*key, "encounter_id"), on=key, maintain_order="left")
     duplicates = parsed.duplicates
-    del parsed
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     problems = _Problems()
     with uow:
-        stored = {r.id: r for r in bulk.lock_encounters(uow.session, enc["encounter_id"].to_list())}
+        found = bulk.lock_encounters(uow.session, enc["source_key"].to_list(), by="source_key")
+        enc = _with_ids(enc, {r.source_key: r.id for r in found}, ctx.now())
+        lines = parsed.lines.join(enc.select(*key, "encounter_id"), on=key,
+                                  maintain_order="left")  # fmt: skip
+        del parsed
+        stored = {r.id: r for r in found}
         already = _already(uow, enc, lines, stored, problems)
         todo = enc.filter(~pl.col("encounter_id").is_in(list(already)))
         stays, fee_rows, deferred = _prepare(uow, ctx, caller, todo, lines, sha, path, problems)
@@ -357,7 +375,7 @@ def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], i
         "discharge_time": _utc(r["discharge_time"]), "discharge_date": day,
         "diagnoses": [{"code": d.code, "main": d.main} for d in diags],
         "covid_status": r["covid_status"], "filing": r["filing"], "transfer_from": None,
-        "admit_msgid": None,
+        "admit_msgid": None, "source_key": r["source_key"],
     }, {"source": path.name[-100:], "sha256": sha, "row": row,
         "encounter_no": r["encounter_no"], "lines": r["n_lines"]})  # fmt: skip
     if not enrolled:

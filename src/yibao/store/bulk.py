@@ -111,11 +111,13 @@ def _temp(session: Session, name: str, ddl: str, frame: pl.DataFrame) -> None:
         cp.write(buf.getbuffer())
 
 
-def lock_encounters(session: Session, ids: Sequence[str]) -> list[Any]:
-    """The encounter rows of ``ids`` that exist, locked (``FOR UPDATE``), by id."""
+def lock_encounters(session: Session, ids: Sequence[str], *, by: str = "id") -> list[Any]:
+    """The encounter rows of ``ids`` that exist, locked (``FOR UPDATE``), by id; ``by``:
+    the column ``ids`` hold (``source_key``: re-entered stays by their file's key)."""
     out: list[Any] = []
+    col = E.c[by]
     for start in range(0, len(ids), 5000):
-        q = select(E).where(among(session, E.c.id, ids[start : start + 5000])).order_by(E.c.id)
+        q = select(E).where(among(session, col, ids[start : start + 5000])).order_by(E.c.id)
         out += list(session.execute(q.with_for_update(of=E) if _pg(session) else q))
     return out
 

@@ -106,6 +106,9 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(Time)
 
 
+_SOURCED = text("source_key IS NOT NULL")  # re-entered stays only
+
+
 class Encounter(Base):
     """就诊: the current state of one stay; ``encounter_events`` is its history."""
 
@@ -116,6 +119,13 @@ class Encounter(Base):
         CheckConstraint(_in("filing", ("registered", "unregistered", "not_needed")), name="filing"),
         Index("ix_encounters_psn_no_admit_date", "psn_no", "admit_date"),
         Index("ix_encounters_provider_code_admit_date", "provider_code", "admit_date"),
+        Index(
+            "uq_encounters_source_key",
+            "source_key",
+            unique=True,
+            sqlite_where=_SOURCED,
+            postgresql_where=_SOURCED,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(30), primary_key=True)  # mdtrt_id
@@ -138,6 +148,9 @@ class Encounter(Base):
     version: Mapped[int] = mapped_column(Integer)  # +1 on every event
     created_at: Mapped[dt.datetime] = mapped_column(Time)
     updated_at: Mapped[dt.datetime] = mapped_column(Time)
+    # a stay re-entered from a capture file: F + 29 hex of sha256(provider|encounter_no),
+    # what finds it again when the file comes twice (DECISIONS 0095); None otherwise
+    source_key: Mapped[str | None] = mapped_column(String(30))
 
 
 class EncounterEvent(Base):
