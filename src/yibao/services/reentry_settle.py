@@ -69,7 +69,7 @@ def _frame(stays: Sequence[Stay], psn_idx: dict[str, int]) -> pl.DataFrame:
     prov = [s.provider for s in stays]
     enc = [s.encounter for s in stays]
     acc = [s.accumulators for s in stays]
-    cols = (
+    cols: tuple[list[Any], ...] = (
         [s.idx for s in stays], [psn_idx[i.id] for i in ins], [i.scheme for i in ins],
         [i.resident_tier for i in ins], [i.insured_region for i in ins],
         [i.assistance_category for i in ins], [p.code for p in prov], [p.region for p in prov],
