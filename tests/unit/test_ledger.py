@@ -60,7 +60,8 @@ def test_public_api_is_pinned() -> None:
             "CHART", "FISCAL", "PATIENT", "Account", "AccountType", "Booked", "Kind", "Posted",
             "Posting", "SettlementRef", "Side", "Totals", "Transaction", "balances",
             "compare_totals", "daily_totals", "ledger_problems", "period_totals",
-            "posted_amounts", "postings_for", "reversal_of", "transaction_problems",
+            "posted_amounts", "postings_for", "reversal_of", "settlement_legs",
+            "settlement_narration", "transaction_problems",
         ]
     )  # fmt: skip
     for module in (accounts, journal, post, checks, reconcile):

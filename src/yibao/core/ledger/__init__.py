@@ -4,8 +4,9 @@
   is its own book, the COVID fiscal subsidy another (单列), patient cash a memo book;
 - ``journal``: ``Posting`` (signed fen: debit > 0 > credit), ``Transaction``,
   ``reversal_of`` (exact negation), balances;
-- ``post``: ``postings_for(settlement, ...)`` -> one balanced transaction, and
-  ``posted_amounts`` to read a transaction back;
+- ``post``: ``postings_for(settlement, ...)`` -> one balanced transaction (its postings
+  as plain values: ``settlement_legs``, for bulk booking), and ``posted_amounts`` to read
+  a transaction back;
 - ``checks``: named checks returning problems, ``ledger_problems`` for `yibao ledger
   check` (trial balance, each settlement's balance, accumulators vs postings);
 - ``reconcile``: 3201/3202 totals and comparisons.
@@ -22,7 +23,13 @@ from yibao.core.ledger.journal import (
     balances,
     reversal_of,
 )
-from yibao.core.ledger.post import Posted, posted_amounts, postings_for
+from yibao.core.ledger.post import (
+    Posted,
+    posted_amounts,
+    postings_for,
+    settlement_legs,
+    settlement_narration,
+)
 from yibao.core.ledger.reconcile import Totals, compare_totals, daily_totals, period_totals
 
 __all__ = [
@@ -47,5 +54,7 @@ __all__ = [
     "posted_amounts",
     "postings_for",
     "reversal_of",
+    "settlement_legs",
+    "settlement_narration",
     "transaction_problems",
 ]

@@ -47,11 +47,14 @@ from yibao.core.ledger.journal import Posting, SettlementRef, Transaction, balan
 from yibao.core.money import BP_ONE, mul_bp
 
 __all__ = [
+    "Leg",
     "Posted",
     "central_share_adjustment",
     "paid_by_fund",
     "posted_amounts",
     "postings_for",
+    "settlement_legs",
+    "settlement_narration",
 ]
 
 _BASIC_BOOKS = frozenset(BASIC.values())
@@ -59,8 +62,12 @@ _SERIOUS_BOOKS = frozenset(SERIOUS.values())
 _TO_HOSPITAL = frozenset({HOSPITAL_PAYABLE.code, FISCAL_PAYABLE.code, CASH_COLLECTED.code})
 
 
-def _pair(debit: Account, credit: Account, fen: int) -> list[Posting]:
-    return [Posting(debit, fen), Posting(credit, -fen)] if fen else []
+Leg = tuple[str, str, str, int]
+"""One posting as plain values: account code, book, key, signed fen."""
+
+
+def _pair(debit: tuple[str, str, str], credit: tuple[str, str, str], fen: int) -> list[Leg]:
+    return [(*debit, fen), (*credit, -fen)] if fen else []
 
 
 def _fund_book(table: dict[str, str], scheme: str, fen: int, field: str) -> str:
@@ -68,6 +75,38 @@ def _fund_book(table: dict[str, str], scheme: str, fen: int, field: str) -> str:
     if book is None:
         raise InvariantBroken(f"{field} = {fen} for an insuree of scheme {scheme!r}")
     return book
+
+
+def settlement_legs(s: Settlement, *, provider_code: str, central_share_bp: int) -> list[Leg]:
+    """The postings of ``postings_for`` as (code, book, key, fen), in its order: what
+    bulk booking writes without building the objects (≈ 20 µs a settlement)."""
+    if not 0 <= central_share_bp <= BP_ONE:
+        raise ValueError(f"central_share_bp {central_share_bp} is outside 0..{BP_ONE}")
+    i, scheme, psn, prov = s.setlinfo, s.facts.scheme, s.insuree_id, provider_code
+    out: list[Leg] = []
+    for table, fen, field in (
+        (BASIC, i.hifp_pay, "hifp_pay"),
+        (SERIOUS, i.hifob_pay + i.hifmi_pay, "hifob_pay + hifmi_pay"),
+    ):
+        if fen:
+            book = _fund_book(table, scheme, fen, field)
+            out += _pair((BENEFIT.code, book, ""), (HOSPITAL_PAYABLE.code, book, prov), fen)
+    out += _pair((BENEFIT.code, ASSISTANCE, ""), (HOSPITAL_PAYABLE.code, ASSISTANCE, prov),
+                 i.maf_pay)  # fmt: skip
+    out += _pair((PERSONAL_ACCOUNT.code, ACCOUNT, psn), (HOSPITAL_PAYABLE.code, ACCOUNT, prov),
+                 i.acct_pay)  # fmt: skip
+    out += _pair((FISCAL_SUBSIDY.code, FISCAL, ""), (FISCAL_PAYABLE.code, FISCAL, prov),
+                 i.fiscal_pay)  # fmt: skip
+    out += _pair((CENTRAL_RECEIVABLE.code, FISCAL, ""), (CENTRAL_SHARE.code, FISCAL, ""),
+                 mul_bp(i.fiscal_pay, central_share_bp))  # fmt: skip
+    out += _pair((PATIENT_CASH.code, PATIENT, psn), (CASH_COLLECTED.code, PATIENT, prov),
+                 i.psn_cash_pay)  # fmt: skip
+    return out
+
+
+def settlement_narration(settlement_id: str, encounter_id: str) -> str:
+    """The narration of a settlement's transaction (摘要)."""
+    return f"结算 {settlement_id} 就诊 {encounter_id}"
 
 
 def postings_for(
@@ -81,41 +120,20 @@ def postings_for(
     settlement_id: str | None = None,
     clr_type: str = "",
 ) -> Transaction:
-    """The one balanced transaction a settlement posts (its accounts: module docstring).
+    """The one balanced transaction a settlement posts (its accounts: module docstring;
+    its postings: ``settlement_legs``).
 
     ``central_share_bp`` is central finance's share of the fiscal subsidy (财社〔2020〕2号:
     60 %) as data — the pack's or the caller's, never a constant here. ``accumulator_year``
     is the calendar year of the discharge date, which the settlement does not carry.
     """
-    if not 0 <= central_share_bp <= BP_ONE:
-        raise ValueError(f"central_share_bp {central_share_bp} is outside 0..{BP_ONE}")
-    i, scheme, psn = s.setlinfo, s.facts.scheme, s.insuree_id
-    serious = i.hifob_pay + i.hifmi_pay
-    out: list[Posting] = []
-    for table, fen, field in (
-        (BASIC, i.hifp_pay, "hifp_pay"),
-        (SERIOUS, serious, "hifob_pay + hifmi_pay"),
-    ):
-        if fen:
-            book = _fund_book(table, scheme, fen, field)
-            out += _pair(Account(BENEFIT.code, book), _payable(book, provider_code), fen)
-    out += _pair(Account(BENEFIT.code, ASSISTANCE), _payable(ASSISTANCE, provider_code), i.maf_pay)
-    out += _pair(Account(PERSONAL_ACCOUNT.code, ACCOUNT, psn), _payable(ACCOUNT, provider_code),
-                 i.acct_pay)  # fmt: skip
-    out += _pair(Account(FISCAL_SUBSIDY.code, FISCAL),
-                 Account(FISCAL_PAYABLE.code, FISCAL, provider_code), i.fiscal_pay)  # fmt: skip
-    out += _pair(Account(CENTRAL_RECEIVABLE.code, FISCAL), Account(CENTRAL_SHARE.code, FISCAL),
-                 mul_bp(i.fiscal_pay, central_share_bp))  # fmt: skip
-    out += _pair(Account(PATIENT_CASH.code, PATIENT, psn),
-                 Account(CASH_COLLECTED.code, PATIENT, provider_code), i.psn_cash_pay)  # fmt: skip
+    legs = settlement_legs(s, provider_code=provider_code, central_share_bp=central_share_bp)
+    out = tuple(Posting(Account(code, book, key), fen) for code, book, key, fen in legs)
     ref = SettlementRef(settlement_id if settlement_id is not None else tx_id, s.encounter_id,
-                        psn, provider_code, scheme, accumulator_year, clr_type)  # fmt: skip
-    return Transaction(tx_id, booked_on, "settlement", tuple(out), ref,
-                       narration=f"结算 {ref.settlement_id} 就诊 {s.encounter_id}")  # fmt: skip
-
-
-def _payable(book: str, provider_code: str) -> Account:
-    return Account(HOSPITAL_PAYABLE.code, book, provider_code)
+                        s.insuree_id, provider_code, s.facts.scheme, accumulator_year,
+                        clr_type)  # fmt: skip
+    narration = settlement_narration(ref.settlement_id, s.encounter_id)
+    return Transaction(tx_id, booked_on, "settlement", out, ref, narration=narration)
 
 
 class Posted(NamedTuple):
