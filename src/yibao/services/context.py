@@ -23,7 +23,7 @@ from yibao.services import catalog
 from yibao.store.tables import ChangeSet
 from yibao.store.uow import UnitOfWork
 
-__all__ = ["CST", "Context", "new_id"]
+__all__ = ["CST", "Context", "new_id", "new_ids"]
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 """The platform's clock (Beijing time): business dates (booked_on, admit_date) are its."""
@@ -37,6 +37,14 @@ def new_id(prefix: str, at: dt.datetime) -> str:
     """A 30-character id: prefix, yyyyMMddHHmmss (CST), random hex."""
     stamp = at.astimezone(CST).strftime("%Y%m%d%H%M%S")
     return f"{prefix}{stamp}{secrets.token_hex(8)}"[:30]
+
+
+def new_ids(prefix: str, at: dt.datetime, n: int) -> list[str]:
+    """``n`` ids as ``new_id`` makes them, one stamp and one draw of random bytes for
+    all (bulk booking: ≈ 5 µs an id one by one)."""
+    head = f"{prefix}{at.astimezone(CST).strftime('%Y%m%d%H%M%S')}"
+    hexes = secrets.token_bytes(8 * n).hex()
+    return [f"{head}{hexes[k : k + 16]}"[:30] for k in range(0, 16 * n, 16)]
 
 
 _CACHE_MAX = 200_000
