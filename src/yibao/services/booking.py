@@ -3,13 +3,14 @@
 
 For each ``Entry`` (an engine ``Settlement`` computed with the accumulators and the
 account balance carried from what the store holds) ``book`` writes, inside the caller's
-unit of work: the ``settlements`` row (record, setldetail, trace, accumulators and
-balance before and after), one balanced ledger transaction (``ledger.postings_for``,
-the same postings), the encounter's move to ``settled`` with its ``encounter_events``
-row and audit entry, the insuree-year accumulators and the personal account. A new
-encounter (re-entry of a stay captured offline) is inserted first, with its fee lines,
-a ``reentered`` event and its audit entry. A later reversal through the API reads these
-rows as it reads the service's own; ``yibao ledger check`` balances.
+unit of work: the ``settlements`` row (record, accumulators and balance before and
+after), one balanced ledger transaction (the postings of ``ledger.postings_for``), the
+encounter's move to ``settled`` with its ``encounter_events`` row and audit entry, the
+insuree-year accumulators and the personal account. A new encounter (re-entry of a stay
+captured offline) is inserted first, with its fee lines, a ``reentered`` event and its
+audit entry. The rows are built column-wise (``booking_rows.Columns``, DECISIONS 0058),
+the same values as the service's one at a time. A later reversal through the API reads
+these rows as it reads the service's own; ``yibao ledger check`` balances.
 
 Before writing, the accumulator and account rows of every insuree in the booking are
 locked (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction holds the database) and
@@ -36,24 +37,15 @@ from yibao.core.privacy import mask_psn_no
 from yibao.services.access import Principal, require
 from yibao.services.booking_rows import (
     Booked,
+    Columns,
     Entry,
     NewEncounter,
     Plan,
-    Rows,
-    frame,
+    TableRows,
     make_plan,
-    reentered,
 )
 from yibao.store import bulk
-from yibao.store.hospital import (
-    AuditEntry,
-    Encounter,
-    EncounterEvent,
-    FeeLineRow,
-    JournalPosting,
-    JournalTransaction,
-    SettlementRow,
-)
+from yibao.store.hospital import FeeLineRow
 from yibao.store.uow import UnitOfWork
 
 __all__ = [
@@ -146,16 +138,16 @@ def insert_discharged(uow: UnitOfWork, caller: Principal, news: Sequence[NewEnco
     their ``reentered`` event, audit entry and fee lines, inside the caller's unit of
     work. Returns their ids."""
     require(caller, "settlement.book")
-    rows = Rows(uow.dialect == "postgresql")
+    rows = Columns(uow.dialect == "postgresql", caller, at)
     for new in news:
         if caller.role == "hospital" and caller.provider_code != new.row["provider_code"]:
             raise Conflict(f"encounter {new.row['id']}: another hospital's stay")
-        reentered(rows, caller, new, at, None, status="discharged", version=1,
-                   settlement_id=None)  # fmt: skip
-    if bulk.lock_encounters(uow.session, [r["id"] for r in rows.encounters]):
+        rows.reentered(new, None, "discharged", 1, None)
+    ids = [new.row["id"] for new in news]
+    if bulk.lock_encounters(uow.session, ids):
         raise Conflict("an encounter to insert already exists")
     _write(uow, Plan(rows, {}, {}, {}), lines, at)
-    return [r["id"] for r in rows.encounters]
+    return ids
 
 
 def book(uow: UnitOfWork, caller: Principal, entries: Sequence[Entry], *, at: dt.datetime,
@@ -180,14 +172,14 @@ def _write(uow: UnitOfWork, plan: Plan, lines: pl.DataFrame | None, at: dt.datet
     s, rows = uow.session, plan.rows
     bulk.prefer_lz4(s)
 
-    def put(table: Table, data: list[dict[str, Any]]) -> None:
+    def put(t: TableRows) -> None:
         if rows.pg:
-            got = rows.frames.get(table.name)
-            bulk.insert_frame(s, table, frame(data, table) if got is None else got)
-        elif data:  # SQLite: executemany (JSON columns serialised by SQLAlchemy)
-            s.execute(table.insert(), data)
+            got = rows.frames.get(t.table.name)
+            bulk.insert_frame(s, t.table, t.frame() if got is None else got)
+        elif t.rows:  # SQLite: executemany (JSON columns serialised by SQLAlchemy)
+            s.execute(t.table.insert(), t.dicts())
 
-    put(_t(Encounter), rows.encounters)
+    put(rows.encounters)
     n = 0
     if lines is not None and lines.height:
         fee = lines.with_columns(uploaded_at=pl.lit(at, pl.Datetime("us", "UTC")),
@@ -195,10 +187,8 @@ def _write(uow: UnitOfWork, plan: Plan, lines: pl.DataFrame | None, at: dt.datet
                                  cancel_msgid=pl.lit(None, pl.String))  # fmt: skip
         bulk.insert_frame(s, _t(FeeLineRow), fee)
         n = fee.height
-    for table, data in ((_t(EncounterEvent), rows.events), (_t(SettlementRow), rows.settlements),
-                        (_t(JournalTransaction), rows.heads), (_t(JournalPosting), rows.postings),
-                        (_t(AuditEntry), rows.audit)):  # fmt: skip
-        put(table, data)
+    for t in rows.tables()[1:]:
+        put(t)
     bulk.move_encounters(s, rows.moves, at)
     bulk.set_accumulators(s, plan.final, at)
     bulk.move_accounts(s, plan.deltas, at)
