@@ -178,8 +178,8 @@ def _series(name: str, values: Sequence[Any], dtype: Any) -> pl.Series:
 
 class JsonColumn:
     """A JSON column's values: on PostgreSQL orjson's text (``Rows.json``'s), all rows
-    in one buffer (an object kept per row costs more than its serialising: ≈ 8 µs a
-    settlement record); on SQLite the objects (SQLAlchemy serialises them)."""
+    in one buffer (a text object kept per row cost ≈ 8 µs more a settlement record, as
+    much as serialising it); on SQLite the objects (SQLAlchemy serialises them)."""
 
     __slots__ = ("data", "docs", "ends", "pg")
 
@@ -287,6 +287,7 @@ class Columns:
                                {"at": at, "actor": caller.actor, "role": caller.role,
                                 "provider_code": caller.provider_code, "entity": "encounter"},
                                pg)  # fmt: skip
+        self.audit.json["detail"] = self.events.json["detail"]  # one entry per event, alike
         self.settlements = TableRows(_t(SettlementRow), (
             "id", "encounter_id", "provider_code", "psn_no", "year", "discharge_date", "msgid",
             "pack_id", "pack_sha256", "med_type", "central_share_bp", "medfee_sumamt",
@@ -339,10 +340,10 @@ class Columns:
         self.postings.rows += [(setl_id, n, *leg) for n, leg in enumerate(legs)]
 
     def _event(self, row: tuple[Any, ...], audit: tuple[Any, ...], detail: Any) -> None:
+        """An event and its audit entry, with the same detail (one JSON column)."""
         self.events.rows.append(row)
         self.events.json["detail"].append(detail)
         self.audit.rows.append(audit)
-        self.audit.json["detail"].append(detail)
 
     def reentered(self, new: NewEncounter, msgid: str | None, status: str, version: int,
                   setl_id: str | None) -> str:  # fmt: skip
