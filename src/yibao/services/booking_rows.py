@@ -325,7 +325,7 @@ class Columns:
         s, json, doc = e.settlement, self.json, self.settlements.json
         i, year = s.setlinfo, e.discharge_date.year
         self.settlements.rows.append((
-            setl_id, e.encounter_id, e.provider_code, e.insuree_id, year, e.discharge_date,
+            setl_id, s.encounter_id, e.provider_code, s.insuree_id, year, e.discharge_date,
             e.msgid, s.pack_id, s.pack_sha256, e.med_type, e.central_share_bp, i.medfee_sumamt,
             i.fund_pay_sumamt, i.fiscal_pay, i.acct_pay, i.psn_cash_pay,
             s.account_balance_before_fen, s.account_balance_after_fen))  # fmt: skip
@@ -364,7 +364,8 @@ class Columns:
 
     def settled(self, e: Entry, found: Any, setl_id: str) -> None:
         """The encounter's insert (new) or move, its events and audit entries."""
-        eid, psn, prov, day = e.encounter_id, e.insuree_id, e.provider_code, e.discharge_date
+        s = e.settlement
+        eid, psn, prov, day = s.encounter_id, s.insuree_id, e.provider_code, e.discharge_date
         if e.new is not None:
             before = self.reentered(e.new, e.msgid, "settled", 2, setl_id)
             frm, version = "discharged", 2
@@ -376,7 +377,7 @@ class Columns:
                                "settlement_id": setl_id,
                                "discharge_date": found.discharge_date or day})  # fmt: skip
         after = digest(_view(eid, "settled", version, setl_id, day, psn, prov))
-        detail = {"settlement_id": setl_id, "medfee_sumamt": e.settlement.setlinfo.medfee_sumamt}
+        detail = {"settlement_id": setl_id, "medfee_sumamt": s.setlinfo.medfee_sumamt}
         self._event((eid, version, "settled", frm, "settled", e.msgid),
                     ("encounter.settled", eid, e.msgid, before, after),
                     self.json(detail))  # fmt: skip
@@ -400,9 +401,10 @@ def make_plan(caller: Principal, entries: Sequence[Entry], at: dt.datetime, pg: 
     plan = Plan(rows, {}, {}, {})
     for e, setl_id in zip(entries, new_ids("S", at, len(entries)), strict=True):
         s = e.settlement
-        plan.ids[e.encounter_id] = setl_id
+        eid, psn = s.encounter_id, s.insuree_id  # as e.encounter_id, e.insuree_id
+        plan.ids[eid] = setl_id
         rows.settlement(e, setl_id)
-        rows.settled(e, found.get(e.encounter_id), setl_id)
-        plan.final[(e.insuree_id, e.discharge_date.year)] = s.accumulators_after
-        plan.deltas[e.insuree_id] = plan.deltas.get(e.insuree_id, 0) - s.setlinfo.acct_pay
+        rows.settled(e, found.get(eid), setl_id)
+        plan.final[(psn, e.discharge_date.year)] = s.accumulators_after
+        plan.deltas[psn] = plan.deltas.get(psn, 0) - s.setlinfo.acct_pay
     return plan
