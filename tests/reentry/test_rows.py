@@ -25,7 +25,7 @@ from yibao.core import ledger
 from yibao.packs import PACKS_DIR
 from yibao.services import booking, booking_rows
 from yibao.services.access import Principal
-from yibao.services.booking_rows import Entry, TableRows, make_plan
+from yibao.services.booking_rows import Entry, NewEncounter, TableRows, make_plan
 from yibao.services.context import CST, Context, new_id, new_ids
 from yibao.services.reentry import import_file
 from yibao.store.db import make_engine
@@ -71,7 +71,7 @@ def _ids() -> Callable[[str, dt.datetime], str]:
 
 def _variants(entries: list[Entry]) -> Iterator[tuple[list[Entry], dict[str, Any]]]:
     """New encounters; with msgids; existing encounters (``found``), discharge date
-    stored or not."""
+    stored or not; new encounters whose row has no ``source_key``."""
     yield entries, {}
     yield [dataclasses.replace(e, msgid=f"M{n}" if n % 2 else None)
            for n, e in enumerate(entries)], {}  # fmt: skip
@@ -81,6 +81,9 @@ def _variants(entries: list[Entry]) -> Iterator[tuple[list[Entry], dict[str, Any
              for n, e in enumerate(entries)}  # fmt: skip
     yield existing, found
     yield existing[:5] + entries[5:], found  # mixed
+    yield [dataclasses.replace(e, new=NewEncounter(
+        {k: v for k, v in e.new.row.items() if k != "source_key"}, e.new.detail))
+        for e in entries if e.new is not None], {}  # fmt: skip  # a row without source_key
 
 
 def _both(monkeypatch: pytest.MonkeyPatch, caller: Principal, entries: list[Entry],
