@@ -21,8 +21,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import gc
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -32,12 +34,12 @@ from typing import Any
 
 import polars as pl
 
-from yibao.core.engine.model import SETLINFO_FIELDS, Accumulators, Encounter
+from yibao.core.engine.model import SETLINFO_FIELDS, Accumulators, Encounter, Insuree
 from yibao.core.errors import InvalidRequest, NotInCatalog, Problem, YibaoError
 from yibao.services import booking, catalog, offline_file
 from yibao.services.access import Principal, require
 from yibao.services.booking import NewEncounter
-from yibao.services.context import CST, Context
+from yibao.services.context import Context
 from yibao.services.encounters import Diagnosis, EncounterState, covid_status_of
 from yibao.services.reentry_settle import Stay, batch_pass, settle_order
 from yibao.store import bulk
@@ -67,14 +69,18 @@ def encounter_id_of(provider_code: str, encounter_no: str) -> str:
     return _ID_PREFIX + digest[:29]
 
 
-def _utc(t: dt.datetime) -> dt.datetime:
-    return t.replace(tzinfo=CST).astimezone(dt.UTC)
+def _encounter_ids(enc: pl.DataFrame) -> pl.Series:
+    """``encounter_id_of`` each stay (a plain loop: sha256 has no Polars form)."""
+    ids = map(encounter_id_of, enc.get_column("provider_code").to_list(),
+              enc.get_column("encounter_no").to_list())  # fmt: skip
+    return pl.Series("encounter_id", list(ids), dtype=pl.String)
 
 
 @functools.lru_cache(maxsize=4096)
-def _diagnoses(text: str) -> tuple[Diagnosis, ...]:
+def _diagnoses(text: str) -> tuple[tuple[Diagnosis, ...], tuple[str, ...]]:
+    """The diagnoses of the file's text (main first), and their codes."""
     codes = [c.strip() for c in text.split(";") if c.strip()]
-    return tuple(Diagnosis(c, n == 0) for n, c in enumerate(codes))
+    return tuple(Diagnosis(c, n == 0) for n, c in enumerate(codes)), tuple(codes)
 
 
 class _Problems:
@@ -103,17 +109,14 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     n_rows = raw.height
     parsed = offline_file.parse(raw)
     del raw  # a 1 M-stay file is 20 M rows: hold as few copies as possible
-    enc = parsed.encounters.with_columns(
-        encounter_id=pl.struct("provider_code", "encounter_no").map_elements(
-            lambda r: encounter_id_of(r["provider_code"], r["encounter_no"]),
-            return_dtype=pl.String))  # fmt: skip
+    enc = parsed.encounters.with_columns(_encounter_ids(parsed.encounters))
     key = ["provider_code", "encounter_no"]
     lines = parsed.lines.join(enc.select(*key, "encounter_id"), on=key, maintain_order="left")
     duplicates = parsed.duplicates
     del parsed
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     problems = _Problems()
-    with uow:
+    with uow, _collector_paused():
         stored = {r.id: r for r in bulk.lock_encounters(uow.session, enc["encounter_id"].to_list())}
         already = _already(uow, enc, lines, stored, problems)
         todo = enc.filter(~pl.col("encounter_id").is_in(list(already)))
@@ -150,6 +153,19 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
         _write_result(uow, enc, got.settlement_ids, split, already, deferred_ids, out)
     return Imported(n_rows, enc.height, len(got.settlement_ids), len(already),
                     len(deferred), duplicates, out)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while the stays are built (DECISIONS 0056):
+    a million objects, none of them garbage, each full collection walking them all."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _whole_insurees(stays: Sequence[Stay], size: int) -> Iterator[list[Stay]]:
@@ -236,34 +252,187 @@ def _prepare(uow: UnitOfWork, ctx: Context, caller: Principal, enc: pl.DataFrame
              lines: pl.DataFrame, sha: str, path: Path,
              problems: _Problems) -> tuple[list[Stay], _Lines, list[NewEncounter]]:  # fmt: skip
     """The stays to settle with their snapshots, and their lines resolved; problems
-    recorded; stays of insurees not enrolled on the discharge date set aside."""
+    recorded; stays of insurees not enrolled on the discharge date set aside.
+
+    What many stays share is looked up once per distinct key (provider × discharge
+    day, insured region × day, diagnoses × overlay version); the per-stay columns are
+    built in Polars, and one loop makes the objects."""
     if enc.height == 0:
         return [], _Lines(pl.DataFrame(), pl.DataFrame()), []
     enc = enc.sort("encounter_id")
-    psns = sorted(set(enc["insuree_id"].to_list()))
-    versions: dict[str, list[Any]] = defaultdict(list)
-    for start in range(0, len(psns), 5000):
-        for v in uow.insurees.where(psn_no=psns[start : start + 5000]):
-            versions[v.psn_no].append(v)
-    seqs = _admission_seqs(uow, enc, psns)
-    acc_years = _accumulators(uow, enc)
-    moved = bulk_account_moved(uow, psns)
-    stays: list[Stay] = []
-    deferred: list[booking.NewEncounter] = []
-    kept: dict[str, int] = {}
-    for idx, r in enumerate(enc.iter_rows(named=True)):
-        day = r["discharge_time"].date()
-        ver = next((v for v in versions.get(r["insuree_id"], ()) if v.valid_from <= day and
-                    (v.valid_to is None or day <= v.valid_to)), None)  # fmt: skip
-        got = _stay(uow, ctx, caller, r, idx, ver, moved, seqs, acc_years, sha, path, problems)
-        if isinstance(got, Stay):
-            stays.append(got)
-        elif got is not None:
-            deferred.append(got)
-        if got is not None:
-            kept[r["encounter_id"]] = idx
-    engine_ids = {s.idx for s in stays}
-    return stays, _resolve_lines(uow, ctx, lines, kept, engine_ids, problems), deferred
+    psns = enc.get_column("insuree_id").unique().sort().to_list()
+    cols = enc.select(
+        "encounter_id", "row", "provider_code", "encounter_no", "insuree_id",
+        "insured_region", "insutype", "med_type", _utc("admit_time"),
+        pl.col("admit_time").dt.date().alias("admit_date"), _utc("discharge_time"),
+        pl.col("discharge_time").dt.date().alias("discharge_date"), "diagnoses",
+        "covid_status", "filing", "n_lines", _admission_seqs(uow, enc, psns),
+    ).hstack(_insurees(uow, enc, psns))  # fmt: skip
+    snap = _Snapshots(uow, ctx, caller, _accumulators(uow, enc),
+                      bulk_account_moved(uow, psns), problems)  # fmt: skip
+    snap.build(cols, {"source": path.name[-100:], "sha256": sha})
+    engine_ids = {s.idx for s in snap.stays}
+    return (snap.stays, _resolve_lines(uow, ctx, lines, snap.kept, engine_ids, problems),
+            snap.deferred)  # fmt: skip
+
+
+def _utc(name: str) -> pl.Expr:
+    """A Beijing time column as UTC (naive: ``_utc_marked`` marks it)."""
+    return (pl.col(name) - pl.duration(hours=8)).alias(name)
+
+
+def _utc_marked(times: pl.Series) -> list[dt.datetime]:
+    """The naive UTC times as ``datetime``s marked UTC, each distinct one made once
+    (stays share their times; ``replace`` costs a microsecond)."""
+    naive = times.to_list()
+    marked = {t: t.replace(tzinfo=dt.UTC) for t in set(naive)}
+    return [marked[t] for t in naive]
+
+
+_VERSION_COLUMNS = ("psn_no", "valid_from", "valid_to", "enrolled", "insured_region",
+                    "scheme", "resident_tier", "assistance_category", "assistance_from",
+                    "assistance_to", "account_opening_fen")  # fmt: skip
+
+
+def _insurees(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> pl.DataFrame:
+    """Each stay's insuree as ``catalog.insuree_of`` snapshots the first enrolment
+    version in force on the discharge date: ``version`` (null: none), the version's
+    ``enrolled`` and the engine's fields, assistance resolved for the day."""
+    from sqlalchemy import select
+
+    table = uow.insurees.table
+    rows: list[Any] = []
+    for start in range(0, len(psns), 5000):  # in ID number and date order
+        q = select(*(table.c[n] for n in _VERSION_COLUMNS)).where(
+            uow.insurees.current(),
+            bulk.among(uow.session, table.c.psn_no, psns[start : start + 5000]),
+        ).order_by(table.c.psn_no, table.c.valid_from)  # fmt: skip
+        rows += uow.session.execute(q)
+    versions = pl.DataFrame(rows, schema=_VERSION_SCHEMA, orient="row").with_row_index("version")
+    day = pl.col("discharge_time").dt.date()
+    stays = enc.select(pl.col("insuree_id").alias("psn_no"), day.alias("day")).with_row_index(
+        "stay")  # fmt: skip
+    in_force = _covers(pl.col("day"), pl.col("valid_from"), pl.col("valid_to"))
+    first = stays.join(versions, on="psn_no").filter(in_force).sort("version").unique(
+        "stay", keep="first")  # fmt: skip
+    assisted = _covers(pl.col("day"), pl.col("assistance_from"), pl.col("assistance_to"))
+    return stays.join(first, on="stay", how="left").sort("stay").select(
+        "version", "enrolled", pl.col("insured_region").alias("version_region"), "scheme",
+        "resident_tier", pl.when(assisted).then(pl.col("assistance_category"))
+        .otherwise(pl.lit("none")).alias("assistance_category"), "account_opening_fen",
+    )  # fmt: skip
+
+
+_VERSION_SCHEMA = {"psn_no": pl.String, "valid_from": pl.Date, "valid_to": pl.Date,
+                   "enrolled": pl.Boolean, "insured_region": pl.String, "scheme": pl.String,
+                   "resident_tier": pl.Int64, "assistance_category": pl.String,
+                   "assistance_from": pl.Date, "assistance_to": pl.Date,
+                   "account_opening_fen": pl.Int64}  # fmt: skip
+
+
+def _covers(day: pl.Expr, start: pl.Expr, end: pl.Expr) -> pl.Expr:
+    """``catalog._covers``: ``day`` within [start, end] (start null: never; end null: open)."""
+    return (start.is_not_null() & (start <= day) & (end.is_null() | (day <= end))).fill_null(
+        False)  # fmt: skip
+
+
+class _Snapshots:
+    """The stays (``Stay``), their new encounters and the deferred ones, built stay by
+    stay in ``idx`` order (problems in that order); what stays share looked up once."""
+
+    def __init__(self, uow: UnitOfWork, ctx: Context, caller: Principal,
+                 acc_years: dict[tuple[str, int], Accumulators], moved: dict[str, int],
+                 problems: _Problems) -> None:  # fmt: skip
+        self.uow, self.ctx, self.caller, self.problems = uow, ctx, caller, problems
+        self.acc_years, self.moved = acc_years, moved
+        self.stays: list[Stay] = []
+        self.deferred: list[NewEncounter] = []
+        self.kept: dict[str, int] = {}  # the stays to write: id -> idx
+        self._providers: dict[tuple[str, dt.date], tuple[Any, Any]] = {}
+        self._policies: dict[tuple[str, dt.date], Any] = {}
+
+    def build(self, cols: pl.DataFrame, detail: dict[str, Any]) -> None:
+        """Every stay of ``cols`` (``_prepare``'s columns, in ``idx`` order): a ``Stay``;
+        or, its insuree not enrolled on the discharge date, the new encounter to defer;
+        or a problem."""
+        add_problem, moved, acc_years = self.problems.add, self.moved, self.acc_years
+        stays, deferred, kept = self.stays, self.deferred, self.kept
+        values = [_utc_marked(s) if s.dtype == pl.Datetime else s.to_list()
+                  for s in cols.get_columns()]  # fmt: skip
+        for idx, (eid, row, code, no, psn, region, insutype, med_type, admit_t, admit,
+                  discharge_t, day, text, status, filing, n_lines, seq, version, enrolled,
+                  version_region, scheme, tier, assistance, opening) in enumerate(zip(
+                *values, strict=True)):  # fmt: skip
+            prov, provider = self._provider(code, day)
+            if isinstance(prov, str):
+                add_problem(row, "provider_code", prov)
+                continue
+            diags, codes = _diagnoses(text)
+            region = version_region if version is not None else (region or prov.region)
+            new = NewEncounter({
+                "id": eid, "provider_code": prov.code, "psn_no": psn,
+                "insured_region": region, "scheme_code": insutype, "med_type": med_type,
+                "admit_time": admit_t, "admit_date": admit, "discharge_time": discharge_t,
+                "discharge_date": day,
+                "diagnoses": [{"code": d.code, "main": d.main} for d in diags],
+                "covid_status": status, "filing": filing, "transfer_from": None,
+                "admit_msgid": None,
+            }, {**detail, "row": row, "encounter_no": no, "lines": n_lines})  # fmt: skip
+            if not enrolled:  # no version in force (null), or not enrolled
+                deferred.append(new)
+                kept[eid] = idx
+                continue
+            policy = self._policy(region, day)
+            if isinstance(policy, str):
+                add_problem(row, "discharge_time", policy)
+                continue
+            v, shares = policy
+            covid = status or _covid_status(text, diags, v)
+            e = Encounter(eid, med_type, admit, day, codes, covid, filing, seq, None)  # type: ignore[arg-type]
+            ins = Insuree(psn, scheme, tier, region, assistance, opening + moved.get(psn, 0),
+                          enrolled)  # fmt: skip
+            acc = acc_years.get((psn, day.year), _NONE_YET)
+            stays.append(Stay(idx, eid, ins, opening, provider, e, acc, dict(shares), new))
+            kept[eid] = idx
+
+    def _provider(self, code: str, day: dt.date) -> tuple[Any, Any]:
+        """The provider's snapshot and engine record on the day, or why its stays
+        cannot be settled (a str)."""
+        key = (code, day)
+        got = self._providers.get(key)
+        if got is None:
+            got = self._providers[key] = self._provider_on(code, day)
+        return got
+
+    def _provider_on(self, code: str, day: dt.date) -> tuple[Any, Any]:
+        try:
+            prov = self.ctx.provider(self.uow, code, day)
+        except YibaoError as exc:
+            return str(exc), None
+        if not prov.designated:
+            return f"not a designated provider (定点) on {day}", None
+        if self.caller.role == "hospital" and self.caller.provider_code != prov.code:
+            return "another hospital's stay", None
+        return prov, prov.engine()
+
+    def _policy(self, region: str, day: dt.date) -> Any:
+        """The overlay version in force and its central shares, or the reason no pack
+        applies (a str)."""
+        key = (region, day)
+        got = self._policies.get(key)
+        if got is None:
+            try:
+                v = _select(self.ctx, region, day).overlay_on(day)
+            except YibaoError as exc:
+                got = str(exc)
+            else:
+                got = (v, {s: v.central_share_for(s) for s in ("confirmed", "suspected")}
+                       if v else {})  # fmt: skip
+            self._policies[key] = got
+        return got
+
+
+_NONE_YET = Accumulators(0, 0, 0)
 
 
 def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
@@ -281,13 +450,15 @@ def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
 
 
 def _accumulators(uow: UnitOfWork, enc: pl.DataFrame) -> dict[tuple[str, int], Accumulators]:
+    """The stored accumulators of each (insuree, discharge year) of the file."""
     from sqlalchemy import select
 
     from yibao.store.hospital import Accumulator as A
 
-    keys = {(p, t.year) for p, t in enc.select("insuree_id", "discharge_time").iter_rows()}
-    psns = sorted({p for p, _ in keys})
-    years = sorted({y for _, y in keys})
+    pairs = enc.select("insuree_id", pl.col("discharge_time").dt.year()).unique()
+    keys = set(pairs.iter_rows())
+    psns = pairs.get_column("insuree_id").unique().sort().to_list()
+    years = pairs.get_column("discharge_time").unique().sort().to_list()
     out: dict[tuple[str, int], Accumulators] = {}
     for start in range(0, len(psns), 5000):
         q = select(A.psn_no, A.year, A.basic_entitled_fen, A.serious_base_fen,
@@ -299,85 +470,30 @@ def _accumulators(uow: UnitOfWork, enc: pl.DataFrame) -> dict[tuple[str, int], A
     return out
 
 
-def _admission_seqs(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> dict[str, int]:
-    """本年第n次住院 of each stay of the file, as the service counts it when it settles:
-    1 + the stays of the insuree (in the store and in the file, not cancelled) admitted
-    earlier in the calendar year of its admission (ties: by id)."""
+def _admission_seqs(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> pl.Series:
+    """本年第n次住院 of each stay of the file (in ``enc``'s order), as the service counts
+    it when it settles: 1 + the stays of the insuree (in the store and in the file, not
+    cancelled) admitted earlier in the calendar year of its admission (ties: by id)."""
     from sqlalchemy import select
 
     from yibao.store.hospital import Encounter as E
 
-    cols = enc.select("insuree_id", "admit_time", "encounter_id")
-    rows = [(p, t.replace(tzinfo=CST).astimezone(dt.UTC), e) for p, t, e in cols.iter_rows()]
-    mine = {e for _, _, e in rows}
+    mine = enc.select(pl.col("insuree_id").alias("psn_no"), _utc("admit_time"),
+                      pl.col("encounter_id").alias("id"))  # fmt: skip
+    ours = set(mine.get_column("id").to_list())
+    stored: list[tuple[str, dt.datetime, str]] = []
     for start in range(0, len(psns), 5000):
         q = select(E.psn_no, E.admit_time, E.id).where(
             bulk.among(uow.session, E.psn_no, psns[start : start + 5000]),
             E.status != "cancelled")  # fmt: skip
-        for p, t, e in uow.session.execute(q):
-            if e not in mine:
-                rows.append((p, t if t.tzinfo else t.replace(tzinfo=dt.UTC), e))
-    by: dict[tuple[str, int], list[tuple[dt.datetime, str]]] = defaultdict(list)
-    for p, t, e in rows:
-        by[(p, t.astimezone(CST).year)].append((t, e))
-    out: dict[str, int] = {}
-    for group in by.values():
-        for n, (_, e) in enumerate(sorted(group), start=1):
-            if e in mine:
-                out[e] = n
-    return out
-
-
-def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], idx: int,
-          ver: Any, moved: dict[str, int], seqs: dict[str, int],
-          acc_years: dict[tuple[str, int], Accumulators], sha: str, path: Path,
-          problems: _Problems) -> Stay | booking.NewEncounter | None:  # fmt: skip
-    """The stay to settle; or, its insuree not enrolled on the discharge date (``ver``
-    None or not enrolled), the new encounter to defer; or None (a problem recorded)."""
-    day, row = r["discharge_time"].date(), r["row"]
-    try:
-        prov = ctx.provider(uow, r["provider_code"], day)
-    except YibaoError as exc:
-        problems.add(row, "provider_code", str(exc))
-        return None
-    if not prov.designated:
-        problems.add(row, "provider_code", f"not a designated provider (定点) on {day}")
-        return None
-    if caller.role == "hospital" and caller.provider_code != prov.code:
-        problems.add(row, "provider_code", "another hospital's stay")
-        return None
-    diags = _diagnoses(r["diagnoses"])
-    admit = r["admit_time"].date()
-    enrolled = ver is not None and ver.enrolled
-    region = ver.insured_region if ver is not None else (r["insured_region"] or prov.region)
-    new = booking.NewEncounter({
-        "id": r["encounter_id"], "provider_code": prov.code, "psn_no": r["insuree_id"],
-        "insured_region": region, "scheme_code": r["insutype"],
-        "med_type": r["med_type"], "admit_time": _utc(r["admit_time"]), "admit_date": admit,
-        "discharge_time": _utc(r["discharge_time"]), "discharge_date": day,
-        "diagnoses": [{"code": d.code, "main": d.main} for d in diags],
-        "covid_status": r["covid_status"], "filing": r["filing"], "transfer_from": None,
-        "admit_msgid": None,
-    }, {"source": path.name[-100:], "sha256": sha, "row": row,
-        "encounter_no": r["encounter_no"], "lines": r["n_lines"]})  # fmt: skip
-    if not enrolled:
-        return new
-    ins = catalog.insuree_of(ver, day)
-    try:
-        policy = _select(ctx, ins.insured_region, day)
-    except YibaoError as exc:
-        problems.add(row, "discharge_time", str(exc))
-        return None
-    v = policy.overlay_on(day)
-    status = r["covid_status"] or _covid_status(r["diagnoses"], diags, v)
-    codes = tuple(d.code for d in diags)
-    balance = ins.account_opening_fen + moved.get(ins.psn_no, 0)
-    e = Encounter(r["encounter_id"], r["med_type"], admit, day, codes, status,  # type: ignore[arg-type]
-                  r["filing"], seqs[r["encounter_id"]], None)  # fmt: skip
-    shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
-    return Stay(idx, r["encounter_id"], ins.engine(balance), ins.account_opening_fen,
-                prov.engine(), e, acc_years.get((ins.psn_no, day.year), Accumulators(0, 0, 0)),
-                shares, new)  # fmt: skip
+        stored += [(p, t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t, e)
+                   for p, t, e in uow.session.execute(q) if e not in ours]  # fmt: skip
+    every = pl.concat([mine, pl.DataFrame(stored, schema=mine.schema, orient="row")])
+    year = (pl.col("admit_time") + pl.duration(hours=8)).dt.year()  # Beijing time's
+    counted = every.sort("admit_time", "id").select(
+        "id", admission_seq=pl.int_range(1, pl.len() + 1).over("psn_no", year))  # fmt: skip
+    return mine.join(counted, on="id", how="left", maintain_order="left").get_column(
+        "admission_seq")  # fmt: skip
 
 
 _COVID: dict[tuple[str, int], tuple[Any, str]] = {}
