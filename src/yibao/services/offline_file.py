@@ -172,7 +172,7 @@ def _cell(v: Any) -> str:
 class Parsed:
     """The file's rows, typed: one row per line (file order), and one per encounter."""
 
-    lines: pl.DataFrame
+    lines: pl.DataFrame  # ``stay``: the row of the line's encounter in ``encounters``
     encounters: pl.DataFrame
     duplicates: int  # identical repeated lines dropped (same provider, encounter, sn)
 
@@ -331,7 +331,7 @@ def parse(frame: pl.DataFrame) -> Parsed:
         _int("qty_milli").alias("qty_milli"),
         _int("provisional_cash_fen").alias("provisional_cash_fen"),
         pl.col("med_type").fill_null("21"), pl.col("filing").fill_null("not_needed"),
-        n_lines=pl.len().over(_FIRST),
+        n_lines=pl.len().over(_FIRST), stay=pl.col(_FIRST).rank("dense").cast(pl.Int64) - 1,
     )  # fmt: skip
     firsts = typed.filter(pl.col(_FIRST).is_first_distinct())  # each stay's first line
     enc = firsts.select(*ENCOUNTER_COLUMNS[:2], "row", *ENCOUNTER_COLUMNS[2:], "n_lines")

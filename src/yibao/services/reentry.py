@@ -109,9 +109,9 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     n_rows = raw.height
     parsed = offline_file.parse(raw)
     del raw  # a 1 M-stay file is 20 M rows: hold as few copies as possible
-    enc = parsed.encounters.with_columns(_encounter_ids(parsed.encounters))
-    key = ["provider_code", "encounter_no"]
-    lines = parsed.lines.join(enc.select(*key, "encounter_id"), on=key, maintain_order="left")
+    enc = parsed.encounters.with_columns(_encounter_ids(parsed.encounters)).with_row_index(
+        "stay")  # fmt: skip
+    lines = parsed.lines.with_columns(enc["encounter_id"].gather(parsed.lines["stay"]))
     duplicates = parsed.duplicates
     del parsed
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -271,8 +271,10 @@ def _prepare(uow: UnitOfWork, ctx: Context, caller: Principal, enc: pl.DataFrame
     snap = _Snapshots(uow, ctx, caller, _accumulators(uow, enc),
                       bulk_account_moved(uow, psns), problems)  # fmt: skip
     snap.build(cols, {"source": path.name[-100:], "sha256": sha})
+    idx = pl.DataFrame({"stay": enc["stay"].gather(snap.kept), "idx": snap.kept},
+                       schema={"stay": enc["stay"].dtype, "idx": pl.Int64})  # fmt: skip
     engine_ids = {s.idx for s in snap.stays}
-    return (snap.stays, _resolve_lines(uow, ctx, lines, snap.kept, engine_ids, problems),
+    return (snap.stays, _resolve_lines(uow, ctx, lines, idx, engine_ids, problems),
             snap.deferred)  # fmt: skip
 
 
@@ -347,7 +349,7 @@ class _Snapshots:
         self.acc_years, self.moved = acc_years, moved
         self.stays: list[Stay] = []
         self.deferred: list[NewEncounter] = []
-        self.kept: dict[str, int] = {}  # the stays to write: id -> idx
+        self.kept: list[int] = []  # the idx of the stays to write
         self._providers: dict[tuple[str, dt.date], tuple[Any, Any]] = {}
         self._policies: dict[tuple[str, dt.date], Any] = {}
 
@@ -380,7 +382,7 @@ class _Snapshots:
             }, {**detail, "row": row, "encounter_no": no, "lines": n_lines})  # fmt: skip
             if not enrolled:  # no version in force (null), or not enrolled
                 deferred.append(new)
-                kept[eid] = idx
+                kept.append(idx)
                 continue
             policy = self._policy(region, day)
             if isinstance(policy, str):
@@ -393,7 +395,7 @@ class _Snapshots:
                           enrolled)  # fmt: skip
             acc = acc_years.get((psn, day.year), _NONE_YET)
             stays.append(Stay(idx, eid, ins, opening, provider, e, acc, dict(shares), new))
-            kept[eid] = idx
+            kept.append(idx)
 
     def _provider(self, code: str, day: dt.date) -> tuple[Any, Any]:
         """The provider's snapshot and engine record on the day, or why its stays
@@ -525,14 +527,13 @@ def _select(ctx: Context, region: str, day: dt.date) -> Any:
     return got[1]
 
 
-def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, kept: dict[str, int],
+def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, idx: pl.DataFrame,
                    engine_ids: set[int], problems: _Problems) -> _Lines:  # fmt: skip
     """Each line's catalog fields on its service date (the admission day when blank),
     resolved once per (provider, code, date); every unresolvable line is a problem.
-    ``kept``: the stays to write (id -> idx); ``engine_ids``: the idx of those to settle."""
-    idx = pl.DataFrame({"encounter_id": list(kept), "idx": list(kept.values())},
-                       schema={"encounter_id": pl.String, "idx": pl.Int64})  # fmt: skip
-    mine = lines.join(idx, on="encounter_id", maintain_order="left").with_columns(
+    ``idx``: the stays to write (``stay`` -> ``idx``); ``engine_ids``: the idx of those
+    to settle."""
+    mine = lines.join(idx, on="stay", maintain_order="left").with_columns(
         service_date=pl.coalesce(pl.col("service_time"), pl.col("admit_time")).dt.date()
     )
     pairs = mine.select("provider_code", "code", "service_date").unique()
