@@ -268,14 +268,16 @@ def _prepare(uow: UnitOfWork, ctx: Context, caller: Principal, enc: pl.DataFrame
         pl.col("discharge_time").dt.date().alias("discharge_date"), "diagnoses",
         "covid_status", "filing", "n_lines", _admission_seqs(uow, enc, psns),
     ).hstack(_insurees(uow, enc, psns))  # fmt: skip
-    snap = _Snapshots(uow, ctx, caller, _accumulators(uow, enc),
-                      bulk_account_moved(uow, psns), problems)  # fmt: skip
-    snap.build(cols, {"source": path.name[-100:], "sha256": sha})
-    idx = pl.DataFrame({"stay": enc["stay"].gather(snap.kept), "idx": snap.kept},
+    day = pl.col("discharge_date")
+    providers = _providers(uow, ctx, caller, cols.select("provider_code", day).unique())
+    policies = _policies(ctx, cols.filter("enrolled").select("version_region", day).unique())
+    stays, deferred, kept = _stays(cols, providers, policies, _accumulators(uow, enc),
+                                   bulk_account_moved(uow, psns), (path.name[-100:], sha),
+                                   problems)  # fmt: skip
+    idx = pl.DataFrame({"stay": enc["stay"].gather(kept), "idx": kept},
                        schema={"stay": enc["stay"].dtype, "idx": pl.Int64})  # fmt: skip
-    engine_ids = {s.idx for s in snap.stays}
-    return (snap.stays, _resolve_lines(uow, ctx, lines, idx, engine_ids, problems),
-            snap.deferred)  # fmt: skip
+    engine_ids = {s.idx for s in stays}
+    return stays, _resolve_lines(uow, ctx, lines, idx, engine_ids, problems), deferred
 
 
 def _utc(name: str) -> pl.Expr:
@@ -338,100 +340,89 @@ def _covers(day: pl.Expr, start: pl.Expr, end: pl.Expr) -> pl.Expr:
         False)  # fmt: skip
 
 
-class _Snapshots:
-    """The stays (``Stay``), their new encounters and the deferred ones, built stay by
-    stay in ``idx`` order (problems in that order); what stays share looked up once."""
-
-    def __init__(self, uow: UnitOfWork, ctx: Context, caller: Principal,
-                 acc_years: dict[tuple[str, int], Accumulators], moved: dict[str, int],
-                 problems: _Problems) -> None:  # fmt: skip
-        self.uow, self.ctx, self.caller, self.problems = uow, ctx, caller, problems
-        self.acc_years, self.moved = acc_years, moved
-        self.stays: list[Stay] = []
-        self.deferred: list[NewEncounter] = []
-        self.kept: list[int] = []  # the idx of the stays to write
-        self._providers: dict[tuple[str, dt.date], tuple[Any, Any]] = {}
-        self._policies: dict[tuple[str, dt.date], Any] = {}
-
-    def build(self, cols: pl.DataFrame, detail: dict[str, Any]) -> None:
-        """Every stay of ``cols`` (``_prepare``'s columns, in ``idx`` order): a ``Stay``;
-        or, its insuree not enrolled on the discharge date, the new encounter to defer;
-        or a problem."""
-        add_problem, moved, acc_years = self.problems.add, self.moved, self.acc_years
-        stays, deferred, kept = self.stays, self.deferred, self.kept
-        values = [_utc_marked(s) if s.dtype == pl.Datetime else s.to_list()
-                  for s in cols.get_columns()]  # fmt: skip
-        for idx, (eid, row, code, no, psn, region, insutype, med_type, admit_t, admit,
-                  discharge_t, day, text, status, filing, n_lines, seq, version, enrolled,
-                  version_region, scheme, tier, assistance, opening) in enumerate(zip(
-                *values, strict=True)):  # fmt: skip
-            prov, provider = self._provider(code, day)
-            if isinstance(prov, str):
-                add_problem(row, "provider_code", prov)
-                continue
-            diags, codes = _diagnoses(text)
-            region = version_region if version is not None else (region or prov.region)
-            new = NewEncounter({
-                "id": eid, "provider_code": prov.code, "psn_no": psn,
-                "insured_region": region, "scheme_code": insutype, "med_type": med_type,
-                "admit_time": admit_t, "admit_date": admit, "discharge_time": discharge_t,
-                "discharge_date": day,
-                "diagnoses": [{"code": d.code, "main": d.main} for d in diags],
-                "covid_status": status, "filing": filing, "transfer_from": None,
-                "admit_msgid": None,
-            }, {**detail, "row": row, "encounter_no": no, "lines": n_lines})  # fmt: skip
-            if not enrolled:  # no version in force (null), or not enrolled
-                deferred.append(new)
-                kept.append(idx)
-                continue
-            policy = self._policy(region, day)
-            if isinstance(policy, str):
-                add_problem(row, "discharge_time", policy)
-                continue
-            v, shares = policy
-            covid = status or _covid_status(text, diags, v)
-            e = Encounter(eid, med_type, admit, day, codes, covid, filing, seq, None)  # type: ignore[arg-type]
-            ins = Insuree(psn, scheme, tier, region, assistance, opening + moved.get(psn, 0),
-                          enrolled)  # fmt: skip
-            acc = acc_years.get((psn, day.year), _NONE_YET)
-            stays.append(Stay(idx, eid, ins, opening, provider, e, acc, dict(shares), new))
+def _stays(cols: pl.DataFrame, providers: dict[tuple[str, dt.date], tuple[Any, Any]],
+           policies: dict[tuple[str, dt.date], Any], acc_years: dict[tuple[str, int], Accumulators],
+           moved: dict[str, int], source: tuple[str, str],
+           problems: _Problems) -> tuple[list[Stay], list[NewEncounter], list[int]]:  # fmt: skip
+    """Every stay of ``cols`` (``_prepare``'s columns, in ``idx`` order): a ``Stay``; or,
+    its insuree not enrolled on the discharge date, the new encounter to defer; or a
+    problem (in ``idx`` order). Also the idx of the stays to write (not a problem)."""
+    stays: list[Stay] = []
+    deferred: list[NewEncounter] = []
+    kept: list[int] = []
+    name, sha = source
+    values = [_utc_marked(c) if c.dtype == pl.Datetime else c.to_list() for c in cols.get_columns()]
+    rows = enumerate(zip(*values, strict=True))
+    for idx, (eid, row, code, no, psn, region, insutype, med_type, admit_t, admit, discharge_t,
+              day, text, status, filing, n_lines, seq, version, enrolled, version_region,
+              scheme, tier, assistance, opening) in rows:  # fmt: skip
+        prov, provider = providers[code, day]
+        if isinstance(prov, str):
+            problems.add(row, "provider_code", prov)
+            continue
+        diags, codes = _diagnoses(text)
+        region = version_region if version is not None else (region or prov.region)
+        new = NewEncounter({
+            "id": eid, "provider_code": prov.code, "psn_no": psn, "insured_region": region,
+            "scheme_code": insutype, "med_type": med_type, "admit_time": admit_t,
+            "admit_date": admit, "discharge_time": discharge_t, "discharge_date": day,
+            "diagnoses": [{"code": d.code, "main": d.main} for d in diags],
+            "covid_status": status, "filing": filing, "transfer_from": None,
+            "admit_msgid": None,
+        }, {"source": name, "sha256": sha, "row": row, "encounter_no": no,
+            "lines": n_lines})  # fmt: skip
+        if not enrolled:  # no version in force (null), or not enrolled
+            deferred.append(new)
             kept.append(idx)
+            continue
+        policy = policies[region, day]
+        if isinstance(policy, str):
+            problems.add(row, "discharge_time", policy)
+            continue
+        v, shares = policy
+        covid = status or _covid_status(text, diags, v)
+        e = Encounter(eid, med_type, admit, day, codes, covid, filing, seq, None)  # type: ignore[arg-type]
+        ins = Insuree(psn, scheme, tier, region, assistance, opening + moved.get(psn, 0),
+                      enrolled)  # fmt: skip
+        acc = acc_years.get((psn, day.year), _NONE_YET)
+        stays.append(Stay(idx, eid, ins, opening, provider, e, acc, dict(shares), new))
+        kept.append(idx)
+    return stays, deferred, kept
 
-    def _provider(self, code: str, day: dt.date) -> tuple[Any, Any]:
-        """The provider's snapshot and engine record on the day, or why its stays
-        cannot be settled (a str)."""
-        key = (code, day)
-        got = self._providers.get(key)
-        if got is None:
-            got = self._providers[key] = self._provider_on(code, day)
-        return got
 
-    def _provider_on(self, code: str, day: dt.date) -> tuple[Any, Any]:
+def _providers(uow: UnitOfWork, ctx: Context, caller: Principal,
+               keys: pl.DataFrame) -> dict[tuple[str, dt.date], tuple[Any, Any]]:  # fmt: skip
+    """For each (provider, discharge day): the snapshot and the engine's record; or why
+    its stays cannot be settled (a str, None)."""
+    out: dict[tuple[str, dt.date], tuple[Any, Any]] = {}
+    for code, day in keys.iter_rows():
         try:
-            prov = self.ctx.provider(self.uow, code, day)
+            prov = ctx.provider(uow, code, day)
         except YibaoError as exc:
-            return str(exc), None
+            out[code, day] = str(exc), None
+            continue
         if not prov.designated:
-            return f"not a designated provider (定点) on {day}", None
-        if self.caller.role == "hospital" and self.caller.provider_code != prov.code:
-            return "another hospital's stay", None
-        return prov, prov.engine()
+            out[code, day] = f"not a designated provider (定点) on {day}", None
+        elif caller.role == "hospital" and caller.provider_code != prov.code:
+            out[code, day] = "another hospital's stay", None
+        else:
+            out[code, day] = prov, prov.engine()
+    return out
 
-    def _policy(self, region: str, day: dt.date) -> Any:
-        """The overlay version in force and its central shares, or the reason no pack
-        applies (a str)."""
-        key = (region, day)
-        got = self._policies.get(key)
-        if got is None:
-            try:
-                v = _select(self.ctx, region, day).overlay_on(day)
-            except YibaoError as exc:
-                got = str(exc)
-            else:
-                got = (v, {s: v.central_share_for(s) for s in ("confirmed", "suspected")}
-                       if v else {})  # fmt: skip
-            self._policies[key] = got
-        return got
+
+def _policies(ctx: Context, keys: pl.DataFrame) -> dict[tuple[str, dt.date], Any]:
+    """For each (insured region, discharge day): the overlay version in force and its
+    central shares; or why no pack applies (a str)."""
+    out: dict[tuple[str, dt.date], Any] = {}
+    for region, day in keys.iter_rows():
+        try:
+            v = _select(ctx, region, day).overlay_on(day)
+        except YibaoError as exc:
+            out[region, day] = str(exc)
+            continue
+        shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
+        out[region, day] = v, shares
+    return out
 
 
 _NONE_YET = Accumulators(0, 0, 0)
@@ -533,26 +524,30 @@ def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, idx: pl.D
     resolved once per (provider, code, date); every unresolvable line is a problem.
     ``idx``: the stays to write (``stay`` -> ``idx``); ``engine_ids``: the idx of those
     to settle."""
-    mine = lines.join(idx, on="stay", maintain_order="left").with_columns(
-        service_date=pl.coalesce(pl.col("service_time"), pl.col("admit_time")).dt.date()
-    )
-    pairs = mine.select("provider_code", "code", "service_date").unique()
-    found: dict[tuple[str, str, dt.date], catalog.ResolvedItem] = {}
-    for (prov,), group in pairs.group_by("provider_code"):
-        todo = list(group.select("code", "service_date").iter_rows())
+    key = ["provider_code", "code", "service_date"]
+    mine = lines.with_columns(  # added, not joined: the lines' other columns are not copied
+        pl.col("stay").replace_strict(idx["stay"], idx["idx"], default=None).alias("idx"),
+        service_date=pl.coalesce(pl.col("service_time"), pl.col("admit_time")).dt.date(),
+    ).with_row_index("pair")
+    if mine["idx"].null_count():
+        mine = mine.filter(pl.col("idx").is_not_null())
+    mine = mine.with_columns(pl.col("pair").first().over(key))  # the pair's first line
+    pairs = mine.filter(pl.col("pair").is_first_distinct()).select("pair", *key)
+    found: dict[int, catalog.ResolvedItem] = {}
+    for (prov,), group in pairs.group_by("provider_code", maintain_order=True):
+        todo = dict(zip(group["pair"], group.select("code", "service_date").iter_rows(),
+                        strict=True))  # fmt: skip
         found.update(_resolve(uow, ctx, str(prov), todo, mine, problems))
     fields = ("category", "item_class", "selfpay_bp", "price_cap_fen", "in_protocol",
               "temp_code", "catalog_region", "protocol_edition", "hospital_code")  # fmt: skip
     table = pl.DataFrame(
-        [(p, c, d, it.code, *(getattr(it, f) for f in fields)) for (p, c, d), it in found.items()],
-        schema={"provider_code": pl.String, "code": pl.String, "service_date": pl.Date,
-                "n_code": pl.String, "category": pl.String, "item_class": pl.String,
-                "selfpay_bp": pl.Int64, "price_cap_fen": pl.Int64, "in_protocol": pl.Boolean,
-                "temp_code": pl.Boolean, "catalog_region": pl.String,
+        [(p, it.code, *(getattr(it, f) for f in fields)) for p, it in found.items()],
+        schema={"pair": pl.UInt32, "n_code": pl.String, "category": pl.String,
+                "item_class": pl.String, "selfpay_bp": pl.Int64, "price_cap_fen": pl.Int64,
+                "in_protocol": pl.Boolean, "temp_code": pl.Boolean, "catalog_region": pl.String,
                 "protocol_edition": pl.Int64, "hospital_code": pl.String},
         orient="row")  # fmt: skip
-    full = mine.join(table, on=["provider_code", "code", "service_date"], how="left",
-                     maintain_order="left")  # fmt: skip
+    full = mine.join(table, on="pair", how="left", maintain_order="left")
     del mine
     engine = full.select(pl.col("idx").alias("encounter_id"), "sn", pl.col("n_code").alias("code"),
                          "category", "item_class", "selfpay_bp", "price_fen", "qty_milli",
@@ -571,20 +566,20 @@ def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, idx: pl.D
     return _Lines(engine, store)
 
 
-def _resolve(uow: UnitOfWork, ctx: Context, prov: str, todo: list[tuple[str, dt.date]],
-             mine: pl.DataFrame, problems: _Problems) -> dict[Any, Any]:  # fmt: skip
+def _resolve(uow: UnitOfWork, ctx: Context, prov: str, todo: dict[int, tuple[str, dt.date]],
+             mine: pl.DataFrame, problems: _Problems) -> dict[int, Any]:  # fmt: skip
+    """The provider's (code, date) of each pair resolved, by pair; a problem on each
+    line of a pair that does not resolve."""
     try:
-        return {(prov, c, d): it for (c, d), it in zip(todo, ctx.resolve(uow, prov, todo),
-                                                       strict=True)}  # fmt: skip
+        return dict(zip(todo, ctx.resolve(uow, prov, list(todo.values())), strict=True))
     except (NotInCatalog, YibaoError):
         pass
-    out: dict[tuple[str, str, dt.date], Any] = {}
-    for c, d in todo:  # the slow path, only for a file with unresolvable codes
+    out: dict[int, Any] = {}
+    for pair, (c, d) in todo.items():  # the slow path, only for a file with unresolvable codes
         try:
-            out[(prov, c, d)] = ctx.resolve(uow, prov, [(c, d)])[0]
+            out[pair] = ctx.resolve(uow, prov, [(c, d)])[0]
         except YibaoError as exc:
-            bad = mine.filter((pl.col("provider_code") == prov) & (pl.col("code") == c)
-                              & (pl.col("service_date") == d))  # fmt: skip
+            bad = mine.filter(pl.col("pair") == pair)
             for row in bad["row"].to_list():
                 problems.add(row, "code", str(exc))
     return out
