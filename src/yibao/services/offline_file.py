@@ -179,18 +179,12 @@ class Parsed:
 
 _TIMES = ("admit_time", "discharge_time", "service_time")
 _KEY = ["provider_code", "encounter_no"]
-_FIRST = "_first"  # the frame's index of the stay's first line (the stay, as an integer)
+_FIRST = "_first"  # ``_with_stays``
 
 
 def _time(name: str) -> pl.Expr:
-    """The text parsed as a time, null where it is none: the already parsed column
-    (``_with_times``)."""
+    """The column as times (null where not one): its parsed copy (``_with_times``)."""
     return pl.col(f"_{name}")
-
-
-def _parse_time(texts: pl.Expr) -> pl.Expr:
-    return pl.coalesce([texts.str.strptime(pl.Datetime("us"), f, strict=False)
-                        for f in _TIME_FORMATS])  # fmt: skip
 
 
 def _with_times(frame: pl.DataFrame) -> pl.DataFrame:
@@ -199,13 +193,20 @@ def _with_times(frame: pl.DataFrame) -> pl.DataFrame:
     parsed = []
     for name in _TIMES:
         texts = frame.get_column(name).unique().drop_nulls()
-        times = texts.to_frame().select(_parse_time(pl.col(name))).to_series()
+        times = texts.to_frame().select(pl.coalesce(
+            [pl.col(name).str.strptime(pl.Datetime("us"), f, strict=False)
+             for f in _TIME_FORMATS])).to_series()  # fmt: skip
         parsed.append(pl.col(name).replace_strict(texts, times, default=None,
                                                   return_dtype=pl.Datetime("us"))
                       .alias(f"_{name}"))  # fmt: skip
+    return frame.with_columns(parsed)
+
+
+def _with_stays(frame: pl.DataFrame) -> pl.DataFrame:
+    """``_first``: each line's stay as an integer, the index of its first line (the
+    provider and encounter number hashed once; later steps group by the integer)."""
     index = pl.Series(_FIRST, range(frame.height), dtype=pl.Int64)
-    first = pl.col(_FIRST).first().over(_KEY)
-    return frame.with_columns(*parsed, index).with_columns(first)
+    return frame.with_columns(index).with_columns(pl.col(_FIRST).first().over(_KEY))
 
 
 def _int(name: str) -> pl.Expr:
@@ -319,7 +320,7 @@ def parse(frame: pl.DataFrame) -> Parsed:
     problem (row, column, reason: ``problems``) and nothing else done."""
     if frame.height == 0:
         raise InvalidRequest("the file has no rows")
-    frame = _with_times(frame)
+    frame = _with_stays(_with_times(frame))
     repeats = _repeats(frame)
     bad = _problems(frame, repeats)
     if bad.height:

@@ -340,18 +340,27 @@ def _covers(day: pl.Expr, start: pl.Expr, end: pl.Expr) -> pl.Expr:
         False)  # fmt: skip
 
 
+_STAY_COLUMNS = ("encounter_id", "row", "provider_code", "encounter_no", "insuree_id",
+                 "insured_region", "insutype", "med_type", "admit_time", "admit_date",
+                 "discharge_time", "discharge_date", "diagnoses", "covid_status", "filing",
+                 "n_lines", "admission_seq", "version", "enrolled", "version_region", "scheme",
+                 "resident_tier", "assistance_category", "account_opening_fen")  # fmt: skip
+"""``_prepare``'s columns, as ``_stays`` reads them (times in UTC)."""
+
+
 def _stays(cols: pl.DataFrame, providers: dict[tuple[str, dt.date], tuple[Any, Any]],
            policies: dict[tuple[str, dt.date], Any], acc_years: dict[tuple[str, int], Accumulators],
            moved: dict[str, int], source: tuple[str, str],
            problems: _Problems) -> tuple[list[Stay], list[NewEncounter], list[int]]:  # fmt: skip
-    """Every stay of ``cols`` (``_prepare``'s columns, in ``idx`` order): a ``Stay``; or,
+    """Every stay of ``cols`` (``_STAY_COLUMNS``, in ``idx`` order): a ``Stay``; or,
     its insuree not enrolled on the discharge date, the new encounter to defer; or a
     problem (in ``idx`` order). Also the idx of the stays to write (not a problem)."""
     stays: list[Stay] = []
     deferred: list[NewEncounter] = []
     kept: list[int] = []
     name, sha = source
-    values = [_utc_marked(c) if c.dtype == pl.Datetime else c.to_list() for c in cols.get_columns()]
+    values = [_utc_marked(c) if c.dtype == pl.Datetime else c.to_list()
+              for c in cols.select(_STAY_COLUMNS).get_columns()]  # fmt: skip
     rows = enumerate(zip(*values, strict=True))
     for idx, (eid, row, code, no, psn, region, insutype, med_type, admit_t, admit, discharge_t,
               day, text, status, filing, n_lines, seq, version, enrolled, version_region,
