@@ -172,14 +172,41 @@ def _cell(v: Any) -> str:
 class Parsed:
     """The file's rows, typed: one row per line (file order), and one per encounter."""
 
-    lines: pl.DataFrame
+    lines: pl.DataFrame  # ``stay``: the row of the line's encounter in ``encounters``
     encounters: pl.DataFrame
     duplicates: int  # identical repeated lines dropped (same provider, encounter, sn)
 
 
+_TIMES = ("admit_time", "discharge_time", "service_time")
+_KEY = ["provider_code", "encounter_no"]
+_FIRST = "_first"  # ``_with_stays``
+
+
 def _time(name: str) -> pl.Expr:
-    c = pl.col(name)
-    return pl.coalesce([c.str.strptime(pl.Datetime("us"), f, strict=False) for f in _TIME_FORMATS])
+    """The column as times (null where not one): its parsed copy (``_with_times``)."""
+    return pl.col(f"_{name}")
+
+
+def _with_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """The time columns parsed, as ``_admit_time`` …: each distinct text once (a file
+    repeats its stays' times on every line, and there are seven formats to try)."""
+    parsed = []
+    for name in _TIMES:
+        texts = frame.get_column(name).unique().drop_nulls()
+        times = texts.to_frame().select(pl.coalesce(
+            [pl.col(name).str.strptime(pl.Datetime("us"), f, strict=False)
+             for f in _TIME_FORMATS])).to_series()  # fmt: skip
+        parsed.append(pl.col(name).replace_strict(texts, times, default=None,
+                                                  return_dtype=pl.Datetime("us"))
+                      .alias(f"_{name}"))  # fmt: skip
+    return frame.with_columns(parsed)
+
+
+def _with_stays(frame: pl.DataFrame) -> pl.DataFrame:
+    """``_first``: each line's stay as an integer, the index of its first line (the
+    provider and encounter number hashed once; later steps group by the integer)."""
+    index = pl.Series(_FIRST, range(frame.height), dtype=pl.Int64)
+    return frame.with_columns(index).with_columns(pl.col(_FIRST).first().over(_KEY))
 
 
 def _int(name: str) -> pl.Expr:
@@ -229,8 +256,9 @@ def _checks() -> list[tuple[str, pl.Expr, str]]:
     return out
 
 
-def _problems(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every (row, column, reason) the file breaks, in row order."""
+def _problems(frame: pl.DataFrame, repeats: pl.Series | None) -> pl.DataFrame:
+    """Every (row, column, reason) the file breaks, in row order (``repeats``: the
+    lines ``_repeats`` found)."""
     checks = _checks()
     flags = frame.select("row", *[cond.fill_null(False).alias(f"_{i}")
                                   for i, (_, cond, _) in enumerate(checks)])  # fmt: skip
@@ -241,32 +269,43 @@ def _problems(frame: pl.DataFrame) -> pl.DataFrame:
                if (why := psn_no_problem(v)) is not None]  # fmt: skip
     if bad_ids:
         parts.append(pl.DataFrame(bad_ids, schema=["row", "column", "reason"], orient="row"))
-    parts += _disagreements(frame)
+    parts += _disagreements(frame, repeats)
     return pl.concat(parts, how="vertical_relaxed").sort("row", maintain_order=True)
 
 
-def _disagreements(frame: pl.DataFrame) -> list[pl.DataFrame]:
-    """An encounter's columns differing between its lines; a repeated ``sn`` with other
-    content (an identical repeat is dropped later, not a problem). Only stays found to
-    disagree (one group-by) are looked at row by row."""
-    key = ["provider_code", "encounter_no"]
-    cols = list(ENCOUNTER_COLUMNS[2:])
-    counts = frame.group_by(key).agg(*[pl.col(c).n_unique() for c in cols], n=pl.len())
+def _disagreements(frame: pl.DataFrame, repeats: pl.Series | None) -> list[pl.DataFrame]:
+    """An encounter's columns differing from the stay's first line; a repeated ``sn``
+    with other content (an identical repeat is dropped later, not a problem)."""
+    first = frame.get_column(_FIRST)
+    # each stay's lines together, as files are written: a column agrees with the first
+    # line if it agrees with the line before in the same stay (cheaper than gathering)
+    together = first.is_sorted()
+    same_stay = first == first.shift(1)
     out = []
-    for col in cols:
-        bad_keys = counts.filter(pl.col(col) > 1).select(key)
-        if bad_keys.height:
-            mine = frame.join(bad_keys, on=key, how="semi")
-            bad = mine.filter(pl.col(col).ne_missing(pl.col(col).first().over(key)))
+    for col in ENCOUNTER_COLUMNS[2:]:
+        values = frame.get_column(col)
+        if together and not (same_stay & values.ne_missing(values.shift(1))).any():
+            continue
+        differs = values.ne_missing(values.gather(first))
+        if differs.any():
+            bad = frame.filter(differs)
             out.append(bad.select("row", column=pl.lit(col),
                                   reason=pl.lit("differs from the stay's first line")))  # fmt: skip
-    if frame.select(pl.struct(*key, "sn").is_duplicated().any()).item():
-        line = [c for c in NAMES if c not in ENCOUNTER_COLUMNS]
-        twin = frame.filter(pl.struct(line).n_unique().over([*key, "sn"]) > 1)
-        twin = twin.filter(pl.col("row") != pl.col("row").first().over([*key, "sn"]))
+    if repeats is not None:
+        key, line = [*_KEY, "sn"], [c for c in NAMES if c not in ENCOUNTER_COLUMNS]
+        twin = frame.filter(pl.struct(line).n_unique().over(key) > 1)
+        twin = twin.filter(pl.col("row") != pl.col("row").first().over(key))
         why = pl.lit("feedetl_sn repeated with other content")
         out.append(twin.select("row", column=pl.lit("sn"), reason=why))
     return out
+
+
+def _repeats(frame: pl.DataFrame) -> pl.Series | None:
+    """Lines whose (provider, encounter, ``sn``) an earlier line has; None if none."""
+    per_stay = frame.group_by(_FIRST).agg(pl.col("sn").n_unique())
+    if per_stay.get_column("sn").sum() == frame.height:
+        return None
+    return frame.select(~pl.struct(_FIRST, "sn").is_first_distinct()).to_series()
 
 
 def describe(problems: pl.DataFrame, total: int) -> str:
@@ -281,23 +320,24 @@ def parse(frame: pl.DataFrame) -> Parsed:
     problem (row, column, reason: ``problems``) and nothing else done."""
     if frame.height == 0:
         raise InvalidRequest("the file has no rows")
-    bad = _problems(frame)
+    frame = _with_stays(_with_times(frame))
+    repeats = _repeats(frame)
+    bad = _problems(frame, repeats)
     if bad.height:
         problems: list[Problem] = [(f"row {r}.{c}", why) for r, c, why in bad.iter_rows()]
         raise InvalidRequest(describe(bad, frame.height), problems)
-    n = frame.height
-    lines = frame.unique([*ENCOUNTER_COLUMNS[:2], "sn"], keep="first", maintain_order=True)
+    lines = frame if repeats is None else frame.filter(~repeats)  # the first of each kept
     typed = lines.with_columns(
-        _time("admit_time").alias("admit_time"), _time("discharge_time").alias("discharge_time"),
-        _time("service_time").alias("service_time"), _int("price_fen").alias("price_fen"),
+        *[_time(c).alias(c) for c in _TIMES], _int("price_fen").alias("price_fen"),
         _int("qty_milli").alias("qty_milli"),
         _int("provisional_cash_fen").alias("provisional_cash_fen"),
         pl.col("med_type").fill_null("21"), pl.col("filing").fill_null("not_needed"),
+        n_lines=pl.len().over(_FIRST), stay=pl.col(_FIRST).rank("dense").cast(pl.Int64) - 1,
     )  # fmt: skip
-    enc = typed.group_by(ENCOUNTER_COLUMNS[:2], maintain_order=True).agg(
-        pl.col("row").first(), *[pl.col(c).first() for c in ENCOUNTER_COLUMNS[2:]],
-        n_lines=pl.len())  # fmt: skip
-    return Parsed(typed, enc, n - lines.height)
+    firsts = typed.filter(pl.col(_FIRST).is_first_distinct())  # each stay's first line
+    enc = firsts.select(*ENCOUNTER_COLUMNS[:2], "row", *ENCOUNTER_COLUMNS[2:], "n_lines")
+    hidden = [_FIRST, "n_lines", *(f"_{c}" for c in _TIMES)]
+    return Parsed(typed.drop(hidden), enc, frame.height - lines.height)
 
 
 def write_result(frame: pl.DataFrame, path: Path) -> None:

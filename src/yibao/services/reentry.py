@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -28,16 +29,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
-from yibao.core.engine.model import SETLINFO_FIELDS, Accumulators, Encounter
+from yibao.core.engine.model import SETLINFO_FIELDS, Accumulators, Encounter, Insuree
 from yibao.core.errors import InvalidRequest, NotInCatalog, Problem, YibaoError
 from yibao.services import booking, catalog, offline_file
 from yibao.services.access import Principal, require
 from yibao.services.booking import NewEncounter
-from yibao.services.context import CST, Context, new_id
+from yibao.services.context import Context, new_id
 from yibao.services.encounters import Diagnosis, EncounterState, covid_status_of
 from yibao.services.reentry_settle import Stay, batch_pass, settle_order
 from yibao.store import bulk
@@ -83,14 +84,18 @@ def _with_ids(enc: pl.DataFrame, stored: dict[str, str], at: dt.datetime) -> pl.
     return enc.with_columns(got["encounter_id"])
 
 
-def _utc(t: dt.datetime) -> dt.datetime:
-    return t.replace(tzinfo=CST).astimezone(dt.UTC)
+def _source_keys(enc: pl.DataFrame) -> pl.Series:
+    """``source_key_of`` each stay (a plain loop: sha256 has no Polars form)."""
+    keys = map(source_key_of, enc.get_column("provider_code").to_list(),
+               enc.get_column("encounter_no").to_list())  # fmt: skip
+    return pl.Series("source_key", list(keys), dtype=pl.String)
 
 
 @functools.lru_cache(maxsize=4096)
-def _diagnoses(text: str) -> tuple[Diagnosis, ...]:
+def _diagnoses(text: str) -> tuple[tuple[Diagnosis, ...], tuple[str, ...]]:
+    """The diagnoses of the file's text (main first), and their codes."""
     codes = [c.strip() for c in text.split(";") if c.strip()]
-    return tuple(Diagnosis(c, n == 0) for n, c in enumerate(codes))
+    return tuple(Diagnosis(c, n == 0) for n, c in enumerate(codes)), tuple(codes)
 
 
 class _Problems:
@@ -119,18 +124,15 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     n_rows = raw.height
     parsed = offline_file.parse(raw)
     del raw  # a 1 M-stay file is 20 M rows: hold as few copies as possible
-    enc = parsed.encounters.with_columns(source_key=pl.Series(
-        map(source_key_of, parsed.encounters["provider_code"].to_list(),
-            parsed.encounters["encounter_no"].to_list()), dtype=pl.String))  # fmt: skip
-    key = ["provider_code", "encounter_no"]
+    enc = parsed.encounters.with_columns(_source_keys(parsed.encounters)).with_row_index(
+        "stay")  # fmt: skip
     duplicates = parsed.duplicates
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     problems = _Problems()
     with uow:
         found = bulk.lock_encounters(uow.session, enc["source_key"].to_list(), by="source_key")
         enc = _with_ids(enc, {r.source_key: r.id for r in found}, ctx.now())
-        lines = parsed.lines.join(enc.select(*key, "encounter_id"), on=key,
-                                  maintain_order="left")  # fmt: skip
+        lines = parsed.lines.with_columns(enc["encounter_id"].gather(parsed.lines["stay"]))
         del parsed
         stored = {r.id: r for r in found}
         already = _already(uow, enc, lines, stored, problems)
@@ -254,34 +256,222 @@ def _prepare(uow: UnitOfWork, ctx: Context, caller: Principal, enc: pl.DataFrame
              lines: pl.DataFrame, sha: str, path: Path,
              problems: _Problems) -> tuple[list[Stay], _Lines, list[NewEncounter]]:  # fmt: skip
     """The stays to settle with their snapshots, and their lines resolved; problems
-    recorded; stays of insurees not enrolled on the discharge date set aside."""
+    recorded; stays of insurees not enrolled on the discharge date set aside.
+
+    What many stays share is looked up once per distinct key (provider × discharge
+    day, insured region × day, diagnoses × overlay version); the per-stay columns are
+    built in Polars, and one loop makes the objects."""
     if enc.height == 0:
         return [], _Lines(pl.DataFrame(), pl.DataFrame()), []
     enc = enc.sort("encounter_id")
-    psns = sorted(set(enc["insuree_id"].to_list()))
-    versions: dict[str, list[Any]] = defaultdict(list)
-    for start in range(0, len(psns), 5000):
-        for v in uow.insurees.where(psn_no=psns[start : start + 5000]):
-            versions[v.psn_no].append(v)
-    seqs = _admission_seqs(uow, enc, psns)
-    acc_years = _accumulators(uow, enc)
-    moved = bulk_account_moved(uow, psns)
-    stays: list[Stay] = []
-    deferred: list[booking.NewEncounter] = []
-    kept: dict[str, int] = {}
-    for idx, r in enumerate(enc.iter_rows(named=True)):
-        day = r["discharge_time"].date()
-        ver = next((v for v in versions.get(r["insuree_id"], ()) if v.valid_from <= day and
-                    (v.valid_to is None or day <= v.valid_to)), None)  # fmt: skip
-        got = _stay(uow, ctx, caller, r, idx, ver, moved, seqs, acc_years, sha, path, problems)
-        if isinstance(got, Stay):
-            stays.append(got)
-        elif got is not None:
-            deferred.append(got)
-        if got is not None:
-            kept[r["encounter_id"]] = idx
+    psns = enc.get_column("insuree_id").unique().sort().to_list()
+    cols = enc.select(
+        "encounter_id", "row", "provider_code", "encounter_no", "insuree_id",
+        "insured_region", "insutype", "med_type", _utc("admit_time"),
+        pl.col("admit_time").dt.date().alias("admit_date"), _utc("discharge_time"),
+        pl.col("discharge_time").dt.date().alias("discharge_date"), "diagnoses",
+        "covid_status", "filing", "n_lines", _admission_seqs(uow, enc, psns),
+    ).hstack(_insurees(uow, enc, psns)).with_columns(enc["source_key"])  # fmt: skip
+    day = pl.col("discharge_date")
+    providers = _providers(uow, ctx, caller, cols.select("provider_code", day).unique())
+    policies = _policies(ctx, cols.filter("enrolled").select("version_region", day).unique())
+    stays, deferred, kept = _stays(cols, providers, policies, _accumulators(uow, enc),
+                                   bulk_account_moved(uow, psns), (path.name[-100:], sha),
+                                   problems)  # fmt: skip
+    idx = pl.DataFrame({"stay": enc["stay"].gather(kept), "idx": kept},
+                       schema={"stay": enc["stay"].dtype, "idx": pl.Int64})  # fmt: skip
     engine_ids = {s.idx for s in stays}
-    return stays, _resolve_lines(uow, ctx, lines, kept, engine_ids, problems), deferred
+    return stays, _resolve_lines(uow, ctx, lines, idx, engine_ids, problems), deferred
+
+
+def _utc(name: str) -> pl.Expr:
+    """A Beijing time column as UTC (naive: ``_utc_marked`` marks it)."""
+    return (pl.col(name) - pl.duration(hours=8)).alias(name)
+
+
+def _utc_marked(times: pl.Series) -> list[dt.datetime]:
+    """The naive UTC times as ``datetime``s marked UTC, each distinct one made once
+    (stays share their times; ``replace`` costs a microsecond)."""
+    naive = times.to_list()
+    marked = {t: t.replace(tzinfo=dt.UTC) for t in set(naive)}
+    return [marked[t] for t in naive]
+
+
+_VERSION_COLUMNS = ("psn_no", "valid_from", "valid_to", "enrolled", "insured_region",
+                    "scheme", "resident_tier", "assistance_category", "assistance_from",
+                    "assistance_to", "account_opening_fen")  # fmt: skip
+
+
+def _insurees(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> pl.DataFrame:
+    """Each stay's insuree as ``catalog.insuree_of`` snapshots the first enrolment
+    version in force on the discharge date: ``version`` (null: none), the version's
+    ``enrolled`` and the engine's fields, assistance resolved for the day."""
+    from sqlalchemy import select
+
+    table = uow.insurees.table
+    rows: list[Any] = []
+    for start in range(0, len(psns), 5000):  # in ID number and date order
+        q = select(*(table.c[n] for n in _VERSION_COLUMNS)).where(
+            uow.insurees.current(),
+            _among_psns(uow, table.c.psn_no, psns[start : start + 5000]),
+        ).order_by(table.c.psn_no, table.c.valid_from)  # fmt: skip
+        rows += uow.session.execute(q)
+    versions = pl.DataFrame(rows, schema=_VERSION_SCHEMA, orient="row").with_row_index("version")
+    day = pl.col("discharge_time").dt.date()
+    stays = enc.select(pl.col("insuree_id").alias("psn_no"), day.alias("day")).with_row_index(
+        "stay")  # fmt: skip
+    in_force = _covers(pl.col("day"), pl.col("valid_from"), pl.col("valid_to"))
+    first = stays.join(versions, on="psn_no").filter(in_force).sort("version").unique(
+        "stay", keep="first")  # fmt: skip
+    assisted = _covers(pl.col("day"), pl.col("assistance_from"), pl.col("assistance_to"))
+    return stays.join(first, on="stay", how="left").sort("stay").select(
+        "version", "enrolled", pl.col("insured_region").alias("version_region"), "scheme",
+        "resident_tier", pl.when(assisted).then(pl.col("assistance_category"))
+        .otherwise(pl.lit("none")).alias("assistance_category"), "account_opening_fen",
+    )  # fmt: skip
+
+
+_VERSION_SCHEMA = {"psn_no": pl.String, "valid_from": pl.Date, "valid_to": pl.Date,
+                   "enrolled": pl.Boolean, "insured_region": pl.String, "scheme": pl.String,
+                   "resident_tier": pl.Int64, "assistance_category": pl.String,
+                   "assistance_from": pl.Date, "assistance_to": pl.Date,
+                   "account_opening_fen": pl.Int64}  # fmt: skip
+
+
+def _covers(day: pl.Expr, start: pl.Expr, end: pl.Expr) -> pl.Expr:
+    """``catalog._covers``: ``day`` within [start, end] (start null: never; end null: open)."""
+    return (start.is_not_null() & (start <= day) & (end.is_null() | (day <= end))).fill_null(
+        False)  # fmt: skip
+
+
+_STAY_COLUMNS = ("encounter_id", "row", "provider_code", "encounter_no", "insuree_id",
+                 "insured_region", "insutype", "med_type", "admit_time", "admit_date",
+                 "discharge_time", "discharge_date", "diagnoses", "covid_status", "filing",
+                 "n_lines", "admission_seq", "version", "enrolled", "version_region", "scheme",
+                 "resident_tier", "assistance_category", "account_opening_fen",
+                 "source_key")  # fmt: skip
+"""``_prepare``'s columns, as ``_stays`` reads them (times in UTC)."""
+
+
+def _stays(cols: pl.DataFrame, providers: dict[tuple[str, dt.date], tuple[Any, Any]],
+           policies: dict[tuple[str, dt.date], Any], acc_years: dict[tuple[str, int], Accumulators],
+           moved: dict[str, int], source: tuple[str, str],
+           problems: _Problems) -> tuple[list[Stay], list[NewEncounter], list[int]]:  # fmt: skip
+    """Every stay of ``cols`` (``_STAY_COLUMNS``, in ``idx`` order): a ``Stay``; or,
+    its insuree not enrolled on the discharge date, the new encounter to defer; or a
+    problem (in ``idx`` order). Also the idx of the stays to write (not a problem)."""
+    stays: list[Stay] = []
+    deferred: list[NewEncounter] = []
+    kept: list[int] = []
+    name, sha = source
+    values = [_utc_marked(c) if c.dtype == pl.Datetime else c.to_list()
+              for c in cols.select(_STAY_COLUMNS).get_columns()]  # fmt: skip
+    rows = enumerate(zip(*values, strict=True))
+    for idx, (eid, row, code, no, psn, region, insutype, med_type, admit_t, admit, discharge_t,
+              day, text, status, filing, n_lines, seq, version, enrolled, version_region,
+              scheme, tier, assistance, opening, source_key) in rows:  # fmt: skip
+        prov, provider = providers[code, day]
+        if isinstance(prov, str):
+            problems.add(row, "provider_code", prov)
+            continue
+        diags, codes = _diagnoses(text)
+        region = version_region if version is not None else (region or prov.region)
+        new = _NEW_ENCOUNTER({
+            "id": eid, "provider_code": prov.code, "psn_no": psn, "insured_region": region,
+            "scheme_code": insutype, "med_type": med_type, "admit_time": admit_t,
+            "admit_date": admit, "discharge_time": discharge_t, "discharge_date": day,
+            "diagnoses": [{"code": d.code, "main": d.main} for d in diags],
+            "covid_status": status, "filing": filing, "transfer_from": None,
+            "admit_msgid": None, "source_key": source_key,
+        }, {"source": name, "sha256": sha, "row": row, "encounter_no": no,
+            "lines": n_lines})  # fmt: skip
+        if not enrolled:  # no version in force (null), or not enrolled
+            deferred.append(new)
+            kept.append(idx)
+            continue
+        policy = policies[region, day]
+        if isinstance(policy, str):
+            problems.add(row, "discharge_time", policy)
+            continue
+        v, shares = policy
+        covid = status or _covid_status(text, diags, v)
+        e = _ENCOUNTER(eid, med_type, admit, day, codes, covid, filing, seq, None)
+        ins = _INSUREE(psn, scheme, tier, region, assistance, opening + moved.get(psn, 0),
+                       enrolled)  # fmt: skip
+        acc = acc_years.get((psn, day.year), _NONE_YET)
+        stays.append(_STAY(idx, eid, ins, opening, provider, e, acc, dict(shares), new))
+        kept.append(idx)
+    return stays, deferred, kept
+
+
+def _providers(uow: UnitOfWork, ctx: Context, caller: Principal,
+               keys: pl.DataFrame) -> dict[tuple[str, dt.date], tuple[Any, Any]]:  # fmt: skip
+    """For each (provider, discharge day): the snapshot and the engine's record; or why
+    its stays cannot be settled (a str, None)."""
+    out: dict[tuple[str, dt.date], tuple[Any, Any]] = {}
+    for code, day in keys.iter_rows():
+        try:
+            prov = ctx.provider(uow, code, day)
+        except YibaoError as exc:
+            out[code, day] = str(exc), None
+            continue
+        if not prov.designated:
+            out[code, day] = f"not a designated provider (定点) on {day}", None
+        elif caller.role == "hospital" and caller.provider_code != prov.code:
+            out[code, day] = "another hospital's stay", None
+        else:
+            out[code, day] = prov, prov.engine()
+    return out
+
+
+def _policies(ctx: Context, keys: pl.DataFrame) -> dict[tuple[str, dt.date], Any]:
+    """For each (insured region, discharge day): the overlay version in force and its
+    central shares; or why no pack applies (a str)."""
+    out: dict[tuple[str, dt.date], Any] = {}
+    for region, day in keys.iter_rows():
+        try:
+            v = _select(ctx, region, day).overlay_on(day)
+        except YibaoError as exc:
+            out[region, day] = str(exc)
+            continue
+        shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
+        out[region, day] = v, shares
+    return out
+
+
+_NONE_YET = Accumulators(0, 0, 0)
+
+
+def _builder(cls: type[Any]) -> Callable[..., Any]:
+    """``cls(*values)`` for a frozen slots dataclass, built as ``dataclasses`` builds
+    ``__init__`` (from source) but filling the slots directly, as
+    ``reentry_settle.line_of`` does: the frozen ``__init__`` goes through
+    ``object.__setattr__`` field by field — a sixth of ``_stays``' time. The same object
+    (a test holds them equal)."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    scope: dict[str, Any] = {"_new_": object.__new__, "_cls_": cls}
+    scope |= {f"_set_{n}": cls.__dict__[n].__set__ for n in names}
+    lines = [f"def build({', '.join(names)}):", "    _obj_ = _new_(_cls_)"]
+    lines += [f"    _set_{n}(_obj_, {n})" for n in names]
+    exec("\n".join([*lines, "    return _obj_"]), scope)  # the source: our fields' names
+    return cast(Callable[..., Any], scope["build"])
+
+
+_STAY, _ENCOUNTER, _INSUREE = _builder(Stay), _builder(Encounter), _builder(Insuree)
+_NEW_ENCOUNTER = _builder(NewEncounter)
+
+
+def _among_psns(uow: UnitOfWork, column: Any, psns: Sequence[str]) -> Any:
+    """``bulk.among`` for ID numbers: on PostgreSQL one text parameter, split by the
+    server, where a list parameter is dumped by psycopg element by element (≈ 0.1 s of
+    CPU per 50,000, four times per import). ID numbers hold no comma (``parse`` checked
+    each); any other value falls back to ``bulk.among``."""
+    from sqlalchemy import String, any_, bindparam, func
+
+    if uow.session.get_bind().dialect.name != "postgresql" or any("," in p for p in psns):
+        return bulk.among(uow.session, column, psns)
+    joined = bindparam(None, ",".join(psns), type_=String)
+    return column == any_(func.string_to_array(joined, ","))
 
 
 def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
@@ -293,109 +483,56 @@ def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
 
     for start in range(0, len(psns), 5000):
         q = select(B.psn_no, B.moved_fen).where(
-            bulk.among(uow.session, B.psn_no, psns[start : start + 5000]))  # fmt: skip
+            _among_psns(uow, B.psn_no, psns[start : start + 5000]))  # fmt: skip
         out.update({p: int(m) for p, m in uow.session.execute(q)})
     return out
 
 
 def _accumulators(uow: UnitOfWork, enc: pl.DataFrame) -> dict[tuple[str, int], Accumulators]:
+    """The stored accumulators of each (insuree, discharge year) of the file."""
     from sqlalchemy import select
 
     from yibao.store.hospital import Accumulator as A
 
-    keys = {(p, t.year) for p, t in enc.select("insuree_id", "discharge_time").iter_rows()}
-    psns = sorted({p for p, _ in keys})
-    years = sorted({y for _, y in keys})
+    pairs = enc.select("insuree_id", pl.col("discharge_time").dt.year()).unique()
+    keys = set(pairs.iter_rows())
+    psns = pairs.get_column("insuree_id").unique().sort().to_list()
+    years = pairs.get_column("discharge_time").unique().sort().to_list()
     out: dict[tuple[str, int], Accumulators] = {}
     for start in range(0, len(psns), 5000):
         q = select(A.psn_no, A.year, A.basic_entitled_fen, A.serious_base_fen,
                    A.assistance_entitled_fen).where(
-            bulk.among(uow.session, A.psn_no, psns[start : start + 5000]),
+            _among_psns(uow, A.psn_no, psns[start : start + 5000]),
             A.year.in_(years))  # fmt: skip
         out.update({(r[0], r[1]): Accumulators(r[2], r[3], r[4])
                     for r in uow.session.execute(q) if (r[0], r[1]) in keys})  # fmt: skip
     return out
 
 
-def _admission_seqs(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> dict[str, int]:
-    """本年第n次住院 of each stay of the file, as the service counts it when it settles:
-    1 + the stays of the insuree (in the store and in the file, not cancelled) admitted
-    earlier in the calendar year of its admission (ties: by id)."""
+def _admission_seqs(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> pl.Series:
+    """本年第n次住院 of each stay of the file (in ``enc``'s order), as the service counts
+    it when it settles: 1 + the stays of the insuree (in the store and in the file, not
+    cancelled) admitted earlier in the calendar year of its admission (ties: by id)."""
     from sqlalchemy import select
 
     from yibao.store.hospital import Encounter as E
 
-    cols = enc.select("insuree_id", "admit_time", "encounter_id")
-    rows = [(p, t.replace(tzinfo=CST).astimezone(dt.UTC), e) for p, t, e in cols.iter_rows()]
-    mine = {e for _, _, e in rows}
+    mine = enc.select(pl.col("insuree_id").alias("psn_no"), _utc("admit_time"),
+                      pl.col("encounter_id").alias("id"))  # fmt: skip
+    ours = set(mine.get_column("id").to_list())
+    stored: list[tuple[str, dt.datetime, str]] = []
     for start in range(0, len(psns), 5000):
         q = select(E.psn_no, E.admit_time, E.id).where(
-            bulk.among(uow.session, E.psn_no, psns[start : start + 5000]),
+            _among_psns(uow, E.psn_no, psns[start : start + 5000]),
             E.status != "cancelled")  # fmt: skip
-        for p, t, e in uow.session.execute(q):
-            if e not in mine:
-                rows.append((p, t if t.tzinfo else t.replace(tzinfo=dt.UTC), e))
-    by: dict[tuple[str, int], list[tuple[dt.datetime, str]]] = defaultdict(list)
-    for p, t, e in rows:
-        by[(p, t.astimezone(CST).year)].append((t, e))
-    out: dict[str, int] = {}
-    for group in by.values():
-        for n, (_, e) in enumerate(sorted(group), start=1):
-            if e in mine:
-                out[e] = n
-    return out
-
-
-def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], idx: int,
-          ver: Any, moved: dict[str, int], seqs: dict[str, int],
-          acc_years: dict[tuple[str, int], Accumulators], sha: str, path: Path,
-          problems: _Problems) -> Stay | booking.NewEncounter | None:  # fmt: skip
-    """The stay to settle; or, its insuree not enrolled on the discharge date (``ver``
-    None or not enrolled), the new encounter to defer; or None (a problem recorded)."""
-    day, row = r["discharge_time"].date(), r["row"]
-    try:
-        prov = ctx.provider(uow, r["provider_code"], day)
-    except YibaoError as exc:
-        problems.add(row, "provider_code", str(exc))
-        return None
-    if not prov.designated:
-        problems.add(row, "provider_code", f"not a designated provider (定点) on {day}")
-        return None
-    if caller.role == "hospital" and caller.provider_code != prov.code:
-        problems.add(row, "provider_code", "another hospital's stay")
-        return None
-    diags = _diagnoses(r["diagnoses"])
-    admit = r["admit_time"].date()
-    enrolled = ver is not None and ver.enrolled
-    region = ver.insured_region if ver is not None else (r["insured_region"] or prov.region)
-    new = booking.NewEncounter({
-        "id": r["encounter_id"], "provider_code": prov.code, "psn_no": r["insuree_id"],
-        "insured_region": region, "scheme_code": r["insutype"],
-        "med_type": r["med_type"], "admit_time": _utc(r["admit_time"]), "admit_date": admit,
-        "discharge_time": _utc(r["discharge_time"]), "discharge_date": day,
-        "diagnoses": [{"code": d.code, "main": d.main} for d in diags],
-        "covid_status": r["covid_status"], "filing": r["filing"], "transfer_from": None,
-        "admit_msgid": None, "source_key": r["source_key"],
-    }, {"source": path.name[-100:], "sha256": sha, "row": row,
-        "encounter_no": r["encounter_no"], "lines": r["n_lines"]})  # fmt: skip
-    if not enrolled:
-        return new
-    ins = catalog.insuree_of(ver, day)
-    try:
-        policy = _select(ctx, ins.insured_region, day)
-    except YibaoError as exc:
-        problems.add(row, "discharge_time", str(exc))
-        return None
-    v = policy.overlay_on(day)
-    status = r["covid_status"] or _covid_status(r["diagnoses"], diags, v)
-    codes = tuple(d.code for d in diags)
-    balance = ins.account_opening_fen + moved.get(ins.psn_no, 0)
-    e = Encounter(r["encounter_id"], r["med_type"], admit, day, codes, status,  # type: ignore[arg-type]
-                  r["filing"], seqs[r["encounter_id"]], None)  # fmt: skip
-    shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
-    return Stay(idx, r["encounter_id"], ins.engine(balance), ins.account_opening_fen,
-                prov.engine(), e, acc_years.get((ins.psn_no, day.year), Accumulators(0, 0, 0)),
-                shares, new)  # fmt: skip
+        stored += [(p, t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t, e)
+                   for p, t, e in uow.session.execute(q) if e not in ours]  # fmt: skip
+    every = pl.concat([mine, pl.DataFrame(stored, schema=mine.schema, orient="row")])
+    year = (pl.col("admit_time") + pl.duration(hours=8)).dt.year()  # Beijing time's
+    counted = every.sort("admit_time", "id").select(
+        "id", admission_seq=pl.int_range(1, pl.len() + 1).over("psn_no", year))  # fmt: skip
+    return mine.join(counted, on="id", how="left", maintain_order="left").get_column(
+        "admission_seq")  # fmt: skip
 
 
 _COVID: dict[tuple[str, int], tuple[Any, str]] = {}
@@ -427,33 +564,36 @@ def _select(ctx: Context, region: str, day: dt.date) -> Any:
     return got[1]
 
 
-def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, kept: dict[str, int],
+def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, idx: pl.DataFrame,
                    engine_ids: set[int], problems: _Problems) -> _Lines:  # fmt: skip
     """Each line's catalog fields on its service date (the admission day when blank),
     resolved once per (provider, code, date); every unresolvable line is a problem.
-    ``kept``: the stays to write (id -> idx); ``engine_ids``: the idx of those to settle."""
-    idx = pl.DataFrame({"encounter_id": list(kept), "idx": list(kept.values())},
-                       schema={"encounter_id": pl.String, "idx": pl.Int64})  # fmt: skip
-    mine = lines.join(idx, on="encounter_id", maintain_order="left").with_columns(
-        service_date=pl.coalesce(pl.col("service_time"), pl.col("admit_time")).dt.date()
-    )
-    pairs = mine.select("provider_code", "code", "service_date").unique()
-    found: dict[tuple[str, str, dt.date], catalog.ResolvedItem] = {}
-    for (prov,), group in pairs.group_by("provider_code"):
-        todo = list(group.select("code", "service_date").iter_rows())
+    ``idx``: the stays to write (``stay`` -> ``idx``); ``engine_ids``: the idx of those
+    to settle."""
+    key = ["provider_code", "code", "service_date"]
+    mine = lines.with_columns(  # added, not joined: the lines' other columns are not copied
+        pl.col("stay").replace_strict(idx["stay"], idx["idx"], default=None).alias("idx"),
+        service_date=pl.coalesce(pl.col("service_time"), pl.col("admit_time")).dt.date(),
+    ).with_row_index("pair")
+    if mine["idx"].null_count():
+        mine = mine.filter(pl.col("idx").is_not_null())
+    mine = mine.with_columns(pl.col("pair").first().over(key))  # the pair's first line
+    pairs = mine.filter(pl.col("pair").is_first_distinct()).select("pair", *key)
+    found: dict[int, catalog.ResolvedItem] = {}
+    for (prov,), group in pairs.group_by("provider_code", maintain_order=True):
+        todo = dict(zip(group["pair"], group.select("code", "service_date").iter_rows(),
+                        strict=True))  # fmt: skip
         found.update(_resolve(uow, ctx, str(prov), todo, mine, problems))
     fields = ("category", "item_class", "selfpay_bp", "price_cap_fen", "in_protocol",
               "temp_code", "catalog_region", "protocol_edition", "hospital_code")  # fmt: skip
     table = pl.DataFrame(
-        [(p, c, d, it.code, *(getattr(it, f) for f in fields)) for (p, c, d), it in found.items()],
-        schema={"provider_code": pl.String, "code": pl.String, "service_date": pl.Date,
-                "n_code": pl.String, "category": pl.String, "item_class": pl.String,
-                "selfpay_bp": pl.Int64, "price_cap_fen": pl.Int64, "in_protocol": pl.Boolean,
-                "temp_code": pl.Boolean, "catalog_region": pl.String,
+        [(p, it.code, *(getattr(it, f) for f in fields)) for p, it in found.items()],
+        schema={"pair": pl.UInt32, "n_code": pl.String, "category": pl.String,
+                "item_class": pl.String, "selfpay_bp": pl.Int64, "price_cap_fen": pl.Int64,
+                "in_protocol": pl.Boolean, "temp_code": pl.Boolean, "catalog_region": pl.String,
                 "protocol_edition": pl.Int64, "hospital_code": pl.String},
         orient="row")  # fmt: skip
-    full = mine.join(table, on=["provider_code", "code", "service_date"], how="left",
-                     maintain_order="left")  # fmt: skip
+    full = mine.join(table, on="pair", how="left", maintain_order="left")
     del mine
     engine = full.select(pl.col("idx").alias("encounter_id"), "sn", pl.col("n_code").alias("code"),
                          "category", "item_class", "selfpay_bp", "price_fen", "qty_milli",
@@ -472,20 +612,20 @@ def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, kept: dic
     return _Lines(engine, store)
 
 
-def _resolve(uow: UnitOfWork, ctx: Context, prov: str, todo: list[tuple[str, dt.date]],
-             mine: pl.DataFrame, problems: _Problems) -> dict[Any, Any]:  # fmt: skip
+def _resolve(uow: UnitOfWork, ctx: Context, prov: str, todo: dict[int, tuple[str, dt.date]],
+             mine: pl.DataFrame, problems: _Problems) -> dict[int, Any]:  # fmt: skip
+    """The provider's (code, date) of each pair resolved, by pair; a problem on each
+    line of a pair that does not resolve."""
     try:
-        return {(prov, c, d): it for (c, d), it in zip(todo, ctx.resolve(uow, prov, todo),
-                                                       strict=True)}  # fmt: skip
+        return dict(zip(todo, ctx.resolve(uow, prov, list(todo.values())), strict=True))
     except (NotInCatalog, YibaoError):
         pass
-    out: dict[tuple[str, str, dt.date], Any] = {}
-    for c, d in todo:  # the slow path, only for a file with unresolvable codes
+    out: dict[int, Any] = {}
+    for pair, (c, d) in todo.items():  # the slow path, only for a file with unresolvable codes
         try:
-            out[(prov, c, d)] = ctx.resolve(uow, prov, [(c, d)])[0]
+            out[pair] = ctx.resolve(uow, prov, [(c, d)])[0]
         except YibaoError as exc:
-            bad = mine.filter((pl.col("provider_code") == prov) & (pl.col("code") == c)
-                              & (pl.col("service_date") == d))  # fmt: skip
+            bad = mine.filter(pl.col("pair") == pair)
             for row in bad["row"].to_list():
                 problems.add(row, "code", str(exc))
     return out
