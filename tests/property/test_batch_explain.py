@@ -5,7 +5,6 @@ from them (DECISIONS 0092)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import polars as pl
@@ -14,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from tests.batch_oracle import requests_of, to_tables
 from tests.property.test_batch import _shuffle_ids, years
 from tests.strategies import pack_docs, policy_of
-from yibao.core.engine import settle
 from yibao.core.engine.batch import (
     covered,
     line_order,
@@ -27,9 +25,9 @@ from yibao.core.engine.batch import (
 )
 from yibao.core.engine.batch_explain import settlements
 from yibao.core.engine.batch_policy import PolicyExprs
-from yibao.core.engine.model import Accumulators, Settlement
-from yibao.core.policy import PackSet, Policy
-from yibao.services.batch_scalar import ordered
+from yibao.core.engine.model import Settlement
+from yibao.core.policy import Policy
+from yibao.services.batch_scalar import ordered, settlements_in_order
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -54,18 +52,8 @@ def batch_settlements(enc: pl.DataFrame, lines: pl.DataFrame,
 
 def scalar_settlements(enc: pl.DataFrame, lines: pl.DataFrame,
                        packs: list[Policy]) -> dict[str, Settlement]:  # fmt: skip
-    pack_set = PackSet(packs)
-    state: dict[tuple[str, int], tuple[Accumulators, int]] = {}
-    out = {}
-    for q in ordered(requests_of(enc, lines)):
-        key = (q.insuree.id, q.encounter.discharge_date.year)
-        acc, balance = state.get(key, (q.accumulators, q.insuree.account_balance_fen))
-        ins = dataclasses.replace(q.insuree, account_balance_fen=balance)
-        q = dataclasses.replace(q, accumulators=acc, insuree=ins)
-        s = settle(q, pack_set.select(q.insuree.insured_region, q.encounter.discharge_date))
-        state[key] = (s.accumulators_after, s.account_balance_after_fen)
-        out[s.encounter_id] = s
-    return out
+    return {s.encounter_id: s for s in settlements_in_order(ordered(requests_of(enc, lines)),
+                                                            packs)}  # fmt: skip
 
 
 def _same(got: dict[str, Settlement], want: dict[str, Settlement]) -> None:

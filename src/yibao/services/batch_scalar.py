@@ -16,12 +16,26 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from yibao.core.engine import Accumulators, Encounter, Insuree, Line, Provider, SettleRequest
+from yibao.core.engine import (
+    Accumulators,
+    Encounter,
+    Insuree,
+    Line,
+    Provider,
+    Settlement,
+    SettleRequest,
+)
 from yibao.core.engine.batch import OUT_COLUMNS
 from yibao.core.engine.settle import settle
 from yibao.core.policy import PackSet, Policy
 
-__all__ = ["ordered", "requests_of", "scalar_settle", "settle_in_order"]
+__all__ = [
+    "ordered",
+    "requests_of",
+    "scalar_settle",
+    "settle_in_order",
+    "settlements_in_order",
+]
 
 
 def requests_of(enc: pl.DataFrame, lines: pl.DataFrame) -> list[SettleRequest]:
@@ -99,11 +113,13 @@ def scalar_settle(enc: pl.DataFrame, lines: pl.DataFrame, packs: Sequence[Policy
     return settle_in_order(ordered(requests_of(enc, lines)), packs)
 
 
-def settle_in_order(reqs: Sequence[SettleRequest], packs: Sequence[Policy]) -> pl.DataFrame:
-    """Settle requests given in ``ordered`` order, carrying state per insuree-year."""
+def settlements_in_order(reqs: Sequence[SettleRequest],
+                         packs: Sequence[Policy]) -> list[Settlement]:  # fmt: skip
+    """Settle requests given in ``ordered`` order, carrying state per insuree-year: the
+    scalar engine's settlements, in that order."""
     pack_set = PackSet(packs)
     state: dict[tuple[str, int], tuple[Accumulators, int]] = {}
-    rows = []
+    out = []
     for q in reqs:
         key = (q.insuree.id, q.encounter.discharge_date.year)
         acc, balance = state.get(key, (q.accumulators, q.insuree.account_balance_fen))
@@ -111,6 +127,14 @@ def settle_in_order(reqs: Sequence[SettleRequest], packs: Sequence[Policy]) -> p
         q = dataclasses.replace(q, accumulators=acc, insuree=ins)
         s = settle(q, pack_set.select(q.insuree.insured_region, q.encounter.discharge_date))
         state[key] = (s.accumulators_after, s.account_balance_after_fen)
+        out.append(s)
+    return out
+
+
+def settle_in_order(reqs: Sequence[SettleRequest], packs: Sequence[Policy]) -> pl.DataFrame:
+    """``settlements_in_order`` as the batch's ``OUT_COLUMNS``, by encounter_id."""
+    rows = []
+    for s in settlements_in_order(reqs, packs):
         a = s.accumulators_after
         rows.append(
             (
