@@ -3,9 +3,10 @@
 1. Read the offline capture file and check every row (``offline_file``): a bad file is
    refused whole, each problem named by row, column and reason; nothing is stored.
 2. Deduplicate: identical repeated lines (provider, encounter, ``feedetl_sn``) count
-   once; a stay already in the store (its id is derived from provider and the
-   hospital's encounter number) with the same lines is already done and skipped —
-   importing a file twice changes nothing — and with other lines is a problem.
+   once; a stay already in the store (found by its ``source_key``, derived from
+   provider and the hospital's encounter number) with the same lines is already done and
+   skipped — importing a file twice changes nothing — and with other lines is a
+   problem. New stays take ids in settlement order (DECISIONS 0095).
 3. Check the rest against the store, still before writing: the provider designated on
    the discharge date, every code in the treatment place's catalog (对码 applied), a pack
    for the insured region and date. An insuree not enrolled on the discharge date is

@@ -43,9 +43,7 @@ _new = tuple.__new__
 _MAY_PAY = ("none", "inscope", "all")  # batch_policy's account rule codes
 _LEVELS = ("01", "02", "03")  # chrgitm_lv 甲 乙 丙 (by item class, covered or not)
 _LEVEL_CODE = {"A": 0, "B": 1, "C": 2}
-
-
-_RULES = (RULE_CLASS_A, RULE_CLASS_B, RULE_OWN_PAY, RULE_COVERED)
+_RULES = (RULE_CLASS_A, RULE_CLASS_B, RULE_OWN_PAY, RULE_COVERED)  # by _lines' rule code
 
 
 def _lines(results: pl.DataFrame) -> dict[int, tuple[LineResult, ...]]:
