@@ -314,7 +314,7 @@ def _insurees(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> pl.Dat
     for start in range(0, len(psns), 5000):  # in ID number and date order
         q = select(*(table.c[n] for n in _VERSION_COLUMNS)).where(
             uow.insurees.current(),
-            _among_psns(uow, table.c.psn_no, psns[start : start + 5000]),
+            bulk.among(uow.session, table.c.psn_no, psns[start : start + 5000]),
         ).order_by(table.c.psn_no, table.c.valid_from)  # fmt: skip
         rows += uow.session.execute(q)
     versions = pl.DataFrame(rows, schema=_VERSION_SCHEMA, orient="row").with_row_index("version")
@@ -462,19 +462,6 @@ _STAY, _ENCOUNTER, _INSUREE = _builder(Stay), _builder(Encounter), _builder(Insu
 _NEW_ENCOUNTER = _builder(NewEncounter)
 
 
-def _among_psns(uow: UnitOfWork, column: Any, psns: Sequence[str]) -> Any:
-    """``bulk.among`` for ID numbers: on PostgreSQL one text parameter, split by the
-    server, where a list parameter is dumped by psycopg element by element (≈ 0.1 s of
-    CPU per 50,000, four times per import). ID numbers hold no comma (``parse`` checked
-    each); any other value falls back to ``bulk.among``."""
-    from sqlalchemy import String, any_, bindparam, func
-
-    if uow.session.get_bind().dialect.name != "postgresql" or any("," in p for p in psns):
-        return bulk.among(uow.session, column, psns)
-    joined = bindparam(None, ",".join(psns), type_=String)
-    return column == any_(func.string_to_array(joined, ","))
-
-
 def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
     """Each insuree's account movement as the store holds it (0 if none)."""
     out: dict[str, int] = {}
@@ -484,7 +471,7 @@ def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
 
     for start in range(0, len(psns), 5000):
         q = select(B.psn_no, B.moved_fen).where(
-            _among_psns(uow, B.psn_no, psns[start : start + 5000]))  # fmt: skip
+            bulk.among(uow.session, B.psn_no, psns[start : start + 5000]))  # fmt: skip
         out.update({p: int(m) for p, m in uow.session.execute(q)})
     return out
 
@@ -503,7 +490,7 @@ def _accumulators(uow: UnitOfWork, enc: pl.DataFrame) -> dict[tuple[str, int], A
     for start in range(0, len(psns), 5000):
         q = select(A.psn_no, A.year, A.basic_entitled_fen, A.serious_base_fen,
                    A.assistance_entitled_fen).where(
-            _among_psns(uow, A.psn_no, psns[start : start + 5000]),
+            bulk.among(uow.session, A.psn_no, psns[start : start + 5000]),
             A.year.in_(years))  # fmt: skip
         out.update({(r[0], r[1]): Accumulators(r[2], r[3], r[4])
                     for r in uow.session.execute(q) if (r[0], r[1]) in keys})  # fmt: skip
@@ -524,7 +511,7 @@ def _admission_seqs(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> 
     stored: list[tuple[str, dt.datetime, str]] = []
     for start in range(0, len(psns), 5000):
         q = select(E.psn_no, E.admit_time, E.id).where(
-            _among_psns(uow, E.psn_no, psns[start : start + 5000]),
+            bulk.among(uow.session, E.psn_no, psns[start : start + 5000]),
             E.status != "cancelled")  # fmt: skip
         stored += [(p, t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t, e)
                    for p, t, e in uow.session.execute(q) if e not in ours]  # fmt: skip

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import polars as pl
-from sqlalchemy import Table, any_, bindparam, insert, select, tuple_, update
+from sqlalchemy import String, Table, any_, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -56,10 +56,16 @@ def _raw(session: Session) -> Any:
 
 def among(session: Session, column: Any, values: Sequence[Any]) -> Any:
     """``column IN values``; on PostgreSQL ``column = ANY(array)``, one parameter: an IN
-    list of thousands of binds costs more to render and send than the query to run."""
-    if _pg(session):
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(list(values))
+    list of thousands of binds costs more to render and send than the query to run.
+    Texts without a comma go as one text split by the server (``string_to_array``):
+    psycopg dumps a list parameter element by element, ≈ 0.1 s of CPU per 50,000."""
+    values = list(values)
+    if not _pg(session):
+        return column.in_(values)
+    if values and all(isinstance(v, str) and v and "," not in v for v in values):
+        joined = bindparam(None, ",".join(values), type_=String)
+        return column == any_(func.string_to_array(joined, ","))
+    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
 
 
 _LZ4: dict[int, bool] = {}
