@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -30,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import polars as pl
 
@@ -377,7 +376,7 @@ def _stays(cols: pl.DataFrame, providers: dict[tuple[str, dt.date], tuple[Any, A
             continue
         diags, codes = _diagnoses(text)
         region = version_region if version is not None else (region or prov.region)
-        new = _NEW_ENCOUNTER({
+        new = NewEncounter({
             "id": eid, "provider_code": prov.code, "psn_no": psn, "insured_region": region,
             "scheme_code": insutype, "med_type": med_type, "admit_time": admit_t,
             "admit_date": admit, "discharge_time": discharge_t, "discharge_date": day,
@@ -396,11 +395,11 @@ def _stays(cols: pl.DataFrame, providers: dict[tuple[str, dt.date], tuple[Any, A
             continue
         v, shares = policy
         covid = status or _covid_status(text, diags, v)
-        e = _ENCOUNTER(eid, med_type, admit, day, codes, covid, filing, seq, None)
-        ins = _INSUREE(psn, scheme, tier, region, assistance, opening + moved.get(psn, 0),
+        e = Encounter(eid, med_type, admit, day, codes, covid, filing, seq, None)  # type: ignore[arg-type]
+        ins = Insuree(psn, scheme, tier, region, assistance, opening + moved.get(psn, 0),
                        enrolled)  # fmt: skip
         acc = acc_years.get((psn, day.year), _NONE_YET)
-        stays.append(_STAY(idx, eid, ins, opening, provider, e, acc, dict(shares), new))
+        stays.append(Stay(idx, eid, ins, opening, provider, e, acc, dict(shares), new))
         kept.append(idx)
     return stays, deferred, kept
 
@@ -431,7 +430,7 @@ def _policies(ctx: Context, keys: pl.DataFrame) -> dict[tuple[str, dt.date], Any
     out: dict[tuple[str, dt.date], Any] = {}
     for region, day in keys.iter_rows():
         try:
-            v = _select(ctx, region, day).overlay_on(day)
+            v = ctx.packs.select(region, day).overlay_on(day)
         except YibaoError as exc:
             out[region, day] = str(exc)
             continue
@@ -441,25 +440,6 @@ def _policies(ctx: Context, keys: pl.DataFrame) -> dict[tuple[str, dt.date], Any
 
 
 _NONE_YET = Accumulators(0, 0, 0)
-
-
-def _builder(cls: type[Any]) -> Callable[..., Any]:
-    """``cls(*values)`` for a frozen slots dataclass, built as ``dataclasses`` builds
-    ``__init__`` (from source) but filling the slots directly, as
-    ``reentry_settle.line_of`` does: the frozen ``__init__`` goes through
-    ``object.__setattr__`` field by field — a sixth of ``_stays``' time. The same object
-    (a test holds them equal)."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    scope: dict[str, Any] = {"_new_": object.__new__, "_cls_": cls}
-    scope |= {f"_set_{n}": cls.__dict__[n].__set__ for n in names}
-    lines = [f"def build({', '.join(names)}):", "    _obj_ = _new_(_cls_)"]
-    lines += [f"    _set_{n}(_obj_, {n})" for n in names]
-    exec("\n".join([*lines, "    return _obj_"]), scope)  # the source: our fields' names
-    return cast(Callable[..., Any], scope["build"])
-
-
-_STAY, _ENCOUNTER, _INSUREE = _builder(Stay), _builder(Encounter), _builder(Insuree)
-_NEW_ENCOUNTER = _builder(NewEncounter)
 
 
 def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
@@ -535,20 +515,6 @@ def _covid_status(text: str, diags: tuple[Diagnosis, ...], v: Any) -> str:
         if len(_COVID) > 10_000:
             _COVID.clear()
         got = _COVID[key] = (v, covid_status_of(diags, v))
-    return got[1]
-
-
-_POLICIES: dict[tuple[int, str, dt.date], Any] = {}
-
-
-def _select(ctx: Context, region: str, day: dt.date) -> Any:
-    """``ctx.packs.select``, remembered per (pack set, region, day)."""
-    key = (id(ctx.packs), region, day)
-    got = _POLICIES.get(key)
-    if got is None or got[0] is not ctx.packs:
-        if len(_POLICIES) > 10_000:
-            _POLICIES.clear()
-        got = _POLICIES[key] = (ctx.packs, ctx.packs.select(region, day))
     return got[1]
 
 
