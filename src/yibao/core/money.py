@@ -2,7 +2,9 @@
 
 - money is integer fen (分);
 - a ratio is integer basis points (万分比, 10000 = 100 %);
-- a quantity is integer thousandths (``qty_milli``: 2.5 boxes = 2500).
+- a unit price is integer millionths of a yuan (``price_e6``: 0.0583 yuan = 58300), a
+  quantity integer ten-thousandths (``qty_e4``: 2.5 boxes = 25000): the national wire's
+  ``pric`` and ``cnt``, 1:1.
 
 Every product rounds half up on non-negative values. Yuan strings exist only at the
 adapters' edges: ``fen_from_yuan`` and ``yuan_from_fen`` convert exactly, never through
@@ -16,18 +18,26 @@ from typing import Protocol, TypeVar
 
 __all__ = [
     "BP_ONE",
-    "MILLI_ONE",
+    "E4_ONE",
+    "E6_ONE",
+    "LINE_UNIT",
+    "MAX_I64",
     "Arith",
     "capped_increment",
     "fen_from_yuan",
     "line_amount",
     "mul_bp",
+    "paid_capped",
     "scaled_int",
     "yuan_from_fen",
 ]
 
 BP_ONE = 10000  # 100 % in basis points
-MILLI_ONE = 1000  # one unit in thousandths
+E6_ONE = 10**6  # one yuan in price_e6
+E4_ONE = 10**4  # one unit in qty_e4
+LINE_UNIT = 10**8  # price_e6 * qty_e4 counts 10^-8 fen
+MAX_I64 = 2**63 - 1  # the bound of price_e6, qty_e4 and their product (SETTLEMENT.md §1)
+_HALF = LINE_UNIT // 2
 
 
 class Arith(Protocol):
@@ -47,18 +57,32 @@ def mul_bp(fen: A, bp: A | int) -> A:
     return (fen * bp + 5000) // 10000
 
 
-def line_amount(price_fen: A, qty_milli: A | int) -> A:
-    """Unit price times a quantity in thousandths, rounded half up (det_item_fee_sumamt)."""
-    return (price_fen * qty_milli + 500) // 1000
+def line_amount(price_e6: A, qty_e4: A | int) -> A:
+    """Unit price (millionths of a yuan) times quantity (ten-thousandths) in fen, rounded
+    half up once (det_item_fee_sumamt, SETTLEMENT.md §1).
+
+    The product counts 10^-8 fen and may be as large as 2^63 − 1, so the half is never
+    added to it (that would overflow an int64 column): the remainder is compared instead,
+    ``q + (r >= 10^8 / 2)``. The same expression serves ints and Polars expressions.
+    """
+    product = price_e6 * qty_e4
+    return product // LINE_UNIT + (product % LINE_UNIT >= _HALF)  # type: ignore[operator, no-any-return]
 
 
 def capped_increment(before_fen: int, raw_fen: int, cap_fen: int) -> int:
-    """What this encounter may add under a yearly cap (SETTLEMENT.md §6).
-
-    ``min(before + raw, cap) - min(before, cap)``: settling encounters one by one with
-    carried cumulative totals gives the same fen as one cumulative pass over the year.
-    """
+    """``min(before + raw, cap) - min(before, cap)``: what a running total may add under a
+    limit that nothing ever gives back (a personal account's balance over a batch)."""
     return min(before_fen + raw_fen, cap_fen) - min(before_fen, cap_fen)
+
+
+def paid_capped(entitled_after_fen: int, paid_before_fen: int, bound_fen: int) -> int:
+    """The paid form of a yearly cap (SETTLEMENT.md §5, §6): what the capped cumulative
+    entitlement ``entitled_after_fen`` (``H(E + x)``) leaves over what the fund has paid,
+    never below 0 and never above this bill's base ``bound_fen``."""
+    gap = entitled_after_fen - paid_before_fen
+    if gap <= 0:
+        return 0
+    return bound_fen if bound_fen < gap else gap
 
 
 _DECIMAL = re.compile(r"^(-?)(\d+)(?:\.(\d*))?$")

@@ -46,11 +46,13 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
         Trace(
             "hifp_pay",
             i.hifp_pay,
-            "§5.3 min(A + raw, CAP) - min(A, CAP); raw = (inscp - act_pay_dedc) x R",
+            "§5.3 min(inscp - act_pay_dedc, max(0, min(A + raw, CAP) - P));"
+            " raw = (inscp - act_pay_dedc) x R",
             {
                 "raw": f.basic_raw_fen,
                 "R_bp": s.ratio_bp,
                 "A": f.basic_before_fen,
+                "P": f.basic_paid_before_fen,
                 "CAP": f.basic_cap_fen,
                 "insured": insured,
                 "out_of_area": f.out_of_area,
@@ -74,6 +76,8 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
     serious_in = {
         "base": f.serious_base_fen,
         "S": f.serious_before_fen,
+        "P": f.serious_paid_before_fen,
+        "G(S + base)": f.serious_g_after_fen,
         "threshold": f.serious_threshold_fen,
         "cap": f.serious_cap_fen,
     }
@@ -83,7 +87,9 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
             Trace(
                 field,
                 getattr(i, field),
-                "§5.4 G(S + base) - G(S)" if mine else "§5.4 not this scheme's fund",
+                "§5.4 min(base, max(0, G(S + base) - P))"
+                if mine
+                else "§5.4 not this scheme's fund",
                 serious_in if mine else {"scheme": f.scheme},
                 f.serious_clause if mine else f.deductible_clause,
             )
@@ -92,7 +98,7 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
         Trace(
             "maf_pay",
             i.maf_pay,
-            "§5.5 min(M + mraw, cap) - min(M, cap); mraw = base x ratio"
+            "§5.5 min(base, max(0, min(M + mraw, cap) - P)); mraw = base x ratio"
             if f.assisted
             else "§5.5 category not listed in the pack: no assistance",
             {
@@ -101,6 +107,7 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
                 "ratio_bp": f.assistance_ratio_bp,
                 "mraw": f.assistance_raw_fen,
                 "M": f.assistance_before_fen,
+                "P": f.assistance_paid_before_fen,
                 "cap": f.assistance_cap_fen,
             },
             f.assistance_clause,
@@ -174,21 +181,22 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
 
 def setldetail_of(s: Settlement) -> tuple[FundRow, ...]:
     """``setldetail``: one row per fund the insuree is covered by, with the limit left
-    before this settlement (``crt_payb_lmt_amt``)."""
+    before this settlement (``crt_payb_lmt_amt``: the cap less what the fund has paid
+    this year over the settlements that stand, never below 0)."""
     f, i = s.facts, s.setlinfo
     rows: list[FundRow] = []
     if f.scheme != "none":
         code = BASIC[f.scheme]
-        left = f.basic_cap_fen - min(f.basic_before_fen, f.basic_cap_fen)
+        left = max(0, f.basic_cap_fen - f.basic_paid_before_fen)
         rows.append(
             FundRow(code, FUND_NAMES[code], i.inscp_scp_amt, left, i.hifp_pay, f.basic_cap_clause)
         )
         code = SERIOUS[f.scheme]
-        left = f.serious_cap_fen - f.serious_g_before_fen
+        left = max(0, f.serious_cap_fen - f.serious_paid_before_fen)
         paid = i.hifob_pay + i.hifmi_pay
         rows.append(FundRow(code, FUND_NAMES[code], i.inscp_scp_amt, left, paid, f.serious_clause))
     if f.assisted:
-        left = f.assistance_cap_fen - min(f.assistance_before_fen, f.assistance_cap_fen)
+        left = max(0, f.assistance_cap_fen - f.assistance_paid_before_fen)
         rows.append(
             FundRow(
                 ASSISTANCE,

@@ -51,6 +51,21 @@ def account_within_balance(s: Settlement) -> list[str]:
     return [] if ok else [f"acct_pay {s.setlinfo.acct_pay} exceeds the balance"]
 
 
+def caps_hold(s: Settlement) -> list[str]:
+    """No capped fund's standing payments pass its cap, unless they stood above it before
+    (the fund then pays 0): SETTLEMENT.md §5."""
+    f, b, a = s.facts, s.accumulators_before, s.accumulators_after
+    out: list[str] = []
+    for name, cap, before, after in (
+        ("basic", f.basic_cap_fen, b.basic_paid_fen, a.basic_paid_fen),
+        ("serious", f.serious_cap_fen, b.serious_paid_fen, a.serious_paid_fen),
+        ("assistance", f.assistance_cap_fen, b.assistance_paid_fen, a.assistance_paid_fen),
+    ):
+        if after > before and after > cap:
+            out.append(f"{name} fund paid {after} past its cap {cap}")
+    return out
+
+
 CHECKS: tuple[Callable[[Settlement], list[str]], ...] = (
     parts_add_up,
     payers_add_up,
@@ -58,6 +73,7 @@ CHECKS: tuple[Callable[[Settlement], list[str]], ...] = (
     lines_add_up,
     non_negative,
     account_within_balance,
+    caps_hold,
 )
 
 
@@ -66,6 +82,7 @@ def _all_hold(s: Settlement, one_stop: bool) -> bool:
     (medfee, own, over, pre, inscp, _, hifp, _, hifmi, hifob, maf, fund, _, fiscal, acct, cash) = (
         s.setlinfo
     )
+    f = s.facts
     return (
         own + over + pre + inscp == medfee
         and fund + fiscal + acct + cash == medfee
@@ -74,6 +91,9 @@ def _all_hold(s: Settlement, one_stop: bool) -> bool:
         and min(s.setlinfo) >= 0
         and acct <= s.account_balance_before_fen
         and not (one_stop and cash != 0)
+        and (hifp == 0 or s.accumulators_after.basic_paid_fen <= f.basic_cap_fen)
+        and (hifmi + hifob == 0 or s.accumulators_after.serious_paid_fen <= f.serious_cap_fen)
+        and (maf == 0 or s.accumulators_after.assistance_paid_fen <= f.assistance_cap_fen)
     )
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from yibao.core.engine.model import Line, LineResult
+from yibao.core.money import LINE_UNIT
+
+_UNIT = LINE_UNIT
+_HALF = LINE_UNIT // 2
 
 __all__ = ["CATALOG_CLAUSE", "settle_lines"]
 
@@ -33,13 +37,13 @@ def settle_lines(
     push = out.append
     own_sum = over_sum = pre_sum = inscp_sum = 0
     for ln in lines:
-        price = ln.price_fen
-        qty = ln.qty_milli
+        price = ln.price_e6
+        qty = ln.qty_e4
         cls = ln.item_class
-        cap = ln.price_cap_fen
-        amount = (price * qty + 500) // 1000
+        cap = ln.price_cap_e6
+        amount = (price * qty + _HALF) // _UNIT  # line_amount (Python ints do not overflow)
         if protocol_covered and (ln.in_protocol or ln.temp_code):  # steps 2, 4, 5: covered
-            over = ((price - cap) * qty + 500) // 1000 if cap is not None and price > cap else 0
+            over = ((price - cap) * qty + _HALF) // _UNIT if cap is not None and price > cap else 0
             inscp = amount - over
             push(new(LineResult, (ln.sn, amount, 0, over, 0, inscp, _LV[cls], RULE_COVERED)))
             over_sum += over
@@ -51,7 +55,7 @@ def settle_lines(
             continue
         over = 0  # step 4
         if cap is not None and price > cap:
-            over = ((price - cap) * qty + 500) // 1000
+            over = ((price - cap) * qty + _HALF) // _UNIT
             over_sum += over
         if cls == "B":  # steps 5-6
             pre = ((amount - over) * ln.selfpay_bp + 5000) // 10000

@@ -3,8 +3,10 @@
 Requests are frozen dataclasses; ``yibao.core.engine.parse`` validates JSON into them
 with Pydantic (``__pydantic_config__``: strict types, unknown keys refused), so the same
 records serve the CLI, the API, the services and the tests. Results use the national
-platform's field names (GLOSSARY.md). Money is integer fen, ratios basis points,
-quantities thousandths.
+platform's field names (GLOSSARY.md). Money is integer fen, ratios basis points; a line's
+price is millionths of a yuan (``price_e6``) and its quantity ten-thousandths
+(``qty_e4``), the national wire's ``pric`` and ``cnt`` 1:1 (SETTLEMENT.md §1). Records
+are built by keyword: no field is ever read or written by its position.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from annotated_types import Ge, Le, MaxLen, MinLen
 
+from yibao.core.money import MAX_I64
+
 __all__ = [
+    "ACCUMULATOR_FIELDS",
     "MAX_FEN",
-    "MAX_PRICE_FEN",
-    "MAX_QTY_MILLI",
+    "MAX_I64",
     "SETLINFO_FIELDS",
     "Accumulators",
     "Encounter",
@@ -36,9 +40,9 @@ __all__ = [
 ]
 
 # Bounds that keep every product of the rules inside a signed 64-bit integer, so the
-# batch engine (int64 columns) and the scalar engine (Python ints) agree to the fen.
-MAX_PRICE_FEN = 10**10  # 1亿元 per unit
-MAX_QTY_MILLI = 10**8  # 100,000 units
+# batch engine (int64 columns) and the scalar engine (Python ints) agree to the fen:
+# price_e6, qty_e4 and their product are at most MAX_I64 (SETTLEMENT.md §1; the product
+# is checked by ``validate``), so a line is at most about 922 million yuan.
 MAX_FEN = 10**13  # 1000亿元: accumulators, balances
 
 _STRICT: dict[str, Any] = {"extra": "forbid", "strict": True}
@@ -102,22 +106,46 @@ class Line:
     category: Literal["drug", "service", "consumable", "bed", "other"]
     item_class: Literal["A", "B", "C"]  # 甲/乙/丙
     selfpay_bp: Annotated[int, Ge(0), Le(10000)]  # 乙类先行自付比例
-    price_fen: Annotated[int, Ge(0), Le(MAX_PRICE_FEN)]
-    qty_milli: Annotated[int, Ge(0), Le(MAX_QTY_MILLI)]
-    price_cap_fen: Annotated[int, Ge(0), Le(MAX_PRICE_FEN)] | None  # 限价
+    price_e6: Annotated[int, Ge(0), Le(MAX_I64)]  # 单价 pric × 10^6
+    qty_e4: Annotated[int, Ge(0), Le(MAX_I64)]  # 数量 cnt × 10^4
+    price_cap_e6: Annotated[int, Ge(0), Le(MAX_I64)] | None  # 限价 × 10^6
     in_protocol: bool  # 诊疗方案内
     temp_code: bool  # 临时新增编码
 
 
 @dataclass(frozen=True, slots=True)
 class Accumulators:
-    """This insuree's yearly cumulative values before (or after) an encounter."""
+    """This insuree's yearly cumulative values before (or after) an encounter, over the
+    settlements that stand: for each capped fund what its cap is measured on and what
+    the fund has paid (SETTLEMENT.md §2; the paid form of §5–§6)."""
 
     __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
 
     basic_entitled_fen: Fen  # 基本医保累计应付（封顶前）
+    basic_paid_fen: Fen  # 统筹基金累计已付
     serious_base_fen: Fen  # 大病累计自付
-    assistance_entitled_fen: Fen  # 救助累计
+    serious_paid_fen: Fen  # 大病保险/大额补助累计已付
+    assistance_entitled_fen: Fen  # 救助累计应付（封顶前）
+    assistance_paid_fen: Fen  # 医疗救助累计已付
+
+    def as_dict(self) -> dict[str, int]:
+        """The six values by name (``ACCUMULATOR_FIELDS`` order)."""
+        return {f: getattr(self, f) for f in ACCUMULATOR_FIELDS}
+
+    def minus(self, other: Accumulators) -> Accumulators:
+        """Field by field ``self - other`` (what a settlement moved)."""
+        return Accumulators(**{f: getattr(self, f) - getattr(other, f) for f in ACCUMULATOR_FIELDS})
+
+
+ACCUMULATOR_FIELDS = (
+    "basic_entitled_fen",
+    "basic_paid_fen",
+    "serious_base_fen",
+    "serious_paid_fen",
+    "assistance_entitled_fen",
+    "assistance_paid_fen",
+)
+"""The accumulators' names, in the order the contract lists them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +241,9 @@ class FundRow(NamedTuple):
 
 class Facts(NamedTuple):
     """The inputs of every waterfall step, kept with the settlement so that its trace and
-    ``setldetail`` rows can be built when read (``explain``), not on every settle."""
+    ``setldetail`` rows can be built when read (``explain``), not on every settle.
+
+    Built and stored by name (``_asdict``), never by position."""
 
     scheme: str
     scheme_key: str
@@ -231,10 +261,12 @@ class Facts(NamedTuple):
     basic_raw_fen: int
     basic_cap_fen: int
     basic_before_fen: int
+    basic_paid_before_fen: int
     basic_cap_clause: str
     serious_base_fen: int
     serious_before_fen: int
-    serious_g_before_fen: int
+    serious_paid_before_fen: int
+    serious_g_after_fen: int
     serious_threshold_fen: int
     serious_cap_fen: int
     serious_clause: str
@@ -244,6 +276,7 @@ class Facts(NamedTuple):
     assistance_ratio_bp: int
     assistance_raw_fen: int
     assistance_before_fen: int
+    assistance_paid_before_fen: int
     assistance_cap_fen: int
     assistance_clause: str
     covid_status: str

@@ -5,11 +5,12 @@ calls it with Python ints and ``SCALAR`` operations, the batch engine with Polar
 expressions and its vectorised operations, so the two cannot drift apart. Conditions
 are bools (scalar) or boolean expressions (batch); ``ops.where(cond, a, b)`` picks.
 
-Yearly caps use the cumulative form (§6): a step returns the *raw* entitlement of this
-encounter; ``capped_increment(before, raw, cap)`` gives what it may pay, where
-``before`` is the insuree-year's cumulative raw entitlement before the encounter (the
-scalar engine reads it from the accumulators, the batch engine takes an exclusive
-cumulative sum).
+Yearly caps use the paid form (§5, §6): a step returns the *raw* entitlement of this
+encounter; ``paid_capped(H(E + x), P, b)`` gives what the fund pays, where ``E`` is the
+insuree-year's cumulative entitlement before the encounter, ``P`` what the fund has
+paid and ``b`` the fund's base on this bill. The scalar engine reads ``E`` and ``P``
+from the accumulators; the batch engine takes ``E`` as an exclusive cumulative sum and
+the payments from ``paid_since_start``, the closed form of the same recurrence.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ __all__ = [
     "basic_raw",
     "capped_increment",
     "deductible",
+    "paid_capped",
+    "paid_since_start",
     "fiscal_subsidy",
     "line_terms",
     "referral_ratio",
@@ -76,18 +79,18 @@ def line_terms(
 
 
 def split_line(
-    price_fen: Any, qty_milli: Any, cap_fen: Any, own_pay: Any, selfpay_bp: Any, ops: Ops
+    price_e6: Any, qty_e4: Any, cap_e6: Any, own_pay: Any, selfpay_bp: Any, ops: Ops
 ) -> tuple[Any, Any, Any, Any, Any]:
     """§4: a line's amount and its four parts (全自费, 超限价, 先行自付, 政策范围内).
 
-    ``cap_fen`` is the price cap, or the price itself when the item has none;
+    ``cap_e6`` is the price cap, or the price itself when the item has none;
     ``own_pay`` is "class C and not a covered protocol item" (step 3); ``selfpay_bp``
     is the effective 先行自付 ratio of step 5 (0 for class A and covered items).
     Returns ``(amount, fulamt_ownpay, overlmt, preselfpay, inscp)``.
     """
-    amount = line_amount(price_fen, qty_milli)
+    amount = line_amount(price_e6, qty_e4)
     own = ops.where(own_pay, amount, 0)
-    over = ops.where(own_pay, 0, line_amount(ops.greatest(price_fen - cap_fen, 0), qty_milli))
+    over = ops.where(own_pay, 0, line_amount(ops.greatest(price_e6 - cap_e6, 0), qty_e4))
     pre = mul_bp(amount - own - over, selfpay_bp)
     return amount, own, over, pre, amount - own - over - pre
 
@@ -112,8 +115,23 @@ def basic_raw(inscp_fen: Any, deductible_paid_fen: Any, ratio_bp: Any) -> Any:
 
 
 def capped_increment(before_fen: Any, raw_fen: Any, cap_fen: Any, ops: Ops) -> Any:
-    """§6: what this encounter may add under a yearly cap."""
+    """What a running total may add under a limit nothing gives back: the personal
+    account's balance over a batch (§5.8). Yearly caps use ``paid_capped``."""
     return ops.least(before_fen + raw_fen, cap_fen) - ops.least(before_fen, cap_fen)
+
+
+def paid_capped(entitled_after_fen: Any, paid_before_fen: Any, bound_fen: Any, ops: Ops) -> Any:
+    """§5 the paid form of a yearly cap: ``min(b, max(0, H(E + x) - P))``, where
+    ``entitled_after_fen`` is ``H(E + x)`` (the capped cumulative entitlement after this
+    encounter), ``paid_before_fen`` is ``P`` and ``bound_fen`` is ``b``."""
+    return ops.least(bound_fen, ops.greatest(entitled_after_fen - paid_before_fen, 0))
+
+
+def paid_since_start(bound_sum: Any, min_gap: Any, ops: Ops) -> Any:
+    """§6 the batch form: what a fund has paid since the start of a table,
+    ``P_k - P_0 = B_k + min(0, min_{j<=k}(g_j - B_j))`` with ``bound_sum`` = ``B_k`` and
+    ``min_gap`` = the running minimum of ``g_j - B_j`` (``g_j = max(0, H(E_j) - P_0)``)."""
+    return bound_sum + ops.least(min_gap, 0)
 
 
 def serious_entitled(cumulative_fen: Any, table: SeriousTable, ops: Ops) -> Any:

@@ -34,11 +34,7 @@ def settlement_to_dict(s: Settlement, *, with_trace: bool = True) -> dict[str, A
             }
             for ln in s.lines
         ],
-        "accumulators_after": {
-            "basic_entitled_fen": acc.basic_entitled_fen,
-            "serious_base_fen": acc.serious_base_fen,
-            "assistance_entitled_fen": acc.assistance_entitled_fen,
-        },
+        "accumulators_after": acc.as_dict(),
         "account_balance_after_fen": s.account_balance_after_fen,
     }
     if with_trace:

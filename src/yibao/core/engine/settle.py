@@ -18,9 +18,9 @@ from yibao.core.engine.rules import (
     account_allowed,
     assistance_base,
     basic_raw,
-    capped_increment,
     deductible,
     fiscal_subsidy,
+    paid_capped,
     referral_ratio,
     serious_entitled,
 )
@@ -30,9 +30,6 @@ from yibao.core.money import mul_bp
 from yibao.core.policy.model import Policy
 
 __all__ = ["scheme_key", "settle"]
-
-_new = tuple.__new__  # builds the result tuples without namedtuple's Python __new__
-
 
 def scheme_key(scheme: str, resident_tier: int | None) -> str:
     """employee | resident_1 | resident_2: the key of tables that differ by tier."""
@@ -84,34 +81,39 @@ def settle(req: SettleRequest, policy: Policy) -> Settlement:
     cut = out_of_area and enc.filing == "unregistered" and not waived
     r = referral_ratio(policy.ratio_bp[k][level], cut, policy.referral_cut_bp, SCALAR) if insured else 0  # fmt: skip  # noqa: E501
 
-    # §5.3 basic fund (统筹基金), capped per year in the cumulative form
+    # §5.3 basic fund (统筹基金), capped per year in the paid form
     raw = basic_raw(inscp, dedc, r)
     cap = policy.basic_cap_fen[s] if insured else 0
-    a_before = acc.basic_entitled_fen
-    hifp = capped_increment(a_before, raw, cap, SCALAR)
+    a_before, a_paid = acc.basic_entitled_fen, acc.basic_paid_fen
+    a_after = a_before + raw
+    hifp = paid_capped(a_after if a_after < cap else cap, a_paid, inscp - dedc, SCALAR)
     pool_selfpay = inscp - dedc - hifp
 
-    # §5.4 serious illness (大额医疗补助 / 大病保险)
-    serious = serious_base = g_before = 0
+    # §5.4 serious illness (大额医疗补助 / 大病保险), paid form
+    serious = serious_base = g_after = 0
     table = policy.serious[s] if insured else None
+    s_paid = acc.serious_paid_fen
     if table is not None:
         serious_base = dedc + pool_selfpay
         s_after = acc.serious_base_fen + serious_base
         if s_after > table.threshold_fen:  # G is 0 up to the threshold: skip the bands
-            g_before = serious_entitled(acc.serious_base_fen, table, SCALAR)
-            serious = serious_entitled(s_after, table, SCALAR) - g_before
+            g_after = serious_entitled(s_after, table, SCALAR)
+            serious = paid_capped(g_after, s_paid, serious_base, SCALAR)
     hifob = serious if s == "employee" else 0
     hifmi = serious if s == "resident" else 0
 
-    # §5.5 medical assistance (医疗救助)
+    # §5.5 medical assistance (医疗救助), paid form
     terms = policy.assistance.get(ins.assistance_category)
     m_base = m_raw = maf = 0
+    m_before, m_paid = acc.assistance_entitled_fen, acc.assistance_paid_fen
     if terms is not None:
         m_base = assistance_base(
             dedc + pool_selfpay, serious, out_of_scope, terms.include_out_of_scope, SCALAR
         )
         m_raw = mul_bp(m_base, terms.ratio_bp)
-        maf = capped_increment(acc.assistance_entitled_fen, m_raw, terms.cap_fen, SCALAR)
+        m_after = m_before + m_raw
+        m_cap = terms.cap_fen
+        maf = paid_capped(m_after if m_after < m_cap else m_cap, m_paid, m_base, SCALAR)
 
     # §5.6 the funds, and the personal part as a residual
     fund = hifp + hifmi + hifob + maf
@@ -131,93 +133,90 @@ def settle(req: SettleRequest, policy: Policy) -> Settlement:
     acct = balance if balance < allowed else allowed
     cash = rest - acct
 
-    info = _new(
-        SetlInfo,
-        (
-            medfee,
-            own,
-            over,
-            pre,
-            inscp,
-            dedc,
-            hifp,
-            pool_selfpay,
-            hifmi,
-            hifob,
-            maf,
-            fund,
-            psn_part,
-            fiscal,
-            acct,
-            cash,
-        ),
+    info = SetlInfo(
+        medfee_sumamt=medfee,
+        fulamt_ownpay_amt=own,
+        overlmt_selfpay=over,
+        preselfpay_amt=pre,
+        inscp_scp_amt=inscp,
+        act_pay_dedc=dedc,
+        hifp_pay=hifp,
+        pool_selfpay_amt=pool_selfpay,
+        hifmi_pay=hifmi,
+        hifob_pay=hifob,
+        maf_pay=maf,
+        fund_pay_sumamt=fund,
+        psn_part_amt=psn_part,
+        fiscal_pay=fiscal,
+        acct_pay=acct,
+        psn_cash_pay=cash,
     )
-    facts = _new(
-        Facts,
-        (
-            s,
-            k,
-            level,
-            enc.admission_seq,
-            transfer,
-            len(lines),
-            ov.clause if covered and ov is not None else CATALOG_CLAUSE,
-            d,
-            policy.deductible_clause,
-            out_of_area,
-            cut,
-            out_of_area and waived,
-            policy.ratio_clause,
-            raw,
-            cap,
-            a_before,
-            policy.basic_cap_clause,
-            serious_base,
-            acc.serious_base_fen,
-            g_before,
-            table.threshold_fen if table else 0,
-            table.cap_fen if table else 0,
-            table.clause if table else "",
-            ins.assistance_category,
-            terms is not None,
-            m_base,
-            terms.ratio_bp if terms else 0,
-            m_raw,
-            acc.assistance_entitled_fen,
-            terms.cap_fen if terms else 0,
-            policy.assistance_clause,
-            enc.covid_status,
-            ov.subsidy_scope if ov else None,
-            ov.fiscal_fund_code if ov else None,
-            out_of_scope,
-            forbidden,
-            may,
-            allowed,
-            policy.account_clause,
-        ),
+    facts = Facts(
+        scheme=s,
+        scheme_key=k,
+        level=level,
+        admission_seq=enc.admission_seq,
+        transfer=transfer,
+        line_count=len(lines),
+        line_clause=ov.clause if covered and ov is not None else CATALOG_CLAUSE,
+        d_fen=d,
+        deductible_clause=policy.deductible_clause,
+        out_of_area=out_of_area,
+        referral_cut=cut,
+        cut_waived=out_of_area and waived,
+        ratio_clause=policy.ratio_clause,
+        basic_raw_fen=raw,
+        basic_cap_fen=cap,
+        basic_before_fen=a_before,
+        basic_paid_before_fen=a_paid,
+        basic_cap_clause=policy.basic_cap_clause,
+        serious_base_fen=serious_base,
+        serious_before_fen=acc.serious_base_fen,
+        serious_paid_before_fen=s_paid,
+        serious_g_after_fen=g_after,
+        serious_threshold_fen=table.threshold_fen if table else 0,
+        serious_cap_fen=table.cap_fen if table else 0,
+        serious_clause=table.clause if table else "",
+        assistance_category=ins.assistance_category,
+        assisted=terms is not None,
+        assistance_base_fen=m_base,
+        assistance_ratio_bp=terms.ratio_bp if terms else 0,
+        assistance_raw_fen=m_raw,
+        assistance_before_fen=m_before,
+        assistance_paid_before_fen=m_paid,
+        assistance_cap_fen=terms.cap_fen if terms else 0,
+        assistance_clause=policy.assistance_clause,
+        covid_status=enc.covid_status,
+        subsidy_scope=ov.subsidy_scope if ov else None,
+        fiscal_fund_code=ov.fiscal_fund_code if ov else None,
+        out_of_scope_fen=out_of_scope,
+        account_forbidden=forbidden,
+        may_pay=may,
+        account_allowed_fen=allowed,
+        account_clause=policy.account_clause,
     )
-    result = _new(
-        Settlement,
-        (
-            policy.id,
-            policy.sha256,
-            enc.id,
-            ins.id,
-            ov is not None,
-            ov.clause if ov is not None else None,
-            r,
-            info,
-            lines,
-            acc,
-            Accumulators(
-                a_before + raw,
-                acc.serious_base_fen + serious_base,
-                acc.assistance_entitled_fen + m_raw,
-            ),
-            balance,
-            balance - acct,
-            facts,
+    result = Settlement(
+        pack_id=policy.id,
+        pack_sha256=policy.sha256,
+        encounter_id=enc.id,
+        insuree_id=ins.id,
+        covid=ov is not None,
+        overlay_clause=ov.clause if ov is not None else None,
+        ratio_bp=r,
+        setlinfo=info,
+        lines=lines,
+        accumulators_before=acc,
+        accumulators_after=Accumulators(
+            basic_entitled_fen=a_before + raw,
+            basic_paid_fen=a_paid + hifp,
+            serious_base_fen=acc.serious_base_fen + serious_base,
+            serious_paid_fen=s_paid + serious,
+            assistance_entitled_fen=m_before + m_raw,
+            assistance_paid_fen=m_paid + maf,
         ),
+        account_balance_before_fen=balance,
+        account_balance_after_fen=balance - acct,
+        facts=facts,
     )
     broken = broken_invariants(result, one_stop=ov is not None and ov.subsidy_scope == "all")
     if broken:

@@ -3,13 +3,15 @@
 The schema (``parse``) already refused unknown keys, wrong types and enumerations and
 negative amounts. Here: residents need a tier and others must not have one; regions are
 6-digit codes; a stay does not end before it starts; fee serial numbers are unique; the
-assistance category is one the pack or the national list knows.
+assistance category is one the pack or the national list knows; a line's
+``price_e6 * qty_e4`` stays within 2^63 − 1 (SETTLEMENT.md §1).
 """
 
 from __future__ import annotations
 
 from yibao.core.engine.model import SettleRequest
 from yibao.core.errors import Problem
+from yibao.core.money import MAX_I64
 from yibao.core.policy.model import Policy
 
 __all__ = ["KNOWN_ASSISTANCE_CATEGORIES", "request_problems"]
@@ -37,6 +39,7 @@ def request_problems(req: SettleRequest, policy: Policy) -> list[Problem]:
         and enc.admit_date <= enc.discharge_date
         and enc.transfer_from != enc.id
         and len({line.sn for line in req.lines}) == len(req.lines)
+        and all(line.price_e6 * line.qty_e4 <= MAX_I64 for line in req.lines)
     ):
         return []
     problems: list[Problem] = []
@@ -72,4 +75,12 @@ def request_problems(req: SettleRequest, policy: Policy) -> list[Problem]:
             if line.sn in seen:
                 problems.append((f"lines.{i}.sn", f"duplicate feedetl_sn {line.sn!r}"))
             seen.add(line.sn)
+    for i, line in enumerate(req.lines):
+        if line.price_e6 * line.qty_e4 > MAX_I64:
+            problems.append(
+                (
+                    f"lines.{i}.qty_e4",
+                    f"price_e6 × qty_e4 = {line.price_e6 * line.qty_e4} exceeds 2^63 − 1",
+                )
+            )
     return problems
