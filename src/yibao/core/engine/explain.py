@@ -14,14 +14,26 @@ __all__ = ["setldetail_of", "trace_of"]
 
 def trace_of(s: Settlement) -> tuple[Trace, ...]:
     """One trace entry for each amount of the settlement, in waterfall order."""
+    return (
+        *_lines(s),
+        *_deductible_and_basic(s),
+        *_serious(s),
+        _assistance(s),
+        *_funds(s),
+        _fiscal(s),
+        *_account(s),
+    )
+
+
+def _lines(s: Settlement) -> tuple[Trace, ...]:
+    """§4: the sums over the lines."""
     f, i = s.facts, s.setlinfo
     lc = f.line_clause
-    insured = f.scheme != "none"
-    out = [
+    return (
         Trace(
             "medfee_sumamt",
             i.medfee_sumamt,
-            "§4.1 sum of line amounts (price x qty)",
+            "§4.1 sum of line amounts (price_e6 x qty_e4, half up to the fen)",
             {"lines": f.line_count},
             lc,
         ),
@@ -29,6 +41,13 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
         Trace("overlmt_selfpay", i.overlmt_selfpay, "§4.4 above the price caps", {}, lc),
         Trace("preselfpay_amt", i.preselfpay_amt, "§4.5 class-B self-pay-first", {}, lc),
         Trace("inscp_scp_amt", i.inscp_scp_amt, "§4.6 in scope", {}, lc),
+    )
+
+
+def _deductible_and_basic(s: Settlement) -> tuple[Trace, ...]:
+    """§5.1–§5.3: the deductible, the ratio and the basic fund in the paid form."""
+    f, i = s.facts, s.setlinfo
+    return (
         Trace(
             "act_pay_dedc",
             i.act_pay_dedc,
@@ -54,7 +73,7 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
                 "A": f.basic_before_fen,
                 "P": f.basic_paid_before_fen,
                 "CAP": f.basic_cap_fen,
-                "insured": insured,
+                "insured": f.scheme != "none",
                 "out_of_area": f.out_of_area,
                 "referral_cut": f.referral_cut,
                 "cut_waived_by_overlay": f.cut_waived,
@@ -72,7 +91,12 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
             },
             f.ratio_clause,
         ),
-    ]
+    )
+
+
+def _serious(s: Settlement) -> tuple[Trace, ...]:
+    """§5.4: serious illness, under the scheme's own fund; the other fund pays 0."""
+    f, i = s.facts, s.setlinfo
     serious_in = {
         "base": f.serious_base_fen,
         "S": f.serious_before_fen,
@@ -81,8 +105,9 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
         "threshold": f.serious_threshold_fen,
         "cap": f.serious_cap_fen,
     }
+    out = []
     for field in ("hifob_pay", "hifmi_pay"):
-        mine = (field == "hifob_pay") == (f.scheme == "employee") and insured
+        mine = (field == "hifob_pay") == (f.scheme == "employee") and f.scheme != "none"
         out.append(
             Trace(
                 field,
@@ -94,89 +119,84 @@ def trace_of(s: Settlement) -> tuple[Trace, ...]:
                 f.serious_clause if mine else f.deductible_clause,
             )
         )
-    out.append(
-        Trace(
-            "maf_pay",
-            i.maf_pay,
-            "§5.5 min(base, max(0, min(M + mraw, cap) - P)); mraw = base x ratio"
-            if f.assisted
-            else "§5.5 category not listed in the pack: no assistance",
-            {
-                "category": f.assistance_category,
-                "base": f.assistance_base_fen,
-                "ratio_bp": f.assistance_ratio_bp,
-                "mraw": f.assistance_raw_fen,
-                "M": f.assistance_before_fen,
-                "P": f.assistance_paid_before_fen,
-                "cap": f.assistance_cap_fen,
-            },
-            f.assistance_clause,
-        )
+    return tuple(out)
+
+
+def _assistance(s: Settlement) -> Trace:
+    """§5.5: medical assistance in the paid form, or why there is none."""
+    f = s.facts
+    return Trace(
+        "maf_pay",
+        s.setlinfo.maf_pay,
+        "§5.5 min(base, max(0, min(M + mraw, cap) - P)); mraw = base x ratio"
+        if f.assisted
+        else "§5.5 category not listed in the pack: no assistance",
+        {
+            "category": f.assistance_category,
+            "base": f.assistance_base_fen,
+            "ratio_bp": f.assistance_ratio_bp,
+            "mraw": f.assistance_raw_fen,
+            "M": f.assistance_before_fen,
+            "P": f.assistance_paid_before_fen,
+            "cap": f.assistance_cap_fen,
+        },
+        f.assistance_clause,
     )
-    out.append(
+
+
+def _funds(s: Settlement) -> tuple[Trace, ...]:
+    """§5.6: the funds' total and the personal part."""
+    f, i = s.facts, s.setlinfo
+    return (
         Trace(
             "fund_pay_sumamt",
             i.fund_pay_sumamt,
             "§5.6 hifp + hifmi + hifob + maf",
             {},
             f.ratio_clause,
-        )
-    )
-    out.append(
+        ),
         Trace(
             "psn_part_amt",
             i.psn_part_amt,
             "§5.6 medfee_sumamt - fund_pay_sumamt",
             {},
             f.ratio_clause,
-        )
+        ),
     )
+
+
+def _fiscal(s: Settlement) -> Trace:
+    """§5.7: the COVID fiscal subsidy, or why there is none."""
+    f, i = s.facts, s.setlinfo
     if s.covid:
-        fiscal_rule = f"§5.7 subsidy_scope {f.subsidy_scope}"
-        fiscal_clause = s.overlay_clause or ""
+        rule, clause = f"§5.7 subsidy_scope {f.subsidy_scope}", s.overlay_clause or ""
     else:
-        fiscal_rule, fiscal_clause = "§5.7 no COVID-19 overlay applies", lc
-    out.append(
-        Trace(
-            "fiscal_pay",
-            i.fiscal_pay,
-            fiscal_rule,
-            {
-                "psn_part_amt": i.psn_part_amt,
-                "out_of_scope": f.out_of_scope_fen,
-                "covid_status": f.covid_status,
-            },
-            fiscal_clause,
-        )
-    )
+        rule, clause = "§5.7 no COVID-19 overlay applies", f.line_clause
+    inputs: dict[str, int | str | bool | None] = {
+        "psn_part_amt": i.psn_part_amt,
+        "out_of_scope": f.out_of_scope_fen,
+        "covid_status": f.covid_status,
+    }
+    return Trace("fiscal_pay", i.fiscal_pay, rule, inputs, clause)
+
+
+def _account(s: Settlement) -> tuple[Trace, ...]:
+    """§5.8–§5.9: the personal account and cash."""
+    f, i = s.facts, s.setlinfo
     acct_in: dict[str, int | str | bool | None] = {
         "balance": s.account_balance_before_fen,
         "allowed": f.account_allowed_fen,
         "may_pay": f.may_pay,
     }
     if f.account_forbidden:
-        out.append(
-            Trace(
-                "acct_pay",
-                i.acct_pay,
-                "§5.8 account_forbidden under the overlay",
-                acct_in,
-                s.overlay_clause or "",
-            )
-        )
+        rule, clause = "§5.8 account_forbidden under the overlay", s.overlay_clause or ""
     else:
-        out.append(
-            Trace(
-                "acct_pay",
-                i.acct_pay,
-                f"§5.8 min(balance, allowed); may_pay {f.may_pay}",
-                acct_in,
-                f.account_clause,
-            )
-        )
+        rule, clause = f"§5.8 min(balance, allowed); may_pay {f.may_pay}", f.account_clause
     cash_rule = "§5.9 psn_part_amt - fiscal_pay - acct_pay"
-    out.append(Trace("psn_cash_pay", i.psn_cash_pay, cash_rule, {}, f.account_clause))
-    return tuple(out)
+    return (
+        Trace("acct_pay", i.acct_pay, rule, acct_in, clause),
+        Trace("psn_cash_pay", i.psn_cash_pay, cash_rule, {}, f.account_clause),
+    )
 
 
 def setldetail_of(s: Settlement) -> tuple[FundRow, ...]:

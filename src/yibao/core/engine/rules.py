@@ -22,20 +22,37 @@ from yibao.core.policy.model import SeriousTable
 
 __all__ = [
     "SCALAR",
+    "WATERFALL",
     "Ops",
     "account_allowed",
     "assistance_base",
     "basic_raw",
     "capped_increment",
     "deductible",
-    "paid_capped",
-    "paid_since_start",
     "fiscal_subsidy",
     "line_terms",
+    "paid_capped",
+    "paid_since_start",
     "referral_ratio",
     "serious_entitled",
     "split_line",
 ]
+
+
+WATERFALL = (
+    "overlay",  # §3 the COVID-19 overlay in force on the discharge date
+    "lines",  # §4 line by line
+    "deductible",  # §5.1 起付线
+    "ratio",  # §5.2 报销比例
+    "basic",  # §5.3 统筹基金 (paid form)
+    "serious",  # §5.4 大病保险 / 大额医疗补助 (paid form)
+    "assistance",  # §5.5 医疗救助 (paid form)
+    "funds",  # §5.6 the funds and the personal part
+    "fiscal",  # §5.7 新冠财政补助
+    "account",  # §5.8 个人账户 and §5.9 cash
+)
+"""The order of the steps, declared once: the scalar engine (``settle.STEPS``) and the
+batch engine both run their steps by these names in this order."""
 
 
 class Ops(Protocol):
