@@ -6,10 +6,36 @@ the pack clause that mandates it, so a reader can follow each fen back to a noti
 
 from __future__ import annotations
 
-from yibao.core.engine.funds import ASSISTANCE, BASIC, FISCAL_NAME, FUND_NAMES, SERIOUS
-from yibao.core.engine.model import FundRow, Settlement, Trace
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, NamedTuple
 
-__all__ = ["setldetail_of", "trace_of"]
+from yibao.core.engine.funds import ASSISTANCE, BASIC, FISCAL_NAME, FUND_NAMES, SERIOUS
+
+if TYPE_CHECKING:
+    from yibao.core.engine.model import Settlement
+
+__all__ = ["FundRow", "Trace", "setldetail_of", "trace_of"]
+
+
+class Trace(NamedTuple):
+    """Where an amount comes from: the step, its inputs and the clause that mandates it."""
+
+    field: str
+    amount: int
+    rule: str
+    inputs: Mapping[str, int | str | bool | None]
+    clause: str
+
+
+class FundRow(NamedTuple):
+    """One ``setldetail`` row: a fund's payment under its national code."""
+
+    fund_pay_type: str
+    fund_pay_type_name: str
+    inscp_scp_amt: int
+    crt_payb_lmt_amt: int | None  # limit remaining before this settlement (None: no cap)
+    fund_payamt: int
+    clause: str
 
 
 def trace_of(s: Settlement) -> tuple[Trace, ...]:

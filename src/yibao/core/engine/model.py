@@ -12,12 +12,12 @@ are built by keyword: no field is ever read or written by its position.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from annotated_types import Ge, Le, MaxLen, MinLen
 
+from yibao.core.engine.explain import FundRow, Trace, setldetail_of, trace_of
 from yibao.core.money import MAX_I64
 
 __all__ = [
@@ -174,16 +174,6 @@ class LineResult(NamedTuple):
     rule: str  # which step of SETTLEMENT.md §4 decided the line
 
 
-class Trace(NamedTuple):
-    """Where an amount comes from: the step, its inputs and the clause that mandates it."""
-
-    field: str
-    amount: int
-    rule: str
-    inputs: Mapping[str, int | str | bool | None]
-    clause: str
-
-
 SETLINFO_FIELDS = (
     "medfee_sumamt",
     "fulamt_ownpay_amt",
@@ -226,17 +216,6 @@ class SetlInfo(NamedTuple):
 
     def negated(self) -> SetlInfo:
         return SetlInfo(*(-x for x in self))
-
-
-class FundRow(NamedTuple):
-    """One ``setldetail`` row: a fund's payment under its national code."""
-
-    fund_pay_type: str
-    fund_pay_type_name: str
-    inscp_scp_amt: int
-    crt_payb_lmt_amt: int | None  # limit remaining before this settlement (None: no cap)
-    fund_payamt: int
-    clause: str
 
 
 class Facts(NamedTuple):
@@ -314,13 +293,9 @@ class Settlement(NamedTuple):
     @property
     def trace(self) -> tuple[Trace, ...]:
         """Every amount with its step, inputs and clause (SETTLEMENT.md §7)."""
-        from yibao.core.engine.explain import trace_of
-
         return trace_of(self)
 
     @property
     def setldetail(self) -> tuple[FundRow, ...]:
         """One row per fund, with its national code (基金分项)."""
-        from yibao.core.engine.explain import setldetail_of
-
         return setldetail_of(self)
