@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from tests.settled import case
 from yibao.adapters import nhsa
 from yibao.adapters.nhsa import envelope, fees, fields, inputs, numbers, outputs, statements
@@ -60,15 +62,20 @@ def test_2304_from_body_to_answer() -> None:
 
 
 def test_a_refused_upload_answers_infcode_minus_one() -> None:
-    body = ('{"infno": "2301", "msgid": "M1", "fixmedins_code": "H1", "input": {"feedetail": '
-            '[{"feedetl_sn": "88", "mdtrt_id": "M1", "med_list_codg": "X", '
-            '"det_item_fee_sumamt": 1.23, "cnt": 1, "pric": 1.2345}]}}')  # fmt: skip
-    try:
+    # three good lines (a sub-fen tablet price among them), the fourth's pric has 7 decimals
+    good = ('{"feedetl_sn": "%s", "mdtrt_id": "M1", "med_list_codg": "X", '
+            '"det_item_fee_sumamt": 2.45, "cnt": 42.0000, "pric": 0.0583}')  # fmt: skip
+    body = ('{"infno": "2301", "msgid": "M1", "fixmedins_code": "H1", "input": {"feedetail": ['
+            + ", ".join(good % sn for sn in ("85", "86", "87"))
+            + ', {"feedetl_sn": "88", "mdtrt_id": "M1", "med_list_codg": "X", '
+            '"det_item_fee_sumamt": 1.23, "cnt": 1, "pric": 1.2345678}]}}')  # fmt: skip
+    with pytest.raises(InvalidRequest) as exc:
         nhsa.decode(nhsa.parse_request(body))
-    except InvalidRequest as exc:
-        answer = nhsa.error_response(exc, region="500102", serial=2, received_at=RECEIVED,
-                                     responded_at=DONE)  # fmt: skip
+    answer = nhsa.error_response(exc.value, region="500102", serial=2, received_at=RECEIVED,
+                                 responded_at=DONE)  # fmt: skip
     parsed = nhsa.parse_response(nhsa.dumps(answer))
     assert parsed.infcode == -1
-    assert parsed.err_msg is not None
-    assert "feedetl_sn 88" in parsed.err_msg
+    assert parsed.err_msg == (
+        "input.feedetail.3.pric: feedetl_sn 88: pric 1.2345678 has more than 6 decimals "
+        "(pric is exact to 10^-6 yuan); yibao refuses it, never rounds"
+    )

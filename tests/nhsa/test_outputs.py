@@ -145,8 +145,11 @@ def test_5206_from_the_ledger() -> None:
         "D390201": s.setlinfo.hifmi_pay,
         "D610101": s.setlinfo.maf_pay,
         "L_BASIC_ENTITLED": s.accumulators_after.basic_entitled_fen,
+        "L_BASIC_PAID": s.accumulators_after.basic_paid_fen,
         "L_SERIOUS_BASE": s.accumulators_after.serious_base_fen,
+        "L_SERIOUS_PAID": s.accumulators_after.serious_paid_fen,
         "L_ASSISTANCE_ENTITLED": s.accumulators_after.assistance_entitled_fen,
+        "L_ASSISTANCE_PAID": s.accumulators_after.assistance_paid_fen,
     }
     first = out["cuminfo"][0]
     assert (first["insutype"], first["year"], first["cum_ym"]) == ("390", "2020", "202002")

@@ -40,12 +40,16 @@ CHRGITM_TYPE = {"bed": "01", "service": "05", "consumable": "08", "drug": "09", 
 
 # 5206 cum_type_code: 'D' + fund code with its last two digits '01' is the pattern of the
 # paid cumulatives seen in public clients (D310101 统筹, D330101 大额, D390201 大病,
-# D610101 救助, D310201 个账); our uncapped accumulators have no national code and get
-# local codes (prefix L_).
+# D610101 救助, D310201 个账); our six accumulators (each capped fund's uncapped base and
+# what it has paid against its cap, SETTLEMENT.md §2) have no national code and get local
+# codes (prefix L_), in ACCUMULATOR_FIELDS order.
 CUM_TYPE = {
     "basic_entitled_fen": "L_BASIC_ENTITLED",
+    "basic_paid_fen": "L_BASIC_PAID",
     "serious_base_fen": "L_SERIOUS_BASE",
+    "serious_paid_fen": "L_SERIOUS_PAID",
     "assistance_entitled_fen": "L_ASSISTANCE_ENTITLED",
+    "assistance_paid_fen": "L_ASSISTANCE_PAID",
 }
 
 

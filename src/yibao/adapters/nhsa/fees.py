@@ -1,11 +1,13 @@
 """2301 fee upload, 2302 fee cancel, and the 2301 ``result`` rows.
 
-The wire is finer than the engine (DOMAIN.md §0.2): ``pric`` has 6 decimals, ``cnt``
-4, while the engine prices in whole fen and counts in thousandths. Until those units
-are widened, a line that does not fit them is refused — never rounded — with its
-``feedetl_sn`` in the message, and so is a line whose ``det_item_fee_sumamt`` is not
-``pric × cnt`` rounded half up (``line_amount``; a refund line's negative ``cnt``
-rounds symmetrically, so a refund exactly negates its line).
+The wire's units are ours (SETTLEMENT.md §1): ``pric`` (16,6) is ``price_e6`` and
+``cnt`` (16,4) is ``qty_e4``, 1:1, parsed exactly from the JSON text (never through a
+float). A value with more decimals than its unit, a negative ``pric``, or a line whose
+``pric × |cnt|`` exceeds 2^63 − 1 (in those units) is refused — never rounded — with
+its national key path and ``feedetl_sn`` in the message, and so is a line whose
+``det_item_fee_sumamt`` is not ``pric × cnt`` rounded half up to the fen
+(``line_amount``; a refund line's negative ``cnt`` rounds symmetrically, so a refund
+exactly negates its line).
 """
 
 from __future__ import annotations
@@ -21,15 +23,13 @@ from yibao.adapters.nhsa.fields import validate as validate_wire
 from yibao.adapters.nhsa.numbers import Fen, Price6, Qty4, fen_text, ratio, yuan
 from yibao.adapters.nhsa.records import FeeCancel, FeeLine
 from yibao.core.engine.lines import RULE_COVERED
-from yibao.core.engine.model import MAX_PRICE_FEN, MAX_QTY_MILLI, Line, LineResult
+from yibao.core.engine.model import Line, LineResult
 from yibao.core.errors import InvalidRequest, Problem
-from yibao.core.money import BP_ONE, line_amount
+from yibao.core.money import BP_ONE, MAX_I64, line_amount
 
 __all__ = ["ALL_LINES", "decode_2301", "decode_2302", "fee_results"]
 
 ALL_LINES = "0000"  # 2302: feedetl_sn "0000" cancels every unsettled line
-_MICRO_PER_FEN = 10_000  # pric units (1e-6 yuan) in a fen
-_E4_PER_MILLI = 10  # cnt units (1e-4) in a thousandth
 
 
 def _listify(value: object) -> object:
@@ -89,24 +89,21 @@ def _line_problems(f: _Fee, at: str) -> list[Problem]:
     sn, out = f.feedetl_sn, []
     if f.pric < 0:
         out.append((f"{at}.pric", f"feedetl_sn {sn}: pric may not be negative"))
-    elif f.pric % _MICRO_PER_FEN:
-        text = f"pric {fen_text(f.pric, 6)} is not a whole number of fen"
-        out.append((f"{at}.pric", f"feedetl_sn {sn}: {text}; yibao refuses it, never rounds"))
-    elif f.pric // _MICRO_PER_FEN > MAX_PRICE_FEN:
+    elif f.pric > MAX_I64:
         out.append((f"{at}.pric", f"feedetl_sn {sn}: pric {fen_text(f.pric, 6)} is too large"))
-    if f.cnt % _E4_PER_MILLI:
-        text = f"cnt {fen_text(f.cnt, 4)} has ten-thousandths; yibao counts in thousandths"
-        out.append((f"{at}.cnt", f"feedetl_sn {sn}: {text} and refuses it, never rounds"))
-    elif abs(f.cnt) // _E4_PER_MILLI > MAX_QTY_MILLI:
+    if abs(f.cnt) > MAX_I64:
         out.append((f"{at}.cnt", f"feedetl_sn {sn}: cnt {fen_text(f.cnt, 4)} is too large"))
+    elif not out and f.pric * abs(f.cnt) > MAX_I64:
+        out.append((f"{at}.cnt", f"feedetl_sn {sn}: pric × cnt = {fen_text(f.pric, 6)} × "
+                    f"{fen_text(f.cnt, 4)} is too large (at most 2^63 − 1 in 10^-6 yuan × "
+                    f"10^-4, a line of about 922 million yuan)"))  # fmt: skip
     if out:
         return out
-    price, qty = f.pric // _MICRO_PER_FEN, f.cnt // _E4_PER_MILLI
-    want = line_amount(price, abs(qty)) * (-1 if qty < 0 else 1)
+    want = line_amount(f.pric, abs(f.cnt)) * (-1 if f.cnt < 0 else 1)
     if f.det_item_fee_sumamt != want:
         return [(f"{at}.det_item_fee_sumamt",
                  f"feedetl_sn {sn}: det_item_fee_sumamt {yuan(f.det_item_fee_sumamt)} is not "
-                 f"pric × cnt = {yuan(want)} (rounded half up)")]  # fmt: skip
+                 f"pric × cnt = {yuan(want)} (rounded half up to the fen)")]  # fmt: skip
     return []
 
 
@@ -125,10 +122,11 @@ def decode_2301(doc: Mapping[str, Any]) -> Decoded[tuple[FeeLine, ...]]:
     if problems:
         raise InvalidRequest.of(problems)
     lines = tuple(FeeLine(
-        f.feedetl_sn, f.init_feedetl_sn, f.mdtrt_id, f.psn_no, f.med_list_codg,
-        f.medins_list_codg, f.det_item_fee_sumamt, f.pric // _MICRO_PER_FEN,
-        f.cnt // _E4_PER_MILLI, f.fee_ocur_time, f.drord_no, f.bilg_dept_codg, f.bilg_dr_codg,
-        f.med_type) for f in w.feedetail)  # fmt: skip
+        sn=f.feedetl_sn, reverses_sn=f.init_feedetl_sn, encounter_id=f.mdtrt_id,
+        insuree_id=f.psn_no, code=f.med_list_codg, hospital_code=f.medins_list_codg,
+        amount_fen=f.det_item_fee_sumamt, price_e6=f.pric, qty_e4=f.cnt,
+        service_time=f.fee_ocur_time, order_no=f.drord_no, dept=f.bilg_dept_codg,
+        doctor=f.bilg_dr_codg, med_type=f.med_type) for f in w.feedetail)  # fmt: skip
     return Decoded(lines, unknown_fields(w, "input."))
 
 
@@ -175,13 +173,13 @@ def fee_results(
         if line.sn != r.feedetl_sn:
             raise ValueError(f"line {line.sn} is paired with result {r.feedetl_sn}")
         flag = (restricted or {}).get(line.sn)
-        cap = line.price_cap_fen
+        cap = line.price_cap_e6
         rows.append({
             "feedetl_sn": line.sn,
             "det_item_fee_sumamt": yuan(r.det_item_fee_sumamt),
-            "cnt": fen_text(line.qty_milli * _E4_PER_MILLI, 4),
-            "pric": fen_text(line.price_fen * _MICRO_PER_FEN, 6),
-            "pric_uplmt_amt": None if cap is None else fen_text(cap * _MICRO_PER_FEN, 6),
+            "cnt": fen_text(line.qty_e4, 4),
+            "pric": fen_text(line.price_e6, 6),
+            "pric_uplmt_amt": None if cap is None else fen_text(cap, 6),
             "selfpay_prop": ratio(_selfpay_bp(line, r)),
             "fulamt_ownpay_amt": yuan(r.fulamt_ownpay_amt),
             "overlmt_amt": yuan(r.overlmt_amt),

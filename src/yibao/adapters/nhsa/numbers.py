@@ -118,10 +118,21 @@ OptFen = Annotated[int | None, BeforeValidator(_opt_fen)]
 """Yuan (16,2) on the wire, integer fen here; ``null`` or ``""`` -> ``None``."""
 Bp = Annotated[int, BeforeValidator(_bp)]
 """A ratio (5,4) on the wire, basis points here: ``0.1000`` = 1000 bp."""
-Price6 = Annotated[int, BeforeValidator(lambda v: _required(v, 6))]
-"""``pric`` (16,6): integer millionths of a yuan (1 fen = 10 000)."""
-Qty4 = Annotated[int, BeforeValidator(lambda v: _required(v, 4))]
-"""``cnt`` (16,4): integer ten-thousandths of a unit (1 thousandth = 10)."""
+
+
+def _exact(value: object, places: int, name: str, unit: str) -> int:
+    """``value`` in ``10**-places`` units; more decimals than that is refused by name."""
+    text = decimal_text(value)
+    if text is not None and len(text.partition(".")[2].rstrip("0")) > places:
+        raise _fail(f"{name} {text} has more than {places} decimals ({name} is exact to "
+                    f"{unit}); yibao refuses it, never rounds")  # fmt: skip
+    return _required(value, places)
+
+
+Price6 = Annotated[int, BeforeValidator(lambda v: _exact(v, 6, "pric", "10^-6 yuan"))]
+"""``pric`` (16,6) = ``price_e6``, 1:1: integer millionths of a yuan (1 fen = 10 000)."""
+Qty4 = Annotated[int, BeforeValidator(lambda v: _exact(v, 4, "cnt", "10^-4"))]
+"""``cnt`` (16,4) = ``qty_e4``, 1:1: integer ten-thousandths of a unit (2.5 = 25000)."""
 
 
 def yuan(fen: int) -> JsonNumber:

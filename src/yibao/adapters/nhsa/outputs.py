@@ -143,7 +143,7 @@ def cumulative_output(
     paid_by_fund: Mapping[str, int],
 ) -> dict[str, list[dict[str, object]]]:  # fmt: skip
     """5206 ``{"cuminfo": [...]}``: the paid cumulatives per fund (from the ledger,
-    ``ledger.post.paid_by_fund``) and our three accumulators under local codes."""
+    ``ledger.post.paid_by_fund``) and our six accumulators under local codes."""
     base = {
         "insutype": INSUTYPE.get(scheme),
         "year": f"{year:04d}",
@@ -153,10 +153,9 @@ def cumulative_output(
         {**base, "cum_type_code": paid_cum_type(code), "cum": yuan(fen)}
         for code, fen in sorted(paid_by_fund.items())
     ]
-    values = (accumulators.basic_entitled_fen, accumulators.serious_base_fen,
-              accumulators.assistance_entitled_fen)  # fmt: skip
-    rows += [{**base, "cum_type_code": CUM_TYPE[name], "cum": yuan(v)}
-             for name, v in zip(CUM_TYPE, values, strict=True)]  # fmt: skip
+    values = accumulators.as_dict()
+    rows += [{**base, "cum_type_code": code, "cum": yuan(values[name])}
+             for name, code in CUM_TYPE.items()]  # fmt: skip
     return {"cuminfo": rows}
 
 

@@ -1,6 +1,7 @@
 """Decoded inputs: plain frozen records in our vocabulary (GLOSSARY.md "ours").
 
-Money is integer fen, ratios basis points, quantities thousandths; national codes the
+Money is integer fen, ratios basis points, unit prices millionths of a yuan (``pric``
+× 10^6) and quantities ten-thousandths (``cnt`` × 10^4); national codes the
 engine does not interpret (``med_type``, ``clr_type``, ``mdtrt_cert_type`` …) stay the
 national code strings. ``scheme`` is ``employee`` / ``resident`` for insutype 310 / 390
 and ``None`` for any other (local) insutype, whose code ``scheme_code`` keeps.
@@ -98,8 +99,8 @@ class FeeLine:
     code: str  # med_list_codg 医保目录编码
     hospital_code: str | None  # medins_list_codg (对码 maps it to code)
     amount_fen: int  # det_item_fee_sumamt (negative on a refund)
-    price_fen: int  # pric
-    qty_milli: int  # cnt in thousandths (negative on a refund)
+    price_e6: int  # pric × 10^6 (millionths of a yuan), exactly
+    qty_e4: int  # cnt × 10^4 (ten-thousandths), exactly; negative on a refund
     service_time: dt.datetime | None  # fee_ocur_time
     order_no: str | None  # drord_no
     dept: str | None  # bilg_dept_codg
@@ -109,7 +110,7 @@ class FeeLine:
     @property
     def refund(self) -> bool:
         """A refund line (退费): negative ``cnt`` ("退单时数量填写负数")."""
-        return self.qty_milli < 0
+        return self.qty_e4 < 0
 
 
 @dataclass(frozen=True, slots=True)
