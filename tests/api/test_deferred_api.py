@@ -11,7 +11,7 @@ from tests.registry_data import CENTRE, EMPLOYEE
 from yibao.adapters import nhsa
 
 NEW = "500102199501010061"
-LINES = [{"sn": "1", "code": "001204000010000", "price_fen": 1500, "qty_milli": 3000}]
+LINES = [{"sn": "1", "code": "001204000010000", "price_e6": 15_000_000, "qty_e4": 30_000}]
 
 
 def _admit(api: Api, body: dict[str, Any], role: str = "hospital") -> str:

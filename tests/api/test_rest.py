@@ -14,10 +14,12 @@ from tests.registry_data import DIBAO, EMPLOYEE
 ADMIT = {"insuree_id": EMPLOYEE, "admit_time": "2020-02-03T09:00:00+08:00",
          "diagnoses": [{"code": "B99.900", "main": True}]}  # fmt: skip
 LINES = [
-    {"sn": "1", "code": "YP-0002", "price_fen": 5000, "qty_milli": 2000},
-    {"sn": "2", "code": "ZL-0001", "price_fen": 150000, "qty_milli": 3000},
-    {"sn": "3", "code": "XJ05AXA159A001010101445", "price_fen": 12000, "qty_milli": 1000},
+    {"sn": "1", "code": "YP-0002", "price_e6": 50_000_000, "qty_e4": 20_000},
+    {"sn": "2", "code": "ZL-0001", "price_e6": 1_500_000_000, "qty_e4": 30_000},
+    {"sn": "3", "code": "XJ05AXA159A001010101445", "price_e6": 120_000_000, "qty_e4": 10_000},
 ]
+ZERO = {"basic_entitled_fen": 0, "basic_paid_fen": 0, "serious_base_fen": 0,
+        "serious_paid_fen": 0, "assistance_entitled_fen": 0, "assistance_paid_fen": 0}  # fmt: skip
 
 
 def _admit(api: Api, body: dict[str, Any] | None = None, role: str = "hospital") -> str:
@@ -62,6 +64,12 @@ def test_the_lifecycle_settles_one_stop_and_reverses(api: Api) -> None:
     assert s["setlinfo"] == pre.json()["setlinfo"]
     assert s["setlinfo"]["psn_cash_pay"] == 0
     assert s["setlinfo"]["fiscal_pay"] > 0
+    assert s["accumulators_before"] == ZERO
+    assert list(s["accumulators_after"]) == list(ZERO)  # six keys, in their order
+    after = s["accumulators_after"]
+    assert after["basic_paid_fen"] == s["setlinfo"]["hifp_pay"]
+    assert after["serious_paid_fen"] == s["setlinfo"]["hifmi_pay"] + s["setlinfo"]["hifob_pay"]
+    assert after["assistance_paid_fen"] == s["setlinfo"]["maf_pay"]
     assert s["central_share_bp"] == 6000
     assert s["pack"]["id"] == "cq-2020"
     assert {t["field"] for t in s["trace"]} >= {"hifp_pay", "fiscal_pay", "psn_cash_pay"}
@@ -83,6 +91,65 @@ def test_the_lifecycle_settles_one_stop_and_reverses(api: Api) -> None:
     assert cum["accumulators"] == again.json()["accumulators_after"]
 
 
+def test_sub_fen_prices_and_fractional_quantities_settle_to_the_fen(api: Api) -> None:
+    c = api.client
+    eid = _admit(api)
+    lines = [
+        # 0.0583 yuan a tablet × 42: 2.4486 yuan -> 245 fen (half up), amount given and checked
+        {"sn": "1", "code": "YP-0002", "price_e6": 58_300, "qty_e4": 420_000, "amount_fen": 245},
+        # 12.345678 yuan × 2.5: 30.864195 yuan -> 3086 fen
+        {"sn": "2", "code": "ZL-0001", "price_e6": 12_345_678, "qty_e4": 25_000},
+        # 12 yuan × 0.3333: 3.9996 yuan -> 400 fen
+        {"sn": "3", "code": "XJ05AXA159A001010101445", "price_e6": 120_000_000, "qty_e4": 3_333},
+    ]
+    up = _fees(api, eid, lines)
+    assert [(ln["price_e6"], ln["qty_e4"], ln["amount_fen"]) for ln in up["lines"]] == [
+        (58_300, 420_000, 245),
+        (12_345_678, 25_000, 3086),
+        (120_000_000, 3_333, 400),
+    ]
+    assert all("price_fen" not in ln and "qty_milli" not in ln for ln in up["lines"])
+    # a refund of 10.5 tablets: -0.61215 yuan -> -61 fen (half up on the magnitude)
+    refund = {"sn": "4", "code": "YP-0002", "price_e6": 58_300, "qty_e4": -105_000,
+              "reverses_sn": "1", "amount_fen": -61}  # fmt: skip
+    (back,) = _fees(api, eid, [refund])["lines"]
+    assert (back["qty_e4"], back["amount_fen"], back["reverses_sn"]) == (-105_000, -61, "1")
+    r = c.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-12"},
+               headers=api.h())  # fmt: skip
+    assert r.status_code == 201, r.text
+    s = r.json()
+    info = s["setlinfo"]
+    # 31.5 tablets left: 1.83645 yuan -> 184 fen, = 245 - 61
+    assert info["medfee_sumamt"] == 184 + 3086 + 400
+    assert info["medfee_sumamt"] == sum(ln["det_item_fee_sumamt"] for ln in s["lines"])
+    assert info["medfee_sumamt"] == (info["fund_pay_sumamt"] + info["fiscal_pay"]
+                                     + info["acct_pay"] + info["psn_cash_pay"])  # fmt: skip
+    assert all(isinstance(v, int) for v in info.values())
+
+
+def test_an_amount_that_is_not_price_times_qty_is_refused(api: Api) -> None:
+    eid = _admit(api)
+    before = api.counts()
+    line = {"sn": "1", "code": "YP-0002", "price_e6": 58_300, "qty_e4": 420_000, "amount_fen": 244}
+    r = api.client.post(f"/v1/encounters/{eid}/fees", json={"lines": [line]}, headers=api.h())
+    _problem(r, 422, "lines.0.amount_fen")
+    assert api.counts() == before
+
+
+@pytest.mark.parametrize("qty_e4", [10**7, -(10**7)])
+def test_a_line_whose_product_overflows_is_422_naming_the_field(api: Api, qty_e4: int) -> None:
+    # each fits in 2^63 − 1, price_e6 × |qty_e4| = 10^19 does not (SETTLEMENT.md §1)
+    eid = _admit(api)
+    before = api.counts()
+    line = {"sn": "1", "code": "YP-0002", "price_e6": 10**12, "qty_e4": qty_e4}
+    r = api.client.post(f"/v1/encounters/{eid}/fees", json={"lines": [LINES[1], line]},
+                        headers=api.h())  # fmt: skip
+    body = _problem(r, 422, "lines.1.qty_e4")
+    assert [e["field"] for e in body["errors"]] == ["lines.1.qty_e4"]
+    assert "2^63 − 1" in body["errors"][0]["message"]
+    assert api.counts() == before
+
+
 def test_reversal_gives_the_account_back(api: Api) -> None:
     c = api.client
     eid = _admit(api, {**ADMIT, "diagnoses": [{"code": "J18.900", "main": True}]})
@@ -99,8 +166,7 @@ def test_reversal_gives_the_account_back(api: Api) -> None:
     c.post(f"/v1/settlements/{s['settlement_id']}/reversal", headers=api.h("clerk"))
     ins = c.get(f"/v1/insurees/{EMPLOYEE}?on=2020-02-12", headers=api.h("auditor")).json()
     assert ins["account_balance_fen"] == 320000
-    assert ins["accumulators"] == {"basic_entitled_fen": 0, "serious_base_fen": 0,
-                                   "assistance_entitled_fen": 0}  # fmt: skip
+    assert ins["accumulators"] == ZERO  # the six keys, all back to 0
     assert ins["insuree_id"] == "500102********0016"  # masked for an auditor
     assert ins["name"] == "张**"
 
@@ -158,7 +224,11 @@ def test_compensating_a_fee_cancellation_uploads_the_lines_again(api: Api) -> No
     assert again.json()["undone"] == {"lines_restored": ["2"]}  # a repeat does nothing more
     fees = c.get(f"/v1/encounters/{eid}/fees", headers=api.h()).json()
     assert sorted((f["sn"], f["cancelled"]) for f in fees["lines"]) == [
-        ("1", False), ("2", False), ("2", True), ("3", False)]  # the cancelled row stays
+        ("1", False),
+        ("2", False),
+        ("2", True),
+        ("3", False),
+    ]  # the cancelled row stays
     s = c.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-12"},
                headers=api.h())  # fmt: skip
     assert s.status_code == 201, s.text
@@ -180,7 +250,7 @@ def test_restoring_lines_uploaded_again_meanwhile_is_refused(api: Api) -> None:
     _fees(api, eid)
     assert c.delete(f"/v1/encounters/{eid}/fees/1",
                     headers=api.h(**{"Idempotency-Key": "c-1"})).status_code == 200  # fmt: skip
-    _fees(api, eid, [{"sn": "1", "code": "YP-0002", "price_fen": 5000, "qty_milli": 1000}])
+    _fees(api, eid, [{"sn": "1", "code": "YP-0002", "price_e6": 50_000_000, "qty_e4": 10_000}])
     r = c.post("/v1/compensations", json={"msgid": "c-1"}, headers=api.h())
     assert "feedetl_sn 1" in _problem(r, 409, "msgid")["detail"]
 
@@ -222,7 +292,12 @@ def test_the_audit_log_records_every_change_and_cannot_be_changed(api: Api) -> N
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
-        ("/fees", {"lines": [{**LINES[0], "price_fen": -1}]}, "lines.0.price_fen"),
+        ("/fees", {"lines": [{**LINES[0], "price_e6": -1}]}, "lines.0.price_e6"),
+        ("/fees", {"lines": [{**LINES[0], "price_e6": 2**63}]}, "lines.0.price_e6"),
+        ("/fees", {"lines": [{**LINES[0], "qty_e4": -(2**63)}]}, "lines.0.qty_e4"),
+        ("/fees", {"lines": [{**LINES[0], "price_e6": 1.5}]}, "lines.0.price_e6"),
+        ("/fees", {"lines": [{**LINES[0], "price_fen": 5000}]}, "lines.0.price_fen"),
+        ("/fees", {"lines": [{"sn": "1", "code": "YP-0002", "price_e6": 5}]}, "lines.0.qty_e4"),
         ("/fees", {"lines": [{**LINES[0], "colour": "red"}]}, "lines.0.colour"),
         ("/fees", {"lines": [{**LINES[0], "code": "NOPE-1"}]}, "lines.0.code"),
         ("/fees", {"lines": [LINES[0], LINES[0]]}, "lines.1.sn"),
@@ -257,7 +332,7 @@ def test_fees_repeat_cancel_and_conflict(api: Api) -> None:
     eid = _admit(api)
     _fees(api, eid)
     assert _fees(api, eid)["new"] == 0  # the same lines again: a repeat
-    changed = [{**LINES[0], "qty_milli": 3000}]
+    changed = [{**LINES[0], "qty_e4": 30_000}]
     _problem(c.post(f"/v1/encounters/{eid}/fees", json={"lines": changed}, headers=api.h()),
              409, "lines.0.sn")  # fmt: skip
     assert c.delete(f"/v1/encounters/{eid}/fees/1", headers=api.h()).json()["cancelled"] == 1
@@ -300,6 +375,12 @@ def test_docs_are_served(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
     assert "/v1/encounters/{encounter_id}/settlement" in spec["paths"]
     assert "/nhsa" in spec["paths"]
+    line = spec["components"]["schemas"]["FeeLineIn"]
+    assert set(line["required"]) == {"sn", "code", "price_e6", "qty_e4"}
+    assert (line["properties"]["price_e6"]["minimum"],
+            line["properties"]["price_e6"]["maximum"]) == (0, 2**63 - 1)  # fmt: skip
+    assert (line["properties"]["qty_e4"]["minimum"],
+            line["properties"]["qty_e4"]["maximum"]) == (-(2**63 - 1), 2**63 - 1)  # fmt: skip
 
 
 def test_a_long_idempotency_key_is_a_request_id_like_any(api: Api) -> None:

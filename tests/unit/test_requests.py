@@ -43,10 +43,19 @@ def _mutate(path: str, value: Any) -> dict[str, Any]:
     [
         ("insuree.scheme", KeyError, "insuree.scheme: missing key"),
         ("insuree.nickname", "x", "insuree.nickname: unknown key"),
-        ("lines.0.price_fen", -1, "lines.0.price_fen"),
-        ("lines.0.price_fen", 12.5, "lines.0.price_fen"),
-        ("lines.0.price_fen", "100", "lines.0.price_fen"),
-        ("lines.1.qty_milli", None, "lines.1.qty_milli"),
+        ("lines.0.price_e6", -1, "lines.0.price_e6"),
+        ("lines.0.price_e6", 12.5, "lines.0.price_e6"),
+        ("lines.0.price_e6", "100", "lines.0.price_e6"),
+        ("lines.0.price_e6", 2**63, "lines.0.price_e6"),
+        ("lines.1.qty_e4", None, "lines.1.qty_e4"),
+        ("lines.1.qty_e4", -1, "lines.1.qty_e4"),
+        ("lines.1.qty_e4", 2**63, "lines.1.qty_e4"),
+        ("lines.1.qty_e4", 0.5, "lines.1.qty_e4"),
+        ("lines.0.price_cap_e6", -1, "lines.0.price_cap_e6"),
+        ("lines.0.price_cap_e6", 2**63, "lines.0.price_cap_e6"),
+        ("lines.0.price_e6", KeyError, "lines.0.price_e6: missing key"),
+        ("lines.0.price_fen", 100, "lines.0.price_fen: unknown key"),
+        ("lines.0.qty_milli", 1000, "lines.0.qty_milli: unknown key"),
         ("lines.0.item_class", "D", "lines.0.item_class"),
         ("lines.0.category", "food", "lines.0.category"),
         ("lines.0.selfpay_bp", 10001, "lines.0.selfpay_bp"),
@@ -58,6 +67,9 @@ def _mutate(path: str, value: Any) -> dict[str, Any]:
         ("encounter.discharge_date", "2020-13-01", "encounter.discharge_date"),
         ("encounter.admission_seq", 0, "encounter.admission_seq"),
         ("accumulators.basic_entitled_fen", -5, "accumulators.basic_entitled_fen"),
+        ("accumulators.basic_paid_fen", -5, "accumulators.basic_paid_fen"),
+        ("accumulators.serious_paid_fen", KeyError, "accumulators.serious_paid_fen: missing"),
+        ("accumulators.assistance_paid_fen", 1.5, "accumulators.assistance_paid_fen"),
         ("insuree.account_balance_fen", True, "insuree.account_balance_fen"),
         ("encounter.diagnoses", "B99.900", "encounter.diagnoses"),
         ("lines", {}, "lines"),
@@ -98,12 +110,34 @@ def test_duplicate_sn_names_the_second_line() -> None:
 
 
 def test_all_problems_are_collected() -> None:
-    doc = _mutate("lines.0.price_fen", -1)
-    doc["lines"][1]["qty_milli"] = -1
+    doc = _mutate("lines.0.price_e6", -1)
+    doc["lines"][1]["qty_e4"] = -1
     with pytest.raises(InvalidRequest) as exc:
         request_from_mapping(doc)
-    assert [p for p, _ in exc.value.problems] == ["lines.0.price_fen", "lines.1.qty_milli"]
+    assert [p for p, _ in exc.value.problems] == ["lines.0.price_e6", "lines.1.qty_e4"]
     assert "(and 1 more)" in str(exc.value)
+
+
+def test_a_line_whose_product_passes_the_bound_names_its_qty() -> None:
+    # each value fits in 2^63 − 1; their product does not (SETTLEMENT.md §1)
+    doc = _mutate("lines.1.price_e6", 10**12)
+    doc["lines"][1]["qty_e4"] = 10**7
+    assert "lines.1.qty_e4: price_e6 × qty_e4" in _refused(doc)
+    doc["lines"][1]["qty_e4"] = 9_223_372  # 10^12 × 9,223,372 < 2^63 − 1: a line that fits
+    s = settle(request_from_mapping(doc), PACK)
+    assert s.setlinfo.medfee_sumamt == sum(ln.det_item_fee_sumamt for ln in s.lines)
+
+
+def test_a_sub_fen_price_and_a_fractional_quantity_settle_to_the_fen() -> None:
+    doc = _mutate("lines.0.price_e6", 58_300)  # 0.0583 yuan a tablet
+    doc["lines"][0]["qty_e4"] = 420_000  # 42 tablets: 2.4486 yuan
+    doc["lines"][0]["price_cap_e6"] = None
+    doc["lines"][1]["qty_e4"] = 3_333  # a third of a unit, to the ten-thousandth
+    s = settle(request_from_mapping(doc), PACK)
+    first, second = s.lines[0], s.lines[1]
+    assert first.det_item_fee_sumamt == 245
+    price = doc["lines"][1]["price_e6"]
+    assert second.det_item_fee_sumamt == (price * 3_333 + 50_000_000) // 100_000_000
 
 
 def test_not_json() -> None:

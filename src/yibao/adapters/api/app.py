@@ -249,8 +249,9 @@ def create_app(
         version="1",
         summary="医保结算: admission, fee lines, settlement, reversal, 冲正 and statements "
         "for designated hospitals; the national envelope at POST /nhsa.",
-        description="Amounts are integer fen, ratios basis points, quantities thousandths. "
-        "Errors are RFC 9457 problem+json. docs/API.md has roles, idempotency and examples.",
+        description="Amounts are integer fen, ratios basis points, unit prices millionths of "
+        "a yuan (price_e6), quantities ten-thousandths (qty_e4). Errors are RFC 9457 "
+        "problem+json. docs/API.md has roles, idempotency and examples.",
         lifespan=lifespan,
     )
     app.state.engine = bootstrap.engine_for(

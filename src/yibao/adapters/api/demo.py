@@ -26,9 +26,10 @@ class Step:
 
 
 def steps(insuree_id: str, codes: list[tuple[str, int, int]]) -> list[Step]:
-    """The three calls; ``codes`` are (hospital code, price fen, qty thousandths)."""
+    """The three calls; ``codes`` are (hospital code, price_e6, qty_e4): the unit price in
+    millionths of a yuan and the quantity in ten-thousandths, the wire's pric and cnt."""
     lines = [
-        {"sn": str(n), "code": c, "price_fen": p, "qty_milli": q, "service_time": ADMIT_TIME}
+        {"sn": str(n), "code": c, "price_e6": p, "qty_e4": q, "service_time": ADMIT_TIME}
         for n, (c, p, q) in enumerate(codes, start=1)
     ]
     return [

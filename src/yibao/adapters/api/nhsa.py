@@ -105,17 +105,17 @@ def _2301(
         raise InvalidRequest.of([("input.feedetail", "every line must name one mdtrt_id")])
     fees = [
         uc.FeeIn(
-            f.sn,
-            f.code,
-            f.price_fen,
-            f.qty_milli,
-            f.amount_fen,
-            f.reverses_sn,
-            f.hospital_code,
-            f.service_time,
-            f.dept,
-            f.doctor,
-            f.order_no,
+            sn=f.sn,
+            code=f.code,
+            price_e6=f.price_e6,
+            qty_e4=f.qty_e4,
+            amount_fen=f.amount_fen,
+            reverses_sn=f.reverses_sn,
+            hospital_code=f.hospital_code,
+            service_time=f.service_time,
+            dept=f.dept,
+            doctor=f.doctor,
+            order_no=f.order_no,
         )
         for f in lines
     ]

@@ -16,11 +16,9 @@ __all__ = ["acc_doc", "deferral_doc", "encounter_doc", "line_doc", "settlement_d
 
 
 def acc_doc(a: Accumulators) -> dict[str, int]:
-    return {
-        "basic_entitled_fen": a.basic_entitled_fen,
-        "serious_base_fen": a.serious_base_fen,
-        "assistance_entitled_fen": a.assistance_entitled_fen,
-    }
+    """The six accumulators by name: for each capped fund what its cap is measured on and
+    what it has paid (SETTLEMENT.md §2)."""
+    return a.as_dict()
 
 
 def encounter_doc(caller: Principal, e: uc.EncounterState) -> dict[str, Any]:
@@ -87,10 +85,10 @@ def line_doc(ln: uc.StoredLine, split: Any = None) -> dict[str, Any]:
         "category": ln.category,
         "item_class": ln.item_class,
         "selfpay_bp": ln.selfpay_bp,
-        "price_fen": ln.price_fen,
-        "qty_milli": ln.qty_milli,
+        "price_e6": ln.price_e6,
+        "qty_e4": ln.qty_e4,
         "amount_fen": ln.amount_fen,
-        "price_cap_fen": ln.price_cap_fen,
+        "price_cap_e6": ln.price_cap_e6,
         "in_protocol": ln.in_protocol,
         "temp_code": ln.temp_code,
         "catalog_region": ln.catalog_region,

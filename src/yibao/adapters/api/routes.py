@@ -132,17 +132,17 @@ def upload_fees(
 ) -> Response:
     fees = [
         uc.FeeIn(
-            f.sn,
-            f.code,
-            f.price_fen,
-            f.qty_milli,
-            f.amount_fen,
-            f.reverses_sn,
-            None,
-            f.service_time,
-            f.dept,
-            f.doctor,
-            f.order_no,
+            sn=f.sn,
+            code=f.code,
+            price_e6=f.price_e6,
+            qty_e4=f.qty_e4,
+            amount_fen=f.amount_fen,
+            reverses_sn=f.reverses_sn,
+            hospital_code=None,
+            service_time=f.service_time,
+            dept=f.dept,
+            doctor=f.doctor,
+            order_no=f.order_no,
         )
         for f in body.lines
     ]

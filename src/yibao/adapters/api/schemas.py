@@ -1,14 +1,17 @@
 """The REST API's request and response bodies (Pydantic 2). Amounts are integer fen,
-ratios basis points, quantities thousandths — our vocabulary (GLOSSARY.md "ours")."""
+ratios basis points, unit prices millionths of a yuan (``price_e6``) and quantities
+ten-thousandths (``qty_e4``) — our vocabulary (GLOSSARY.md "ours"), the national wire's
+``pric`` and ``cnt`` 1:1 (SETTLEMENT.md §1)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-from yibao.core.engine.model import MAX_PRICE_FEN, MAX_QTY_MILLI
+from yibao.core.money import MAX_I64
 
 Code = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9._\-]+$")
 
@@ -46,18 +49,41 @@ class AdmissionIn(_In):
 
 
 class FeeLineIn(_In):
-    """One 费用明细 line. Money in fen, quantity in thousandths (2.5 boxes = 2500)."""
+    """One 费用明细 line at the national wire's precision: unit price in millionths of a
+    yuan (``pric`` × 10^6: 0.0583 yuan = 58300), quantity in ten-thousandths (``cnt`` ×
+    10^4: 2.5 boxes = 25000), amount in fen (SETTLEMENT.md §1)."""
 
     sn: str = Field(min_length=1, max_length=30, description="feedetl_sn: unique in the stay")
     code: str = Field(min_length=1, max_length=50, description="national or hospital code")
-    price_fen: int = Field(ge=0, le=MAX_PRICE_FEN)
-    qty_milli: int = Field(ge=-MAX_QTY_MILLI, le=MAX_QTY_MILLI, description="< 0: a refund")
-    amount_fen: int | None = Field(None, description="optional; must be price × qty (half up)")
+    price_e6: int = Field(
+        ge=0, le=MAX_I64, description="单价 in millionths of a yuan (pric × 10^6)"
+    )
+    qty_e4: int = Field(
+        ge=-MAX_I64,
+        le=MAX_I64,
+        description="数量 in ten-thousandths (cnt × 10^4); < 0: a refund. "
+        "price_e6 × |qty_e4| may not exceed 2^63 − 1",
+    )
+    amount_fen: int | None = Field(
+        None,
+        description="optional, checked: price_e6 × qty_e4 / 10^8 rounded half up to the fen "
+        "(negative on a refund)",
+    )
     reverses_sn: str | None = Field(None, max_length=30, description="the line a refund reverses")
     service_time: AwareDatetime | None = Field(None, description="费用发生时间")
     dept: str | None = Field(None, max_length=30)
     doctor: str | None = Field(None, max_length=30)
     order_no: str | None = Field(None, max_length=30)
+
+    @field_validator("qty_e4")
+    @classmethod
+    def _product_fits(cls, qty_e4: int, info: ValidationInfo) -> int:
+        """A line's ``price_e6 × |qty_e4|`` stays within 2^63 − 1 (SETTLEMENT.md §1)."""
+        price = info.data.get("price_e6")
+        if isinstance(price, int) and price * abs(qty_e4) > MAX_I64:
+            too_large = f"price_e6 × |qty_e4| = {price * abs(qty_e4)} exceeds 2^63 − 1"
+            raise PydanticCustomError("line_too_large", "{msg}", {"msg": too_large})
+        return qty_e4
 
 
 class FeesIn(_In):

@@ -53,8 +53,11 @@ def statement(s: Settlement, title: str = "") -> Panel:
     tail = (
         f"账户余额 {yuan_from_fen(s.account_balance_before_fen)} → "
         f"{yuan_from_fen(s.account_balance_after_fen)} 元 · 年度累计(后): 统筹应付 "
-        f"{yuan_from_fen(acc.basic_entitled_fen)} · 大病基数 {yuan_from_fen(acc.serious_base_fen)}"
-        f" · 救助 {yuan_from_fen(acc.assistance_entitled_fen)}"
+        f"{yuan_from_fen(acc.basic_entitled_fen)} 已付 {yuan_from_fen(acc.basic_paid_fen)}"
+        f" · 大病基数 {yuan_from_fen(acc.serious_base_fen)} 已付 "
+        f"{yuan_from_fen(acc.serious_paid_fen)} · 救助应付 "
+        f"{yuan_from_fen(acc.assistance_entitled_fen)} 已付 "
+        f"{yuan_from_fen(acc.assistance_paid_fen)}"
     )
     return Panel(Group(head, amounts, why, tail), title=title or "结算单", expand=False)
 

@@ -296,11 +296,11 @@ def registry_resolve(
     with bad_input_exits():
         items = resolve_lines(unit_of_work(), provider, [(c, day) for c in codes])
     typer.echo(
-        "asked\tcode\tcategory\tclass\tselfpay_bp\tprice_cap_fen\tin_protocol\t"
+        "asked\tcode\tcategory\tclass\tselfpay_bp\tprice_cap_e6\tin_protocol\t"
         "temp_code\tcatalog\tedition\tname"
     )
     for asked, it in zip(codes, items, strict=True):
-        cap = "" if it.price_cap_fen is None else it.price_cap_fen
+        cap = "" if it.price_cap_e6 is None else it.price_cap_e6
         typer.echo(
             f"{asked}\t{it.code}\t{it.category}\t{it.item_class}\t{it.selfpay_bp}\t{cap}\t"
             f"{str(it.in_protocol).lower()}\t{str(it.temp_code).lower()}\t"
