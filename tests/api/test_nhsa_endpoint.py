@@ -33,18 +33,25 @@ def _admit(api: Api, msgid: str = "A1", psn: str = DIBAO) -> str:
     return str(ans.output["result"]["mdtrt_id"])
 
 
+LPV = "XL04AXX999T000000000001"  # 洛匹那韦利托那韦片, a 丙类 drug of the example catalog
 FEES = [("1", "YP-0002", "100.00", "2", "50"), ("2", "ZL-0001", "45.00", "3", "15.00"),
         ("3", "HC-0001", "600.00", "2.5", "240")]  # fmt: skip
 
 
-def _upload(api: Api, mid: str, msgid: str = "F1", fees: Any = FEES) -> nhsa.ResponseEnvelope:
+def _upload_body(mid: str, msgid: str, fees: Any, reverses: str | None = None) -> str:
+    """A 2301 body; pric, cnt and the amount go as bare JSON numbers, exactly as written."""
     rows = [{"feedetl_sn": sn, "mdtrt_id": mid, "med_list_codg": code, "det_item_fee_sumamt":
              nhsa.JsonNumber(amt), "cnt": nhsa.JsonNumber(cnt), "pric": nhsa.JsonNumber(pric),
-             "fee_ocur_time": "2020-02-04 08:00:00"}
+             "fee_ocur_time": "2020-02-04 08:00:00", "init_feedetl_sn": reverses}
             for sn, code, amt, cnt, pric in fees]  # fmt: skip
-    body = nhsa.dumps({"infno": "2301", "msgid": msgid, "fixmedins_code": CENTRE,
+    return nhsa.dumps({"infno": "2301", "msgid": msgid, "fixmedins_code": CENTRE,
                        "input": {"feedetail": rows}})  # fmt: skip
-    return _call(api, body)
+
+
+def _upload(
+    api: Api, mid: str, msgid: str = "F1", fees: Any = FEES, reverses: str | None = None
+) -> nhsa.ResponseEnvelope:
+    return _call(api, _upload_body(mid, msgid, fees, reverses))
 
 
 def test_the_envelope_lifecycle_in_exact_yuan(api: Api) -> None:
@@ -54,6 +61,13 @@ def test_the_envelope_lifecycle_in_exact_yuan(api: Api) -> None:
     assert up.output is not None
     first = up.output["result"][0]
     assert (first["feedetl_sn"], first["chrgitm_lv"]) == ("1", "03")
+    # the echo: pric with 6 decimals, cnt with 4, the cap from the catalog's price_cap_e6
+    echo = [(str(r["pric"]), str(r["cnt"]), r["pric_uplmt_amt"]) for r in up.output["result"]]
+    assert [(p, c, None if cap is None else str(cap)) for p, c, cap in echo] == [
+        ("50.000000", "2.0000", None),
+        ("15.000000", "3.0000", None),
+        ("240.000000", "2.5000", "300.000000"),
+    ]
     pre = _call(api, _env("2303", "P1", {"data": {"psn_no": DIBAO, "mdtrt_id": mid,
                                                    "medfee_sumamt": 745.00}}))  # fmt: skip
     assert pre.ok, pre.err_msg
@@ -114,14 +128,62 @@ def test_msgid_is_unique_per_hospital(api: Api) -> None:
 def test_refused_lines_name_their_serial_and_persist_nothing(api: Api) -> None:
     mid = _admit(api)
     before = api.counts()
-    bad = _upload(api, mid, "F9", [*FEES, ("4", "ZL-0001", "15.00", "1", "15.001")])
+    bad = _upload(api, mid, "F9", [*FEES, ("4", "ZL-0001", "15.00", "1", "15.0000001")])
     assert bad.infcode == -1
-    assert "feedetl_sn 4" in (bad.err_msg or "")
+    assert (bad.err_msg or "").startswith("input.feedetail.3.pric: feedetl_sn 4: pric 15.0000001 "
+                                          "has more than 6 decimals")  # fmt: skip
     assert "never rounds" in (bad.err_msg or "")
+    finer = _upload(api, mid, "F11", [("6", "YP-0002", "2.45", "42.00001", "0.0583")])
+    assert finer.infcode == -1
+    assert (finer.err_msg or "").startswith("input.feedetail.0.cnt: feedetl_sn 6: cnt 42.00001 "
+                                            "has more than 4 decimals")  # fmt: skip
+    wrong = _upload(api, mid, "F12", [("7", "YP-0002", "2.44", "42", "0.0583")])
+    assert wrong.infcode == -1
+    assert wrong.err_msg == ("input.feedetail.0.det_item_fee_sumamt: feedetl_sn 7: "
+                             "det_item_fee_sumamt 2.44 is not pric × cnt = 2.45 "
+                             "(rounded half up to the fen)")  # fmt: skip
     unknown = _upload(api, mid, "F10", [("5", "NOPE-1", "1.00", "1", "1")])
     assert unknown.infcode == -1
     assert "feedetl_sn 5" in (unknown.err_msg or "")
     assert api.counts() == before
+
+
+def test_a_sub_fen_tablet_line_goes_through_2301_to_2304(api: Api) -> None:
+    mid = _admit(api)
+    # 0.0583 yuan a tablet × 42 = 2.4486 yuan: 2.45 to the fen (half up)
+    # med_list_codg the national code of YP-0002 (克力芝), the one its refund names
+    tablets = [("1", LPV, "2.45", "42.0000", "0.0583"), ("2", "ZL-0001", "15.00", "1", "15")]
+    r = api.client.post("/nhsa", content=_upload_body(mid, "F1", tablets), headers=api.h())
+    assert '"pric":0.058300,' in r.text
+    assert '"cnt":42.0000,' in r.text
+    up = nhsa.parse_response(r.text)
+    assert up.ok, up.err_msg
+    assert up.output is not None
+    assert str(up.output["result"][0]["det_item_fee_sumamt"]) == "2.45"
+    # a refund of 10.5 tablets: -0.61215 yuan -> -0.61
+    back = _upload(api, mid, "F2", [("3", LPV, "-0.61", "-10.5", "0.0583")], reverses="1")
+    assert back.ok, back.err_msg
+    assert back.output is not None
+    row = back.output["result"][0]
+    assert (str(row["cnt"]), str(row["pric"]), str(row["det_item_fee_sumamt"])) == (
+        "-10.5000",
+        "0.058300",
+        "-0.61",
+    )
+    # 31.5 tablets stand: 1.83645 yuan -> 1.84; with the other line 16.84
+    pre = _call(api, _env("2303", "P1", {"data": {"psn_no": DIBAO, "mdtrt_id": mid,
+                                                   "medfee_sumamt": 16.84}}))  # fmt: skip
+    assert pre.ok, pre.err_msg
+    done = api.client.post("/nhsa", content=_env("2304", "S1", {"data": {
+        "psn_no": DIBAO, "mdtrt_id": mid, "medfee_sumamt": 16.84}}), headers=api.h())  # fmt: skip
+    assert '"medfee_sumamt":16.84' in done.text
+    ans = nhsa.parse_response(done.text)
+    assert ans.ok, ans.err_msg
+    assert ans.output is not None
+    a = nhsa.read_settlement_output(ans.output).record.amounts
+    assert a["medfee_sumamt"] == 1684
+    assert a["fund_pay_sumamt"] + a["psn_part_amt"] == a["medfee_sumamt"]
+    assert a["psn_part_amt"] == a["acct_pay"] + a["psn_cash_pay"] + a["covid_fiscal_pay"]
 
 
 def test_2601_reverses_a_lost_settlement_and_refuses_it_late(api: Api) -> None:

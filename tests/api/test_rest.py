@@ -99,28 +99,28 @@ def test_sub_fen_prices_and_fractional_quantities_settle_to_the_fen(api: Api) ->
         {"sn": "1", "code": "YP-0002", "price_e6": 58_300, "qty_e4": 420_000, "amount_fen": 245},
         # 12.345678 yuan × 2.5: 30.864195 yuan -> 3086 fen
         {"sn": "2", "code": "ZL-0001", "price_e6": 12_345_678, "qty_e4": 25_000},
-        # 12 yuan × 0.3333: 3.9996 yuan -> 400 fen
+        # 120 yuan × 0.3333: 39.996 yuan -> 4000 fen
         {"sn": "3", "code": "XJ05AXA159A001010101445", "price_e6": 120_000_000, "qty_e4": 3_333},
     ]
-    up = _fees(api, eid, lines)
-    assert [(ln["price_e6"], ln["qty_e4"], ln["amount_fen"]) for ln in up["lines"]] == [
-        (58_300, 420_000, 245),
-        (12_345_678, 25_000, 3086),
-        (120_000_000, 3_333, 400),
-    ]
-    assert all("price_fen" not in ln and "qty_milli" not in ln for ln in up["lines"])
     # a refund of 10.5 tablets: -0.61215 yuan -> -61 fen (half up on the magnitude)
     refund = {"sn": "4", "code": "YP-0002", "price_e6": 58_300, "qty_e4": -105_000,
               "reverses_sn": "1", "amount_fen": -61}  # fmt: skip
-    (back,) = _fees(api, eid, [refund])["lines"]
-    assert (back["qty_e4"], back["amount_fen"], back["reverses_sn"]) == (-105_000, -61, "1")
+    up = _fees(api, eid, [*lines, refund])
+    assert [(ln["price_e6"], ln["qty_e4"], ln["amount_fen"]) for ln in up["lines"]] == [
+        (58_300, 420_000, 245),
+        (12_345_678, 25_000, 3086),
+        (120_000_000, 3_333, 4000),
+        (58_300, -105_000, -61),
+    ]
+    assert up["lines"][3]["reverses_sn"] == "1"
+    assert all("price_fen" not in ln and "qty_milli" not in ln for ln in up["lines"])
     r = c.post(f"/v1/encounters/{eid}/settlement", json={"discharge_date": "2020-02-12"},
                headers=api.h())  # fmt: skip
     assert r.status_code == 201, r.text
     s = r.json()
     info = s["setlinfo"]
     # 31.5 tablets left: 1.83645 yuan -> 184 fen, = 245 - 61
-    assert info["medfee_sumamt"] == 184 + 3086 + 400
+    assert info["medfee_sumamt"] == 184 + 3086 + 4000
     assert info["medfee_sumamt"] == sum(ln["det_item_fee_sumamt"] for ln in s["lines"])
     assert info["medfee_sumamt"] == (info["fund_pay_sumamt"] + info["fiscal_pay"]
                                      + info["acct_pay"] + info["psn_cash_pay"])  # fmt: skip
@@ -377,10 +377,13 @@ def test_docs_are_served(api: Api) -> None:
     assert "/nhsa" in spec["paths"]
     line = spec["components"]["schemas"]["FeeLineIn"]
     assert set(line["required"]) == {"sn", "code", "price_e6", "qty_e4"}
-    assert (line["properties"]["price_e6"]["minimum"],
-            line["properties"]["price_e6"]["maximum"]) == (0, 2**63 - 1)  # fmt: skip
-    assert (line["properties"]["qty_e4"]["minimum"],
-            line["properties"]["qty_e4"]["maximum"]) == (-(2**63 - 1), 2**63 - 1)  # fmt: skip
+    price, qty = line["properties"]["price_e6"], line["properties"]["qty_e4"]
+    assert price["type"] == qty["type"] == "integer"
+    # FastAPI's OpenAPI model writes bounds as JSON numbers (floats): 2^63 − 1 as 2^63
+    assert (price["minimum"], price["maximum"]) == (0, float(2**63 - 1))
+    assert (qty["minimum"], qty["maximum"]) == (-float(2**63 - 1), float(2**63 - 1))
+    assert "price_fen" not in line["properties"]
+    assert "qty_milli" not in line["properties"]
 
 
 def test_a_long_idempotency_key_is_a_request_id_like_any(api: Api) -> None:
