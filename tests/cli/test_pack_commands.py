@@ -83,3 +83,5 @@ def test_settle_statement(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0
     assert "结算单" in res.stdout
+    assert "统筹应付" in res.stdout
+    assert "已付" in res.stdout  # what each fund has paid, beside what its cap is measured on

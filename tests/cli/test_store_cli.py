@@ -117,9 +117,20 @@ def test_registry_lookups(cli_db: str) -> None:
     assert "covid_designated  true" in res.stdout
     res = CliRunner().invoke(
         app,
-        ["registry", "resolve", "--provider", CENTRE, "--on", "2020-02-10", "JC-0001", "ZL-0001"],
-    )
+        ["registry", "resolve", "--provider", CENTRE, "--on", "2020-02-10", "JC-0001", "ZL-0001",
+         "HC-0001"],
+    )  # fmt: skip
     assert res.exit_code == 0
+    assert res.stdout.splitlines()[0].split("\t")[5] == "price_cap_e6"
+    # the district's cap of 300 yuan, in millionths of a yuan
+    assert res.stdout.splitlines()[3].split("\t")[:6] == [
+        "HC-0001",
+        "C14010000001",
+        "consumable",
+        "A",
+        "0",
+        "300000000",
+    ]
     assert res.stdout.splitlines()[1].split("\t")[:8] == [
         "JC-0001",
         "T50000000012",
