@@ -22,9 +22,10 @@ CLERK = Principal("k-clerk", "clerk", None)
 COVID = (uc.Diagnosis("B99.900", True),)
 PLAIN = (uc.Diagnosis("J18.900", True),)
 FEES = (  # national codes: every hospital's catalog has them
-    uc.FeeIn("1", "XL04AXX999T000000000001", 5000, 2000),  # 克力芝 丙, on the protocol
-    uc.FeeIn("2", "001204000010000", 1500, 3000),  # 静脉输液 甲
-    uc.FeeIn("3", "XJ05AXA159A001010101445", 12000, 1000),  # 干扰素 乙
+    # 克力芝 丙, on the protocol
+    uc.FeeIn("1", "XL04AXX999T000000000001", price_e6=50_000_000, qty_e4=20_000),
+    uc.FeeIn("2", "001204000010000", price_e6=15_000_000, qty_e4=30_000),  # 静脉输液 甲
+    uc.FeeIn("3", "XJ05AXA159A001010101445", price_e6=120_000_000, qty_e4=10_000),  # 干扰素 乙
 )
 NEWCOMER = "500102199501010061"  # not in the example registry
 

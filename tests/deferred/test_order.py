@@ -17,7 +17,8 @@ from yibao.store.uow import UnitOfWork
 A, B = "500102199501010061", "500102199601010077"  # neither imported at first
 # discharge dates out of admission order, two on one day (the encounter id decides)
 DAYS = (dt.date(2020, 3, 20), dt.date(2020, 3, 5), dt.date(2020, 3, 5), dt.date(2020, 4, 1))
-BIG = (uc.FeeIn("9", "001103000010000", 2_000_000, 30000),)  # 30 bed days: caps move
+# 30 bed days: caps move
+BIG = (uc.FeeIn("9", "001103000010000", price_e6=20_000_000_000, qty_e4=300_000),)
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from yibao.services.context import CST
 from yibao.services.offline_file import NAMES
 from yibao.store.uow import UnitOfWork
 
-CODES = (("YP-0002", 5000), ("ZL-0001", 1500), ("XJ05AXA159A001010101445", 12000),
-         ("001103000010000", 3000), ("C14010000001", 31000))  # fmt: skip
-"""Codes CENTRE can settle (mapped or national) with a price each (fen)."""
+CODES = (("YP-0002", 50_000_000), ("ZL-0001", 15_000_000),
+         ("XJ05AXA159A001010101445", 120_000_000), ("001103000010000", 30_000_000),
+         ("C14010000001", 310_000_000))  # fmt: skip
+"""Codes CENTRE can settle (mapped or national) with a price each (price_e6)."""
 
 
 def psn(n: int) -> str:
@@ -36,12 +37,12 @@ def load_people(uow: UnitOfWork, n: int) -> list[str]:
     return people
 
 
-def row(no: str, psn_no: str, admit: str, discharge: str, sn: str, code: str, price: int,
-        qty: int, diagnoses: str = "J18.900", **over: object) -> dict[str, object]:  # fmt: skip
+def row(no: str, psn_no: str, admit: str, discharge: str, sn: str, code: str, price_e6: int,
+        qty_e4: int, diagnoses: str = "J18.900", **over: object) -> dict[str, object]:  # fmt: skip
     r: dict[str, object] = dict.fromkeys(NAMES, "")
     r.update(provider_code=CENTRE, encounter_no=no, insuree_id=psn_no, med_type="21",
              admit_time=admit, discharge_time=discharge, diagnoses=diagnoses, sn=sn,
-             code=code, price_fen=price, qty_milli=qty)  # fmt: skip
+             code=code, price_e6=price_e6, qty_e4=qty_e4)  # fmt: skip
     r.update(over)
     return r
 
@@ -66,7 +67,7 @@ def small_rows() -> list[dict[str, object]]:
         ("ZY4", NOT_ENROLLED, "2020-02-05 08:00", "2020-02-09 10:00", "J18.900", {}),
     ):  # fmt: skip
         for n, (code, price) in enumerate(CODES[:3], start=1):
-            out.append(row(no, who, a, d, str(n), code, price, 1000 * n, diag, **extra))
+            out.append(row(no, who, a, d, str(n), code, price, 10_000 * n, diag, **extra))
     return out
 
 
@@ -83,5 +84,5 @@ def many_rows(people: list[str], stays: int, lines: int, seed: int = 7) -> list[
             code, price = CODES[rnd.randrange(len(CODES))]
             out.append(row(f"ZY{i:05d}", who, f"{admit:%Y-%m-%d %H:%M}",
                            f"{discharge:%Y-%m-%d %H:%M}", str(n + 1), code, price,
-                           rnd.choice((500, 1000, 2000)), diag))  # fmt: skip
+                           rnd.choice((5_000, 10_000, 20_000)), diag))  # fmt: skip
     return out

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from yibao.core.engine.model import Accumulators, Encounter
+from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators, Encounter
 from yibao.core.errors import InvalidRequest, NotInCatalog, Problem, YibaoError
 from yibao.core.registry.identity import psn_no_problem
 from yibao.services import booking, catalog
@@ -23,7 +23,7 @@ from yibao.services.access import Principal
 from yibao.services.context import CST, Context
 from yibao.services.encounters import Diagnosis, covid_status_of
 from yibao.services.offline_file import COLUMNS, ENCOUNTER_COLUMNS, NAMES, Parsed, describe
-from yibao.core.engine.model import MAX_PRICE_FEN, MAX_QTY_MILLI
+from yibao.core.money import MAX_I64, line_amount
 from yibao.services.reentry import _Lines, _Problems
 from yibao.services.reentry_settle import Stay
 from yibao.store import bulk
@@ -75,12 +75,14 @@ def _checks() -> list[tuple[str, pl.Expr, str]]:
          "not confirmed|suspected|none"),
         ("filing", n("filing").is_not_null() & ~n("filing").is_in(filing),
          "not registered|unregistered|not_needed"),
-        ("price_fen", _outside("price_fen", 0, MAX_PRICE_FEN),
-         f"not an integer 0 … {MAX_PRICE_FEN} (fen)"),
-        ("qty_milli", _outside("qty_milli", 1, MAX_QTY_MILLI),
-         f"not an integer 1 … {MAX_QTY_MILLI} (thousandths; refunds: enter the net quantity)"),
+        ("price_e6", _outside("price_e6", 0, MAX_I64),
+         f"not an integer 0 … {MAX_I64} (millionths of a yuan)"),
+        ("qty_e4", _outside("qty_e4", 1, MAX_I64),
+         f"not an integer 1 … {MAX_I64} (ten-thousandths; refunds: enter the net quantity)"),
+        ("qty_e4", (_int("price_e6") > MAX_I64 // _int("qty_e4")).fill_null(False),
+         f"price_e6 × qty_e4 exceeds {MAX_I64} (a line of about 922 million yuan)"),
         ("amount_fen", n("amount_fen").is_not_null() & (_int("amount_fen").is_null() | (
-            _int("amount_fen") != (_int("price_fen") * _int("qty_milli") + 500) // 1000)),
+            _int("amount_fen") != line_amount(_int("price_e6"), _int("qty_e4")))),
          "not price × qty (rounded half up)"),
         ("provisional_cash_fen", n("provisional_cash_fen").is_not_null()
          & ~_int("provisional_cash_fen").is_between(0, 10**13), "not an integer ≥ 0 (fen)"),
@@ -141,8 +143,8 @@ def parse(frame: pl.DataFrame) -> Parsed:
     lines = frame.unique([*ENCOUNTER_COLUMNS[:2], "sn"], keep="first", maintain_order=True)
     typed = lines.with_columns(
         _time("admit_time").alias("admit_time"), _time("discharge_time").alias("discharge_time"),
-        _time("service_time").alias("service_time"), _int("price_fen").alias("price_fen"),
-        _int("qty_milli").alias("qty_milli"),
+        _time("service_time").alias("service_time"), _int("price_e6").alias("price_e6"),
+        _int("qty_e4").alias("qty_e4"),
         _int("provisional_cash_fen").alias("provisional_cash_fen"),
         pl.col("med_type").fill_null("21"), pl.col("filing").fill_null("not_needed"),
     )  # fmt: skip
@@ -223,11 +225,10 @@ def _accumulators(uow: UnitOfWork, enc: pl.DataFrame) -> dict[tuple[str, int], A
     years = sorted({y for _, y in keys})
     out: dict[tuple[str, int], Accumulators] = {}
     for start in range(0, len(psns), 5000):
-        q = select(A.psn_no, A.year, A.basic_entitled_fen, A.serious_base_fen,
-                   A.assistance_entitled_fen).where(
+        q = select(A.psn_no, A.year, *(getattr(A, f) for f in ACCUMULATOR_FIELDS)).where(
             bulk.among(uow.session, A.psn_no, psns[start : start + 5000]),
             A.year.in_(years))  # fmt: skip
-        out.update({(r[0], r[1]): Accumulators(r[2], r[3], r[4])
+        out.update({(r[0], r[1]): Accumulators(**dict(zip(ACCUMULATOR_FIELDS, r[2:])))
                     for r in uow.session.execute(q) if (r[0], r[1]) in keys})  # fmt: skip
     return out
 
@@ -309,7 +310,7 @@ def _stay(uow: UnitOfWork, ctx: Context, caller: Principal, r: dict[str, Any], i
                   r["filing"], seqs[r["encounter_id"]], None)  # fmt: skip
     shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
     return Stay(idx, r["encounter_id"], ins.engine(balance), ins.account_opening_fen,
-                prov.engine(), e, acc_years.get((ins.psn_no, day.year), Accumulators(0, 0, 0)),
+                prov.engine(), e, acc_years.get((ins.psn_no, day.year), Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))),
                 shares, new)  # fmt: skip
 
 
@@ -357,13 +358,13 @@ def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, kept: dic
     for (prov,), group in pairs.group_by("provider_code"):
         todo = list(group.select("code", "service_date").iter_rows())
         found.update(_resolve(uow, ctx, str(prov), todo, mine, problems))
-    fields = ("category", "item_class", "selfpay_bp", "price_cap_fen", "in_protocol",
+    fields = ("category", "item_class", "selfpay_bp", "price_cap_e6", "in_protocol",
               "temp_code", "catalog_region", "protocol_edition", "hospital_code")  # fmt: skip
     table = pl.DataFrame(
         [(p, c, d, it.code, *(getattr(it, f) for f in fields)) for (p, c, d), it in found.items()],
         schema={"provider_code": pl.String, "code": pl.String, "service_date": pl.Date,
                 "n_code": pl.String, "category": pl.String, "item_class": pl.String,
-                "selfpay_bp": pl.Int64, "price_cap_fen": pl.Int64, "in_protocol": pl.Boolean,
+                "selfpay_bp": pl.Int64, "price_cap_e6": pl.Int64, "in_protocol": pl.Boolean,
                 "temp_code": pl.Boolean, "catalog_region": pl.String,
                 "protocol_edition": pl.Int64, "hospital_code": pl.String},
         orient="row")  # fmt: skip
@@ -371,15 +372,15 @@ def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, kept: dic
                      maintain_order="left")  # fmt: skip
     del mine
     engine = full.select(pl.col("idx").alias("encounter_id"), "sn", pl.col("n_code").alias("code"),
-                         "category", "item_class", "selfpay_bp", "price_fen", "qty_milli",
-                         "price_cap_fen", "in_protocol", "temp_code").filter(
+                         "category", "item_class", "selfpay_bp", "price_e6", "qty_e4",
+                         "price_cap_e6", "in_protocol", "temp_code").filter(
         pl.col("encounter_id").is_in(list(engine_ids))).sort(
         "encounter_id", maintain_order=True)  # fmt: skip
-    amount = (pl.col("price_fen") * pl.col("qty_milli") + 500) // 1000
+    amount = line_amount(pl.col("price_e6"), pl.col("qty_e4"))
     store = full.select("encounter_id", "sn", pl.lit(None, pl.String).alias("reverses_sn"),
                         pl.col("n_code").alias("code"), "hospital_code", "category",
-                        "item_class", "selfpay_bp", "price_fen", "qty_milli",
-                        amount.alias("amount_fen"), "price_cap_fen", "in_protocol",
+                        "item_class", "selfpay_bp", "price_e6", "qty_e4",
+                        amount.alias("amount_fen"), "price_cap_e6", "in_protocol",
                         "temp_code", "catalog_region", "protocol_edition", "service_date",
                         pl.col("service_time").dt.replace_time_zone("Asia/Shanghai")
                         .dt.convert_time_zone("UTC"), "dept", "doctor", "order_no",

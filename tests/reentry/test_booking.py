@@ -22,9 +22,9 @@ CLERK = Principal("k-clerk", "clerk", None)
 PNEUMONIA = (uc.Diagnosis("J18.900", True),)
 COVID = (uc.Diagnosis("B99.900", True),)
 FEES = (
-    uc.FeeIn("1", "YP-0002", 5000, 2000),
-    uc.FeeIn("2", "ZL-0001", 1500, 3000),
-    uc.FeeIn("3", "XJ05AXA159A001010101445", 12000, 1000),
+    uc.FeeIn("1", "YP-0002", price_e6=50_000_000, qty_e4=20_000),
+    uc.FeeIn("2", "ZL-0001", price_e6=15_000_000, qty_e4=30_000),
+    uc.FeeIn("3", "XJ05AXA159A001010101445", price_e6=120_000_000, qty_e4=10_000),
 )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.reentry.files import load_people, many_rows, small_rows, write_csv
 from tests.registry_data import load_examples
+from yibao.core.engine.model import SETLINFO_FIELDS
 from yibao.core.errors import InvalidRequest
 from yibao.packs import PACKS_DIR
 from yibao.services import encounters as uc
@@ -35,7 +36,8 @@ def _settled(uow: UnitOfWork) -> dict[str, tuple[int, ...]]:
         rows = uow.hospital.settlements(kinds=("settlement",))
         standing = {r.settlement_id for r in uow.hospital.encounters(
             provider_code=None, psn_no=None, status="settled", limit=10**6, offset=0)}  # fmt: skip
-    return {r.encounter_id: tuple(r.record["setlinfo"]) for r in rows if r.id in standing}
+    return {r.encounter_id: tuple(r.record["setlinfo"][f] for f in SETLINFO_FIELDS)
+            for r in rows if r.id in standing}  # fmt: skip
 
 
 def test_import_settles_defers_and_equals_the_service_one_by_one(
@@ -86,7 +88,7 @@ def test_a_bad_file_is_refused_whole_naming_row_and_column(
 ) -> None:
     load_examples(uow)
     rows = small_rows()
-    rows[1]["price_fen"] = "12.5"
+    rows[1]["price_e6"] = "12.5"
     rows[4]["admit_time"] = "yesterday"
     rows[7]["code"] = "NO-SUCH-CODE"
     rows[10]["diagnoses"] = "B99.900"  # differs from the stay's first line
@@ -96,7 +98,7 @@ def test_a_bad_file_is_refused_whole_naming_row_and_column(
     with pytest.raises(InvalidRequest) as exc:
         import_file(uow, ctx, CLERK, write_csv(tmp_path / "bad.csv", rows), out=None)
     where = {p[0] for p in exc.value.problems}
-    assert {"row 3.price_fen", "row 6.admit_time", "row 12.diagnoses"} <= where
+    assert {"row 3.price_e6", "row 6.admit_time", "row 12.diagnoses"} <= where
     assert "nothing stored" in str(exc.value)
     with uow:
         assert uow.hospital.counts() == before

@@ -60,8 +60,8 @@ def _state(uow: UnitOfWork) -> tuple[object, ...]:
     with uow:
         h = uow.hospital
         key = dict(uow.session.execute(text("SELECT id, source_key FROM encounters")).all())
-        setl = sorted((key[r.encounter_id], tuple(r.record["setlinfo"]),
-                       tuple(r.accumulators_after), r.balance_after_fen)
+        setl = sorted((key[r.encounter_id], tuple(sorted(r.record["setlinfo"].items())),
+                       tuple(sorted(r.accumulators_after.items())), r.balance_after_fen)
                       for r in h.settlements())  # fmt: skip
         lines = sorted((key[r.encounter_id], r.sn, r.code, r.amount_fen) for r in
                        uow.session.execute(text("SELECT encounter_id, sn, code, amount_fen "

@@ -63,8 +63,8 @@ def _file(rnd: random.Random, dirty: bool) -> pl.DataFrame:
                 "provisional_cash_fen": rnd.choice((None, "0", "5000"))}  # fmt: skip
         for sn in range(1, rnd.randint(1, 6)):
             code, price = rnd.choice(CODES)
-            rows.append({**stay, "sn": str(sn), "code": code, "price_fen": str(price),
-                         "qty_milli": rnd.choice(("500", "1000")),
+            rows.append({**stay, "sn": str(sn), "code": code, "price_e6": str(price),
+                         "qty_e4": rnd.choice(("5000", "10000")),
                          "service_time": rnd.choice((None, None, *_TIMES))})  # fmt: skip
             if rnd.random() < 0.1:
                 rows.append(dict(rows[-1]))  # an identical repeat
@@ -90,12 +90,12 @@ def _spoil(rnd: random.Random, r: dict[str, Any]) -> None:
         r[column] = {"admit_time": "2020-02-02 10:00", "discharge_time": "2020-02-07",
                      "insuree_id": psn(99)}.get(column, "9")  # fmt: skip
     elif what == "twin":
-        r["qty_milli"] = "777"
+        r["qty_e4"] = "7770"
         r["sn"] = "1"
     elif what == "key":
         r[rnd.choice(("provider_code", "encounter_no", "sn"))] = None
     elif what == "number":
-        r[rnd.choice(("price_fen", "qty_milli", "amount_fen"))] = rnd.choice(("x", "-1", "12.5"))
+        r[rnd.choice(("price_e6", "qty_e4", "amount_fen"))] = rnd.choice(("x", "-1", "12.5"))
     elif what == "status":
         r["covid_status"] = "maybe"
     else:
@@ -138,7 +138,7 @@ def test_the_random_files_reach_every_path() -> None:
     assert dropped > 0
     for want in ("insuree_id: differs", "admit_time: differs", "sn: feedetl_sn repeated",
                  "discharge_time: before", "service_time: not a time", "sn: required",
-                 "insuree_id: check", "covid_status: not", "price_fen: not"):  # fmt: skip
+                 "insuree_id: check", "covid_status: not", "price_e6: not"):  # fmt: skip
         assert any(r.startswith(want) for r in reasons), (want, sorted(reasons))
 
 
@@ -204,7 +204,7 @@ def _special_rows() -> list[dict[str, object]]:
     def stay(no: str, who: str, admit: str, discharge: str, diag: str = "J18.900",
              **over: object) -> None:  # fmt: skip
         for n, (code, price) in enumerate(CODES[:2], start=1):
-            out.append(row(no, who, admit, discharge, str(n), code, price, 1000 * n, diag,
+            out.append(row(no, who, admit, discharge, str(n), code, price, 10_000 * n, diag,
                            **over))  # fmt: skip
 
     stay("S1", NOT_ENROLLED, "2020-02-05 08:00", "2020-02-09 10:00")

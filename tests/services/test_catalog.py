@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from tests.registry_data import CENTRE, CHANGED, DIBAO, EMPLOYEE, TEKUN, load_examples
 from yibao.core.engine import Accumulators, Encounter, SettleRequest, settle
+from yibao.core.engine.model import ACCUMULATOR_FIELDS
 from yibao.core.errors import InsureeNotImported, NotInCatalog, ProviderNotFound, UnmappedCode
 from yibao.core.policy import load_pack
 from yibao.packs import shipped_pack
@@ -41,7 +42,7 @@ def test_hospital_codes_resolve_through_their_mapping(loaded: UnitOfWork) -> Non
 
 def test_national_codes_resolve_directly(loaded: UnitOfWork) -> None:
     it = catalog.resolve_line(loaded, CENTRE, "XJ05AXA159A001010101445", FEB10)
-    assert (it.item_class, it.selfpay_bp, it.price_cap_fen, it.hospital_code) == (
+    assert (it.item_class, it.selfpay_bp, it.price_cap_e6, it.hospital_code) == (
         "B",
         1000,
         None,
@@ -51,9 +52,9 @@ def test_national_codes_resolve_directly(loaded: UnitOfWork) -> None:
 
 def test_the_most_specific_catalog_region_wins(loaded: UnitOfWork) -> None:
     here = catalog.resolve_line(loaded, CENTRE, "C14010000001", FEB10)
-    assert (here.catalog_region, here.price_cap_fen) == ("500102", 30000)
+    assert (here.catalog_region, here.price_cap_e6) == ("500102", 300_000_000)
     elsewhere = catalog.resolve_line(loaded, "H50010300001", "C14010000001", FEB10)
-    assert (elsewhere.catalog_region, elsewhere.price_cap_fen) == ("500000", 32000)
+    assert (elsewhere.catalog_region, elsewhere.price_cap_e6) == ("500000", 320_000_000)
 
 
 def test_the_version_in_force_on_the_date(loaded: UnitOfWork) -> None:
@@ -176,7 +177,7 @@ def test_a_request_built_from_the_store_settles_one_stop(loaded: UnitOfWork) -> 
     items = catalog.resolve_lines(
         loaded, CENTRE, [(c, day) for c in ("YP-0001", "YP-0002", "JC-0001", "HC-0001")]
     )
-    lines = tuple(it.line(str(i), 26000, 2000) for i, it in enumerate(items, start=1))
+    lines = tuple(it.line(str(i), 260_000_000, 20_000) for i, it in enumerate(items, start=1))
     req = SettleRequest(
         insuree=insuree.engine(account_balance_fen=insuree.account_opening_fen),
         provider=provider.engine(),
@@ -184,7 +185,7 @@ def test_a_request_built_from_the_store_settles_one_stop(loaded: UnitOfWork) -> 
             "E1", "21", dt.date(2020, 2, 1), day, ("B99.900",), "confirmed", "not_needed", 1, None
         ),
         lines=lines,
-        accumulators=Accumulators(0, 0, 0),
+        accumulators=Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0)),
     )
     result = settle(req, load_pack(shipped_pack("cq-2020")))
     assert result.covid

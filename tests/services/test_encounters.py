@@ -24,9 +24,10 @@ OTHER = Principal("k-other", "hospital", "H50010200002")
 CLERK = Principal("k-clerk", "clerk", None)
 COVID = (uc.Diagnosis("B99.900", True),)
 FEES = (
-    uc.FeeIn("1", "YP-0002", 5000, 2000),  # 克力芝 丙, on the protocol: covered
-    uc.FeeIn("2", "ZL-0001", 1500, 3000),  # 静脉输液 甲
-    uc.FeeIn("3", "XJ05AXA159A001010101445", 12000, 1000),  # 干扰素 乙 10 %
+    # 克力芝 丙, on the protocol: covered
+    uc.FeeIn("1", "YP-0002", price_e6=50_000_000, qty_e4=20_000),
+    uc.FeeIn("2", "ZL-0001", price_e6=15_000_000, qty_e4=30_000),  # 静脉输液 甲
+    uc.FeeIn("3", "XJ05AXA159A001010101445", price_e6=120_000_000, qty_e4=10_000),  # 干扰素 乙 10 %
 )
 
 
@@ -114,11 +115,11 @@ def test_bad_lines_are_refused_whole_naming_the_line(loaded: UnitOfWork, ctx: Co
     enc = _admit(loaded, ctx)
     with loaded:
         before = loaded.hospital.counts()
+    nope = uc.FeeIn("9", "NOPE", price_e6=10_000, qty_e4=10_000)
     with pytest.raises(NotInCatalog, match="feedetl_sn 9") as exc:
-        uc.upload_fees(loaded, ctx, HOSPITAL, enc.id, (*FEES, uc.FeeIn("9", "NOPE", 1, 1000)),
-                       msgid=None)  # fmt: skip
+        uc.upload_fees(loaded, ctx, HOSPITAL, enc.id, (*FEES, nope), msgid=None)
     assert exc.value.problems[0][0] == "lines.3.code"
-    refund = uc.FeeIn("4", "ZL-0001", 1500, -1000, reverses_sn="77")
+    refund = uc.FeeIn("4", "ZL-0001", price_e6=15_000_000, qty_e4=-10_000, reverses_sn="77")
     with pytest.raises(InvalidRequest, match=r"lines\.3\.reverses_sn"):
         uc.upload_fees(loaded, ctx, HOSPITAL, enc.id, (*FEES, refund), msgid=None)
     with loaded:
@@ -127,7 +128,7 @@ def test_bad_lines_are_refused_whole_naming_the_line(loaded: UnitOfWork, ctx: Co
 
 def test_refund_lines_net_into_the_line_they_reverse(loaded: UnitOfWork, ctx: Context) -> None:
     enc = _admit(loaded, ctx)
-    refund = uc.FeeIn("2R", "ZL-0001", 1500, -1000, reverses_sn="2")
+    refund = uc.FeeIn("2R", "ZL-0001", price_e6=15_000_000, qty_e4=-10_000, reverses_sn="2")
     up = uc.upload_fees(loaded, ctx, HOSPITAL, enc.id, (*FEES, refund), msgid=None)
     assert up.results[3].det_item_fee_sumamt == -1500
     pre = uc.presettle(loaded, ctx, HOSPITAL, enc.id, discharge_date=dt.date(2020, 2, 12))

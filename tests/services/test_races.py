@@ -30,7 +30,8 @@ from yibao.store.uow import UnitOfWork
 NOW = dt.datetime(2020, 3, 30, 10, 0, tzinfo=CST)
 SECOND = "H50010200002"  # 涪陵区人民医院（示例）, level 2
 WHO = {CENTRE: Principal("k1", "hospital", CENTRE), SECOND: Principal("k2", "hospital", SECOND)}
-BIG = (uc.FeeIn("1", "001204000010000", 1_500_000, 2000),)  # 静脉输液 甲: 3万元 a stay
+# 静脉输液 甲: 3万元 a stay
+BIG = (uc.FeeIn("1", "001204000010000", price_e6=15_000_000_000, qty_e4=20_000),)
 N = 20
 
 

@@ -125,14 +125,15 @@ def test_xlsx_with_typed_cells(uow: UnitOfWork, tmp_path: Path) -> None:
     assert ws is not None
     ws.append(list(KINDS["catalog"].names))
     day = dt.datetime(2020, 1, 1)  # noqa: DTZ001 - an Excel cell has no zone
-    ws.append(["500000", "X1", "药", "drug", "B", 1000, 2500.0, None, day, None])
+    ws.append(["500000", "X1", "药", "drug", "B", 1000, 25_000_000.0, None, day, None])
     ws.append([])  # a trailing empty row is skipped
     wb.save(tmp_path / "c.xlsx")
     done = import_file(uow, "catalog", tmp_path / "c.xlsx", actor="t")
     assert (done.rows, done.inserted) == (1, 1)
     with uow:
         (row,) = uow.catalog.where(code="X1")
-    assert (row.selfpay_bp, row.price_cap_fen, row.valid_from) == (1000, 2500, dt.date(2020, 1, 1))
+    assert (row.selfpay_bp, row.price_cap_e6, row.valid_from) == (1000, 25_000_000,
+                                                              dt.date(2020, 1, 1))
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

@@ -7,7 +7,7 @@ import datetime as dt
 
 from tests.settled import case, settled
 from tests.unit.test_ledger import DAY, post_it
-from yibao.core.engine.model import Accumulators
+from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators
 from yibao.core.ledger.accounts import FISCAL, Account
 from yibao.core.ledger.checks import (
     Booked,
@@ -76,7 +76,8 @@ def test_settlement_posted_wrong() -> None:
     tampered = dataclasses.replace(tx, postings=tx.postings[2:])  # drop the basic fund
     problems = settlement_problems(s, tampered)
     assert any("posts hifp_pay 0 fen, the settlement says 3068000" in p for p in problems)
-    assert any("hifp_pay posted 0 != capped increment" in p for p in problems)
+    assert any("hifp_pay posted 0 != 3068000, the paid form" in p for p in problems)
+    assert any("basic_paid_fen moved 3068000, hifp_pay posted 0" in p for p in problems)
     other = post_it(settled("employee-classes-a-b-c"))
     assert settlement_problems(s, other) == [
         f"tx S1: does not post encounter {s.encounter_id} of {s.insuree_id}"
@@ -90,14 +91,17 @@ def test_accumulators_that_do_not_match_the_postings() -> None:
     tx = post_it(s)
     acc = s.accumulators_after
     wrong = s._replace(
-        accumulators_after=Accumulators(
-            acc.basic_entitled_fen, acc.serious_base_fen + 1, acc.assistance_entitled_fen + 7
+        accumulators_after=dataclasses.replace(
+            acc, serious_base_fen=acc.serious_base_fen + 1,
+            assistance_entitled_fen=acc.assistance_entitled_fen + 7,
+            basic_paid_fen=acc.basic_paid_fen + 2,
         ),
         account_balance_after_fen=s.account_balance_after_fen - 3,
     )
     problems = settlement_problems(wrong, tx)
     assert any("serious_base_fen moved" in p for p in problems)
     assert any("maf_pay posted" in p for p in problems)
+    assert any("basic_paid_fen moved" in p for p in problems)
     assert any("the account balance moved 3" in p for p in problems)
 
 
@@ -105,7 +109,7 @@ def test_serious_pay_against_the_pack_bands() -> None:
     _, policy, s = case(COVID)
     tx = post_it(s)
     assert settlement_problems(s, tx, policy=policy) == []
-    facts = s.facts._replace(serious_cap_fen=s.facts.serious_g_before_fen + 1)
+    facts = s.facts._replace(serious_cap_fen=s.facts.serious_paid_before_fen + 1)
     inflated = s._replace(facts=facts)
     problems = settlement_problems(inflated, tx, policy=policy)
     assert any("exceeds the cap left" in p for p in problems)
@@ -113,7 +117,9 @@ def test_serious_pay_against_the_pack_bands() -> None:
         accumulators_before=s.accumulators_before,
         accumulators_after=dataclasses.replace(s.accumulators_after, serious_base_fen=0),
     )
-    assert any("G(S + base) - G(S)" in p for p in settlement_problems(moved, tx, policy=policy))
+    assert any("under the pack's bands" in p for p in settlement_problems(moved, tx, policy=policy))
+    lower = s.facts._replace(serious_g_after_fen=s.facts.serious_g_after_fen - 1)
+    assert any("G(S + base) - P" in p for p in settlement_problems(s._replace(facts=lower), tx))
 
 
 def test_no_assistance_for_an_unlisted_category() -> None:
@@ -191,7 +197,15 @@ def test_year_caps_and_stored_accumulators() -> None:
     assert problems == [
         f"{psn} 2020: {name} is {getattr(before, name)}, the booked settlements imply "
         f"{getattr(s.accumulators_after, name)}"
-        for name in ("basic_entitled_fen", "serious_base_fen", "assistance_entitled_fen")
+        for name in ACCUMULATOR_FIELDS
+        if getattr(before, name) != getattr(s.accumulators_after, name)
+    ] + [
+        f"{psn} 2020: {field} is {getattr(before, field)}, the {name}'s standing postings "
+        f"are {getattr(s.accumulators_after, field)}"
+        for name, field in (("basic fund", "basic_paid_fen"),
+                            ("serious illness", "serious_paid_fen"),
+                            ("medical assistance", "assistance_paid_fen"))
+        if getattr(before, field) != getattr(s.accumulators_after, field)
     ]
-    stored_only = {("nobody", 2020): Accumulators(0, 0, 0)}
+    stored_only = {("nobody", 2020): Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))}
     assert year_problems([], accumulators=stored_only) == []

@@ -329,8 +329,8 @@ class Columns:
             e.msgid, s.pack_id, s.pack_sha256, e.med_type, e.central_share_bp, i.medfee_sumamt,
             i.fund_pay_sumamt, i.fiscal_pay, i.acct_pay, i.psn_cash_pay,
             s.account_balance_before_fen, s.account_balance_after_fen))  # fmt: skip
-        doc["accumulators_before"].append(json(records.acc_list(s.accumulators_before)))
-        doc["accumulators_after"].append(json(records.acc_list(s.accumulators_after)))
+        doc["accumulators_before"].append(json(records.acc_dict(s.accumulators_before)))
+        doc["accumulators_after"].append(json(records.acc_dict(s.accumulators_after)))
         doc["record"].append(json(records.settlement_record(s)))
         legs = ledger.settlement_legs(s, provider_code=e.provider_code,
                                       central_share_bp=e.central_share_bp)  # fmt: skip

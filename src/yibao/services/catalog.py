@@ -183,7 +183,7 @@ class ResolvedItem:
     category: Category
     item_class: ItemClass
     selfpay_bp: int
-    price_cap_fen: int | None
+    price_cap_e6: int | None  # 限价 × 10^6
     in_protocol: bool  # on the 诊疗方案 edition in force on the date
     temp_code: bool  # 临时新增编码
     name: str
@@ -191,19 +191,19 @@ class ResolvedItem:
     hospital_code: str | None  # the hospital's code when it was mapped (对码)
     protocol_edition: int | None  # the edition in force on the date
 
-    def line(self, sn: str, price_fen: int, qty_milli: int) -> Line:
+    def line(self, sn: str, price_e6: int, qty_e4: int) -> Line:
         """The engine's line for this item."""
         return Line(
-            sn,
-            self.code,
-            self.category,
-            self.item_class,
-            self.selfpay_bp,
-            price_fen,
-            qty_milli,
-            self.price_cap_fen,
-            self.in_protocol,
-            self.temp_code,
+            sn=sn,
+            code=self.code,
+            category=self.category,
+            item_class=self.item_class,
+            selfpay_bp=self.selfpay_bp,
+            price_e6=price_e6,
+            qty_e4=qty_e4,
+            price_cap_e6=self.price_cap_e6,
+            in_protocol=self.in_protocol,
+            temp_code=self.temp_code,
         )
 
 
@@ -307,7 +307,7 @@ def _item(
         category=v.category,
         item_class=v.item_class,
         selfpay_bp=v.selfpay_bp,
-        price_cap_fen=v.price_cap_fen,
+        price_cap_e6=v.price_cap_e6,
         in_protocol=edition is not None and (edition, code) in listed,
         temp_code=v.temp_for is not None,
         name=v.name,

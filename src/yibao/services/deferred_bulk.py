@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 import polars as pl
 from sqlalchemy import Table
 
-from yibao.core.engine.model import Accumulators
+from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators
 from yibao.core.errors import Conflict, YibaoError
 from yibao.core.ledger.advance import clearing_of
 from yibao.services import booking, catalog
@@ -49,11 +49,13 @@ if TYPE_CHECKING:
 
 __all__ = ["for_hospital", "settle_bulk"]
 
-_LINE = ("sn", "code", "category", "item_class", "selfpay_bp", "price_fen", "qty_milli",
-         "price_cap_fen", "in_protocol", "temp_code")  # fmt: skip
+_ZERO = Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))
+
+_LINE = ("sn", "code", "category", "item_class", "selfpay_bp", "price_e6", "qty_e4",
+         "price_cap_e6", "in_protocol", "temp_code")  # fmt: skip
 _SCHEMA = {"encounter_id": pl.Int64, "sn": pl.String, "code": pl.String, "category": pl.String,
-           "item_class": pl.String, "selfpay_bp": pl.Int64, "price_fen": pl.Int64,
-           "qty_milli": pl.Int64, "price_cap_fen": pl.Int64, "in_protocol": pl.Boolean,
+           "item_class": pl.String, "selfpay_bp": pl.Int64, "price_e6": pl.Int64,
+           "qty_e4": pl.Int64, "price_cap_e6": pl.Int64, "in_protocol": pl.Boolean,
            "temp_code": pl.Boolean}  # fmt: skip
 
 
@@ -117,7 +119,7 @@ def _stay(uow: UnitOfWork, ctx: Context, got: _Read, d: Deferral, idx: int) -> S
     prov = ctx.provider(uow, enc.provider_code, day)
     if not prov.designated:
         raise Conflict(f"provider {prov.code} is not a designated provider on {day}")
-    start = got.acc.get((d.insuree_id, d.year), Accumulators(0, 0, 0))
+    start = got.acc.get((d.insuree_id, d.year), _ZERO)
     return Stay(idx, d.encounter_id, ins.engine(balance), ins.account_opening_fen,
                 prov.engine(), e, start, shares, None)  # type: ignore[arg-type]
 

@@ -132,13 +132,15 @@ class _Draw:
         while len(self.catalog) < self.s["catalog_items"]:
             self._filler(rnd, len(self.catalog))
         for row in self.catalog[-40:-20]:  # the district's own price caps: most specific wins
-            self.catalog.append([self.region, *row[1:6], str(rnd.randrange(100, 50_000)), *row[7:]])
+            cap_e6 = rnd.randrange(100, 50_000) * 10**4  # a whole fen, × 10^4
+            self.catalog.append([self.region, *row[1:6], str(cap_e6), *row[7:]])
         yield from self.catalog
 
     def _filler(self, rnd: random.Random, n: int) -> None:
         kind = _pick(rnd, {"drug": 60, "service": 30, "consumable": 8, "bed": 1, "other": 1})
         cls = _pick(rnd, {"A": 40, "B": 50, "C": 10})
-        cap = str(rnd.randrange(500, 200_000)) if kind == "consumable" and cls != "C" else ""
+        cap_fen = rnd.randrange(500, 200_000) if kind == "consumable" and cls != "C" else None
+        cap = "" if cap_fen is None else str(cap_fen * 10**4)  # price_cap_e6
         if kind == "drug":
             atc = rnd.choice(self.pools["atc"])
             code = f"X{atc}{rnd.choice('ABCD')}{rnd.choice('AXB')}{n:016d}"

@@ -25,7 +25,7 @@ DEMO_DAY = dt.date(2020, 2, 10)
 class DemoCase:
     provider_code: str
     insuree_id: str
-    lines: list[tuple[str, int, int]]  # (hospital code, price fen, qty thousandths)
+    lines: list[tuple[str, int, int]]  # (hospital code, price_e6, qty_e4)
 
 
 def demo_case(uow: UnitOfWork) -> DemoCase:
@@ -52,7 +52,8 @@ def demo_case(uow: UnitOfWork) -> DemoCase:
         plain = [c for c in codes if "COVID" not in c]
         chosen = [*covid[:3], *plain[:1]]
         catalog.resolve_lines(uow, DEMO_PROVIDER, [(c, DEMO_DAY) for c in chosen])
-    prices = [(38000, 2000), (120000, 1000), (16000, 3000), (2500, 6000)]
+    prices = [(3_800_000_000, 20000), (12_000_000_000, 10000), (1_600_000_000, 30000),
+              (250_000_000, 60000)]  # yuan × 10^6, units × 10^4
     lines = [(c, p, q) for c, (p, q) in zip(chosen, prices, strict=False)]
     return DemoCase(DEMO_PROVIDER, psn, lines)
 

@@ -76,12 +76,13 @@ class Admit:
 
 @dataclass(frozen=True, slots=True)
 class FeeIn:
-    """One fee line to upload (2301). ``qty_milli`` < 0 with ``reverses_sn`` is a refund."""
+    """One fee line to upload (2301): the wire's ``pric`` × 10^6 and ``cnt`` × 10^4.
+    ``qty_e4`` < 0 with ``reverses_sn`` is a refund."""
 
     sn: str
     code: str  # national or hospital code (对码)
-    price_fen: int
-    qty_milli: int
+    price_e6: int  # 单价 pric × 10^6
+    qty_e4: int  # 数量 cnt × 10^4, negative on a refund
     amount_fen: int | None = None  # None: price × qty rounded half up
     reverses_sn: str | None = None
     hospital_code: str | None = None
@@ -138,10 +139,10 @@ class StoredLine:
     category: str
     item_class: str
     selfpay_bp: int
-    price_fen: int
-    qty_milli: int
+    price_e6: int
+    qty_e4: int
     amount_fen: int
-    price_cap_fen: int | None
+    price_cap_e6: int | None
     in_protocol: bool
     temp_code: bool
     catalog_region: str
@@ -152,14 +153,16 @@ class StoredLine:
     @classmethod
     def of(cls, r: Any) -> StoredLine:
         return cls(r.sn, r.reverses_sn, r.code, r.hospital_code, r.category, r.item_class,
-                   r.selfpay_bp, r.price_fen, r.qty_milli, r.amount_fen, r.price_cap_fen,
+                   r.selfpay_bp, r.price_e6, r.qty_e4, r.amount_fen, r.price_cap_e6,
                    r.in_protocol, r.temp_code, r.catalog_region, r.protocol_edition,
                    r.service_date, r.cancelled_at is not None)  # fmt: skip
 
-    def engine_line(self, qty_milli: int | None = None) -> Line:
-        return Line(self.sn, self.code, self.category, self.item_class, self.selfpay_bp,  # type: ignore[arg-type]
-                    self.price_fen, self.qty_milli if qty_milli is None else qty_milli,
-                    self.price_cap_fen, self.in_protocol, self.temp_code)  # fmt: skip
+    def engine_line(self, qty_e4: int | None = None) -> Line:
+        return Line(sn=self.sn, code=self.code, category=self.category,  # type: ignore[arg-type]
+                    item_class=self.item_class, selfpay_bp=self.selfpay_bp,  # type: ignore[arg-type]
+                    price_e6=self.price_e6, qty_e4=self.qty_e4 if qty_e4 is None else qty_e4,
+                    price_cap_e6=self.price_cap_e6, in_protocol=self.in_protocol,
+                    temp_code=self.temp_code)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

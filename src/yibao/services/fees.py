@@ -17,7 +17,7 @@ from yibao.core.errors import (
     NotInCatalog,
     Problem,
 )
-from yibao.core.money import line_amount
+from yibao.core.money import MAX_I64, line_amount
 from yibao.services import catalog
 from yibao.services.access import Principal, require
 from yibao.services.context import Context
@@ -42,14 +42,26 @@ from yibao.store.uow import UnitOfWork
 
 
 def _same(r: Any, f: FeeIn, amount: int) -> bool:
-    return (r.code == f.code or r.hospital_code == f.code) and (r.price_fen, r.qty_milli,
-            r.amount_fen, r.reverses_sn) == (f.price_fen, f.qty_milli, amount,
+    return (r.code == f.code or r.hospital_code == f.code) and (r.price_e6, r.qty_e4,
+            r.amount_fen, r.reverses_sn) == (f.price_e6, f.qty_e4, amount,
                                              f.reverses_sn)  # fmt: skip
 
 
 def _amount(f: FeeIn) -> int:
-    magnitude = line_amount(f.price_fen, abs(f.qty_milli))
-    return -magnitude if f.qty_milli < 0 else magnitude
+    magnitude = line_amount(f.price_e6, abs(f.qty_e4))
+    return -magnitude if f.qty_e4 < 0 else magnitude
+
+
+def _out_of_bounds(f: FeeIn) -> tuple[str, str] | None:
+    """The line's field outside the contract's bounds (SETTLEMENT.md §1: ``price_e6``,
+    ``|qty_e4|`` and their product in 0 … 2^63 − 1), or None."""
+    if not 0 <= f.price_e6 <= MAX_I64:
+        return "price_e6", f"price_e6 {f.price_e6} is not in 0 … {MAX_I64}"
+    if not -MAX_I64 <= f.qty_e4 <= MAX_I64:
+        return "qty_e4", f"qty_e4 {f.qty_e4} is not in −{MAX_I64} … {MAX_I64}"
+    if f.price_e6 * abs(f.qty_e4) > MAX_I64:
+        return "qty_e4", f"price_e6 × qty_e4 exceeds {MAX_I64} (a line of about 922 million yuan)"
+    return None
 
 
 def _fee_problems(fees: Sequence[FeeIn], existing: dict[str, Any]) -> list[Problem]:
@@ -57,25 +69,28 @@ def _fee_problems(fees: Sequence[FeeIn], existing: dict[str, Any]) -> list[Probl
     code and price and returns no more than it has left)."""
     problems: list[Problem] = []
     seen: set[str] = set()
-    left = {sn: r.qty_milli for sn, r in existing.items() if r.qty_milli > 0}
-    price = {sn: (r.code, r.price_fen) for sn, r in existing.items()}
+    left = {sn: r.qty_e4 for sn, r in existing.items() if r.qty_e4 > 0}
+    price = {sn: (r.code, r.price_e6) for sn, r in existing.items()}
     for r in existing.values():
-        if r.qty_milli < 0 and r.reverses_sn in left:
-            left[r.reverses_sn] += r.qty_milli
+        if r.qty_e4 < 0 and r.reverses_sn in left:
+            left[r.reverses_sn] += r.qty_e4
     for i, f in enumerate(fees):
         at, tag = f"lines.{i}", f"feedetl_sn {f.sn}"
         if f.sn in seen:
             problems.append((f"{at}.sn", f"{tag} appears twice in the upload"))
         seen.add(f.sn)
+        if bound := _out_of_bounds(f):
+            problems.append((f"{at}.{bound[0]}", f"{tag}: {bound[1]}"))
+            continue
         if f.amount_fen is not None and f.amount_fen != _amount(f):
             problems.append((f"{at}.amount_fen", f"{tag}: amount {f.amount_fen} is not price × "
                              f"qty = {_amount(f)} (rounded half up)"))  # fmt: skip
-        if f.qty_milli >= 0:
+        if f.qty_e4 >= 0:
             if f.reverses_sn is not None:
                 problems.append((f"{at}.reverses_sn", f"{tag}: only a refund (qty < 0) "
                                  "reverses a line"))  # fmt: skip
             if f.sn not in existing:
-                left[f.sn], price[f.sn] = f.qty_milli, (f.code, f.price_fen)
+                left[f.sn], price[f.sn] = f.qty_e4, (f.code, f.price_e6)
             continue
         if f.sn in existing:
             continue
@@ -83,14 +98,14 @@ def _fee_problems(fees: Sequence[FeeIn], existing: dict[str, Any]) -> list[Probl
         if target is None or target not in left:
             problems.append((f"{at}.reverses_sn", f"{tag}: a refund (qty < 0) must name an "
                              "uploaded line it reverses"))  # fmt: skip
-        elif price[target] != (f.code, f.price_fen):
+        elif price[target] != (f.code, f.price_e6):
             problems.append((f"{at}.reverses_sn", f"{tag}: refund of {target} with another "
                              "code or price"))  # fmt: skip
-        elif -f.qty_milli > left[target]:
-            problems.append((f"{at}.qty_milli", f"{tag}: refunds {-f.qty_milli} of {target}, "
+        elif -f.qty_e4 > left[target]:
+            problems.append((f"{at}.qty_e4", f"{tag}: refunds {-f.qty_e4} of {target}, "
                              f"which has {left[target]} left"))  # fmt: skip
         else:
-            left[target] += f.qty_milli
+            left[target] += f.qty_e4
     return problems
 
 
@@ -98,8 +113,8 @@ def _splits(lines: Sequence[StoredLine], covered: bool) -> tuple[LineResult, ...
     """Each line's split (§4); a refund line is its magnitude's split, negated."""
     out = []
     for ln in lines:
-        r = settle_lines([ln.engine_line(abs(ln.qty_milli))], covered)[0][0]
-        if ln.qty_milli < 0:
+        r = settle_lines([ln.engine_line(abs(ln.qty_e4))], covered)[0][0]
+        if ln.qty_e4 < 0:
             r = r._replace(det_item_fee_sumamt=-r.det_item_fee_sumamt,
                            fulamt_ownpay_amt=-r.fulamt_ownpay_amt, overlmt_amt=-r.overlmt_amt,
                            preselfpay_amt=-r.preselfpay_amt,
@@ -177,8 +192,8 @@ def _line_row(enc_id: str, f: FeeIn, item: catalog.ResolvedItem, day: dt.date, a
     return {
         "encounter_id": enc_id, "sn": f.sn, "reverses_sn": f.reverses_sn, "code": item.code,
         "hospital_code": f.hospital_code or item.hospital_code, "category": item.category,
-        "item_class": item.item_class, "selfpay_bp": item.selfpay_bp, "price_fen": f.price_fen,
-        "qty_milli": f.qty_milli, "amount_fen": _amount(f), "price_cap_fen": item.price_cap_fen,
+        "item_class": item.item_class, "selfpay_bp": item.selfpay_bp, "price_e6": f.price_e6,
+        "qty_e4": f.qty_e4, "amount_fen": _amount(f), "price_cap_e6": item.price_cap_e6,
         "in_protocol": item.in_protocol, "temp_code": item.temp_code,
         "catalog_region": item.catalog_region, "protocol_edition": item.protocol_edition,
         "service_date": day, "service_time": f.service_time and _utc(f.service_time),
@@ -190,8 +205,8 @@ def _line_row(enc_id: str, f: FeeIn, item: catalog.ResolvedItem, day: dt.date, a
 
 def _stored(r: dict[str, Any]) -> StoredLine:
     return StoredLine(r["sn"], r["reverses_sn"], r["code"], r["hospital_code"], r["category"],
-                      r["item_class"], r["selfpay_bp"], r["price_fen"], r["qty_milli"],
-                      r["amount_fen"], r["price_cap_fen"], r["in_protocol"], r["temp_code"],
+                      r["item_class"], r["selfpay_bp"], r["price_e6"], r["qty_e4"],
+                      r["amount_fen"], r["price_cap_e6"], r["in_protocol"], r["temp_code"],
                       r["catalog_region"], r["protocol_edition"], r["service_date"],
                       False)  # fmt: skip
 

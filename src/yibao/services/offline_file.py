@@ -20,8 +20,8 @@ from typing import Any
 
 import polars as pl
 
-from yibao.core.engine.model import MAX_PRICE_FEN, MAX_QTY_MILLI
 from yibao.core.errors import InvalidRequest, Problem
+from yibao.core.money import MAX_I64, line_amount
 from yibao.core.registry.identity import psn_no_problem
 
 __all__ = [
@@ -62,8 +62,10 @@ COLUMNS = (
     Column("sn", True, "费用明细流水号", "feedetl_sn: unique in the stay (≤ 30)"),
     Column("code", True, "医保目录编码/医院项目编码",
            "national code or the hospital's mapped code"),
-    Column("price_fen", True, "单价(分)", "integer fen, 0 … 10,000,000,000"),
-    Column("qty_milli", True, "数量(千分之一)", "thousandths: 2.5 boxes = 2500; > 0"),
+    Column("price_e6", True, "单价(百万分之一元)",
+           "pric × 10^6, an integer: 12.34 yuan = 12340000; 0 … 2^63 − 1"),
+    Column("qty_e4", True, "数量(万分之一)",
+           "cnt × 10^4, an integer: 2.5 boxes = 25000; > 0; price_e6 × qty_e4 ≤ 2^63 − 1"),
     Column("amount_fen", False, "金额(分)", "optional; must be price × qty rounded half up"),
     Column("service_time", False, "费用发生时间", "blank: the admission day"),
     Column("dept", False, "开单科室", "≤ 30"),
@@ -217,6 +219,14 @@ def _outside(name: str, lo: int, hi: int) -> pl.Expr:
     return pl.col(name).is_not_null() & ~_int(name).is_between(lo, hi).fill_null(False)
 
 
+def _amount() -> pl.Expr:
+    """``line_amount`` of the row (a row past the product bound is refused: its amount is
+    not looked at)."""
+    price, qty = _int("price_e6"), _int("qty_e4")
+    fits = (qty > 0) & (price <= MAX_I64 // qty)
+    return line_amount(pl.when(fits).then(price).otherwise(0), qty)
+
+
 def _checks() -> list[tuple[str, pl.Expr, str]]:
     """(column, a failing condition, reason) for the row-level checks."""
     n = pl.col
@@ -243,13 +253,14 @@ def _checks() -> list[tuple[str, pl.Expr, str]]:
          "not confirmed|suspected|none"),
         ("filing", n("filing").is_not_null() & ~n("filing").is_in(filing),
          "not registered|unregistered|not_needed"),
-        ("price_fen", _outside("price_fen", 0, MAX_PRICE_FEN),
-         f"not an integer 0 … {MAX_PRICE_FEN} (fen)"),
-        ("qty_milli", _outside("qty_milli", 1, MAX_QTY_MILLI),
-         f"not an integer 1 … {MAX_QTY_MILLI} (thousandths; refunds: enter the net quantity)"),
+        ("price_e6", _outside("price_e6", 0, MAX_I64),
+         f"not an integer 0 … {MAX_I64} (millionths of a yuan)"),
+        ("qty_e4", _outside("qty_e4", 1, MAX_I64),
+         f"not an integer 1 … {MAX_I64} (ten-thousandths; refunds: enter the net quantity)"),
+        ("qty_e4", (_int("price_e6") > MAX_I64 // _int("qty_e4")).fill_null(False),
+         f"price_e6 × qty_e4 exceeds {MAX_I64} (a line of about 922 million yuan)"),
         ("amount_fen", n("amount_fen").is_not_null() & (_int("amount_fen").is_null() | (
-            _int("amount_fen") != (_int("price_fen") * _int("qty_milli") + 500) // 1000)),
-         "not price × qty (rounded half up)"),
+            _int("amount_fen") != _amount())), "not price × qty (rounded half up)"),
         ("provisional_cash_fen", n("provisional_cash_fen").is_not_null()
          & ~_int("provisional_cash_fen").is_between(0, 10**13), "not an integer ≥ 0 (fen)"),
     ]  # fmt: skip
@@ -328,8 +339,8 @@ def parse(frame: pl.DataFrame) -> Parsed:
         raise InvalidRequest(describe(bad, frame.height), problems)
     lines = frame if repeats is None else frame.filter(~repeats)  # the first of each kept
     typed = lines.with_columns(
-        *[_time(c).alias(c) for c in _TIMES], _int("price_fen").alias("price_fen"),
-        _int("qty_milli").alias("qty_milli"),
+        *[_time(c).alias(c) for c in _TIMES], _int("price_e6").alias("price_e6"),
+        _int("qty_e4").alias("qty_e4"),
         _int("provisional_cash_fen").alias("provisional_cash_fen"),
         pl.col("med_type").fill_null("21"), pl.col("filing").fill_null("not_needed"),
         n_lines=pl.len().over(_FIRST), stay=pl.col(_FIRST).rank("dense").cast(pl.Int64) - 1,

@@ -1,6 +1,6 @@
 """A settlement as a stored record and back: every field of the engine's ``Settlement``
-(the facts its trace and ``setldetail`` are built from included), positional lists for
-the tuples, so a stored settlement is explained and checked years later exactly as it
+(the facts its trace and ``setldetail`` are built from included), by name (record
+version 2), so a stored settlement is explained and checked years later exactly as it
 was computed (``yibao ledger check`` rebuilds them from here). And the ``settlements``
 rows of a settlement and of its reversal, written alike by the service one by one and
 by the bulk paths (re-entry, the deferred queue, re-settlement)."""
@@ -13,7 +13,8 @@ from typing import Any
 from yibao.core.engine.model import Accumulators, Settlement
 from yibao.store.settlement_record import (
     RECORD_VERSION,
-    acc_list,
+    acc_dict,
+    acc_of,
     settlement_from_record,
     settlement_record,
     trace_rows,
@@ -22,7 +23,8 @@ from yibao.store.settlement_record import (
 __all__ = [
     "JSON_COLUMNS",
     "RECORD_VERSION",
-    "acc_list",
+    "acc_dict",
+    "acc_of",
     "given_back",
     "reversal_row",
     "settlement_from_record",
@@ -37,10 +39,10 @@ and ``setldetail`` are not stored: rebuilt from the record when read (DECISIONS 
 
 
 def given_back(now: Accumulators, before: Accumulators, after: Accumulators) -> Accumulators:
-    """The accumulators ``now`` less what one settlement moved (``after - before``):
-    what its reversal leaves (SETTLEMENT.md §8)."""
-    moved = zip(acc_list(now), acc_list(after), acc_list(before), strict=True)
-    return Accumulators(*(n - (a - b) for n, a, b in moved))
+    """The accumulators ``now`` less what one settlement moved (``after - before``, field
+    by field: entitlements and bases, and what each fund paid): what its reversal leaves
+    (SETTLEMENT.md §8)."""
+    return now.minus(after.minus(before))
 
 
 def settlement_row(s: Settlement, *, setl_id: str, encounter_id: str, provider_code: str,
@@ -59,8 +61,8 @@ def settlement_row(s: Settlement, *, setl_id: str, encounter_id: str, provider_c
         "med_type": med_type, "clr_type": clr_type, "central_share_bp": central_share_bp,
         "medfee_sumamt": i.medfee_sumamt, "fund_pay_sumamt": i.fund_pay_sumamt,
         "fiscal_pay": i.fiscal_pay, "acct_pay": i.acct_pay, "psn_cash_pay": i.psn_cash_pay,
-        "accumulators_before": acc_list(s.accumulators_before),
-        "accumulators_after": acc_list(s.accumulators_after),
+        "accumulators_before": acc_dict(s.accumulators_before),
+        "accumulators_after": acc_dict(s.accumulators_after),
         "balance_before_fen": balance_before_fen, "balance_after_fen": balance_after_fen,
         "record": settlement_record(s),
     }  # fmt: skip
@@ -86,8 +88,8 @@ def reversal_row(row: Any, s: Settlement, *, rev_id: str, encounter_id: str,
         "central_share_bp": row.central_share_bp, "medfee_sumamt": -i.medfee_sumamt,
         "fund_pay_sumamt": -i.fund_pay_sumamt, "fiscal_pay": -i.fiscal_pay,
         "acct_pay": -i.acct_pay, "psn_cash_pay": -i.psn_cash_pay,
-        "accumulators_before": acc_list(accumulators_before),
-        "accumulators_after": acc_list(accumulators_after),
+        "accumulators_before": acc_dict(accumulators_before),
+        "accumulators_after": acc_dict(accumulators_after),
         "balance_before_fen": balance_before_fen,
         "balance_after_fen": balance_before_fen + i.acct_pay,
         "record": row.record,

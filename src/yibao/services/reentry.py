@@ -33,8 +33,15 @@ from typing import Any
 
 import polars as pl
 
-from yibao.core.engine.model import SETLINFO_FIELDS, Accumulators, Encounter, Insuree
+from yibao.core.engine.model import (
+    ACCUMULATOR_FIELDS,
+    SETLINFO_FIELDS,
+    Accumulators,
+    Encounter,
+    Insuree,
+)
 from yibao.core.errors import InvalidRequest, NotInCatalog, Problem, YibaoError
+from yibao.core.money import line_amount
 from yibao.services import booking, catalog, offline_file
 from yibao.services.access import Principal, require
 from yibao.services.booking import NewEncounter
@@ -212,8 +219,8 @@ def _already(uow: UnitOfWork, enc: pl.DataFrame, lines: pl.DataFrame, stored: di
         return out
     mine = lines.filter(pl.col("encounter_id").is_in(list(stored)))
     want: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
-    for eid, sn, price, qty in mine.select("encounter_id", "sn", "price_fen",
-                                           "qty_milli").iter_rows():  # fmt: skip
+    for eid, sn, price, qty in mine.select("encounter_id", "sn", "price_e6",
+                                           "qty_e4").iter_rows():  # fmt: skip
         want[eid].add((sn, price, qty))
     first_row = dict(enc.select("encounter_id", "row").iter_rows())
     held = _stored_lines(uow, list(stored))
@@ -238,7 +245,7 @@ def _stored_lines(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, set[tuple[st
 
     out: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
     for start in range(0, len(ids), 5000):
-        q = select(L.encounter_id, L.sn, L.price_fen, L.qty_milli).where(
+        q = select(L.encounter_id, L.sn, L.price_e6, L.qty_e4).where(
             bulk.among(uow.session, L.encounter_id, ids[start : start + 5000]),
             L.cancelled_at.is_(None))  # fmt: skip
         for eid, sn, price, qty in uow.session.execute(q):
@@ -439,7 +446,7 @@ def _policies(ctx: Context, keys: pl.DataFrame) -> dict[tuple[str, dt.date], Any
     return out
 
 
-_NONE_YET = Accumulators(0, 0, 0)
+_NONE_YET = Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))
 
 
 def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
@@ -468,11 +475,10 @@ def _accumulators(uow: UnitOfWork, enc: pl.DataFrame) -> dict[tuple[str, int], A
     years = pairs.get_column("discharge_time").unique().sort().to_list()
     out: dict[tuple[str, int], Accumulators] = {}
     for start in range(0, len(psns), 5000):
-        q = select(A.psn_no, A.year, A.basic_entitled_fen, A.serious_base_fen,
-                   A.assistance_entitled_fen).where(
+        q = select(A.psn_no, A.year, *(getattr(A, f) for f in ACCUMULATOR_FIELDS)).where(
             bulk.among(uow.session, A.psn_no, psns[start : start + 5000]),
             A.year.in_(years))  # fmt: skip
-        out.update({(r[0], r[1]): Accumulators(r[2], r[3], r[4])
+        out.update({(r[0], r[1]): Accumulators(**dict(zip(ACCUMULATOR_FIELDS, r[2:], strict=True)))
                     for r in uow.session.execute(q) if (r[0], r[1]) in keys})  # fmt: skip
     return out
 
@@ -538,27 +544,27 @@ def _resolve_lines(uow: UnitOfWork, ctx: Context, lines: pl.DataFrame, idx: pl.D
         todo = dict(zip(group["pair"], group.select("code", "service_date").iter_rows(),
                         strict=True))  # fmt: skip
         found.update(_resolve(uow, ctx, str(prov), todo, mine, problems))
-    fields = ("category", "item_class", "selfpay_bp", "price_cap_fen", "in_protocol",
+    fields = ("category", "item_class", "selfpay_bp", "price_cap_e6", "in_protocol",
               "temp_code", "catalog_region", "protocol_edition", "hospital_code")  # fmt: skip
     table = pl.DataFrame(
         [(p, it.code, *(getattr(it, f) for f in fields)) for p, it in found.items()],
         schema={"pair": pl.UInt32, "n_code": pl.String, "category": pl.String,
-                "item_class": pl.String, "selfpay_bp": pl.Int64, "price_cap_fen": pl.Int64,
+                "item_class": pl.String, "selfpay_bp": pl.Int64, "price_cap_e6": pl.Int64,
                 "in_protocol": pl.Boolean, "temp_code": pl.Boolean, "catalog_region": pl.String,
                 "protocol_edition": pl.Int64, "hospital_code": pl.String},
         orient="row")  # fmt: skip
     full = mine.join(table, on="pair", how="left", maintain_order="left")
     del mine
     engine = full.select(pl.col("idx").alias("encounter_id"), "sn", pl.col("n_code").alias("code"),
-                         "category", "item_class", "selfpay_bp", "price_fen", "qty_milli",
-                         "price_cap_fen", "in_protocol", "temp_code").filter(
+                         "category", "item_class", "selfpay_bp", "price_e6", "qty_e4",
+                         "price_cap_e6", "in_protocol", "temp_code").filter(
         pl.col("encounter_id").is_in(list(engine_ids))).sort(
         "encounter_id", maintain_order=True)  # fmt: skip
-    amount = (pl.col("price_fen") * pl.col("qty_milli") + 500) // 1000
+    amount = line_amount(pl.col("price_e6"), pl.col("qty_e4"))
     store = full.select("encounter_id", "sn", pl.lit(None, pl.String).alias("reverses_sn"),
                         pl.col("n_code").alias("code"), "hospital_code", "category",
-                        "item_class", "selfpay_bp", "price_fen", "qty_milli",
-                        amount.alias("amount_fen"), "price_cap_fen", "in_protocol",
+                        "item_class", "selfpay_bp", "price_e6", "qty_e4",
+                        amount.alias("amount_fen"), "price_cap_e6", "in_protocol",
                         "temp_code", "catalog_region", "protocol_edition", "service_date",
                         pl.col("service_time").dt.replace_time_zone("Asia/Shanghai")
                         .dt.convert_time_zone("UTC"), "dept", "doctor", "order_no",
@@ -602,7 +608,7 @@ def _write_result(uow: UnitOfWork, enc: pl.DataFrame, new: dict[str, str],
             q = select(S.encounter_id, S.record).where(
                 bulk.among(uow.session, S.id, setl[start : start + 5000]))  # fmt: skip
             for eid, rec in uow.session.execute(q):
-                rows[eid] = tuple(rec["setlinfo"])
+                rows[eid] = tuple(rec["setlinfo"][f] for f in SETLINFO_FIELDS)
     earlier = {e: "already_settled" if v else "already_deferred" for e, v in already.items()}
     status = {**earlier, **dict.fromkeys(new, "settled"),
               **dict.fromkeys(deferred, "deferred")}  # fmt: skip

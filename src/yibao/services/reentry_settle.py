@@ -59,7 +59,9 @@ _SCHEMA: dict[str, Any] = {
     "discharge_date": pl.Date, "diagnoses": pl.List(pl.String), "covid_status": pl.String,
     "filing": pl.String, "admission_seq": pl.Int64, "transfer_from": pl.Int64,
     "account_balance_fen": pl.Int64, "start_basic_entitled_fen": pl.Int64,
-    "start_serious_base_fen": pl.Int64, "start_assistance_entitled_fen": pl.Int64,
+    "start_basic_paid_fen": pl.Int64, "start_serious_base_fen": pl.Int64,
+    "start_serious_paid_fen": pl.Int64, "start_assistance_entitled_fen": pl.Int64,
+    "start_assistance_paid_fen": pl.Int64,
 }  # fmt: skip
 """The batch engine's encounter table, as ``_frame`` builds it from the stays."""
 
@@ -79,7 +81,9 @@ def _frame(stays: Sequence[Stay], psn_idx: dict[str, int]) -> pl.DataFrame:
         [e.filing for e in enc], [e.admission_seq for e in enc],
         [None if e.transfer_from is None else -1 for e in enc],
         [i.account_balance_fen for i in ins], [a.basic_entitled_fen for a in acc],
-        [a.serious_base_fen for a in acc], [a.assistance_entitled_fen for a in acc],
+        [a.basic_paid_fen for a in acc], [a.serious_base_fen for a in acc],
+        [a.serious_paid_fen for a in acc], [a.assistance_entitled_fen for a in acc],
+        [a.assistance_paid_fen for a in acc],
     )  # fmt: skip
     series = [pl.Series(n, c, dtype=t) for (n, t), c in zip(_SCHEMA.items(), cols, strict=True)]
     return pl.DataFrame(series).sort("encounter_id")
@@ -150,7 +154,7 @@ def batch_pass(stays: Sequence[Stay], lines: pl.DataFrame, packs: PackSet) -> Ba
     years: a later year starts from what the earlier ones left).
 
     ``lines``: ``encounter_id`` (the stay's ``idx``), ``sn``, ``code``, ``category``,
-    ``item_class``, ``selfpay_bp``, ``price_fen``, ``qty_milli``, ``price_cap_fen``,
+    ``item_class``, ``selfpay_bp``, ``price_e6``, ``qty_e4``, ``price_cap_e6``,
     ``in_protocol``, ``temp_code``, sorted by ``encounter_id``, file order within."""
     psn_idx = {p: n for n, p in enumerate(sorted({s.insuree.id for s in stays}))}
     spent: dict[str, int] = defaultdict(int)  # account paid by earlier years of the file

@@ -34,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from yibao.core.engine.model import Accumulators, SetlInfo, Settlement
+from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators, SetlInfo, Settlement
 from yibao.core.policy import PackSet
 from yibao.core.policy.model import Policy
 from yibao.services import booking, catalog
@@ -103,8 +103,11 @@ def _in_area(region: str, pack: Policy) -> bool:
     return any(region.startswith(a) for a in pack.pooling_area)
 
 
-def _acc(a: Accumulators) -> tuple[int, int, int]:
-    return a.basic_entitled_fen, a.serious_base_fen, a.assistance_entitled_fen
+_ZERO = Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))
+
+
+def _plus(a: Accumulators, b: Accumulators) -> Accumulators:
+    return a.minus(_ZERO.minus(b))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,15 +141,14 @@ def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candi
            skipped: list[tuple[str, str]]) -> tuple[list[Stay], pl.DataFrame]:  # fmt: skip
     """The batch's stays and lines, starting from the store with the candidates out."""
     given_back: dict[str, int] = defaultdict(int)  # account payments of the candidates
-    taken: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    taken: dict[tuple[str, int], Accumulators] = defaultdict(lambda: _ZERO)
     bad: set[str] = set()
     for c in cands:
         i = c.record.setlinfo
         given_back[c.enc.insuree_id] += i.acct_pay
-        t = taken[(c.enc.insuree_id, c.row.year)]
-        for n, (a, b) in enumerate(zip(_acc(c.record.accumulators_after),
-                                       _acc(c.record.accumulators_before), strict=True)):
-            t[n] += a - b
+        key = (c.enc.insuree_id, c.row.year)  # what the candidates moved, paid included
+        taken[key] = _plus(taken[key], c.record.accumulators_after.minus(
+            c.record.accumulators_before))  # fmt: skip
         if c.row.balance_before_fen != c.record.account_balance_before_fen:
             bad.add(c.enc.insuree_id)  # settled with acct_used_flag 0: the engine saw 0
     stays: list[Stay] = []
@@ -174,9 +176,7 @@ def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candi
         ins = catalog.insuree_of(found, day)
         policy = packs.select(ins.insured_region, day)
         v = policy.overlay_on(day)
-        stored = stored_acc.get((psn, c.row.year), Accumulators(0, 0, 0))
-        start = Accumulators(*(s - t for s, t in zip(_acc(stored), taken[(psn, c.row.year)],
-                                                      strict=True)))  # fmt: skip
+        start = stored_acc.get((psn, c.row.year), _ZERO).minus(taken[(psn, c.row.year)])
         balance = ins.account_opening_fen + moved.get(psn, 0) + given_back[psn]
         e = uc._engine_encounter(c.enc, day, c.record.facts.admission_seq, v)
         shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
@@ -188,7 +188,7 @@ def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candi
     stays = [s for s in stays if s.insuree.id not in bad]
     schema = {"encounter_id": pl.Int64, "sn": pl.String, "code": pl.String,
               "category": pl.String, "item_class": pl.String, "selfpay_bp": pl.Int64,
-              "price_fen": pl.Int64, "qty_milli": pl.Int64, "price_cap_fen": pl.Int64,
+              "price_e6": pl.Int64, "qty_e4": pl.Int64, "price_cap_e6": pl.Int64,
               "in_protocol": pl.Boolean, "temp_code": pl.Boolean}  # fmt: skip
     keep = {s.idx for s in stays}
     frame = pl.DataFrame([f for f in frames if f["encounter_id"] in keep], schema=schema,
@@ -196,8 +196,8 @@ def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candi
     return stays, frame.sort("encounter_id", maintain_order=True)
 
 
-_LINE = ("sn", "code", "category", "item_class", "selfpay_bp", "price_fen", "qty_milli",
-         "price_cap_fen", "in_protocol", "temp_code")
+_LINE = ("sn", "code", "category", "item_class", "selfpay_bp", "price_e6", "qty_e4",
+         "price_cap_e6", "in_protocol", "temp_code")
 
 
 def _same(old: Settlement, new: Settlement) -> bool:

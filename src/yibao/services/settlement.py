@@ -38,12 +38,14 @@ from yibao.services.encounter_state import (
     _require_open,
 )
 from yibao.services.records import (
+    acc_of,
     given_back,
     reversal_row,
     settlement_from_record,
     settlement_row,
 )
 from yibao.store.hospital import JournalPosting
+from yibao.store.hospital_ops import acc_row
 from yibao.store.hospital_repo import Op, Ops, insert_rows, tx_rows
 from yibao.store.uow import UnitOfWork
 
@@ -66,11 +68,13 @@ def _engine_lines(rows: Sequence[Any]) -> tuple[Line, ...]:
     """Active lines with refunds netted into the lines they reverse."""
     refunded: dict[str, int] = {}
     for r in rows:
-        if r.qty_milli < 0 and r.reverses_sn is not None:
-            refunded[r.reverses_sn] = refunded.get(r.reverses_sn, 0) - r.qty_milli
-    return tuple(Line(r.sn, r.code, r.category, r.item_class, r.selfpay_bp, r.price_fen,
-                      r.qty_milli - refunded.get(r.sn, 0), r.price_cap_fen, r.in_protocol,
-                      r.temp_code) for r in rows if r.qty_milli >= 0)  # fmt: skip
+        if r.qty_e4 < 0 and r.reverses_sn is not None:
+            refunded[r.reverses_sn] = refunded.get(r.reverses_sn, 0) - r.qty_e4
+    return tuple(Line(sn=r.sn, code=r.code, category=r.category, item_class=r.item_class,
+                      selfpay_bp=r.selfpay_bp, price_e6=r.price_e6,
+                      qty_e4=r.qty_e4 - refunded.get(r.sn, 0), price_cap_e6=r.price_cap_e6,
+                      in_protocol=r.in_protocol, temp_code=r.temp_code)
+                 for r in rows if r.qty_e4 >= 0)  # fmt: skip
 
 
 def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str,
@@ -113,11 +117,11 @@ def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str
     prov = _designated(ctx, uow, enc.provider_code, day)
     year, psn, now = day.year, enc.insuree_id, ctx.now()
     if lock:
-        found_ins, acc_row, acct_row = hosp.batch([
+        found_ins, acc_rows, acct_row = hosp.batch([
             (Ops.insuree_on, {"psn": psn, "on": day}),
             (Ops.lock_accumulators(hosp.pg), {"psn": psn, "year": year, "at": now}),
             (Ops.lock_account(hosp.pg), {"psn": psn, "at": now})])  # fmt: skip
-        acc, moved = Accumulators(*acc_row[0]), int(acct_row[0][0])
+        acc, moved = acc_row(acc_rows[0]), int(acct_row[0][0])
     else:
         (found_ins,) = hosp.batch([(Ops.insuree_on, {"psn": psn, "on": day})])
         acc, moved = hosp.accumulators(psn, year), hosp.account_moved(psn)
@@ -205,10 +209,8 @@ def settle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, 
         todo: list[Op] = [(Ops.insert_settlement, row), (Ops.insert_tx, head)]
         todo += insert_rows(JournalPosting.__table__, postings)  # type: ignore[arg-type]
         a = s.accumulators_after
-        todo.append((Ops.set_accumulators, {
-            "k_psn": enc.insuree_id, "k_year": c.year, "basic": a.basic_entitled_fen,
-            "serious": a.serious_base_fen, "assistance": a.assistance_entitled_fen,
-            "at": at}))  # fmt: skip
+        todo.append((Ops.set_accumulators, {"k_psn": enc.insuree_id, "k_year": c.year,
+                                            "at": at, **a.as_dict()}))  # fmt: skip
         if i.acct_pay:
             todo.append((Ops.move_account, {"k_psn": enc.insuree_id, "delta": -i.acct_pay,
                                             "at": at}))  # fmt: skip
@@ -306,5 +308,5 @@ def stored_settled(row: Any) -> Settled:
                    row.provider_code, row.psn_no, None, row.med_type, row.clr_type,
                    row.discharge_date, _aware(row.settled_at), row.booked_on,
                    row.balance_before_fen, row.balance_after_fen,
-                   Accumulators(*row.accumulators_before), Accumulators(*row.accumulators_after),
+                   acc_of(row.accumulators_before), acc_of(row.accumulators_after),
                    row.central_share_bp, row.msgid, row.actor)  # fmt: skip

@@ -25,8 +25,9 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from yibao.core.engine.model import Accumulators
+from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators
 from yibao.store.hospital import AccountBalance, Accumulator, Encounter
+from yibao.store.hospital_ops import ACC_COLUMNS, ACC_ZERO, acc_row
 
 __all__ = [
     "among",
@@ -135,35 +136,35 @@ def lock_accumulators(
     if not keys:
         return {}
     keys = sorted(set(keys))
-    zero = {"basic_entitled_fen": 0, "serious_base_fen": 0, "assistance_entitled_fen": 0,
-            "updated_at": at}  # fmt: skip
+    names = ", ".join(ACCUMULATOR_FIELDS)
     if _pg(session):
         frame = pl.DataFrame({"psn_no": [k[0] for k in keys], "year": [k[1] for k in keys]})
         _temp(session, "_bk_acc_keys", "psn_no varchar(18), year smallint", frame)
+        zeros = ", ".join("0" for _ in ACCUMULATOR_FIELDS)
         with _raw(session).cursor() as cur:
             cur.execute(
-                "INSERT INTO accumulators (psn_no, year, basic_entitled_fen, serious_base_fen, "
-                "assistance_entitled_fen, updated_at) SELECT psn_no, year, 0, 0, 0, %s FROM "
-                "_bk_acc_keys ORDER BY psn_no, year ON CONFLICT (psn_no, year) DO NOTHING",
+                f"INSERT INTO accumulators (psn_no, year, {names}, updated_at) SELECT psn_no, "
+                f"year, {zeros}, %s FROM _bk_acc_keys ORDER BY psn_no, year "
+                "ON CONFLICT (psn_no, year) DO NOTHING",
                 (at,),
             )
             cur.execute(
-                "SELECT a.psn_no, a.year, a.basic_entitled_fen, a.serious_base_fen, "
-                "a.assistance_entitled_fen FROM accumulators a JOIN _bk_acc_keys k USING "
-                "(psn_no, year) ORDER BY a.psn_no, a.year FOR UPDATE OF a"
+                f"SELECT a.psn_no, a.year, {', '.join('a.' + f for f in ACCUMULATOR_FIELDS)} "
+                "FROM accumulators a JOIN _bk_acc_keys k USING (psn_no, year) "
+                "ORDER BY a.psn_no, a.year FOR UPDATE OF a"
             )
             rows = cur.fetchall()
-        return {(r[0], r[1]): Accumulators(r[2], r[3], r[4]) for r in rows}
-    q = sqlite.insert(A).values(psn_no=bindparam("p"), year=bindparam("y"), **zero)
+        return {(r[0], r[1]): acc_row(r[2:]) for r in rows}
+    q = sqlite.insert(A).values(psn_no=bindparam("p"), year=bindparam("y"), updated_at=at,
+                                **ACC_ZERO)  # fmt: skip
     session.execute(q.on_conflict_do_nothing(), [{"p": p, "y": y} for p, y in keys])
     out: dict[tuple[str, int], Accumulators] = {}
     for start in range(0, len(keys), 400):
         part = keys[start : start + 400]
-        sel = select(A.c.psn_no, A.c.year, A.c.basic_entitled_fen, A.c.serious_base_fen,
-                     A.c.assistance_entitled_fen).where(
+        sel = select(A.c.psn_no, A.c.year, *ACC_COLUMNS).where(
             tuple_(A.c.psn_no, A.c.year).in_(part))  # fmt: skip
         for r in session.execute(sel):
-            out[(r[0], r[1])] = Accumulators(r[2], r[3], r[4])
+            out[(r[0], r[1])] = acc_row(r[2:])
     return out
 
 
@@ -199,24 +200,25 @@ def set_accumulators(session: Session, values: Mapping[tuple[str, int], Accumula
     """Set each (psn_no, year)'s accumulators (rows locked by ``lock_accumulators``)."""
     if not values:
         return
-    rows = [(p, y, a.basic_entitled_fen, a.serious_base_fen, a.assistance_entitled_fen)
+    rows = [(p, y, *(getattr(a, f) for f in ACCUMULATOR_FIELDS))
             for (p, y), a in sorted(values.items())]  # fmt: skip
     if _pg(session):
-        frame = pl.DataFrame(rows, schema=["psn_no", "year", "b", "s", "a"], orient="row")
-        _temp(session, "_bk_acc_set", "psn_no varchar(18), year smallint, b bigint, s bigint, "
-              "a bigint", frame)  # fmt: skip
+        frame = pl.DataFrame(rows, schema=["psn_no", "year", *ACCUMULATOR_FIELDS], orient="row")
+        _temp(session, "_bk_acc_set", "psn_no varchar(18), year smallint, "
+              + ", ".join(f"{f} bigint" for f in ACCUMULATOR_FIELDS), frame)  # fmt: skip
+        sets = ", ".join(f"{f} = v.{f}" for f in ACCUMULATOR_FIELDS)
         with _raw(session).cursor() as cur:
             cur.execute(
-                "UPDATE accumulators t SET basic_entitled_fen = v.b, serious_base_fen = v.s, "
-                "assistance_entitled_fen = v.a, updated_at = %s FROM _bk_acc_set v "
+                f"UPDATE accumulators t SET {sets}, updated_at = %s FROM _bk_acc_set v "
                 "WHERE t.psn_no = v.psn_no AND t.year = v.year",
                 (at,),
             )
         return
     q = update(A).where(A.c.psn_no == bindparam("k_p"), A.c.year == bindparam("k_y")).values(
-        basic_entitled_fen=bindparam("b"), serious_base_fen=bindparam("s"),
-        assistance_entitled_fen=bindparam("a"), updated_at=at)  # fmt: skip
-    session.execute(q, [{"k_p": p, "k_y": y, "b": b, "s": s, "a": a} for p, y, b, s, a in rows])
+        updated_at=at, **{f: bindparam(f"v_{f}") for f in ACCUMULATOR_FIELDS})  # fmt: skip
+    session.execute(q, [{"k_p": r[0], "k_y": r[1],
+                         **{f"v_{f}": v for f, v in zip(ACCUMULATOR_FIELDS, r[2:], strict=True)}}
+                        for r in rows])  # fmt: skip
 
 
 def move_accounts(session: Session, deltas: Mapping[str, int], at: Any) -> None:

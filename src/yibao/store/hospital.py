@@ -206,10 +206,10 @@ class FeeLineRow(Base):
     category: Mapped[str] = mapped_column(String(10))
     item_class: Mapped[str] = mapped_column(String(1))
     selfpay_bp: Mapped[int] = mapped_column(Integer)
-    price_fen: Mapped[int] = mapped_column(BigInteger)
-    qty_milli: Mapped[int] = mapped_column(BigInteger)  # negative on a refund line
+    price_e6: Mapped[int] = mapped_column(BigInteger)  # 单价 pric × 10^6
+    qty_e4: Mapped[int] = mapped_column(BigInteger)  # 数量 cnt × 10^4, negative on a refund
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    price_cap_fen: Mapped[int | None] = mapped_column(BigInteger)
+    price_cap_e6: Mapped[int | None] = mapped_column(BigInteger)  # 限价 × 10^6
     in_protocol: Mapped[bool] = mapped_column(Boolean)
     temp_code: Mapped[bool] = mapped_column(Boolean)
     catalog_region: Mapped[str] = mapped_column(String(6))
@@ -260,8 +260,9 @@ class SettlementRow(Base):
     fiscal_pay: Mapped[int] = mapped_column(BigInteger)
     acct_pay: Mapped[int] = mapped_column(BigInteger)
     psn_cash_pay: Mapped[int] = mapped_column(BigInteger)
-    accumulators_before: Mapped[list[int]] = mapped_column(Json)  # basic, serious, assistance
-    accumulators_after: Mapped[list[int]] = mapped_column(Json)
+    # {name: fen} keyed by ACCUMULATOR_FIELDS (migration 0007; lists of three before)
+    accumulators_before: Mapped[dict[str, int]] = mapped_column(Json)
+    accumulators_after: Mapped[dict[str, int]] = mapped_column(Json)
     balance_before_fen: Mapped[int] = mapped_column(BigInteger)
     balance_after_fen: Mapped[int] = mapped_column(BigInteger)
     # the Settlement, facts included: its trace and setldetail (基金分项) are rebuilt from
@@ -270,15 +271,20 @@ class SettlementRow(Base):
 
 
 class Accumulator(Base):
-    """One insuree's yearly accumulators (SETTLEMENT.md §2): locked by every settlement."""
+    """One insuree's yearly accumulators (SETTLEMENT.md §2): locked by every settlement.
+    The columns are named as ``ACCUMULATOR_FIELDS``; each ``…_paid_fen`` is what its fund
+    paid over the standing settlements (the paid form, SETTLEMENT.md §6)."""
 
     __tablename__ = "accumulators"
 
     psn_no: Mapped[str] = mapped_column(String(18), primary_key=True)
     year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     basic_entitled_fen: Mapped[int] = mapped_column(BigInteger)
+    basic_paid_fen: Mapped[int] = mapped_column(BigInteger)  # hifp_pay standing (0007)
     serious_base_fen: Mapped[int] = mapped_column(BigInteger)
+    serious_paid_fen: Mapped[int] = mapped_column(BigInteger)  # hifmi_pay + hifob_pay
     assistance_entitled_fen: Mapped[int] = mapped_column(BigInteger)
+    assistance_paid_fen: Mapped[int] = mapped_column(BigInteger)  # maf_pay standing
     updated_at: Mapped[dt.datetime] = mapped_column(Time)
 
 

@@ -13,6 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Row, String, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators
 from yibao.core.ledger import Posting, SettlementRef, Transaction
 from yibao.store.hospital import (
     AccountBalance,
@@ -30,7 +31,7 @@ from yibao.store.hospital import (
 )
 from yibao.store.tables import Insuree
 
-__all__ = ["Op", "Ops", "insert_rows", "tx_rows"]
+__all__ = ["ACC_COLUMNS", "ACC_ZERO", "ZERO_ACC", "Op", "Ops", "acc_row", "insert_rows", "tx_rows"]
 
 Op = tuple[Any, Mapping[str, Any] | Sequence[Mapping[str, Any]]]
 """A statement and its parameters (a list of them: executemany)."""
@@ -42,6 +43,16 @@ def _t(model: type[Any]) -> Table:
 
 E, L, S = _t(Encounter), _t(FeeLineRow), _t(SettlementRow)
 A, B = _t(Accumulator), _t(AccountBalance)
+ACC_COLUMNS = tuple(A.c[f] for f in ACCUMULATOR_FIELDS)
+"""The ``accumulators`` columns, named and ordered as ``ACCUMULATOR_FIELDS``."""
+ACC_ZERO = dict.fromkeys(ACCUMULATOR_FIELDS, 0)
+ZERO_ACC = Accumulators(**ACC_ZERO)
+
+
+def acc_row(row: Sequence[Any]) -> Accumulators:
+    """``Accumulators`` from the values of ``ACC_COLUMNS``, in that order."""
+    return Accumulators(**dict(zip(ACCUMULATOR_FIELDS, row, strict=True)))
+
 JT, JP = _t(JournalTransaction), _t(JournalPosting)
 AU, K = _t(AuditEntry), _t(ApiKey)
 RQ, CP, EV = _t(RequestRecord), _t(Compensation), _t(EncounterEvent)
@@ -166,8 +177,7 @@ class Ops:
         _I.c.valid_to.is_(None) | (_I.c.valid_to >= _p("on")),
     )  # fmt: skip
     set_accumulators = update(A).where(A.c.psn_no == _p("k_psn"), A.c.year == _p("k_year")).values(
-        basic_entitled_fen=_p("basic"), serious_base_fen=_p("serious"),
-        assistance_entitled_fen=_p("assistance"), updated_at=_p("at"))  # fmt: skip
+        updated_at=_p("at"), **{f: _p(f) for f in ACCUMULATOR_FIELDS})  # fmt: skip
     move_account = update(B).where(B.c.psn_no == _p("k_psn")).values(
         moved_fen=B.c.moved_fen + _p("delta"), updated_at=_p("at"))  # fmt: skip
     move_encounter = update(E).where(E.c.id == _p("eid")).values(
@@ -189,13 +199,11 @@ class Ops:
 def _lock_statements() -> dict[tuple[str, bool], Any]:
     out: dict[tuple[str, bool], Any] = {}
     for pg, mod in ((True, postgresql), (False, sqlite)):
-        q = mod.insert(A).values(psn_no=_p("psn"), year=_p("year"), basic_entitled_fen=0,
-                                 serious_base_fen=0, assistance_entitled_fen=0,
-                                 updated_at=_p("at"))  # fmt: skip
+        q = mod.insert(A).values(psn_no=_p("psn"), year=_p("year"), updated_at=_p("at"),
+                                 **ACC_ZERO)  # fmt: skip
         q = q.on_conflict_do_update(index_elements=[A.c.psn_no, A.c.year],
                                     set_={"updated_at": q.excluded.updated_at})  # fmt: skip
-        out["acc", pg] = q.returning(A.c.basic_entitled_fen, A.c.serious_base_fen,
-                                     A.c.assistance_entitled_fen)  # fmt: skip
+        out["acc", pg] = q.returning(*ACC_COLUMNS)
         b = mod.insert(B).values(psn_no=_p("psn"), moved_fen=0, updated_at=_p("at"))
         b = b.on_conflict_do_update(index_elements=[B.c.psn_no],
                                     set_={"updated_at": b.excluded.updated_at})  # fmt: skip

@@ -26,12 +26,15 @@ from sqlalchemy.orm import Session
 from yibao.core.engine.model import Accumulators
 from yibao.core.ledger import Account, Posting, Transaction
 from yibao.store.hospital_ops import (
+    ACC_COLUMNS,
+    ACC_ZERO,
     AU,
     CP,
     EV,
     JP,
     JT,
     RQ,
+    ZERO_ACC,
     A,
     B,
     E,
@@ -44,6 +47,7 @@ from yibao.store.hospital_ops import (
     _has_rows,
     _prepared,
     _transaction,
+    acc_row,
     insert_rows,
     tx_rows,
 )
@@ -286,43 +290,28 @@ class HospitalRepo:
         """The insuree-year row, created at zero if new, locked until commit: one
         statement (``INSERT … ON CONFLICT DO UPDATE … RETURNING`` locks the row it
         touches on PostgreSQL, as ``FOR UPDATE`` would)."""
-        q = self._insert_ignore(A).values(
-            psn_no=psn_no, year=year, basic_entitled_fen=0, serious_base_fen=0,
-            assistance_entitled_fen=0, updated_at=at)  # fmt: skip
+        q = self._insert_ignore(A).values(psn_no=psn_no, year=year, updated_at=at, **ACC_ZERO)
         q = q.on_conflict_do_update(index_elements=[A.c.psn_no, A.c.year],
                                     set_={"updated_at": q.excluded.updated_at})  # fmt: skip
-        q = q.returning(A.c.basic_entitled_fen, A.c.serious_base_fen, A.c.assistance_entitled_fen)
-        row = self.s.execute(q).one()
-        return Accumulators(row[0], row[1], row[2])
+        return acc_row(self.s.execute(q.returning(*ACC_COLUMNS)).one())
 
     def accumulators(self, psn_no: str, year: int, *, lock: bool = False) -> Accumulators:
-        q = select(A.c.basic_entitled_fen, A.c.serious_base_fen, A.c.assistance_entitled_fen)
-        q = q.where(A.c.psn_no == psn_no, A.c.year == year)
+        q = select(*ACC_COLUMNS).where(A.c.psn_no == psn_no, A.c.year == year)
         row = self.s.execute(q.with_for_update() if lock else q).first()
-        return Accumulators(0, 0, 0) if row is None else Accumulators(*row)
+        return ZERO_ACC if row is None else acc_row(row)
 
     def set_accumulators(self, psn_no: str, year: int, acc: Accumulators,
                          at: dt.datetime) -> None:  # fmt: skip
-        self.s.execute(
-            update(A).where(A.c.psn_no == psn_no, A.c.year == year).values(
-                basic_entitled_fen=acc.basic_entitled_fen, serious_base_fen=acc.serious_base_fen,
-                assistance_entitled_fen=acc.assistance_entitled_fen, updated_at=at)
-        )  # fmt: skip
+        self.s.execute(update(A).where(A.c.psn_no == psn_no, A.c.year == year)
+                       .values(updated_at=at, **acc.as_dict()))  # fmt: skip
 
     def all_accumulators(self) -> dict[tuple[str, int], Accumulators]:
-        q = select(A.c.psn_no, A.c.year, A.c.basic_entitled_fen, A.c.serious_base_fen,
-                   A.c.assistance_entitled_fen)  # fmt: skip
-        return {(r[0], r[1]): Accumulators(r[2], r[3], r[4]) for r in self.s.execute(q)}
+        q = select(A.c.psn_no, A.c.year, *ACC_COLUMNS)
+        return {(r[0], r[1]): acc_row(r[2:]) for r in self.s.execute(q)}
 
     def years_of(self, psn_no: str) -> list[tuple[int, Accumulators]]:
-        q = (
-            select(
-                A.c.year, A.c.basic_entitled_fen, A.c.serious_base_fen, A.c.assistance_entitled_fen
-            )
-            .where(A.c.psn_no == psn_no)
-            .order_by(A.c.year)
-        )
-        return [(r[0], Accumulators(r[1], r[2], r[3])) for r in self.s.execute(q)]  # fmt: skip
+        q = select(A.c.year, *ACC_COLUMNS).where(A.c.psn_no == psn_no).order_by(A.c.year)
+        return [(r[0], acc_row(r[1:])) for r in self.s.execute(q)]
 
     def lock_account(self, psn_no: str, at: dt.datetime) -> int:
         """The net movement of the insuree's personal account, locked until commit (one

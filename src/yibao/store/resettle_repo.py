@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from yibao.core.engine.model import Accumulators
 from yibao.store.hospital import Accumulator, Encounter, FeeLineRow, SettlementRow
+from yibao.store.hospital_ops import ACC_COLUMNS, acc_row
 
 __all__ = ["accumulators_of", "active_lines_of", "encounters_of", "standing_settlements"]
 
@@ -56,10 +57,9 @@ def accumulators_of(s: Session, keys: Sequence[tuple[str, int]]) -> dict[tuple[s
     """The stored accumulators of each (psn_no, year) that has a row."""
     out: dict[tuple[str, int], Accumulators] = {}
     for start in range(0, len(keys), 2000):
-        q = select(A.c.psn_no, A.c.year, A.c.basic_entitled_fen, A.c.serious_base_fen,
-                   A.c.assistance_entitled_fen).where(
+        q = select(A.c.psn_no, A.c.year, *ACC_COLUMNS).where(
             tuple_(A.c.psn_no, A.c.year).in_(list(keys[start : start + 2000])))  # fmt: skip
-        out.update({(r[0], r[1]): Accumulators(r[2], r[3], r[4]) for r in s.execute(q)})
+        out.update({(r[0], r[1]): acc_row(r[2:]) for r in s.execute(q)})
     return out
 
 

@@ -149,7 +149,7 @@ class CatalogItem(Versioned, Base):
         ),
         CheckConstraint("item_class IN ('A', 'B', 'C')", name="item_class"),
         CheckConstraint("selfpay_bp BETWEEN 0 AND 10000", name="selfpay_bp"),
-        CheckConstraint("price_cap_fen >= 0", name="price_cap_fen"),
+        CheckConstraint("price_cap_e6 >= 0", name="price_cap_e6"),
     )
 
     region: Mapped[str] = mapped_column(String(6))  # the catalog's region
@@ -158,7 +158,7 @@ class CatalogItem(Versioned, Base):
     category: Mapped[str] = mapped_column(String(10))
     item_class: Mapped[str] = mapped_column(String(1))  # 甲乙丙
     selfpay_bp: Mapped[int] = mapped_column(Integer)  # 先行自付比例
-    price_cap_fen: Mapped[int | None] = mapped_column(BigInteger)  # 限价
+    price_cap_e6: Mapped[int | None] = mapped_column(BigInteger)  # 限价 × 10^6 (0007)
     temp_for: Mapped[str | None] = mapped_column(String(200))  # 临时新增编码: stands for
 
 

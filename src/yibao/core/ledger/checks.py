@@ -5,11 +5,13 @@ proves over the stored journal.
   each account type stays in its own books (the fiscal subsidy never touches a fund);
 - the trial balance of any set of transactions is zero, in total and per book;
 - each settlement's transaction posts exactly its amounts, and the accumulators move
-  as the postings imply (``hifp_pay`` is the capped increment of ``basic_entitled_fen``
-  under the yearly cap, …; SETTLEMENT.md §5.3–§5.5, §6);
+  as the postings imply: each capped payment is the paid form ``min(b, max(0, H(E + x)
+  − P))`` against what its fund had paid, and each ``…_paid_fen`` moves by exactly what
+  its fund posted (SETTLEMENT.md §5.3–§5.5, §6);
 - each reversal is the exact negation of one settlement, reversed once;
-- per insuree-year, the funds' net payments stay within the yearly caps and the net
-  accumulator movements add up to the stored accumulators.
+- per insuree-year, each fund's standing payments stay within its yearly cap (unless
+  it stood above it before), the net accumulator movements add up to the stored
+  accumulators, and each stored ``…_paid_fen`` equals its fund's standing postings.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from yibao.core.engine.funds import ACCOUNT
-from yibao.core.engine.model import Accumulators, Settlement
+from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators, Settlement
 from yibao.core.engine.rules import SCALAR, serious_entitled
 from yibao.core.ledger.accounts import (
     ADVANCE,
@@ -39,7 +41,6 @@ from yibao.core.ledger.accounts import (
 )
 from yibao.core.ledger.journal import Transaction, balances, book_totals
 from yibao.core.ledger.post import posted_amounts
-from yibao.core.money import capped_increment
 from yibao.core.policy.model import Policy
 
 __all__ = [
@@ -127,18 +128,14 @@ def trial_balance_problems(txs: Iterable[Transaction]) -> list[str]:
     return out + ([f"trial balance: debits - credits = {total} fen"] if total else [])
 
 
-_ACC_NAMES = ("basic_entitled_fen", "serious_base_fen", "assistance_entitled_fen")
+_ZERO = Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))
+_PAID = (("basic fund", "basic_paid_fen"), ("serious illness", "serious_paid_fen"),
+         ("medical assistance", "assistance_paid_fen"))  # fmt: skip
 
 
-def _triple(a: Accumulators) -> tuple[int, int, int]:
-    return a.basic_entitled_fen, a.serious_base_fen, a.assistance_entitled_fen
-
-
-def _delta(s: Settlement) -> Accumulators:
-    b, a = s.accumulators_before, s.accumulators_after
-    return Accumulators(a.basic_entitled_fen - b.basic_entitled_fen,
-                        a.serious_base_fen - b.serious_base_fen,
-                        a.assistance_entitled_fen - b.assistance_entitled_fen)  # fmt: skip
+def _paid_form(h_after: int, paid_before: int, bound: int) -> int:
+    """``min(b, max(0, H(E + x) − P))`` (SETTLEMENT.md §5, §6)."""
+    return min(bound, max(0, h_after - paid_before))
 
 
 def settlement_problems(
@@ -167,38 +164,61 @@ def settlement_problems(
 
 def _movement_problems(s: Settlement, tx: Transaction, hifp: int, serious: int, maf: int,
                        acct: int, policy: Policy | None) -> list[str]:  # fmt: skip
-    """Accumulators and the account balance against the posted amounts (§5.3–§5.8)."""
-    f, before, d, out = s.facts, s.accumulators_before, _delta(s), []
-    capped = capped_increment(before.basic_entitled_fen, d.basic_entitled_fen, f.basic_cap_fen)
-    if hifp != capped:
-        out.append(
-            f"tx {tx.id}: hifp_pay posted {hifp} != capped increment {capped} of "
-            f"basic_entitled_fen (+{d.basic_entitled_fen}, cap {f.basic_cap_fen})"
-        )
-    base = s.setlinfo.inscp_scp_amt - hifp if f.scheme != "none" else 0
+    """Accumulators and the account balance against the posted amounts, each capped
+    payment in the paid form against what the fund had paid (§5.3–§5.8, §6); each
+    ``…_paid_fen`` moves by exactly what its fund posted."""
+    f, i, before = s.facts, s.setlinfo, s.accumulators_before
+    d, out = s.accumulators_after.minus(before), []
+    for name, posted, field in (("hifp_pay", hifp, "basic_paid_fen"),
+                                ("hifmi_pay + hifob_pay", serious, "serious_paid_fen"),
+                                ("maf_pay", maf, "assistance_paid_fen")):  # fmt: skip
+        if getattr(d, field) != posted:
+            out.append(f"tx {tx.id}: {field} moved {getattr(d, field)}, {name} posted {posted}")
+    h_basic = min(before.basic_entitled_fen + d.basic_entitled_fen, f.basic_cap_fen)
+    want = _paid_form(h_basic, f.basic_paid_before_fen, i.inscp_scp_amt - i.act_pay_dedc)
+    if hifp != want:
+        out.append(f"tx {tx.id}: hifp_pay posted {hifp} != {want}, the paid form of "
+                   f"basic_entitled_fen (+{d.basic_entitled_fen}, cap {f.basic_cap_fen}, "
+                   f"paid {f.basic_paid_before_fen})")  # fmt: skip
+    base = i.inscp_scp_amt - hifp if f.scheme != "none" else 0
     if d.serious_base_fen != base:
         out.append(
             f"tx {tx.id}: serious_base_fen moved {d.serious_base_fen}, the postings "
             f"imply {base} (inscp_scp_amt - hifp_pay)"
         )
-    if serious > f.serious_cap_fen - f.serious_g_before_fen:
-        out.append(f"tx {tx.id}: serious-illness pay {serious} exceeds the cap left")
-    if policy is not None and f.scheme in policy.serious:
-        table = policy.serious[f.scheme]
-        g = (serious_entitled(s.accumulators_after.serious_base_fen, table, SCALAR)
-             - serious_entitled(before.serious_base_fen, table, SCALAR))  # fmt: skip
-        if serious != g:
-            out.append(f"tx {tx.id}: serious-illness pay {serious} != G(S + base) - G(S) = {g}")
+    out += _serious_problems(s, tx, serious, d.serious_base_fen, policy)
     cap_m = f.assistance_cap_fen if f.assisted else 0
-    capped_m = capped_increment(before.assistance_entitled_fen, d.assistance_entitled_fen, cap_m)
-    if maf != capped_m or (not f.assisted and d.assistance_entitled_fen):
+    h_m = min(before.assistance_entitled_fen + d.assistance_entitled_fen, cap_m)
+    want_m = _paid_form(h_m, f.assistance_paid_before_fen, f.assistance_base_fen)
+    if maf != want_m or (not f.assisted and d.assistance_entitled_fen):
         out.append(
-            f"tx {tx.id}: maf_pay posted {maf} != capped increment {capped_m} of "
+            f"tx {tx.id}: maf_pay posted {maf} != {want_m}, the paid form of "
             f"assistance_entitled_fen (+{d.assistance_entitled_fen})"
         )
     moved = s.account_balance_before_fen - s.account_balance_after_fen
     if acct != moved:
         out.append(f"tx {tx.id}: acct_pay posted {acct}, the account balance moved {moved}")
+    return out
+
+
+def _serious_problems(s: Settlement, tx: Transaction, serious: int, base: int,
+                      policy: Policy | None) -> list[str]:  # fmt: skip
+    """Serious-illness pay in the paid form: from the facts' G(S + base), and — with the
+    settlement's pack — from its bands too."""
+    f, out = s.facts, []
+    want = _paid_form(f.serious_g_after_fen, f.serious_paid_before_fen, base)
+    if serious != want:
+        out.append(f"tx {tx.id}: serious-illness pay {serious} != min(base, max(0, "
+                   f"G(S + base) - P)) = {want}")  # fmt: skip
+    if serious and f.serious_paid_before_fen + serious > f.serious_cap_fen:
+        out.append(f"tx {tx.id}: serious-illness pay {serious} exceeds the cap left")
+    if policy is not None and f.scheme in policy.serious:
+        table = policy.serious[f.scheme]
+        s_after = s.accumulators_after.serious_base_fen
+        g = serious_entitled(s_after, table, SCALAR) if s_after > table.threshold_fen else 0
+        if g != f.serious_g_after_fen:
+            out.append(f"tx {tx.id}: G(S + base) is {g} under the pack's bands, the "
+                       f"settlement says {f.serious_g_after_fen}")  # fmt: skip
     return out
 
 
@@ -232,50 +252,64 @@ def year_problems(
     accumulators: Mapping[YearKey, Accumulators] | None = None,
     opening: Mapping[YearKey, Accumulators] | None = None,
 ) -> list[str]:
-    """Per insuree-year: net fund payments within the yearly caps, and — given the
-    stored ``accumulators`` — opening (default zero) + net movements == stored."""
+    """Per insuree-year: each fund's standing payments (opening paid + what the booked
+    settlements and reversals posted) within its yearly cap, unless it stood above it
+    at the opening and paid nothing more; and — given the stored ``accumulators`` —
+    opening (default zero) + net movements == stored, with each stored ``…_paid_fen``
+    equal to its fund's standing payments."""
     caps: dict[YearKey, list[int]] = {}
-    moves: dict[YearKey, list[int]] = {}
+    posted: dict[YearKey, list[int]] = {}
+    moves: dict[YearKey, Accumulators] = {}
     for s, tx in booked:
         if tx.settlement is None:
             continue
         key = (tx.settlement.insuree_id, tx.settlement.accumulator_year)
-        sign, got, f, d = -1 if tx.kind == "reversal" else 1, posted_amounts(tx), s.facts, _delta(s)
-        row = caps.setdefault(key, [0, 0, 0, 0, 0, 0])
+        got, f = posted_amounts(tx), s.facts
+        row = posted.setdefault(key, [0, 0, 0])
         row[0] += got.hifp_pay
         row[1] += got.serious_pay
         row[2] += got.maf_pay
-        row[3] = max(row[3], f.basic_cap_fen)
-        row[4] = max(row[4], f.serious_cap_fen)
-        row[5] = max(row[5], f.assistance_cap_fen)
-        m = moves.setdefault(key, [0, 0, 0])
-        for n, v in enumerate(_triple(d)):
-            m[n] += sign * v
+        cap = caps.setdefault(key, [0, 0, 0])
+        cap[0] = max(cap[0], f.basic_cap_fen)
+        cap[1] = max(cap[1], f.serious_cap_fen)
+        cap[2] = max(cap[2], f.assistance_cap_fen)
+        d = s.accumulators_after.minus(s.accumulators_before)
+        now = moves.get(key, _ZERO)
+        moves[key] = now.minus(d) if tx.kind == "reversal" else now.minus(_ZERO.minus(d))
     out = []
-    for (psn, year), (hifp, serious, maf, cap_b, cap_s, cap_m) in sorted(caps.items()):
-        for name, paid, cap in (("basic fund", hifp, cap_b), ("serious illness", serious, cap_s),
-                                ("medical assistance", maf, cap_m)):  # fmt: skip
-            if paid > cap:
-                out.append(f"{psn} {year}: {name} paid {paid} fen, above the yearly cap {cap}")
+    starts = opening or {}
+    for key, paid in sorted(posted.items()):
+        start = starts.get(key, _ZERO)
+        for n, (name, field) in enumerate(_PAID):
+            first, limit = getattr(start, field), caps[key][n]
+            standing = first + paid[n]
+            if standing > max(limit, first):
+                out.append(f"{key[0]} {key[1]}: {name} paid {standing} fen, above the yearly "
+                           f"cap {limit}")  # fmt: skip
     if accumulators is not None:
-        out += _accumulator_totals(moves, accumulators, opening or {})
+        out += _accumulator_totals(moves, posted, accumulators, starts)
     return out
 
 
-def _accumulator_totals(moves: Mapping[YearKey, list[int]],
+def _accumulator_totals(moves: Mapping[YearKey, Accumulators],
+                        posted: Mapping[YearKey, list[int]],
                         stored: Mapping[YearKey, Accumulators],
                         opening: Mapping[YearKey, Accumulators]) -> list[str]:  # fmt: skip
     out = []
-    zero = Accumulators(0, 0, 0)
     for key in sorted(set(moves) | set(stored)):
-        start, now = _triple(opening.get(key, zero)), _triple(stored.get(key, zero))
-        net = moves.get(key, [0, 0, 0])
-        for n, name in enumerate(_ACC_NAMES):
-            if start[n] + net[n] != now[n]:
-                out.append(
-                    f"{key[0]} {key[1]}: {name} is {now[n]}, the booked settlements "
-                    f"imply {start[n] + net[n]}"
-                )
+        start, now = opening.get(key, _ZERO), stored.get(key, _ZERO)
+        net = moves.get(key, _ZERO)
+        for name in ACCUMULATOR_FIELDS:
+            want = getattr(start, name) + getattr(net, name)
+            if want != getattr(now, name):
+                out.append(f"{key[0]} {key[1]}: {name} is {getattr(now, name)}, the booked "
+                           f"settlements imply {want}")  # fmt: skip
+        paid = posted.get(key, [0, 0, 0])
+        for n, (name, field) in enumerate(_PAID):
+            standing = getattr(start, field) + paid[n]
+            if standing != getattr(now, field):
+                out.append(f"{key[0]} {key[1]}: {field} is {getattr(now, field)}, the "
+                           f"{name}'s standing postings are {standing}")  # fmt: skip
     return out
 
 

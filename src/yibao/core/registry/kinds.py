@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from yibao.core.engine.model import MAX_FEN, MAX_PRICE_FEN
+from yibao.core.engine.model import MAX_FEN, MAX_I64
 from yibao.core.errors import Problem  # here (column, reason)
 from yibao.core.registry import fields as f
 from yibao.core.registry.fields import Parser, Value
@@ -318,11 +318,12 @@ CATALOG = Kind(
             default=0,
         ),
         Column(
-            "price_cap_fen",
+            "price_cap_e6",
             "限价",
-            f.integer(0, MAX_PRICE_FEN),
+            f.integer(0, MAX_I64),
             False,
-            "price cap per unit, fen; empty: none",
+            "price cap per unit, millionths of a yuan (pric × 10^6: 3.2 yuan = 3200000); "
+            "empty: none",
         ),
         Column(
             "temp_for",

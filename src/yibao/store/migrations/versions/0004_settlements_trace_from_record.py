@@ -36,7 +36,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from yibao.store.settlement_record import settlement_from_record, trace_rows
+    from yibao.store.settlement_record import record_from_v1, settlement_from_record, trace_rows
 
     bind = op.get_bind()
     sqlite = bind.dialect.name == "sqlite"
@@ -51,7 +51,8 @@ def downgrade() -> None:
     for start in range(0, len(rows), 1000):
         values = []
         for sid, record in rows[start : start + 1000]:
-            got = settlement_from_record(record if isinstance(record, dict) else json.loads(record))
+            d = record if isinstance(record, dict) else json.loads(record)
+            got = settlement_from_record(record_from_v1(d))  # below 0007 a record is v1
             values.append({"k": sid, "d": [r._asdict() for r in got.setldetail],
                            "t": trace_rows(got)})  # fmt: skip
         bind.execute(s.update().where(s.c.id == sa.bindparam("k")).values(
