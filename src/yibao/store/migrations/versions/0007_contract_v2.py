@@ -99,8 +99,9 @@ def upgrade() -> None:
 def _catalog(old: str, new: str) -> None:
     _rename("catalog_items", old, new)
     if not _sqlite():  # SQLite's RENAME COLUMN rewrites the CHECK; its name stays
-        op.drop_constraint(f"ck_catalog_items_{old}", "catalog_items", type_="check")
-        op.create_check_constraint(f"ck_catalog_items_{new}", "catalog_items", f"{new} >= 0")
+        op.drop_constraint(op.f(f"ck_catalog_items_{old}"), "catalog_items", type_="check")
+        op.create_check_constraint(op.f(f"ck_catalog_items_{new}"), "catalog_items",
+                                   f"{new} >= 0")  # fmt: skip
 
 
 def _order(bind: Any) -> dict[str, int]:
