@@ -25,8 +25,9 @@ CTX = Context(Context.from_folder(PACKS_DIR).packs,
               clock=lambda: dt.datetime(2020, 3, 30, 10, tzinfo=CST))  # fmt: skip
 _n = itertools.count()
 
-lines = st.lists(st.tuples(st.sampled_from(CODES), st.integers(0, 2_000_000),
-                           st.integers(0, 20_000)), min_size=1, max_size=6)  # fmt: skip
+lines = st.lists(st.tuples(st.sampled_from(CODES), st.integers(0, 20_000_000_000),
+                           st.integers(0, 200_000)), min_size=1, max_size=6)  # fmt: skip
+"""(code, price_e6, qty_e4): up to 20,000 yuan × 20 units, sub-fen prices included."""
 
 
 @settings(max_examples=8, deadline=None,
@@ -43,7 +44,7 @@ def test_settle_then_reverse_nets_to_zero(
     diag = uc.Diagnosis("B99.900" if covid else "J18.900", True)
     t = dt.datetime(2020, 2, 1, 8, tzinfo=CST) + dt.timedelta(minutes=next(_n))
     enc = uc.admit(uow, CTX, WHO, uc.Admit(psn, "21", t, (diag,)), msgid=None)
-    fees = [uc.FeeIn(str(i), c, p, q) for i, (c, p, q) in enumerate(lines)]
+    fees = [uc.FeeIn(str(i), c, price_e6=p, qty_e4=q) for i, (c, p, q) in enumerate(lines)]
     uc.upload_fees(uow, CTX, WHO, enc.id, fees, msgid=None)
     with uow:
         acc0, moved0 = uow.hospital.accumulators(psn, 2020), uow.hospital.account_moved(psn)
