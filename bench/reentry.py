@@ -94,8 +94,8 @@ def generate(path: Path, stays: int, lines: int, codes: dict[str, list[str]],
     frame = enc.select(pl.all().repeat_by(lines).explode()).with_columns(
         sn=pl.Series(np.tile(np.arange(1, lines + 1), stays).astype(str)),
         code=pl.Series(chosen.reshape(-1)),
-        price_fen=pl.Series(rnd.integers(100, 50_000, n)),
-        qty_milli=pl.Series(rnd.choice([500, 1000, 2000, 3000], n)),
+        price_e6=pl.Series(rnd.integers(100, 50_000, n) * 10_000),  # whole fen, as before
+        qty_e4=pl.Series(rnd.choice([500, 1000, 2000, 3000], n) * 10),
     ).drop("p")  # fmt: skip
     frame.write_parquet(path)
 

@@ -108,7 +108,8 @@ def _lines(rnd: random.Random, codes: list[str], n: int = 20) -> list[tuple[str,
     covid = [c for c in codes if "COVID" in c]
     plain = [c for c in codes if "COVID" not in c]
     picked = covid[:4] + rnd.sample(plain, n - min(4, len(covid)))
-    return [(c, rnd.randrange(100, 50_000), rnd.choice((1000, 2000, 3000, 500))) for c in picked]
+    return [(c, rnd.randrange(100, 50_000) * 10_000, rnd.choice((1000, 2000, 3000, 500)) * 10)
+            for c in picked]  # (code, price_e6, qty_e4): whole fen and thousandths, as before
 
 
 def _diagnoses(rnd: random.Random, provider: str) -> list[dict[str, Any]]:
@@ -136,7 +137,7 @@ def prepare(world: World, n: int, seed: int, threads: int = 6) -> list[tuple[str
         p, psn, diags, lines = job
         who = Principal("bench", "hospital", p)
         e = uc.admit(UnitOfWork(engine), ctx, who, uc.Admit(psn, "21", ADMIT, diags), msgid=None)
-        fees = [uc.FeeIn(str(k), c, pr, q) for k, (c, pr, q) in enumerate(lines)]
+        fees = [uc.FeeIn(str(k), c, price_e6=pr, qty_e4=q) for k, (c, pr, q) in enumerate(lines)]
         uc.upload_fees(UnitOfWork(engine), ctx, who, e.id, fees, msgid=None)
         return p, e.id
 
@@ -334,7 +335,7 @@ async def lifecycle_phase(
                 if e is None:
                     continue
                 lines = [
-                    {"sn": str(k), "code": c, "price_fen": pr, "qty_milli": q}
+                    {"sn": str(k), "code": c, "price_e6": pr, "qty_e4": q}
                     for k, (c, pr, q) in enumerate(_lines(rnd, world.codes[p]))
                 ]
                 path = f"/v1/encounters/{e['id']}"
