@@ -3,7 +3,9 @@
     .venv/bin/python bench/scalar.py [--encounters 20000] [--repeat 3]
 
 Requests are built first (not timed); the timed loop calls ``settle`` only.
-Prints encounters/s for each run and the median.
+Prints encounters/s for each run and the median. Lines are priced in whole fen (the
+contract v1 figures, x 10^4 and x 10) and each year starts without reversals
+(paid = H(entitled)), so the figures compare across contract versions.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from yibao.core.engine import (
     SettleRequest,
     settle,
 )
-from yibao.core.policy import load_pack
+from yibao.core.engine.rules import SCALAR, serious_entitled
+from yibao.core.policy import Policy, load_pack
 from yibao.packs import shipped_pack
 
 
-def make_requests(n: int, lines_per: int, seed: int) -> list[SettleRequest]:
+def make_requests(n: int, lines_per: int, seed: int, policy: Policy) -> list[SettleRequest]:
     rnd = random.Random(seed)
     out = []
     for i in range(n):
@@ -42,9 +45,9 @@ def make_requests(n: int, lines_per: int, seed: int) -> list[SettleRequest]:
                 category="drug",
                 item_class=rnd.choices("ABC", (75, 20, 5))[0],  # type: ignore[arg-type]
                 selfpay_bp=rnd.choice([0, 500, 1000, 2000]),
-                price_fen=rnd.randrange(100, 200_000),
-                qty_milli=rnd.choice([500, 1000, 2000, 10000]),
-                price_cap_fen=rnd.choice([None, None, None, 50_000]),
+                price_e6=rnd.randrange(100, 200_000) * 10**4,
+                qty_e4=rnd.choice([500, 1000, 2000, 10000]) * 10,
+                price_cap_e6=rnd.choice([None, None, None, 50_000 * 10**4]),
                 in_protocol=covid and rnd.random() < 0.5,
                 temp_code=False,
             )
@@ -62,10 +65,10 @@ def make_requests(n: int, lines_per: int, seed: int) -> list[SettleRequest]:
                     enrolled=True,
                 ),
                 provider=Provider(
-                    "H1",
-                    rnd.choice(["500102", "510104"]),
-                    rnd.choice([1, 2, 3]),
-                    rnd.random() < 0.5,
+                    code="H1",
+                    region=rnd.choice(["500102", "510104"]),
+                    level=rnd.choice([1, 2, 3]),
+                    covid_designated=rnd.random() < 0.5,
                 ),
                 encounter=Encounter(
                     id=f"E{i}",
@@ -79,10 +82,24 @@ def make_requests(n: int, lines_per: int, seed: int) -> list[SettleRequest]:
                     transfer_from=None,
                 ),
                 lines=lines,
-                accumulators=Accumulators(rnd.randrange(0, 10**7), rnd.randrange(0, 10**7), 0),
+                accumulators=_without_reversals(
+                    rnd.randrange(0, 10**7), rnd.randrange(0, 10**7), scheme, policy
+                ),
             )
         )
     return out
+
+
+def _without_reversals(basic: int, serious: int, scheme: str, policy: Policy) -> Accumulators:
+    """The accumulators of a year without reversals: each paid one is ``H(entitled)``."""
+    return Accumulators(
+        basic_entitled_fen=basic,
+        basic_paid_fen=min(basic, policy.basic_cap_fen[scheme]),
+        serious_base_fen=serious,
+        serious_paid_fen=serious_entitled(serious, policy.serious[scheme], SCALAR),
+        assistance_entitled_fen=0,
+        assistance_paid_fen=0,
+    )
 
 
 def main() -> None:
@@ -92,7 +109,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     policy = load_pack(shipped_pack("cq-2020"))
-    reqs = make_requests(args.encounters, args.lines, seed=1)
+    reqs = make_requests(args.encounters, args.lines, seed=1, policy=policy)
     # The fixture (400k request objects) is the benchmark's, not the engine's: keep the
     # cyclic collector from rescanning it on every collection, as a service would not
     # hold it at all.

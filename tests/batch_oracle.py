@@ -42,6 +42,9 @@ E_SCHEMA: dict[str, Any] = {
     "start_basic_entitled_fen": pl.Int64,
     "start_serious_base_fen": pl.Int64,
     "start_assistance_entitled_fen": pl.Int64,
+    "start_basic_paid_fen": pl.Int64,
+    "start_serious_paid_fen": pl.Int64,
+    "start_assistance_paid_fen": pl.Int64,
 }
 L_SCHEMA: dict[str, Any] = {
     "encounter_id": pl.Int64,
@@ -50,9 +53,9 @@ L_SCHEMA: dict[str, Any] = {
     "category": pl.String,
     "item_class": pl.String,
     "selfpay_bp": pl.Int32,
-    "price_fen": pl.Int64,
-    "qty_milli": pl.Int64,
-    "price_cap_fen": pl.Int64,
+    "price_e6": pl.Int64,
+    "qty_e4": pl.Int64,
+    "price_cap_e6": pl.Int64,
     "in_protocol": pl.Boolean,
     "temp_code": pl.Boolean,
 }
@@ -90,6 +93,9 @@ def to_tables(
                 acc.basic_entitled_fen,
                 acc.serious_base_fen,
                 acc.assistance_entitled_fen,
+                acc.basic_paid_fen,
+                acc.serious_paid_fen,
+                acc.assistance_paid_fen,
             )
         )
         l_rows += [
@@ -100,9 +106,9 @@ def to_tables(
                 ln.category,
                 ln.item_class,
                 ln.selfpay_bp,
-                ln.price_fen,
-                ln.qty_milli,
-                ln.price_cap_fen,
+                ln.price_e6,
+                ln.qty_e4,
+                ln.price_cap_e6,
                 ln.in_protocol,
                 ln.temp_code,
             )

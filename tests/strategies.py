@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -15,6 +16,7 @@ from yibao.core.engine.model import (
     Provider,
     SettleRequest,
 )
+from yibao.core.engine.rules import SCALAR, serious_entitled
 from yibao.core.policy.load import pack_sha256
 from yibao.core.policy.model import Policy, compile_policy
 from yibao.core.policy.schema import PackSpec
@@ -137,13 +139,24 @@ def policy_of(doc: dict[str, Any]) -> Policy:
 policies = pack_docs().map(policy_of)
 
 
+# Prices in millionths of a yuan: sub-fen ones (a 0.0583-yuan tablet), whole-fen ones
+# (the old contract's, x 10^4) and large ones; quantities in ten-thousandths: fractional
+# (0.3333 of a box) and whole. Every product stays far inside 2^63 - 1.
+prices_e6 = st.one_of(
+    st.integers(0, 1_000_000),
+    st.integers(0, 2_000_000).map(lambda fen: fen * 10**4),
+    st.integers(0, 20_000_000_000),
+)
+quantities_e4 = st.one_of(
+    st.integers(0, 500_000), st.sampled_from([3333, 5000, 10000, 25000, 6667])
+)
+
+
 @st.composite
 def lines(draw: st.DrawFn, min_size: int = 0, max_size: int = 8) -> tuple[Line, ...]:
     n = draw(st.integers(min_size, max_size))
     out = []
     for i in range(n):
-        price = draw(st.integers(0, 2_000_000))
-        cap = draw(st.one_of(st.none(), st.integers(0, 2_000_000)))
         out.append(
             Line(
                 sn=str(i + 1),
@@ -151,14 +164,49 @@ def lines(draw: st.DrawFn, min_size: int = 0, max_size: int = 8) -> tuple[Line, 
                 category=draw(st.sampled_from(["drug", "service", "consumable", "bed", "other"])),
                 item_class=draw(st.sampled_from(["A", "B", "C"])),
                 selfpay_bp=draw(bp),
-                price_fen=price,
-                qty_milli=draw(st.integers(0, 50_000)),
-                price_cap_fen=cap,
+                price_e6=draw(prices_e6),
+                qty_e4=draw(quantities_e4),
+                price_cap_e6=draw(st.one_of(st.none(), prices_e6)),
                 in_protocol=draw(st.booleans()),
                 temp_code=draw(st.booleans()),
             )
         )
     return tuple(out)
+
+
+# What a fund has paid: nothing yet, a little, or anything up to past every cap the
+# packs draw (basic 30M, serious 60M, assistance 10M): after a reversal the paid
+# accumulators may lie below or above what the entitlement implies (SETTLEMENT.md §6).
+paid_fen = st.one_of(st.just(0), st.integers(0, 200_000), st.integers(0, 70_000_000))
+
+
+@st.composite
+def accumulators(draw: st.DrawFn) -> Accumulators:
+    """Six accumulators: the entitlements, and paid ones off what they imply."""
+    return Accumulators(
+        basic_entitled_fen=draw(st.integers(0, 30_000_000)),
+        basic_paid_fen=draw(paid_fen),
+        serious_base_fen=draw(st.integers(0, 30_000_000)),
+        serious_paid_fen=draw(paid_fen),
+        assistance_entitled_fen=draw(st.integers(0, 10_000_000)),
+        assistance_paid_fen=draw(paid_fen),
+    )
+
+
+def paid_as_entitled(req: SettleRequest, policy: Policy) -> SettleRequest:
+    """``req`` with each paid accumulator what its entitlement implies under ``policy``
+    (``H(E)``, SETTLEMENT.md §2): a year without reversals."""
+    acc, scheme = req.accumulators, req.insuree.scheme
+    basic = serious = 0
+    if scheme != "none":
+        basic = min(acc.basic_entitled_fen, policy.basic_cap_fen[scheme])
+        serious = serious_entitled(acc.serious_base_fen, policy.serious[scheme], SCALAR)
+    terms = policy.assistance.get(req.insuree.assistance_category)
+    assistance = min(acc.assistance_entitled_fen, terms.cap_fen) if terms else 0
+    paid = dataclasses.replace(
+        acc, basic_paid_fen=basic, serious_paid_fen=serious, assistance_paid_fen=assistance
+    )
+    return dataclasses.replace(req, accumulators=paid)
 
 
 @st.composite
@@ -197,9 +245,5 @@ def requests(
             transfer_from=draw(st.one_of(st.none(), st.just("PREV"))),
         ),
         lines=draw(lines()),
-        accumulators=Accumulators(
-            basic_entitled_fen=draw(st.integers(0, 30_000_000)),
-            serious_base_fen=draw(st.integers(0, 30_000_000)),
-            assistance_entitled_fen=draw(st.integers(0, 10_000_000)),
-        ),
+        accumulators=draw(accumulators()),
     )

@@ -87,6 +87,23 @@ def test_generated_year_reaches_every_cap(
     assert abs(shares[1] - 0.2) < 0.04
     assert 0.04 < out["provider_region"].str.starts_with("50").not_().mean() < 0.08  # type: ignore[operator]
     assert out["transfer_from"].is_not_null().mean() > 0.02  # type: ignore[operator]
+    # contract v2: sub-fen prices and fractional quantities (the wire's pric, cnt) …
+    assert 0.1 < (lines["price_e6"] % 10**4 != 0).mean() < 0.3  # type: ignore[operator]
+    assert (lines["price_e6"] < 10**6).any()  # below one yuan
+    assert (lines["qty_e4"] % 5000 != 0).mean() > 0.02  # type: ignore[operator]
+    # … years that start after a reversal, paid below and above what the entitlement implies
+    firsts = out.sort("insuree_id", "discharge_date", "encounter_id").group_by(
+        "insuree_id", maintain_order=True).first()  # fmt: skip
+    implied = pl.min_horizontal("start_basic_entitled_fen",
+                                pl.col("scheme").replace_strict(caps, default=0))  # fmt: skip
+    basic_off = firsts.filter(pl.col("scheme") != "none", pl.col("start_basic_paid_fen") != implied)
+    assert (basic_off["start_basic_paid_fen"] < basic_off.select(implied).to_series()).any()
+    assert (basic_off["start_basic_paid_fen"] > basic_off.select(implied).to_series()).any()
+    # … and every fund reaching its cap in the paid form
+    assert out.filter(pl.col("basic_paid_after_fen") == pl.col("scheme").replace_strict(
+        caps, default=-1)).height  # fmt: skip
+    assert (out["serious_paid_after_fen"] == pack.serious["resident"].cap_fen).any()
+    assert (dibao["assistance_paid_after_fen"] == pack.assistance["dibao"].cap_fen).any()
 
 
 def test_generation_is_deterministic() -> None:
@@ -149,9 +166,7 @@ def test_golden_cases_as_one_batch(pack_path: Path, tmp_path: Path) -> None:
         expected = {
             "covid": want["covid"],
             **{f: want["setlinfo"][f] for f in SETLINFO},
-            "basic_entitled_after_fen": acc["basic_entitled_fen"],
-            "serious_base_after_fen": acc["serious_base_fen"],
-            "assistance_entitled_after_fen": acc["assistance_entitled_fen"],
+            **{f"{k.removesuffix('_fen')}_after_fen": v for k, v in acc.items()},
             "account_balance_after_fen": want["account_balance_after_fen"],
         }
         problems += [

@@ -99,6 +99,11 @@ BAD_ENCOUNTERS: list[tuple[str, Callable[[pl.DataFrame], pl.DataFrame], str]] = 
         lambda e: e.with_columns(account_balance_fen=pl.lit(-1, pl.Int64)),
         "account_balance_fen",
     ),
+    (
+        "negative-paid-accumulator",
+        lambda e: e.with_columns(start_serious_paid_fen=pl.lit(-1, pl.Int64)),
+        "start_serious_paid_fen",
+    ),
 ]
 
 
@@ -135,7 +140,12 @@ def _dup_sn(lines: pl.DataFrame) -> pl.DataFrame:
 
 BAD_LINES: list[tuple[str, Callable[[pl.DataFrame], pl.DataFrame], str]] = [
     ("duplicate-sn", _dup_sn, "duplicate sn '1'"),
-    ("negative-price", lambda ln: _one(ln, "price_fen", -5, row=4), "price_fen"),
+    ("negative-price", lambda ln: _one(ln, "price_e6", -5, row=4), "price_e6"),
+    (
+        "line-product-overflow",
+        lambda ln: _one(_one(ln, "price_e6", 2**32, row=4), "qty_e4", 2**31, row=4),
+        "qty_e4: price_e6 × qty_e4 = 4294967296 × 2147483648 exceeds 2^63 − 1",
+    ),
     ("unknown-class", lambda ln: _one(ln, "item_class", "D", row=2), "item_class"),
     ("unknown-category", lambda ln: _one(ln, "category", "food", row=2), "category"),
     ("empty-code", lambda ln: _one(ln, "code", "", row=2), "code"),
@@ -190,9 +200,12 @@ def test_a_missing_or_mistyped_column_is_refused(
     tables: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
 ) -> None:
     enc, lines = tables
-    code, _, err = _run(tmp_path, enc, lines.with_columns(pl.col("price_fen").cast(pl.Float64)))
+    code, _, err = _run(tmp_path, enc, lines.with_columns(pl.col("price_e6").cast(pl.Float64)))
     assert code == 2
-    assert "price_fen: expected integer column, got Float64" in err
+    assert "price_e6: expected integer column, got Float64" in err
+    code, _, err = _run(tmp_path, enc.drop("start_basic_paid_fen"), lines)
+    assert code == 2
+    assert "start_basic_paid_fen: missing column" in err
     code, _, err = _run(tmp_path, enc.drop("filing"), lines, "--rejects", str(tmp_path / "R"))
     assert code == 2
     assert "filing: missing column" in err

@@ -1,15 +1,18 @@
 """The batch engine equals the scalar engine settled one by one (SETTLEMENT.md §6).
 
-Random packs and requests (tests/strategies.py) are grouped into a few insurees; the
+Random packs and requests (tests/strategies.py: sub-fen prices, fractional quantities)
+are grouped into a few insurees, each starting its year from a state without reversals
+(paid = H(entitled)) or after one (paid below or above it, at times past the cap); the
 scalar side settles them in (insuree, year, discharge_date, encounter_id) order with
-carried accumulators and balance (tests/batch_oracle.py); every output column must agree,
-``covid`` and the four after-columns included.
+carried accumulators and balance (tests/batch_oracle.py); every output column must agree
+to the fen, ``covid`` and the seven after-columns included.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from unittest import mock
 
 import polars as pl
 import pytest
@@ -17,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.batch_oracle import differences, scalar_settle, to_tables
-from tests.strategies import COVID_CODES, pack_docs, policy_of, requests
+from tests.strategies import COVID_CODES, pack_docs, paid_as_entitled, policy_of, requests
 from yibao.core.engine import SettleRequest
 from yibao.core.engine.batch import (
     POLARS,
@@ -29,6 +32,7 @@ from yibao.core.engine.batch import (
     settle_frame,
     suspects,
 )
+from yibao.core.engine.batch_checks import STARTS
 from yibao.core.engine.batch_policy import PolicyExprs
 from yibao.core.engine.rules import SCALAR, capped_increment, deductible, serious_entitled
 from yibao.core.policy import Policy
@@ -51,21 +55,26 @@ def batch_settle(enc: pl.DataFrame, lines: pl.DataFrame, packs: list[Policy]) ->
     return result.settled
 
 
+Rows = list[tuple[int, int, SettleRequest]]
+
+
 @st.composite
-def years(draw: st.DrawFn, scheme: str | None = None) -> list[tuple[int, int, SettleRequest]]:
-    """Several insurees, each with a few encounters in 2020 (same scheme, category)."""
-    out: list[tuple[int, int, SettleRequest]] = []
+def years(draw: st.DrawFn, scheme: str | None = None, *, mixed: bool = False) -> Rows:
+    """Several insurees, each with a few encounters in 2020 (same scheme, category;
+    ``mixed``: each encounter its own, so a fund's cap may change within the year)."""
+    out: Rows = []
     for iid in range(draw(st.integers(1, 3))):
         reqs = draw(st.lists(requests(scheme=scheme), min_size=1, max_size=5))
         first = reqs[0].insuree
         for r in reqs:
-            ins = dataclasses.replace(
-                r.insuree,
-                scheme=first.scheme,
-                resident_tier=first.resident_tier,
-                assistance_category=first.assistance_category,
-            )
-            r = dataclasses.replace(r, insuree=ins)
+            if not mixed:
+                ins = dataclasses.replace(
+                    r.insuree,
+                    scheme=first.scheme,
+                    resident_tier=first.resident_tier,
+                    assistance_category=first.assistance_category,
+                )
+                r = dataclasses.replace(r, insuree=ins)
             if draw(st.booleans()):  # a COVID-19 patient whom most overlays cover
                 r = dataclasses.replace(
                     r,
@@ -80,30 +89,77 @@ def years(draw: st.DrawFn, scheme: str | None = None) -> list[tuple[int, int, Se
     return out
 
 
-def _shuffle_ids(
-    rows: list[tuple[int, int, SettleRequest]], perm: list[int]
-) -> list[tuple[int, int, SettleRequest]]:
+def _shuffle_ids(rows: Rows, perm: list[int]) -> Rows:
     return [(perm[i] + 1, iid, q) for i, (_, iid, q) in enumerate(rows)]
 
 
+START = st.sampled_from(["random", "clean", "below", "above"])
+starts = st.lists(st.tuples(START, st.integers(1, 40_000_000)), min_size=3, max_size=3)
+"""How each insuree starts the year: paid as the entitlement implies ("clean"), that
+less or plus an amount (after a reversal: "below", "above", at times past the cap), or
+the requests' own random accumulators."""
+
+
+PAID = ("basic_paid_fen", "serious_paid_fen", "assistance_paid_fen")
+
+
+def with_starts(rows: Rows, policy: Policy, how: list[tuple[str, int]]) -> Rows:
+    """Each request of insuree ``i`` with the starting state ``how[i]`` (only the first
+    row of the year in settlement order is read, by both engines)."""
+    out: Rows = []
+    for eid, iid, q in rows:
+        mode, amount = how[iid % len(how)]
+        if mode != "random":
+            clean = paid_as_entitled(q, policy).accumulators
+            sign = {"clean": 0, "below": -1, "above": 1}[mode]
+            moved = {f: max(0, getattr(clean, f) + sign * amount) for f in PAID}
+            q = dataclasses.replace(q, accumulators=dataclasses.replace(clean, **moved))
+        out.append((eid, iid, q))
+    return out
+
+
 @FAST
-@given(pack_docs(), years(), st.randoms())
-def test_batch_equals_scalar_one_by_one(doc: dict, rows: list, rnd: object) -> None:
+@given(pack_docs(), years(), st.randoms(), starts)
+def test_batch_equals_scalar_one_by_one(doc: dict, rows: Rows, rnd: object, how: list) -> None:
+    """Sub-fen prices, fractional quantities, years that start after a reversal."""
     perm = list(range(len(rows)))
     rnd.shuffle(perm)  # type: ignore[attr-defined]  # table order must not matter
-    enc, lines = to_tables(_shuffle_ids(rows, perm))
     packs = [policy_of(doc)]
+    enc, lines = to_tables(_shuffle_ids(with_starts(rows, packs[0], how), perm))
     assert differences(batch_settle(enc, lines, packs), scalar_settle(enc, lines, packs)) == []
 
 
 @FEWER
-@given(pack_docs(), pack_docs(), years(), st.dates(dt.date(2020, 2, 1), dt.date(2020, 11, 30)))
-def test_two_packs_split_the_year(a: dict, b: dict, rows: list, cut: dt.date) -> None:
+@given(pack_docs(), years(mixed=True), starts)
+def test_caps_that_change_within_a_year(doc: dict, rows: Rows, how: list) -> None:
+    """Schemes and assistance categories that change from stay to stay: a fund's cap may
+    fall below what it has paid (the batch settles such years again, ``paid_form``)."""
+    packs = [policy_of(doc)]
+    enc, lines = to_tables(with_starts(rows, packs[0], how))
+    assert differences(batch_settle(enc, lines, packs), scalar_settle(enc, lines, packs)) == []
+
+
+@FEWER
+@given(pack_docs(), years(mixed=True), starts)
+def test_running_minimum_per_year_with_over(doc: dict, rows: Rows, how: list) -> None:
+    """The per-year running minimum taken with ``over`` (when the frame's sums of bounds
+    might pass 2^62) gives the same table as the offset form."""
+    packs = [policy_of(doc)]
+    enc, lines = to_tables(with_starts(rows, packs[0], how))
+    with mock.patch("yibao.core.engine.batch.sums_fit", return_value=False):
+        got = batch_settle(enc, lines, packs)
+    assert differences(got, scalar_settle(enc, lines, packs)) == []
+
+
+@FEWER
+@given(pack_docs(), pack_docs(), years(), st.dates(dt.date(2020, 2, 1), dt.date(2020, 11, 30)),
+       starts)  # fmt: skip
+def test_two_packs_split_the_year(a: dict, b: dict, rows: Rows, cut: dt.date, how: list) -> None:
     """Each encounter settles under the pack of its discharge date; the year's
-    accumulators carry across the packs."""
+    accumulators carry across the packs (whose caps may differ either way)."""
     first = policy_of({**a, "pack": "first-half", "valid_to": cut})
     second = policy_of({**b, "pack": "second-half", "valid_from": cut + dt.timedelta(days=1)})
-    enc, lines = to_tables(rows)
+    enc, lines = to_tables(with_starts(rows, first, how))
     packs = [first, second]
     assert differences(batch_settle(enc, lines, packs), scalar_settle(enc, lines, packs)) == []
 
@@ -122,12 +178,7 @@ def test_only_the_first_row_of_a_year_is_read(doc: dict, rows: list, junk: int) 
         .then(junk)
         .otherwise(pl.col(c))
         .alias(c)
-        for c in (
-            "account_balance_fen",
-            "start_basic_entitled_fen",
-            "start_serious_base_fen",
-            "start_assistance_entitled_fen",
-        )
+        for c in STARTS
     )
     assert batch_settle(noisy, lines, packs).equals(want)
 
@@ -207,3 +258,64 @@ def test_line_order(sns: list[str], eids: list[int], flagged: list[int]) -> None
         {"encounter_id": [], "suspect": []}, schema={"encounter_id": pl.Int64, "suspect": pl.Int64}
     )
     assert sorted(suspects(empty, order, runs).to_list()) == flagged
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 3),
+            st.integers(2019, 2020),
+            st.integers(0, 10**6),
+            st.integers(0, 10**7),
+            st.integers(0, 10**7),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.booleans(),
+    st.booleans(),
+)
+def test_paid_form_equals_paying_one_by_one(rows: list, monotone: bool, fit: bool) -> None:
+    """``paid_form`` (a cumulative sum and a running minimum per insuree-year, the frame
+    never sorted) pays what ``min(b, max(0, H - P))`` pays row by row in ``ORDER``. Where
+    ``H`` never decreases within a year that holds exactly; where it does, the rows before
+    the first one flagged inexact hold, and a year with none flagged holds whole."""
+    from yibao.core.engine.batch_waterfall import order, paid_form, place
+
+    frame = pl.DataFrame(rows, schema=["insuree_id", "year", "b", "h", "p0"], orient="row")
+    frame = frame.with_columns(
+        encounter_id=pl.int_range(pl.len(), dtype=pl.Int64).reverse(),
+        discharge_date=pl.date(pl.col("year"), 6, 1),
+        medfee_sumamt=pl.lit(10**9, pl.Int64),
+    )
+    in_order = frame.sort("insuree_id", "discharge_date", "encounter_id")
+    if monotone:  # H of a year never decreases (one pack, one scheme)
+        in_order = in_order.with_columns(pl.col("h").cum_max().over("insuree_id", "year"))
+        frame = frame.drop("h").join(in_order.select("encounter_id", "h"), on="encounter_id")
+    frame = frame.with_columns(start_test_paid_fen=pl.col("p0"))
+    got = (
+        place(frame.lazy(), order(frame, by_id=False))
+        .pipe(paid_form, "test", pl.col("h"), pl.col("b"), sums_fit=fit)
+        .select(
+            "encounter_id",
+            "test_pay",
+            "test_paid_before_fen",
+            short=(pl.col("test_b") > 0)
+            & (pl.col("test_g") < pl.col("test_paid_before_fen") - pl.col("test_p0")),
+        )
+        .collect()
+    )
+    by_id = {r[0]: r[1:] for r in got.iter_rows()}
+    paid: dict[tuple[int, int], int] = {}
+    flagged: set[tuple[int, int]] = set()
+    for r in frame.sort("insuree_id", "discharge_date", "encounter_id").iter_rows(named=True):
+        key = (r["insuree_id"], r["year"])
+        before = paid.setdefault(key, r["p0"])
+        pay = min(r["b"], max(0, r["h"] - before))
+        paid[key] = before + pay
+        pay_b, before_b, short = by_id[r["encounter_id"]]
+        flagged |= {key} if short else set()
+        if key not in flagged:
+            assert (pay_b, before_b) == (pay, before), r
+    assert not (monotone and flagged)

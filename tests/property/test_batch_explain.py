@@ -1,7 +1,8 @@
 """The batch engine's settlements in full (``batch_explain``) equal the scalar engine's,
 settled one by one in order with carried state: every field — amounts, lines, facts,
-accumulators and balance before and after — and so the trace and the fund rows built
-from them (DECISIONS 0092)."""
+the six accumulators and the balance before and after — and so the trace and the fund
+rows built from them (DECISIONS 0092), also for years that start after a reversal and
+years whose caps change from stay to stay."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import datetime as dt
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.batch_oracle import requests_of, to_tables
-from tests.property.test_batch import _shuffle_ids, years
+from tests.property.test_batch import _shuffle_ids, starts, with_starts, years
 from tests.strategies import pack_docs, policy_of
 from yibao.core.engine.batch import (
     covered,
@@ -67,21 +69,30 @@ def _same(got: dict[str, Settlement], want: dict[str, Settlement]) -> None:
 
 
 @FAST
-@given(pack_docs(), years(), __import__("hypothesis").strategies.randoms())
-def test_batch_settlements_equal_scalar_ones(doc: dict, rows: list, rnd: object) -> None:
+@given(pack_docs(), years(), st.randoms(), starts)
+def test_batch_settlements_equal_scalar_ones(doc: dict, rows: list, rnd: object,
+                                             how: list) -> None:  # fmt: skip
     perm = list(range(len(rows)))
     rnd.shuffle(perm)  # type: ignore[attr-defined]  # table order must not matter
-    enc, lines = to_tables(_shuffle_ids(rows, perm))
     packs = [policy_of(doc)]
+    enc, lines = to_tables(_shuffle_ids(with_starts(rows, packs[0], how), perm))
     _same(batch_settlements(enc, lines, packs), scalar_settlements(enc, lines, packs))
 
 
 @settings(FAST, max_examples=25)
-@given(pack_docs(), pack_docs(), years())
-def test_two_packs(a: dict, b: dict, rows: list) -> None:
+@given(pack_docs(), pack_docs(), years(), starts)
+def test_two_packs(a: dict, b: dict, rows: list, how: list) -> None:
     cut = dt.date(2020, 6, 30)
     first = policy_of({**a, "pack": "first-half", "valid_to": cut})
     second = policy_of({**b, "pack": "second-half", "valid_from": cut + dt.timedelta(days=1)})
-    enc, lines = to_tables(rows)
+    enc, lines = to_tables(with_starts(rows, first, how))
     packs = [first, second]
+    _same(batch_settlements(enc, lines, packs), scalar_settlements(enc, lines, packs))
+
+
+@settings(FAST, max_examples=25)
+@given(pack_docs(), years(mixed=True), starts)
+def test_caps_that_change_within_a_year(doc: dict, rows: list, how: list) -> None:
+    packs = [policy_of(doc)]
+    enc, lines = to_tables(with_starts(rows, packs[0], how))
     _same(batch_settlements(enc, lines, packs), scalar_settlements(enc, lines, packs))

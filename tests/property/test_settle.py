@@ -12,6 +12,7 @@ from tests.strategies import lines, policies, requests
 from yibao.core.engine import Accumulators, Line, SettleRequest, settle
 from yibao.core.engine.invariants import broken_invariants
 from yibao.core.engine.lines import settle_lines
+from yibao.core.engine.model import ACCUMULATOR_FIELDS
 from yibao.core.engine.rules import SCALAR, line_terms, split_line
 from yibao.core.policy import Policy
 
@@ -51,7 +52,7 @@ def test_carried_accumulators_never_exceed_a_cap(
     """One insuree's year, settled one encounter at a time with carried state."""
     scheme, tier = reqs[0].insuree.scheme, reqs[0].insuree.resident_tier
     cat = reqs[0].insuree.assistance_category
-    acc = Accumulators(0, 0, 0)
+    acc = Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))
     paid = {"hifp": 0, "serious": 0, "maf": 0, "acct": 0}
     for r in reqs:
         ins = dataclasses.replace(
@@ -78,7 +79,42 @@ def test_carried_accumulators_never_exceed_a_cap(
     assert balance >= 0
 
 
-@given(policies, requests(), st.integers(0, 1_000_000), st.sampled_from(["A", "B"]))
+@settings(max_examples=150)
+@given(policies, st.lists(requests(), min_size=1, max_size=6))
+def test_paid_accumulators_from_any_start_stay_within_their_caps(
+    policy: Policy, reqs: list[SettleRequest]
+) -> None:
+    """A year that starts after a reversal (paid below or above what the entitlement
+    implies, at times past the cap): each fund's paid accumulator moves by exactly what
+    it pays and never passes ``max(start, cap)`` (SETTLEMENT.md §5, §6)."""
+    first = reqs[0]
+    acc, start = first.accumulators, first.accumulators
+    for r in reqs:
+        ins = dataclasses.replace(
+            r.insuree,
+            scheme=first.insuree.scheme,
+            resident_tier=first.insuree.resident_tier,
+            assistance_category=first.insuree.assistance_category,
+        )
+        s = settle(dataclasses.replace(r, insuree=ins, accumulators=acc), policy)
+        i, a = s.setlinfo, s.accumulators_after
+        assert a.basic_paid_fen == acc.basic_paid_fen + i.hifp_pay
+        assert a.serious_paid_fen == acc.serious_paid_fen + i.hifmi_pay + i.hifob_pay
+        assert a.assistance_paid_fen == acc.assistance_paid_fen + i.maf_pay
+        acc = a
+    scheme = first.insuree.scheme
+    terms = policy.assistance.get(first.insuree.assistance_category)
+    caps = (
+        policy.basic_cap_fen[scheme] if scheme != "none" else 0,
+        policy.serious[scheme].cap_fen if scheme != "none" else 0,
+        terms.cap_fen if terms else 0,
+    )
+    for f, cap in zip(("basic_paid_fen", "serious_paid_fen", "assistance_paid_fen"), caps,
+                      strict=True):  # fmt: skip
+        assert getattr(acc, f) <= max(getattr(start, f), cap), f
+
+
+@given(policies, requests(), st.integers(0, 10**10), st.sampled_from(["A", "B"]))
 def test_an_in_scope_line_never_lowers_the_funds_pay(
     policy: Policy, req: SettleRequest, price: int, cls: str
 ) -> None:
@@ -88,9 +124,9 @@ def test_an_in_scope_line_never_lowers_the_funds_pay(
         category="service",
         item_class=cls,  # type: ignore[arg-type]
         selfpay_bp=1000,
-        price_fen=price,
-        qty_milli=1000,
-        price_cap_fen=None,
+        price_e6=price,
+        qty_e4=10000,
+        price_cap_e6=None,
         in_protocol=False,
         temp_code=False,
     )
@@ -108,8 +144,8 @@ def test_scalar_lines_equal_the_shared_rule(ls: tuple[Line, ...], covered_ok: bo
         covered = covered_ok and (ln.in_protocol or ln.temp_code)
         own, sp = line_terms(ln.item_class == "C", ln.item_class == "B", covered,
                              ln.selfpay_bp, SCALAR)  # fmt: skip
-        cap = ln.price_fen if ln.price_cap_fen is None else ln.price_cap_fen
-        want = split_line(ln.price_fen, ln.qty_milli, cap, own, sp, SCALAR)
+        cap = ln.price_e6 if ln.price_cap_e6 is None else ln.price_cap_e6
+        want = split_line(ln.price_e6, ln.qty_e4, cap, own, sp, SCALAR)
         assert want == (
             res.det_item_fee_sumamt,
             res.fulamt_ownpay_amt,

@@ -32,14 +32,19 @@ def test_every_named_check_reports_a_broken_settlement() -> None:
     good = _case("employee-classes-a-b-c")
     assert broken_invariants(good, one_stop=False) == []
     i = good.setlinfo
+    past_cap = dataclasses.replace(
+        good.accumulators_after, serious_paid_fen=good.facts.serious_cap_fen + 1
+    )
     bad = good._replace(
         setlinfo=i._replace(inscp_scp_amt=i.inscp_scp_amt + 1, fund_pay_sumamt=-1, acct_pay=10**12),
         lines=good.lines[1:],
+        accumulators_after=past_cap,
     )
     problems = broken_invariants(bad, one_stop=True)
     names = {check.__name__ for check in CHECKS if check(bad)}
     assert names == {"parts_add_up", "payers_add_up", "funds_add_up", "lines_add_up",
-                     "non_negative", "account_within_balance"}  # fmt: skip
+                     "non_negative", "account_within_balance", "caps_hold"}  # fmt: skip
+    assert "serious fund paid" in " ".join(problems)
     assert len(problems) >= len(names)
 
 

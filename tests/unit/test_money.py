@@ -5,15 +5,47 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from yibao.core import money
-from yibao.core.money import capped_increment, fen_from_yuan, line_amount, mul_bp, yuan_from_fen
+from yibao.core.money import (
+    MAX_I64,
+    capped_increment,
+    fen_from_yuan,
+    line_amount,
+    mul_bp,
+    paid_capped,
+    yuan_from_fen,
+)
 
 
 def test_half_up() -> None:
     assert mul_bp(12345, 1000) == 1235  # 1234.5 -> 1235
     assert mul_bp(12344, 1000) == 1234
-    assert line_amount(1500, 333) == 500  # 499.5 -> 500
-    assert line_amount(1, 499) == 0
+    assert line_amount(1500 * 10**4, 3330) == 500  # 15 yuan x 0.333 = 499.5 fen -> 500
+    assert line_amount(10**4, 4990) == 0  # 0.499 fen
+    assert line_amount(58300, 25000) == 15  # 0.0583 yuan x 2.5 = 14.575 fen
+    assert line_amount(58300, 3333) == 2  # 1.943139 fen
     assert mul_bp(0, 10000) == 0
+
+
+@given(st.integers(0, MAX_I64), st.integers(0, MAX_I64))
+def test_line_amount_is_the_one_rounding_up_to_the_bound(price: int, qty: int) -> None:
+    """``q + (r >= half)`` is ``(p * q + half) // unit`` exactly, and the Polars form (int64
+    columns, the half never added) agrees wherever the product is within 2^63 - 1."""
+    import polars as pl
+
+    if price * qty > MAX_I64:
+        qty = MAX_I64 // price
+    want = (price * qty + 50_000_000) // 100_000_000
+    assert line_amount(price, qty) == want
+    frame = pl.DataFrame({"p": [price], "q": [qty]}, schema={"p": pl.Int64, "q": pl.Int64})
+    assert frame.select(line_amount(pl.col("p"), pl.col("q"))).item() == want
+
+
+@given(st.integers(0, 10**13), st.integers(0, 10**13), st.integers(0, 10**13))
+def test_paid_capped(h_after: int, paid: int, bound: int) -> None:
+    got = paid_capped(h_after, paid, bound)
+    assert got == min(bound, max(0, h_after - paid))
+    assert 0 <= got <= bound
+    assert paid + got <= max(paid, h_after)
 
 
 @given(st.integers(0, 10**13), st.integers(0, 10000))
@@ -56,11 +88,15 @@ def test_public_names_are_pinned() -> None:
     assert sorted(money.__all__) == [
         "Arith",
         "BP_ONE",
-        "MILLI_ONE",
+        "E4_ONE",
+        "E6_ONE",
+        "LINE_UNIT",
+        "MAX_I64",
         "capped_increment",
         "fen_from_yuan",
         "line_amount",
         "mul_bp",
+        "paid_capped",
         "scaled_int",
         "yuan_from_fen",
     ]

@@ -72,6 +72,9 @@ ENCOUNTER_COLUMNS = {
     "start_basic_entitled_fen": _INT,
     "start_serious_base_fen": _INT,
     "start_assistance_entitled_fen": _INT,
+    "start_basic_paid_fen": _INT,
+    "start_serious_paid_fen": _INT,
+    "start_assistance_paid_fen": _INT,
 }
 LINE_COLUMNS = {
     "encounter_id": _INT,
@@ -80,9 +83,9 @@ LINE_COLUMNS = {
     "category": _STR,
     "item_class": _STR,
     "selfpay_bp": _INT,
-    "price_fen": _INT,
-    "qty_milli": _INT,
-    "price_cap_fen": _INT,
+    "price_e6": _INT,
+    "qty_e4": _INT,
+    "price_cap_e6": _INT,
     "in_protocol": _BOOL,
     "temp_code": _BOOL,
 }

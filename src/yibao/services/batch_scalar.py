@@ -26,6 +26,7 @@ from yibao.core.engine import (
     SettleRequest,
 )
 from yibao.core.engine.batch import OUT_COLUMNS
+from yibao.core.engine.model import ACCUMULATOR_FIELDS
 from yibao.core.engine.settle import settle
 from yibao.core.policy import PackSet, Policy
 
@@ -44,16 +45,16 @@ def requests_of(enc: pl.DataFrame, lines: pl.DataFrame) -> list[SettleRequest]:
     for r in lines.iter_rows(named=True):
         by_enc[r["encounter_id"]].append(
             Line(
-                r["sn"],
-                r["code"],
-                r["category"],
-                r["item_class"],
-                r["selfpay_bp"],
-                r["price_fen"],
-                r["qty_milli"],
-                r["price_cap_fen"],
-                r["in_protocol"],
-                r["temp_code"],
+                sn=r["sn"],
+                code=r["code"],
+                category=r["category"],
+                item_class=r["item_class"],
+                selfpay_bp=r["selfpay_bp"],
+                price_e6=r["price_e6"],
+                qty_e4=r["qty_e4"],
+                price_cap_e6=r["price_cap_e6"],
+                in_protocol=r["in_protocol"],
+                temp_code=r["temp_code"],
             )
         )
     out = []
@@ -61,37 +62,35 @@ def requests_of(enc: pl.DataFrame, lines: pl.DataFrame) -> list[SettleRequest]:
         tf = r["transfer_from"]
         out.append(
             SettleRequest(
-                Insuree(
-                    str(r["insuree_id"]),
-                    r["scheme"],
-                    r["resident_tier"],
-                    r["insured_region"],
-                    r["assistance_category"],
-                    r["account_balance_fen"],
-                    True,
+                insuree=Insuree(
+                    id=str(r["insuree_id"]),
+                    scheme=r["scheme"],
+                    resident_tier=r["resident_tier"],
+                    insured_region=r["insured_region"],
+                    assistance_category=r["assistance_category"],
+                    account_balance_fen=r["account_balance_fen"],
+                    enrolled=True,
                 ),
-                Provider(
-                    r["provider_code"],
-                    r["provider_region"],
-                    r["provider_level"],
-                    r["covid_designated"],
+                provider=Provider(
+                    code=r["provider_code"],
+                    region=r["provider_region"],
+                    level=r["provider_level"],
+                    covid_designated=r["covid_designated"],
                 ),
-                Encounter(
-                    str(r["encounter_id"]),
-                    r["med_type"],
-                    r["admit_date"],
-                    r["discharge_date"],
-                    tuple(r["diagnoses"]),
-                    r["covid_status"],
-                    r["filing"],
-                    r["admission_seq"],
-                    None if tf is None else str(tf),
+                encounter=Encounter(
+                    id=str(r["encounter_id"]),
+                    med_type=r["med_type"],
+                    admit_date=r["admit_date"],
+                    discharge_date=r["discharge_date"],
+                    diagnoses=tuple(r["diagnoses"]),
+                    covid_status=r["covid_status"],
+                    filing=r["filing"],
+                    admission_seq=r["admission_seq"],
+                    transfer_from=None if tf is None else str(tf),
                 ),
-                tuple(by_enc.get(r["encounter_id"], ())),
-                Accumulators(
-                    r["start_basic_entitled_fen"],
-                    r["start_serious_base_fen"],
-                    r["start_assistance_entitled_fen"],
+                lines=tuple(by_enc.get(r["encounter_id"], ())),
+                accumulators=Accumulators(
+                    **{f: r[f"start_{f}"] for f in ACCUMULATOR_FIELDS},
                 ),
             )
         )
@@ -135,17 +134,16 @@ def settle_in_order(reqs: Sequence[SettleRequest], packs: Sequence[Policy]) -> p
     """``settlements_in_order`` as the batch's ``OUT_COLUMNS``, by encounter_id."""
     rows = []
     for s in settlements_in_order(reqs, packs):
-        a = s.accumulators_after
+        after = {f"{f.removesuffix('_fen')}_after_fen": v
+                 for f, v in s.accumulators_after.as_dict().items()}  # fmt: skip
         rows.append(
-            (
-                int(s.encounter_id),
-                s.covid,
-                *s.setlinfo,
-                a.basic_entitled_fen,
-                a.serious_base_fen,
-                a.assistance_entitled_fen,
-                s.account_balance_after_fen,
-            )
+            {
+                "encounter_id": int(s.encounter_id),
+                "covid": s.covid,
+                **s.setlinfo._asdict(),
+                **after,
+                "account_balance_after_fen": s.account_balance_after_fen,
+            }
         )
     schema = {c: (pl.Boolean if c == "covid" else pl.Int64) for c in OUT_COLUMNS}
-    return pl.DataFrame(rows, schema=schema, orient="row").sort("encounter_id")
+    return pl.DataFrame(rows, schema=schema).sort("encounter_id")

@@ -4,12 +4,18 @@ Deterministic for a seed (NumPy's PCG64), vectorised end to end: no Python loop 
 so a million encounters (about 21 million lines) take seconds. The tables look like a
 pooling area's year (SETTLEMENT.md, the cases' README "The batch command"): employees and
 both resident tiers at levels 1–3, about 75/20/5 % class A/B/C lines with some over their
-price cap, about 10 % confirmed COVID-19 patients (most at designated hospitals, a few
-without the interim code B99.900) and some suspected ones, about 6 % out of area (some
-unregistered), about 4 % transfers, assistance categories, non-zero starting
-accumulators, several stays per insuree-year and a few very expensive stays so that every
-yearly cap is reached. Dates lie in ``year``; regions in ``area`` (the shipped cq-2020
-pack's pooling area, "50", by default). Nothing here settles anything.
+price cap, prices at the wire's precision (a fifth of the catalog priced below the fen,
+``price_e6``) and some fractional quantities (``qty_e4``), about 10 % confirmed COVID-19
+patients (most at designated hospitals, a few without the interim code B99.900) and
+some suspected ones, about 6 % out of area (some unregistered), about 4 % transfers,
+assistance categories, non-zero starting accumulators, several stays per insuree-year
+and a few very expensive stays so that every yearly cap is reached.
+
+The starting paid accumulators are what the entitlements imply under ``policy`` (the
+shipped cq-2020 pack by default; ``H(E)``, SETTLEMENT.md §2), except for about 3 % of
+the insurees who start after a reversal: a fund paid below (2 %) or above (1 %, at times
+past its cap) what their entitlement implies. Dates lie in ``year``; regions in ``area``
+(the cq-2020 pack's pooling area, "50", by default). Nothing here settles anything.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from yibao.core.policy import Policy
 
 __all__ = ["CHUNK", "chunks", "generate", "write_tables"]
 
@@ -110,8 +118,13 @@ def _providers(rng: np.random.Generator, p: int) -> dict[str, np.ndarray]:
 
 
 def _catalog(rng: np.random.Generator, k: int) -> dict[str, np.ndarray]:
+    """Items priced in millionths of a yuan: most in whole fen (x 10^4), a fifth with
+    sub-fen digits (tablets at a few jiao or less among them)."""
     cls = _choice(rng, k, [0.75, 0.20, 0.05])
-    price = np.exp(rng.uniform(np.log(50), np.log(300_000), k)).astype(np.int64)
+    price = np.exp(rng.uniform(np.log(50), np.log(300_000), k)).astype(np.int64) * 10**4
+    fine = rng.random(k) < 0.2
+    price = np.where(fine, np.exp(rng.uniform(np.log(2_000), np.log(3 * 10**9), k)), price)
+    price = price.astype(np.int64)
     capped = rng.random(k) < 0.3
     cap = (price * rng.uniform(0.7, 1.3, k)).astype(np.int64)
     return {
@@ -121,6 +134,7 @@ def _catalog(rng: np.random.Generator, k: int) -> dict[str, np.ndarray]:
             cls == 1, np.array([500, 1000, 1500, 2000, 3000])[rng.integers(0, 5, k)], 0
         ),
         "price": price,
+        "fine": fine,
         "cap": np.where(capped, cap, -1),
         "protocol": rng.random(k) < 0.1,
         "temp": rng.random(k) < 0.01,
@@ -139,23 +153,32 @@ def _rngs(seed: int, chunk: int) -> tuple[np.random.Generator, np.random.Generat
 
 
 def generate(
-    n: int, seed: int, *, year: int = 2020, area: str = "50"
+    n: int, seed: int, *, year: int = 2020, area: str = "50", policy: Policy | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``n`` encounters (at most ``CHUNK``) and their lines, deterministic for ``seed``."""
-    return _chunk(n, seed, 0, n, year=year, area=area)
+    """``n`` encounters (at most ``CHUNK``) and their lines, deterministic for ``seed``;
+    the starting paid accumulators follow ``policy`` (default: the cq-2020 pack)."""
+    return _chunk(n, seed, 0, n, year=year, area=area, policy=policy or _default_policy())
 
 
 def chunks(
-    n: int, seed: int, *, year: int = 2020, area: str = "50"
+    n: int, seed: int, *, year: int = 2020, area: str = "50", policy: Policy | None = None
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """``n`` encounters in chunks of ``CHUNK``: each chunk has its own insurees (so each
     insuree-year lies in one chunk) and the next encounter ids; memory stays bounded."""
+    pol = policy or _default_policy()
     for c, start in enumerate(range(0, n, CHUNK)):
-        yield _chunk(min(CHUNK, n - start), seed, c, n, year=year, area=area)
+        yield _chunk(min(CHUNK, n - start), seed, c, n, year=year, area=area, policy=pol)
+
+
+def _default_policy() -> Policy:
+    from yibao.core.policy import load_pack
+    from yibao.packs import shipped_pack
+
+    return load_pack(shipped_pack("cq-2020"))
 
 
 def _chunk(
-    size: int, seed: int, c: int, total: int, *, year: int, area: str
+    size: int, seed: int, c: int, total: int, *, year: int, area: str, policy: Policy
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     import polars as pl
 
@@ -214,7 +237,55 @@ def _chunk(
         }
     ).with_columns(provider_code="H50" + pl.col("provider_code").cast(pl.String).str.zfill(9))
     lines = _lines(rng, cat, counts, covid > 0, expensive, first_id)
+    enc = _paid(enc, policy, _reversed(rng, m)[:, who])
     return _finish_encounters(enc, dt.date(year, 1, 1)), lines
+
+
+def _reversed(rng: np.random.Generator, m: int) -> np.ndarray:
+    """Per insuree and fund (rows: basic, serious, assistance): 0 paid as the
+    entitlement implies, otherwise a signed offset from it (a year after a reversal)."""
+    which = _choice(rng, m, [0.97, 0.02, 0.01])  # none, paid below, paid above
+    fund = rng.integers(0, 3, m)
+    below = -rng.integers(1, 5_000_000, m)
+    above = rng.integers(1, 2_000_000, m)
+    offset = np.where(which == 1, below, np.where(which == 2, above, 0))
+    return np.where(np.arange(3)[:, None] == fund[None, :], offset[None, :], 0)
+
+
+def _paid(enc: pl.DataFrame, policy: Policy, offset: np.ndarray) -> pl.DataFrame:
+    """The starting paid accumulators: ``H`` of each starting entitlement under
+    ``policy`` (SETTLEMENT.md §2), moved by ``offset`` where an insuree starts after a
+    reversal (never below 0)."""
+    import polars as pl
+
+    from yibao.core.engine.batch_ops import POLARS
+    from yibao.core.engine.rules import serious_entitled
+
+    scheme = pl.col("scheme")
+    basic: pl.Expr = pl.lit(0, pl.Int64)
+    serious: pl.Expr = pl.lit(0, pl.Int64)
+    for name in ("employee", "resident"):
+        cap = policy.basic_cap_fen[name]
+        basic = (
+            pl.when(scheme == name)
+            .then(pl.min_horizontal("start_basic_entitled_fen", pl.lit(cap)))
+            .otherwise(basic)
+        )
+        g = serious_entitled(pl.col("start_serious_base_fen"), policy.serious[name], POLARS)
+        serious = pl.when(scheme == name).then(g).otherwise(serious)
+    assistance: pl.Expr = pl.lit(0, pl.Int64)
+    for cat, terms in policy.assistance.items():
+        h = pl.min_horizontal("start_assistance_entitled_fen", pl.lit(terms.cap_fen))
+        assistance = pl.when(pl.col("assistance_category") == cat).then(h).otherwise(assistance)
+    moved = [
+        (h + pl.lit(pl.Series(o))).clip(0)
+        for h, o in zip((basic, serious, assistance), offset, strict=True)
+    ]
+    return enc.with_columns(
+        start_basic_paid_fen=moved[0].cast(pl.Int64),
+        start_serious_paid_fen=moved[1].cast(pl.Int64),
+        start_assistance_paid_fen=moved[2].cast(pl.Int64),
+    )  # fmt: skip
 
 
 def _lines(
@@ -236,9 +307,13 @@ def _lines(
     use_protocol = covid[owner] & (rng.random(total) < 0.3)
     item = np.where(use_protocol, protocol_items[rng.integers(0, len(protocol_items), total)], item)
     price = (cat["price"][item] * rng.uniform(0.9, 1.1, total)).astype(np.int64)
+    price = np.where(cat["fine"][item], price, price // 10**4 * 10**4)  # whole fen stay so
     big = expensive[owner] & (rng.random(total) < 0.5)
-    price = np.where(big, price * 200 + 1_000_000, price)
-    qty = np.array([500, 1000, 1000, 2000, 3000, 5000, 10000])[rng.integers(0, 7, total)]
+    price = np.where(big, price * 200 + 10**10, price)
+    # ten-thousandths: half a box to ten, and some fractions (a third, two thirds, …)
+    qty = np.array([5000, 10000, 10000, 20000, 30000, 50000, 100000, 3333, 6667, 12500])[
+        _choice(rng, total, [0.11, 0.22, 0.22, 0.11, 0.11, 0.11, 0.07, 0.02, 0.02, 0.01])
+    ]
     cap = cat["cap"][item]
     codes = ("X" + pl.Series("code", cat["code"]).cast(pl.String)).gather(item)
     return pl.DataFrame(
@@ -249,9 +324,9 @@ def _lines(
             "category": pl.Series(_CATEGORIES).gather(cat["category"][item]),
             "item_class": pl.Series(["A", "B", "C"]).gather(cat["cls"][item]),
             "selfpay_bp": cat["selfpay"][item].astype(np.int32),
-            "price_fen": price,
-            "qty_milli": qty.astype(np.int64),
-            "price_cap_fen": pl.Series("cap", cap.astype(np.int64)).clip(-1).replace(-1, None),
+            "price_e6": price,
+            "qty_e4": qty.astype(np.int64),
+            "price_cap_e6": pl.Series("cap", cap.astype(np.int64)).clip(-1).replace(-1, None),
             "in_protocol": cat["protocol"][item],
             "temp_code": cat["temp"][item],
         }
@@ -305,11 +380,16 @@ def _finish_encounters(enc: pl.DataFrame, jan1: dt.date) -> pl.DataFrame:
             "start_basic_entitled_fen",
             "start_serious_base_fen",
             "start_assistance_entitled_fen",
+            "start_basic_paid_fen",
+            "start_serious_paid_fen",
+            "start_assistance_paid_fen",
         )
     )
 
 
-def write_tables(n: int, seed: int, out: Path) -> tuple[Path, Path]:
+def write_tables(
+    n: int, seed: int, out: Path, *, policy: Policy | None = None
+) -> tuple[Path, Path]:
     """Generate ``n`` encounters chunk by chunk into ``out/E.parquet`` and
     ``out/L.parquet`` (LZ4-compressed Parquet); returns their paths."""
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -318,7 +398,7 @@ def write_tables(n: int, seed: int, out: Path) -> tuple[Path, Path]:
     paths = out / "E.parquet", out / "L.parquet"
     writers: list[pq.ParquetWriter] = []
     try:
-        for tables in chunks(n, seed):
+        for tables in chunks(n, seed, policy=policy):
             arrow = [t.to_arrow() for t in tables]
             if not writers:
                 writers = [

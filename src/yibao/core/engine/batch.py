@@ -3,9 +3,12 @@
 Settling the rows one by one in (insuree, calendar year of discharge_date,
 discharge_date, encounter_id) order, carrying the accumulators and the account balance,
 gives exactly what this module gives: every formula is a function of ``rules`` called
-with Polars expressions and ``POLARS`` operations, and every yearly cap is
-``capped_increment`` on an exclusive cumulative sum per insuree-year. The account is the
-same form: what it has paid before an encounter is ``min(balance, Σ allowed before)``.
+with Polars expressions and ``POLARS`` operations. Every yearly cap is paid in the paid
+form, batch-wise (SETTLEMENT.md §6, ``batch_waterfall.paid_form``): the entitlement
+before a row is an exclusive cumulative sum per insuree-year, what the fund has paid a
+cumulative sum and a running minimum (``rules.paid_since_start``). The account is
+``capped_increment``: what it has paid before an encounter is ``min(balance, Σ allowed
+before)``.
 
 Passes: ``covered`` resolves §3 per encounter (the encounter table is small);
 ``line_totals`` streams the lines through ``split_line`` and sums them per encounter
@@ -31,7 +34,7 @@ from yibao.core.engine.batch_checks import (
 )
 from yibao.core.engine.batch_ops import POLARS, PolarsOps
 from yibao.core.engine.batch_policy import SCHEMES, PolicyExprs
-from yibao.core.engine.batch_waterfall import order, place, waterfall
+from yibao.core.engine.batch_waterfall import FUNDS, order, place, waterfall
 from yibao.core.engine.model import MAX_FEN, SETLINFO_FIELDS
 from yibao.core.engine.rules import line_terms, split_line
 from yibao.core.errors import InvariantBroken
@@ -57,8 +60,11 @@ __all__ = [
 
 ACCUMULATOR_FIELDS = (
     "basic_entitled_after_fen",
+    "basic_paid_after_fen",
     "serious_base_after_fen",
+    "serious_paid_after_fen",
     "assistance_entitled_after_fen",
+    "assistance_paid_after_fen",
     "account_balance_after_fen",
 )
 OUT_COLUMNS = ("encounter_id", "covid", *SETLINFO_FIELDS, *ACCUMULATOR_FIELDS)
@@ -95,13 +101,13 @@ def covered(encounters: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
 
 def _line_parts(covered_ids: pl.Series) -> tuple[pl.Expr, tuple[pl.Expr, ...]]:
     """§4 per line: ``covered_item`` (§4.2) and ``split_line``'s amount and four parts."""
-    price, cls = pl.col("price_fen"), pl.col("item_class")
+    price, cls = pl.col("price_e6"), pl.col("item_class")
     item = pl.col("encounter_id").is_in(covered_ids.implode()) & (
         pl.col("in_protocol") | pl.col("temp_code")
     )  # §4.2 covered_item
     own_pay, selfpay = line_terms(cls == "C", cls == "B", item, pl.col("selfpay_bp"), POLARS)
-    cap = pl.col("price_cap_fen").fill_null(price)
-    return item, split_line(price, pl.col("qty_milli"), cap, own_pay, selfpay, POLARS)
+    cap = pl.col("price_cap_e6").fill_null(price)
+    return item, split_line(price, pl.col("qty_e4"), cap, own_pay, selfpay, POLARS)
 
 
 LINE_RESULT_COLUMNS = ("encounter_id", "sn", "det_item_fee_sumamt", "fulamt_ownpay_amt",
@@ -246,9 +252,41 @@ def settle_frame(
     if by_id:  # both sides sorted: a merge join, not a hash join
         encounters = encounters.with_columns(pl.col("encounter_id").set_sorted())
         totals = totals.sort("encounter_id")
+    fit = sums_fit(encounters.height, totals)
+    wide, done = _settle(encounters.with_row_index("row"), totals, bad_lines, px, by_id, more,
+                         sums_fit=fit)  # fmt: skip
+    if (done["inexact"] != 0).any():
+        done = _settle_again(done, encounters, totals, bad_lines, px, more, fit)
+    orphans = totals.join(encounters.select("encounter_id"), on="encounter_id", how="anti")
+    if done["ok"].all() and orphans.height == 0:
+        return BatchResult(_out(done, more), pl.DataFrame(schema=REJECT_COLUMNS))
+    rejects = _rejects(done, wide, px, orphans)
+    keep = done.join(rejects.select("encounter_id").unique(), on="encounter_id", how="anti")
+    return BatchResult(_out(keep.filter(pl.col("encounter_id").is_not_null()), more), rejects)
+
+
+def sums_fit(rows: int, totals: pl.DataFrame) -> bool:
+    """Whether every running sum of bounds over the frame stays below 2^62: a bound is
+    clipped to its stay's ``medfee_sumamt`` (at most ``MAX_FEN``), so the sum is at most
+    the rows times the largest stay (``batch_waterfall.paid_form``)."""
+    most = totals["medfee_sumamt"].clip(0, MAX_FEN).max() if totals.height else 0
+    return rows * int(most or 0) < 2**62  # type: ignore[arg-type]
+
+
+def _settle(
+    encounters: pl.DataFrame,
+    totals: pl.DataFrame,
+    bad_lines: pl.DataFrame,
+    px: PolicyExprs,
+    by_id: bool,
+    more: tuple[str, ...],
+    *,
+    sums_fit: bool,
+) -> tuple[pl.LazyFrame, pl.DataFrame]:
+    """Checks and waterfall over ``encounters`` (with their ``row`` index and, to settle
+    again, each fund's ``floor``): the resolved frame (lazy) and the settled rows."""
     joined = (
         encounters.lazy()
-        .with_row_index("row")
         .join(totals.lazy(), on="encounter_id", how="left", maintain_order="left")
         .join(
             bad_lines.lazy().rename({"reason": "line_reason"}),
@@ -266,28 +304,70 @@ def settle_frame(
                 ok=pl.col("ok") & all_hold(start_checks())
             ),
             px,
+            sums_fit=sums_fit,
+            floors="basic_floor" in encounters.columns,
         )
         .with_columns(carried=carried)
         .with_columns(ok=pl.col("ok") & pl.col("carried"))
         .select(*OUT_COLUMNS, *_KEPT, *(c for c in more if c not in _KEPT))
         .collect(engine="in-memory")  # order-dependent work: faster than streaming
     )
-    orphans = totals.join(encounters.select("encounter_id"), on="encounter_id", how="anti")
-    if done["ok"].all() and orphans.height == 0:
-        return BatchResult(_out(done, more), pl.DataFrame(schema=REJECT_COLUMNS))
-    rejects = _rejects(done, wide, px, orphans)
-    keep = done.join(rejects.select("encounter_id").unique(), on="encounter_id", how="anti")
-    return BatchResult(_out(keep.filter(pl.col("encounter_id").is_not_null()), more), rejects)
+    return wide, done
 
 
-_CARRIED = ("a_before", "s_before", "m_before")
+def _settle_again(
+    done: pl.DataFrame,
+    encounters: pl.DataFrame,
+    totals: pl.DataFrame,
+    bad_lines: pl.DataFrame,
+    px: PolicyExprs,
+    more: tuple[str, ...],
+    fit: bool,
+) -> pl.DataFrame:
+    """The insuree-years where a fund's ``H`` fell below what it had paid (a pack or
+    scheme change within the year, ``batch_waterfall.paid_form``), settled again until
+    exact, fund by fund in waterfall order.
+
+    Each round raises the first inexact fund's ``floor`` to what it had paid before each
+    row in the last round. Those amounts never exceed what settling one by one gives
+    (the form is monotone in ``H``, and the earlier funds are exact by then), and each
+    round makes at least the first inexact row of every year exact, so the rounds end:
+    at most one per row and fund. Years holding a row that breaks a rule are left as
+    they are (they are rejected whole)."""
+    key = ["insuree_id", "year"]
+    bad_years = done.filter(~pl.col("ok")).select(key).unique()
+    years = done.filter(pl.col("inexact") != 0).select(key).unique()
+    rows = done.join(years.join(bad_years, on=key, how="anti"), on=key, how="semi")["row"]
+    if rows.len() == 0:
+        return done
+    part = encounters.with_row_index("row").filter(pl.col("row").is_in(rows.implode()))
+    part = part.with_columns(pl.lit(0, pl.Int64).alias(f"{n}_floor") for n in FUNDS)
+    by_id = part["encounter_id"].is_sorted()
+    wanted = tuple(dict.fromkeys((*more, *_PAID_BEFORE)))
+    for _ in range(len(FUNDS) * part.height + 1):
+        _, again = _settle(part, totals, bad_lines, px, by_id, wanted, sums_fit=fit)
+        bits = {int(b) for b in again["inexact"].unique() if b}
+        if not bits:
+            kept = done.filter(~pl.col("row").is_in(rows.implode()))
+            return pl.concat([kept, again.select(done.columns)])
+        fund = FUNDS[min((b & -b).bit_length() - 1 for b in bits)]  # the earliest fund
+        paid = again[f"{fund}_paid_before_fen"]
+        part = part.with_columns(pl.max_horizontal(f"{fund}_floor", paid).alias(f"{fund}_floor"))
+    raise InvariantBroken("the paid form of a yearly cap did not settle")  # pragma: no cover
+
+
+_CARRIED = ("a_before", "basic_paid_before_fen", "s_before", "serious_paid_before_fen",
+            "m_before", "assistance_paid_before_fen")  # fmt: skip
+_PAID_BEFORE = tuple(f"{n}_paid_before_fen" for n in FUNDS)
 EXPLAIN_COLUMNS = ("pack", "v", "scheme", "resident_tier", "provider_level", "admission_seq",
                    "transferred", "n_lines", "d", "out_of_area", "cut", "waived", "r", "raw",
-                   "a_before", "serious_base", "s_before", "s_after", "m_base", "m_raw",
-                   "m_before", "oos", "rule", "allowed", "balance_before", "covid_status",
-                   "assistance_category")  # fmt: skip
+                   "a_before", "basic_paid_before_fen", "serious_base", "s_before",
+                   "serious_paid_before_fen", "serious_g_after_fen", "m_base", "m_raw",
+                   "m_before", "assistance_paid_before_fen", "oos", "rule", "allowed",
+                   "balance_before", "covid_status", "assistance_category")  # fmt: skip
 """The columns of each step's inputs that a settlement's facts are read from."""
-_KEPT = ("row", "insuree_id", "year", "ok", "carried", "first", "balance_before", "one_stop")
+_KEPT = ("row", "insuree_id", "year", "ok", "carried", "first", "balance_before", "one_stop",
+         "inexact")  # fmt: skip
 
 
 def _rejects(

@@ -4,7 +4,9 @@ Each check is ``(key path, holds, message)``: the same types, enumerations and r
 ``engine/model.py`` and the rules of ``engine/validate.py`` (resident tier, 6-digit
 regions, admit ≤ discharge, no self-transfer, unique ``sn`` within a stay, a known
 assistance category), plus the file-level ones a table adds (a line's encounter exists,
-an encounter id is unique) and the int64 bounds of DECISIONS 0022. ``holds`` is null
+an encounter id is unique) and the int64 bounds of DECISIONS 0022 and SETTLEMENT.md §1
+(a line's ``price_e6 * qty_e4`` at most 2^63 − 1, tested without forming the product,
+which an int64 column would wrap silently). ``holds`` is null
 where an input is null, which counts as broken. The hot path ANDs the ``holds`` terms;
 messages are built only for the few rows that break one.
 """
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from yibao.core.engine.model import MAX_FEN, MAX_PRICE_FEN, MAX_QTY_MILLI
+from yibao.core.engine.model import MAX_FEN, MAX_I64
 
 __all__ = [
     "CATEGORIES",
@@ -38,8 +40,11 @@ MAX_LINES = 100_000  # SettleRequest.lines
 STARTS = (
     "account_balance_fen",
     "start_basic_entitled_fen",
+    "start_basic_paid_fen",
     "start_serious_base_fen",
+    "start_serious_paid_fen",
     "start_assistance_entitled_fen",
+    "start_assistance_paid_fen",
 )
 _TEXT = 64  # model.Text
 _SHORT = {"med_type": 8, "assistance_category": 32}
@@ -80,12 +85,16 @@ def _region(col: str) -> Check:
 
 
 def line_checks(*, fast: bool = False) -> list[Check]:
-    """Every rule a line row must keep (``model.Line`` and the int64 bound); ``fast``
-    may flag a valid row (text lengths in bytes) but never passes an invalid one."""
-    product = pl.col("price_fen") * pl.col("qty_milli")
-    amount = (product + 500) // 1000  # line_amount; at most MAX_FEN exactly when
-    most = (MAX_FEN + 1) * 1000 - 501  # product + 500 < (MAX_FEN + 1) * 1000
-    cap = pl.col("price_cap_fen")
+    """Every rule a line row must keep (``model.Line`` and the bound of SETTLEMENT.md §1);
+    ``fast`` may flag a valid row (text lengths in bytes) but never passes an invalid one.
+
+    ``price_e6 * qty_e4 <= 2^63 − 1`` is ``qty_e4 <= (2^63 − 1) // price_e6`` for a
+    positive price (exact for integers): the product itself would wrap in int64. Such a
+    line's amount is below 9.3 × 10^10 fen, so it never passes ``MAX_FEN`` either.
+    """
+    price, qty, cap = pl.col("price_e6"), pl.col("qty_e4"), pl.col("price_cap_e6")
+    too_big = (price > 0) & (qty > MAX_I64 // price)  # null (no division) when price is 0
+    shown = _show("price_e6"), _show("qty_e4")
     return [
         _present("encounter_id"),
         _text("sn", fast=fast),
@@ -93,20 +102,16 @@ def line_checks(*, fast: bool = False) -> list[Check]:
         _enum("category", CATEGORIES),
         _enum("item_class", ITEM_CLASSES),
         _range("selfpay_bp", 0, 10000),
-        _range("price_fen", 0, MAX_PRICE_FEN),
-        _range("qty_milli", 0, MAX_QTY_MILLI),
+        _range("price_e6", 0, MAX_I64),
+        _range("qty_e4", 0, MAX_I64),
         (
-            "price_cap_fen",
-            cap.is_null() | cap.is_between(0, MAX_PRICE_FEN),
-            pl.format(f"{{}} is outside 0..{MAX_PRICE_FEN}", _show("price_cap_fen")),
+            "price_cap_e6",
+            cap.is_null() | cap.is_between(0, MAX_I64),
+            pl.format(f"{{}} is outside 0..{MAX_I64}", _show("price_cap_e6")),
         ),
         _present("in_protocol"),
         _present("temp_code"),
-        (
-            "price_fen",
-            product <= most,
-            pl.format(f"the line's amount {{}} exceeds {MAX_FEN}", amount),
-        ),
+        ("qty_e4", ~too_big, pl.format("price_e6 × qty_e4 = {} × {} exceeds 2^63 − 1", *shown)),
     ]
 
 

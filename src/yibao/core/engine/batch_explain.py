@@ -5,9 +5,9 @@ from the state the batch carried to it (DECISIONS 0092).
 
 Every amount and every step's input is a column the batch computed with ``rules``;
 what is read here from the pack (clauses, caps, the overlay version's terms) is looked up
-by the row's pack and version index, and G(x) of §5.4 before the stay is the shared
-``rules.serious_entitled``. Each settlement then passes the scalar engine's invariants.
-Pure: frames in, tuples out.
+by the row's pack and version index. Every record is built by keyword, as ``settle``
+builds it. Each settlement then passes the scalar engine's invariants. Pure: frames in,
+tuples out.
 """
 
 from __future__ import annotations
@@ -34,12 +34,10 @@ from yibao.core.engine.model import (
     SetlInfo,
     Settlement,
 )
-from yibao.core.engine.rules import SCALAR, serious_entitled
 from yibao.core.errors import InvariantBroken
 
 __all__ = ["settlements"]
 
-_new = tuple.__new__
 _MAY_PAY = ("none", "inscope", "all")  # batch_policy's account rule codes
 _LEVELS = ("01", "02", "03")  # chrgitm_lv 甲 乙 丙 (by item class, covered or not)
 _LEVEL_CODE = {"A": 0, "B": 1, "C": 2}
@@ -61,7 +59,13 @@ def _lines(results: pl.DataFrame) -> dict[int, tuple[LineResult, ...]]:
     cols = [frame[c].to_list() for c in frame.columns[1:7]]
     levels = [_LEVELS[x] for x in frame["lv"].to_list()]
     rules = [_RULES[x] for x in frame["rule"].to_list()]
-    made = [_new(LineResult, t) for t in zip(*cols, levels, rules, strict=True)]
+    made = [
+        LineResult(feedetl_sn=sn, det_item_fee_sumamt=amount, fulamt_ownpay_amt=own,
+                   overlmt_amt=over, preselfpay_amt=pre, inscp_scp_amt=inscp, chrgitm_lv=lv,
+                   rule=rule)
+        for sn, amount, own, over, pre, inscp, lv, rule in zip(*cols, levels, rules,
+                                                                 strict=True)
+    ]  # fmt: skip
     out: dict[int, tuple[LineResult, ...]] = {}
     at = 0
     runs = frame["encounter_id"].rle().struct.unnest()
@@ -108,36 +112,81 @@ def _settlement(r: dict[str, Any], amounts: list[int], lines: tuple[LineResult, 
     ov = v if covid else None
     scheme = r["scheme"]
     insured = scheme != "none"
-    tier = r["resident_tier"]
-    k = scheme if scheme != "resident" else ("resident_1" if tier == 1 else "resident_2")
+    tier = 1 if r["resident_tier"] == 1 else 2  # residents only (settle's scheme_key)
     table = p.serious[scheme] if insured else None
-    g_before = 0
-    if table is not None and r["s_after"] > table.threshold_fen:  # as settle: G only above
-        g_before = serious_entitled(r["s_before"], table, SCALAR)
     terms = p.assistance.get(r["assistance_category"])
     covered = ov is not None and ov.protocol_in_scope
-    forbidden = ov is not None and ov.account_forbidden
-    facts = _new(Facts, (
-        scheme, k, r["provider_level"], r["admission_seq"], r["transferred"], r["n_lines"],
-        ov.clause if covered and ov is not None else CATALOG_CLAUSE,
-        r["d"], p.deductible_clause, r["out_of_area"], r["cut"],
-        r["out_of_area"] and r["waived"], p.ratio_clause,
-        r["raw"], p.basic_cap_fen[scheme] if insured else 0, r["a_before"], p.basic_cap_clause,
-        r["serious_base"], r["s_before"], g_before,
-        table.threshold_fen if table else 0, table.cap_fen if table else 0,
-        table.clause if table else "",
-        r["assistance_category"], terms is not None, r["m_base"],
-        terms.ratio_bp if terms else 0, r["m_raw"], r["m_before"],
-        terms.cap_fen if terms else 0, p.assistance_clause,
-        r["covid_status"], ov.subsidy_scope if ov else None,
-        ov.fiscal_fund_code if ov else None, r["oos"], forbidden, _MAY_PAY[r["rule"]],
-        r["allowed"], p.account_clause,
-    ))  # fmt: skip
-    return _new(Settlement, (
-        p.id, p.sha256, eid, psn, covid, ov.clause if ov is not None else None, r["r"],
-        _new(SetlInfo, amounts), lines,
-        Accumulators(r["a_before"], r["s_before"], r["m_before"]),
-        Accumulators(r["basic_entitled_after_fen"], r["serious_base_after_fen"],
-                     r["assistance_entitled_after_fen"]),
-        r["balance_before"], r["account_balance_after_fen"], facts,
-    ))  # fmt: skip
+    facts = Facts(
+        scheme=scheme,
+        scheme_key=scheme if scheme != "resident" else f"resident_{tier}",
+        level=r["provider_level"],
+        admission_seq=r["admission_seq"],
+        transfer=r["transferred"],
+        line_count=r["n_lines"],
+        line_clause=ov.clause if covered and ov is not None else CATALOG_CLAUSE,
+        d_fen=r["d"],
+        deductible_clause=p.deductible_clause,
+        out_of_area=r["out_of_area"],
+        referral_cut=r["cut"],
+        cut_waived=r["out_of_area"] and r["waived"],
+        ratio_clause=p.ratio_clause,
+        basic_raw_fen=r["raw"],
+        basic_cap_fen=p.basic_cap_fen[scheme] if insured else 0,
+        basic_before_fen=r["a_before"],
+        basic_paid_before_fen=r["basic_paid_before_fen"],
+        basic_cap_clause=p.basic_cap_clause,
+        serious_base_fen=r["serious_base"],
+        serious_before_fen=r["s_before"],
+        serious_paid_before_fen=r["serious_paid_before_fen"],
+        serious_g_after_fen=r["serious_g_after_fen"],  # G(S + base): 0 up to the threshold
+        serious_threshold_fen=table.threshold_fen if table else 0,
+        serious_cap_fen=table.cap_fen if table else 0,
+        serious_clause=table.clause if table else "",
+        assistance_category=r["assistance_category"],
+        assisted=terms is not None,
+        assistance_base_fen=r["m_base"],
+        assistance_ratio_bp=terms.ratio_bp if terms else 0,
+        assistance_raw_fen=r["m_raw"],
+        assistance_before_fen=r["m_before"],
+        assistance_paid_before_fen=r["assistance_paid_before_fen"],
+        assistance_cap_fen=terms.cap_fen if terms else 0,
+        assistance_clause=p.assistance_clause,
+        covid_status=r["covid_status"],
+        subsidy_scope=ov.subsidy_scope if ov else None,
+        fiscal_fund_code=ov.fiscal_fund_code if ov else None,
+        out_of_scope_fen=r["oos"],
+        account_forbidden=ov is not None and ov.account_forbidden,
+        may_pay=_MAY_PAY[r["rule"]],
+        account_allowed_fen=r["allowed"],
+        account_clause=p.account_clause,
+    )
+    return Settlement(
+        pack_id=p.id,
+        pack_sha256=p.sha256,
+        encounter_id=eid,
+        insuree_id=psn,
+        covid=covid,
+        overlay_clause=ov.clause if ov is not None else None,
+        ratio_bp=r["r"],
+        setlinfo=SetlInfo(**dict(zip(SETLINFO_FIELDS, amounts, strict=True))),
+        lines=lines,
+        accumulators_before=Accumulators(
+            basic_entitled_fen=r["a_before"],
+            basic_paid_fen=r["basic_paid_before_fen"],
+            serious_base_fen=r["s_before"],
+            serious_paid_fen=r["serious_paid_before_fen"],
+            assistance_entitled_fen=r["m_before"],
+            assistance_paid_fen=r["assistance_paid_before_fen"],
+        ),
+        accumulators_after=Accumulators(
+            basic_entitled_fen=r["basic_entitled_after_fen"],
+            basic_paid_fen=r["basic_paid_after_fen"],
+            serious_base_fen=r["serious_base_after_fen"],
+            serious_paid_fen=r["serious_paid_after_fen"],
+            assistance_entitled_fen=r["assistance_entitled_after_fen"],
+            assistance_paid_fen=r["assistance_paid_after_fen"],
+        ),
+        account_balance_before_fen=r["balance_before"],
+        account_balance_after_fen=r["account_balance_after_fen"],
+        facts=facts,
+    )

@@ -1,8 +1,10 @@
 """§5 over the encounter frame, with §6's cumulative sums per insuree-year.
 
 ``place`` gives every row its place in the settlement order without sorting the frame
-(DECISIONS 0021); ``before``/``start`` read the carried state through it; ``waterfall``
-is §5.1–§5.9, each step a function of ``rules``. Used by ``batch.settle_frame``.
+(DECISIONS 0021); ``before``/``start`` read the carried state through it; ``paid_form``
+is §6's batch form of a yearly cap (a cumulative sum and a running minimum per
+insuree-year); ``waterfall`` is §5.1–§5.9, each step a function of ``rules``. Used by
+``batch.settle_frame``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import polars as pl
 
 from yibao.core.engine.batch_ops import POLARS
 from yibao.core.engine.batch_policy import PolicyExprs
+from yibao.core.engine.model import MAX_FEN
 from yibao.core.engine.rules import (
     account_allowed,
     assistance_base,
@@ -18,11 +21,16 @@ from yibao.core.engine.rules import (
     capped_increment,
     deductible,
     fiscal_subsidy,
+    paid_since_start,
     referral_ratio,
 )
 from yibao.core.money import mul_bp
 
-__all__ = ["ORDER", "before", "order", "place", "start", "waterfall"]
+__all__ = ["FUNDS", "ORDER", "before", "order", "paid_form", "place", "start", "waterfall"]
+
+FUNDS = ("basic", "serious", "assistance")
+"""The capped funds, in waterfall order: ``{fund}_pay``, ``{fund}_paid_before_fen``,
+``{fund}_floor`` and ``start_{fund}_paid_fen`` are named after them."""
 
 ORDER = ("insuree_id", "discharge_date", "encounter_id")
 
@@ -81,8 +89,90 @@ def place(frame: pl.LazyFrame, order: pl.Expr) -> pl.LazyFrame:
     )  # fmt: skip
 
 
-def waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
-    """§5.1–§5.9 with the cumulative sums of §6, one stage per carried quantity."""
+def paid_form(
+    frame: pl.LazyFrame,
+    fund: str,
+    entitled_after: pl.Expr,
+    bound: pl.Expr,
+    *,
+    sums_fit: bool,
+    floor: bool = False,
+) -> pl.LazyFrame:
+    """§6 the batch form of a yearly cap: what ``fund`` pays on each row and what it had
+    paid before (``{fund}_pay``, ``{fund}_paid_before_fen``).
+
+    ``entitled_after`` is ``H(E_k)`` (the capped cumulative entitlement after the row),
+    ``bound`` is ``b_k``; ``P_0`` is ``start_{fund}_paid_fen`` on the year's first row.
+    With ``g_k = max(0, H(E_k) − P_0)`` and ``B_k`` the cumulative bound,
+    ``P_k − P_0 = B_k + min(0, min_{j<=k}(g_j − B_j))`` (``rules.paid_since_start``) in
+    ``ORDER``, and ``pay_k`` is the difference of consecutive ``P``'s. A row with
+    ``b_k = 0`` pays nothing and leaves ``P`` as it was (its gap term counts as 0).
+
+    The running minimum is taken in year order without sorting the frame: gathered
+    through ``perm``, made per insuree-year by an offset, scattered back through ``inv``.
+    With ``S`` the sum of the bounds of all earlier years (in ``ORDER``) and
+    ``m_j = min(0, g_j − B_j)``, every ``S − m_j`` of a year is at least its ``S``, which
+    is at least every such value of the years before; so one running maximum of
+    ``S − m_j`` over the whole frame, less ``S``, is the year's own running minimum. The
+    bounds are clipped to ``[0, medfee_sumamt]`` and the gaps to ``[0, MAX_FEN]`` (no
+    change on a valid row, SETTLEMENT.md §5), so ``S`` never passes the table's rows
+    times its largest stay; ``sums_fit`` says that is below 2^62 (``batch.settle_frame``).
+    Otherwise the running minimum is taken per year with ``over`` (slower, same values).
+
+    The form holds when ``H(E_k)`` never falls below what the fund has paid (one pack
+    and scheme over the year: ``E`` and ``H`` never decrease). Where a pack or scheme
+    change lowers ``H`` below it, ``inexact`` (``waterfall``) flags the row and
+    ``settle_frame`` settles the year again with ``{fund}_floor`` raised to what the
+    fund had paid (``floor``): ``max(H(E_k), P_{k−1})`` pays the same 0 there.
+    """
+    c = pl.col
+    p0, g, b, f, f_prev = (f"{fund}_{x}" for x in ("p0", "g", "b", "f_s", "f_prev_s"))
+    if floor:
+        entitled_after = pl.max_horizontal(entitled_after, c(f"{fund}_floor"))
+    frame = frame.with_columns(**{p0: start(f"start_{fund}_paid_fen")}).with_columns(
+        **{
+            g: (entitled_after - c(p0)).clip(0, MAX_FEN),
+            b: bound.clip(0, c("medfee_sumamt").clip(0, MAX_FEN)),
+        }
+    )
+    bs, gs = c(b).gather(c("perm")), c(g).gather(c("perm"))  # in ORDER from here
+    upto = bs.cum_sum()
+    earlier = pl.when(c("first_s")).then(upto - bs).forward_fill()  # S: the years before
+    bound_sum = upto - earlier  # B_k
+    gap = pl.when(bs > 0).then(pl.min_horizontal(gs - bound_sum, 0)).otherwise(0)
+    if sums_fit:
+        min_gap = earlier - (earlier - gap).cum_max()
+        frame = frame.with_columns(**{f: paid_since_start(bound_sum, min_gap, POLARS)})
+    else:  # the terms as columns first: ``over`` evaluates its input per year
+        frame = frame.with_columns(**{f: bound_sum, f_prev: gap}).with_columns(
+            **{f: paid_since_start(c(f), c(f_prev).cum_min().over(c("first_s").cum_sum()),
+                                   POLARS)}
+        )  # fmt: skip
+    return frame.with_columns(
+        **{f_prev: pl.when(c("first_s")).then(0).otherwise(c(f).shift(1))}
+    ).with_columns(
+        **{
+            f"{fund}_pay": (c(f) - c(f_prev)).gather(c("inv")),
+            f"{fund}_paid_before_fen": c(p0) + c(f_prev).gather(c("inv")),
+        }
+    )
+
+
+def _inexact() -> pl.Expr:
+    """Bit ``2^i`` for ``FUNDS[i]``: the row pays under a bound (``b > 0``) while its
+    ``g`` is below what the fund has paid since the start (``paid_form``)."""
+    c = pl.col
+    short = [(c(f"{n}_b") > 0) & (c(f"{n}_g") < c(f"{n}_paid_before_fen") - c(f"{n}_p0"))
+             for n in FUNDS]  # fmt: skip
+    bits = [s.cast(pl.Int8) * (1 << i) for i, s in enumerate(short)]
+    return pl.sum_horizontal(bits).cast(pl.Int8)
+
+
+def waterfall(
+    frame: pl.LazyFrame, px: PolicyExprs, *, sums_fit: bool = True, floors: bool = False
+) -> pl.LazyFrame:
+    """§5.1–§5.9 with the cumulative sums of §6, one stage per carried quantity; every
+    yearly cap in the paid form (``paid_form``; ``sums_fit``, ``floors`` as there)."""
     c = pl.col
     insured = c("s") != 2
     inscp = c("inscp_scp_amt")
@@ -99,6 +189,7 @@ def waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
         POLARS,
     )
     r = pl.when(insured).then(referral_ratio(px.ratio_bp(), cut, px.referral_cut_bp(), POLARS))
+    opts = {"sums_fit": sums_fit, "floor": floors}
     frame = (
         frame.with_columns(
             d=pl.when(insured).then(d).otherwise(0),
@@ -111,38 +202,39 @@ def waterfall(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
         .with_columns(raw=basic_raw(inscp, c("act_pay_dedc"), c("r")))
         .with_columns(a_before=start("start_basic_entitled_fen") + before(c("raw")))
     )
-    hifp = capped_increment(c("a_before"), c("raw"), px.basic_cap_fen(), POLARS)
+    a_after = POLARS.least(c("a_before") + c("raw"), px.basic_cap_fen())
+    basic_bound = pl.when(insured).then(inscp - c("act_pay_dedc")).otherwise(0)  # else pays 0
     pool = inscp - c("act_pay_dedc") - c("hifp_pay")
     frame = (
-        frame.with_columns(hifp_pay=hifp)
+        paid_form(frame, "basic", a_after, basic_bound, **opts)
+        .with_columns(hifp_pay=c("basic_pay"))
         .with_columns(
             pool_selfpay_amt=pool,
             serious_base=pl.when(insured).then(c("act_pay_dedc") + pool).otherwise(0),
         )
         .with_columns(s_before=start("start_serious_base_fen") + before(c("serious_base")))
+        .with_columns(s_after=c("s_before") + c("serious_base"))
+        .with_columns(serious_g_after_fen=px.serious_entitled(c("s_after"), POLARS))
     )
-    g_after = px.serious_entitled(c("s_after"), POLARS)
-    frame = frame.with_columns(s_after=c("s_before") + c("serious_base")).with_columns(
-        serious=g_after - px.serious_entitled(c("s_before"), POLARS)
-    )
+    frame = paid_form(frame, "serious", c("serious_g_after_fen"), c("serious_base"), **opts)
     include = px.assistance_term(lambda p, k: int(p.assistance[k].include_out_of_scope)) == 1
     m_base = assistance_base(
-        c("act_pay_dedc") + c("pool_selfpay_amt"), c("serious"), c("oos"), include, POLARS
+        c("act_pay_dedc") + c("pool_selfpay_amt"), c("serious_pay"), c("oos"), include, POLARS
     )
     ratio_m = px.assistance_term(lambda p, k: p.assistance[k].ratio_bp)  # 0: not assisted
     frame = (
         frame.with_columns(
-            hifob_pay=pl.when(c("s") == 0).then(c("serious")).otherwise(0),
-            hifmi_pay=pl.when(c("s") == 1).then(c("serious")).otherwise(0),
+            hifob_pay=pl.when(c("s") == 0).then(c("serious_pay")).otherwise(0),
+            hifmi_pay=pl.when(c("s") == 1).then(c("serious_pay")).otherwise(0),
             m_base=pl.when(px.assisted()).then(m_base).otherwise(0),
         )
         .with_columns(m_raw=mul_bp(c("m_base"), ratio_m))
         .with_columns(m_before=start("start_assistance_entitled_fen") + before(c("m_raw")))
     )
     cap_m = px.assistance_term(lambda p, k: p.assistance[k].cap_fen)
-    return _personal(
-        frame.with_columns(maf_pay=capped_increment(c("m_before"), c("m_raw"), cap_m, POLARS)), px
-    )
+    m_after = POLARS.least(c("m_before") + c("m_raw"), cap_m)
+    frame = paid_form(frame, "assistance", m_after, c("m_base"), **opts)
+    return _personal(frame.with_columns(maf_pay=c("assistance_pay")), px)
 
 
 def _personal(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
@@ -167,8 +259,12 @@ def _personal(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
     return frame.with_columns(acct_pay=acct).with_columns(
         psn_cash_pay=rest - c("acct_pay"),
         basic_entitled_after_fen=c("a_before") + c("raw"),
+        basic_paid_after_fen=c("basic_paid_before_fen") + c("hifp_pay"),
         serious_base_after_fen=c("s_after"),
+        serious_paid_after_fen=c("serious_paid_before_fen") + c("serious_pay"),
         assistance_entitled_after_fen=c("m_before") + c("m_raw"),
+        assistance_paid_after_fen=c("assistance_paid_before_fen") + c("maf_pay"),
         account_balance_after_fen=c("balance_before") - c("acct_pay"),
         one_stop=c("covid") & subsidy_all,
+        inexact=_inexact(),
     )
