@@ -21,7 +21,7 @@
 Adapters map the tree once: the API to problem+json (RFC 9457), the CLI to exit 2 and
 one stderr line, the national envelope to ``infcode = -1`` with ``err_msg``.
 Each problem is ``(path, message)``; ``path`` is a dotted key path such as
-``lines.2.price_fen``.
+``lines.2.price_e6``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """JSON -> ``SettleRequest``, strictly: unknown keys, wrong types or enumerations and
-negative amounts are refused with the key path of each problem (e.g. ``lines.1.price_fen``).
+negative amounts are refused with the key path of each problem (e.g. ``lines.1.price_e6``).
 
 Pydantic validates the engine's own dataclasses (no second schema to keep in step).
 """
