@@ -127,6 +127,31 @@ def test_sub_fen_prices_and_fractional_quantities_settle_to_the_fen(api: Api) ->
     assert all(isinstance(v, int) for v in info.values())
 
 
+def test_the_hospitals_total_is_checked_against_what_is_settled(api: Api) -> None:
+    """A partial refund nets into its line, priced once: 120 yuan × 0.3333 (4000 fen) less
+    0.1111 (−1333 fen) uploads as 2667 fen but settles 0.2222 × 120 = 26.664 -> 2666 fen.
+    The hospital's medfee_sumamt must be the settled total; anything else is refused and
+    nothing is stored."""
+    c = api.client
+    eid = _admit(api)
+    _fees(api, eid, [
+        {"sn": "1", "code": "XJ05AXA159A001010101445", "price_e6": 120_000_000, "qty_e4": 3_333},
+        {"sn": "2", "code": "XJ05AXA159A001010101445", "price_e6": 120_000_000,
+         "qty_e4": -1_111, "reverses_sn": "1"},
+    ])  # fmt: skip
+    before = api.counts()
+    url = f"/v1/encounters/{eid}/settlement"
+    bad = c.post(url, json={"discharge_date": "2020-02-12", "medfee_sumamt": 2667},
+                 headers=api.h())  # fmt: skip
+    assert bad.status_code == 422, bad.text
+    assert "medfee_sumamt" in bad.text and "2666" in bad.text
+    assert api.counts() == before
+    ok = c.post(url, json={"discharge_date": "2020-02-12", "medfee_sumamt": 2666},
+                headers=api.h())  # fmt: skip
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["setlinfo"]["medfee_sumamt"] == 2666
+
+
 def test_an_amount_that_is_not_price_times_qty_is_refused(api: Api) -> None:
     eid = _admit(api)
     before = api.counts()

@@ -18,6 +18,7 @@ from yibao.core.errors import (
     InvalidRequest,
     NotFound,
 )
+from yibao.core.money import line_amount
 from yibao.core.policy.model import Policy
 from yibao.core.privacy import mask_psn_no
 from yibao.services import catalog
@@ -110,10 +111,12 @@ def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str
                        f"not {discharge_date}")  # fmt: skip
     if not rows:
         raise NotYet(f"encounter {enc.id} has no fee lines to settle (2301 first)", "offline")
-    total = sum(r.amount_fen for r in rows)
+    lines = _engine_lines(rows)
+    total = sum(line_amount(ln.price_e6, ln.qty_e4) for ln in lines)  # = the medfee settled
     if medfee_sumamt is not None and medfee_sumamt != total:
         raise InvalidRequest.of([("medfee_sumamt", f"the hospital's total {medfee_sumamt} fen "
-                                  f"is not the uploaded lines' {total} fen")])  # fmt: skip
+                                  f"is not the settlement's {total} fen (each line priced once "
+                                  "on its quantity net of refunds, half up)")])  # fmt: skip
     prov = _designated(ctx, uow, enc.provider_code, day)
     year, psn, now = day.year, enc.insuree_id, ctx.now()
     if lock:
@@ -137,7 +140,7 @@ def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str
     balance = ins.account_opening_fen + moved
     v = policy.overlay_on(day)
     req = engine.SettleRequest(ins.engine(balance if acct_used else 0), prov.engine(),
-                               _engine_encounter(enc, day, seq, v), _engine_lines(rows),
+                               _engine_encounter(enc, day, seq, v), lines,
                                acc)  # fmt: skip
     s = engine.settle(req, policy)
     share = v.central_share_for(s.facts.covid_status) if s.covid and v is not None else 0
