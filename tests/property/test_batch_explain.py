@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.batch_oracle import requests_of, to_tables
-from tests.property.test_batch import _shuffle_ids, starts, with_starts, years
+from tests.property.test_batch import _shuffle_ids, low_caps, starts, with_starts, years
 from tests.strategies import pack_docs, policy_of
 from yibao.core.engine.batch import (
     covered,
@@ -91,7 +91,7 @@ def test_two_packs(a: dict, b: dict, rows: list, how: list) -> None:
 
 
 @settings(FAST, max_examples=25)
-@given(pack_docs(), years(mixed=True), starts)
+@given(low_caps(), years(mixed=True), starts)
 def test_caps_that_change_within_a_year(doc: dict, rows: list, how: list) -> None:
     packs = [policy_of(doc)]
     enc, lines = to_tables(with_starts(rows, packs[0], how))
