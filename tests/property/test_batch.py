@@ -245,7 +245,8 @@ def test_exclusive_sums_equal_cum_sum_over(rows: list[tuple[int, int, int]]) -> 
     )
     got = (
         place(frame.lazy(), order(frame, by_id=False))
-        .select("encounter_id", b=before(pl.col("x")))
+        .pipe(before, "b", pl.col("x"))
+        .select("encounter_id", "b")
         .collect()
     )
     want = frame.sort("insuree_id", "discharge_date", "encounter_id").select(

@@ -90,10 +90,17 @@ def line_checks(*, fast: bool = False) -> list[Check]:
 
     ``price_e6 * qty_e4 <= 2^63 − 1`` is ``qty_e4 <= (2^63 − 1) // price_e6`` for a
     positive price (exact for integers): the product itself would wrap in int64. Such a
-    line's amount is below 9.3 × 10^10 fen, so it never passes ``MAX_FEN`` either.
+    line's amount is below 9.3 × 10^10 fen, so it never passes ``MAX_FEN`` either. The
+    ``fast`` form divides nothing: below 2^40 × 2^23, 2^23 × 2^40 or 2^32 × 2^31 (a price
+    up to 1.1 million yuan and up to 838 units, …) the product fits.
     """
     price, qty, cap = pl.col("price_e6"), pl.col("qty_e4"), pl.col("price_cap_e6")
     too_big = (price > 0) & (qty > MAX_I64 // price)  # null (no division) when price is 0
+    if fast:
+        fits = pl.any_horizontal(
+            (price < 2**a) & (qty < 2**b) for a, b in ((40, 23), (23, 40), (32, 31))
+        )
+        too_big = ~fits
     shown = _show("price_e6"), _show("qty_e4")
     return [
         _present("encounter_id"),

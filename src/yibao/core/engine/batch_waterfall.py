@@ -35,18 +35,22 @@ FUNDS = ("basic", "serious", "assistance")
 ORDER = ("insuree_id", "discharge_date", "encounter_id")
 
 
-def before(x: pl.Expr) -> pl.Expr:
-    """Σ x over the earlier rows of the row's insuree-year (in ``ORDER``).
+def before(frame: pl.LazyFrame, name: str, x: pl.Expr) -> pl.LazyFrame:
+    """``frame`` with ``name``: Σ x over the earlier rows of the row's insuree-year (in
+    ``ORDER``).
 
     The same values as ``x.cum_sum().over(insuree, year)`` less ``x`` in that order,
     without sorting the frame or hashing the group keys: ``x`` is gathered into year
-    order (``perm``), summed running, less the running sum at the year's first row, and
-    scattered back (``inv``). int64 sums wrap, so the difference is exact whenever the
-    true value fits (DECISIONS 0022).
+    order (``perm``), summed running (exclusive), less that sum at the year's first row,
+    and scattered back (``inv``). Two stages, so that nothing is computed twice. int64
+    sums wrap, so the difference is exact whenever the true value fits (DECISIONS 0022).
     """
-    xs = x.gather(pl.col("perm"))
-    upto = xs.cum_sum() - xs
-    return (upto - pl.when(pl.col("first_s")).then(upto).forward_fill()).gather(pl.col("inv"))
+    upto = f"{name}_upto_s"
+    running = x.gather(pl.col("perm")).cum_sum().shift(1, fill_value=0)
+    first = pl.when(pl.col("first_s")).then(pl.col(upto)).forward_fill()
+    return frame.with_columns(**{upto: running}).with_columns(
+        **{name: (pl.col(upto) - first).gather(pl.col("inv"))}
+    )
 
 
 def start(col: str) -> pl.Expr:
@@ -126,35 +130,42 @@ def paid_form(
     fund had paid (``floor``): ``max(H(E_k), P_{k−1})`` pays the same 0 there.
     """
     c = pl.col
-    p0, g, b, f, f_prev = (f"{fund}_{x}" for x in ("p0", "g", "b", "f_s", "f_prev_s"))
+    p0, g, b = f"{fund}_p0", f"{fund}_g", f"{fund}_b"  # in the table's order
+    names = ("b", "g", "upto", "earlier", "gap", "f", "f_prev")
+    bs, gs, upto, s, gap, f, f_prev = (f"{fund}_{x}_s" for x in names)  # in ORDER
     if floor:
         entitled_after = pl.max_horizontal(entitled_after, c(f"{fund}_floor"))
-    frame = frame.with_columns(**{p0: start(f"start_{fund}_paid_fen")}).with_columns(
-        **{
-            g: (entitled_after - c(p0)).clip(0, MAX_FEN),
-            b: bound.clip(0, c("medfee_sumamt").clip(0, MAX_FEN)),
-        }
+    bound_sum = c(upto) - c(s)  # B_k
+    # One stage per term, each a column: Polars would evaluate a repeated subexpression
+    # (a gather, a cumulative sum) again for each use.
+    frame = (
+        frame.with_columns(**{p0: start(f"start_{fund}_paid_fen")})
+        .with_columns(
+            **{
+                g: (entitled_after - c(p0)).clip(0, MAX_FEN),
+                b: bound.clip(0, c("medfee_sumamt").clip(0, MAX_FEN)),
+            }
+        )
+        .with_columns(**{bs: c(b).gather(c("perm")), gs: c(g).gather(c("perm"))})  # in ORDER
+        .with_columns(**{upto: c(bs).cum_sum()})
+        .with_columns(**{s: pl.when(c("first_s")).then(c(upto) - c(bs)).forward_fill()})
+        .with_columns(
+            **{gap: pl.when(c(bs) > 0).then(pl.min_horizontal(c(gs) - bound_sum, 0)).otherwise(0)}
+        )
     )
-    bs, gs = c(b).gather(c("perm")), c(g).gather(c("perm"))  # in ORDER from here
-    upto = bs.cum_sum()
-    earlier = pl.when(c("first_s")).then(upto - bs).forward_fill()  # S: the years before
-    bound_sum = upto - earlier  # B_k
-    gap = pl.when(bs > 0).then(pl.min_horizontal(gs - bound_sum, 0)).otherwise(0)
-    if sums_fit:
-        min_gap = earlier - (earlier - gap).cum_max()
-        frame = frame.with_columns(**{f: paid_since_start(bound_sum, min_gap, POLARS)})
-    else:  # the terms as columns first: ``over`` evaluates its input per year
-        frame = frame.with_columns(**{f: bound_sum, f_prev: gap}).with_columns(
-            **{f: paid_since_start(c(f), c(f_prev).cum_min().over(c("first_s").cum_sum()),
-                                   POLARS)}
-        )  # fmt: skip
-    return frame.with_columns(
-        **{f_prev: pl.when(c("first_s")).then(0).otherwise(c(f).shift(1))}
-    ).with_columns(
-        **{
-            f"{fund}_pay": (c(f) - c(f_prev)).gather(c("inv")),
-            f"{fund}_paid_before_fen": c(p0) + c(f_prev).gather(c("inv")),
-        }
+    if sums_fit:  # S: the sum of the bounds of the years before, in ORDER
+        min_gap = c(s) - (c(s) - c(gap)).cum_max()
+    else:
+        min_gap = c(gap).cum_min().over(c("first_s").cum_sum())
+    return (
+        frame.with_columns(**{f: paid_since_start(bound_sum, min_gap, POLARS)})
+        .with_columns(**{f_prev: pl.when(c("first_s")).then(0).otherwise(c(f).shift(1))})
+        .with_columns(
+            **{
+                f"{fund}_pay": (c(f) - c(f_prev)).gather(c("inv")),
+                f"{fund}_paid_before_fen": c(p0) + c(f_prev).gather(c("inv")),
+            }
+        )
     )
 
 
@@ -200,7 +211,8 @@ def waterfall(
         )
         .with_columns(act_pay_dedc=POLARS.least(inscp, c("d")))
         .with_columns(raw=basic_raw(inscp, c("act_pay_dedc"), c("r")))
-        .with_columns(a_before=start("start_basic_entitled_fen") + before(c("raw")))
+        .pipe(before, "a_sum", c("raw"))
+        .with_columns(a_before=start("start_basic_entitled_fen") + c("a_sum"))
     )
     a_after = POLARS.least(c("a_before") + c("raw"), px.basic_cap_fen())
     basic_bound = pl.when(insured).then(inscp - c("act_pay_dedc")).otherwise(0)  # else pays 0
@@ -212,7 +224,8 @@ def waterfall(
             pool_selfpay_amt=pool,
             serious_base=pl.when(insured).then(c("act_pay_dedc") + pool).otherwise(0),
         )
-        .with_columns(s_before=start("start_serious_base_fen") + before(c("serious_base")))
+        .pipe(before, "s_sum", c("serious_base"))
+        .with_columns(s_before=start("start_serious_base_fen") + c("s_sum"))
         .with_columns(s_after=c("s_before") + c("serious_base"))
         .with_columns(serious_g_after_fen=px.serious_entitled(c("s_after"), POLARS))
     )
@@ -229,7 +242,8 @@ def waterfall(
             m_base=pl.when(px.assisted()).then(m_base).otherwise(0),
         )
         .with_columns(m_raw=mul_bp(c("m_base"), ratio_m))
-        .with_columns(m_before=start("start_assistance_entitled_fen") + before(c("m_raw")))
+        .pipe(before, "m_sum", c("m_raw"))
+        .with_columns(m_before=start("start_assistance_entitled_fen") + c("m_sum"))
     )
     cap_m = px.assistance_term(lambda p, k: p.assistance[k].cap_fen)
     m_after = POLARS.least(c("m_before") + c("m_raw"), cap_m)
@@ -252,7 +266,8 @@ def _personal(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
         .with_columns(psn_part_amt=c("medfee_sumamt") - c("fund_pay_sumamt"))
         .with_columns(fiscal_pay=pl.when(c("covid")).then(fiscal).otherwise(0))
         .with_columns(allowed=account_allowed(rest, c("oos"), may_all, may_inscope, POLARS))
-        .with_columns(balance=start("account_balance_fen"), paid_before=before(c("allowed")))
+        .pipe(before, "paid_before", c("allowed"))
+        .with_columns(balance=start("account_balance_fen"))
         .with_columns(balance_before=c("balance") - POLARS.least(c("paid_before"), c("balance")))
     )
     acct = capped_increment(c("paid_before"), c("allowed"), c("balance"), POLARS)
