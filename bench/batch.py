@@ -59,7 +59,7 @@ def scalar_rate(folder: Path, n: int) -> float:
     """Encounters per second of the scalar engine, one by one with carried state."""
     import polars as pl
 
-    from yibao.core.policy import load_pack
+    from yibao.packs.files import load_pack
     from yibao.services.batch_scalar import ordered, requests_of, settle_in_order
 
     enc = pl.read_parquet(folder / "E.parquet").head(n)

@@ -27,8 +27,9 @@ from yibao.core.engine import (
     settle,
 )
 from yibao.core.engine.rules import SCALAR, serious_entitled
-from yibao.core.policy import Policy, load_pack
+from yibao.core.policy import Policy
 from yibao.packs import shipped_pack
+from yibao.packs.files import load_pack
 
 
 def make_requests(n: int, lines_per: int, seed: int, policy: Policy) -> list[SettleRequest]:

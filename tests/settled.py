@@ -7,7 +7,8 @@ import functools
 from tests.golden.casefile import PUBLIC, load_case
 from yibao.core.engine import Settlement, request_from_mapping, settle
 from yibao.core.engine.model import SettleRequest
-from yibao.core.policy import Policy, load_pack
+from yibao.core.policy import Policy
+from yibao.packs.files import load_pack
 
 SETTLED_CASES = sorted(
     p.stem for p in PUBLIC.glob("*.yaml") if not load_case(p)["expect"].get("error")

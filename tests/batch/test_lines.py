@@ -27,8 +27,8 @@ from yibao.core.engine.batch import (
 from yibao.core.engine.batch_checks import all_hold, line_checks
 from yibao.core.engine.batch_policy import PolicyExprs
 from yibao.core.money import MAX_I64, line_amount
-from yibao.core.policy import load_pack
 from yibao.packs import shipped_pack
+from yibao.packs.files import load_pack
 
 CQ = load_pack(shipped_pack("cq-2020"))
 STAY: dict[str, Any] = {

@@ -15,8 +15,8 @@ from tests.batch_oracle import differences, requests_of, scalar_settle, to_table
 from tests.golden.casefile import PUBLIC, SETLINFO, case_files, load_case
 from yibao.core.engine import request_from_mapping
 from yibao.core.engine.batch import OUT_COLUMNS
-from yibao.core.policy import load_pack
 from yibao.packs import shipped_pack
+from yibao.packs.files import load_pack
 from yibao.services.batch import settle_tables
 from yibao.services.synth import generate
 

@@ -13,9 +13,10 @@ import yaml
 from tests.deferred.helpers import CLERK, FEES, HOSPITAL, Clock, books_ok, stay
 from tests.registry_data import DIBAO, EMPLOYEE, load_examples
 from yibao.core.errors import Forbidden
-from yibao.core.policy import PackSet, load_pack
+from yibao.core.policy import PackSet
 from yibao.core.policy.model import Policy
 from yibao.packs import PACKS_DIR
+from yibao.packs.files import load_pack
 from yibao.services import encounters as uc
 from yibao.services import resettle as rs
 from yibao.services.context import Context

@@ -15,8 +15,8 @@ from sqlalchemy import text
 from tests.killing import kill_when
 from tests.reentry.files import load_people, many_rows, write_csv
 from tests.reentry.test_kill import CLERK, _count, twin_url  # noqa: F401 (fixture)
-from yibao.core.policy import load_pack
 from yibao.packs import PACKS_DIR
+from yibao.packs.files import load_pack
 from yibao.services import reports
 from yibao.services.context import Context
 from yibao.services.reentry import import_file

@@ -15,7 +15,8 @@ from tests.golden.casefile import case_files, differences, load_case
 from yibao.adapters.cli.app import app
 from yibao.core.engine import request_from_mapping, settle, settlement_to_dict
 from yibao.core.errors import YibaoError
-from yibao.core.policy import PackSet, load_pack
+from yibao.core.policy import PackSet
+from yibao.packs.files import load_pack
 
 CASES = case_files()
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "cases"

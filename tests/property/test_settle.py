@@ -158,7 +158,7 @@ def test_scalar_lines_equal_the_shared_rule(ls: tuple[Line, ...], covered_ok: bo
 def test_overlay_follows_the_discharge_date() -> None:
     """Admitted before the overlay, discharged inside it: covered (§3)."""
     from tests.golden.casefile import PUBLIC
-    from yibao.core.policy import load_pack
+    from yibao.packs.files import load_pack
 
     pol = load_pack(PUBLIC / "packs" / "example-2020.yaml")
     assert pol.overlay_on(dt.date(2020, 1, 22)) is None

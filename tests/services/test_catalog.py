@@ -13,8 +13,8 @@ from tests.registry_data import CENTRE, CHANGED, DIBAO, EMPLOYEE, TEKUN, load_ex
 from yibao.core.engine import Accumulators, Encounter, SettleRequest, settle
 from yibao.core.engine.model import ACCUMULATOR_FIELDS
 from yibao.core.errors import InsureeNotImported, NotInCatalog, ProviderNotFound, UnmappedCode
-from yibao.core.policy import load_pack
 from yibao.packs import shipped_pack
+from yibao.packs.files import load_pack
 from yibao.services import catalog
 from yibao.store.uow import UnitOfWork
 

@@ -18,8 +18,8 @@ import pytest
 
 from tests.registry_data import CENTRE, EMPLOYEE, load_examples
 from yibao.core.errors import Conflict
-from yibao.core.policy import load_pack
 from yibao.packs import PACKS_DIR, shipped_pack
+from yibao.packs.files import load_pack
 from yibao.services import encounters as uc
 from yibao.services import reports
 from yibao.services.access import Principal

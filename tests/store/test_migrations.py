@@ -195,7 +195,7 @@ def _populate_0006(url: str) -> dict[str, Any]:
     free), a catalog price cap and the accumulators; what 0007 must turn it into."""
     from sqlalchemy import text
 
-    from yibao.core.policy import load_pack
+    from yibao.packs.files import load_pack
     from yibao.services.records import settlement_row
     from yibao.store.settlement_record import record_to_v1, settlement_record
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from yibao.core.errors import PackError
-from yibao.core.policy import cache, load_pack, parse_pack
-from yibao.packs import shipped_pack
+from yibao.core.policy import parse_pack
+from yibao.packs import cache, shipped_pack
+from yibao.packs.files import load_pack
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_second_load_is_the_kept_form_and_equal(here: Path, tmp_path: Path) -> N
 def test_a_kept_pack_loads_without_pydantic(here: Path, tmp_path: Path) -> None:
     path = _copy(tmp_path)
     probe = (
-        "import sys; from yibao.core.policy import load_pack; "
+        "import sys; from yibao.packs.files import load_pack; "
         f"p = load_pack({str(path)!r}); print(p.sha256, 'pydantic' in sys.modules)"
     )
     env = {**os.environ, "YIBAO_PACK_CACHE": str(here)}

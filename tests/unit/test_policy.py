@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from yibao.core.errors import NoPackApplies, PackError
-from yibao.core.policy import PackSet, load_pack, load_packs, load_spec, parse_pack, parse_spec
+from yibao.core.policy import PackSet, parse_pack, parse_spec
 from yibao.core.policy.cite import uncited_clauses
 from yibao.packs import shipped_pack
+from yibao.packs.files import load_pack, load_packs, load_spec
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "golden" / "public" / "packs" / "example-2020.yaml"
 

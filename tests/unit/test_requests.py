@@ -11,7 +11,7 @@ import pytest
 from tests.golden.casefile import PUBLIC, load_case
 from yibao.core.engine import parse_request, request_from_mapping, settle
 from yibao.core.errors import InvalidRequest, NoPackApplies
-from yibao.core.policy import load_pack
+from yibao.packs.files import load_pack
 
 PACK = load_pack(PUBLIC / "packs" / "example-2020.yaml")
 GOOD = load_case(PUBLIC / "employee-classes-a-b-c.yaml")["request"]

@@ -1,4 +1,6 @@
-"""Policy packs shipped with yibao (YAML data in the wheel).
+"""Policy pack files: the ones shipped with yibao (YAML data in the wheel), reading them
+(``files``: ``load_pack``, ``load_packs``, ``load_spec``) and their compiled forms kept on
+disk (``cache``). Parsing and compiling a pack's text is the core's (``yibao.core.policy``).
 
 ``cq-2020.yaml``: Chongqing (重庆市, 市级统筹 "50") 2020, with the COVID-19 overlay of
 渝医保发〔2020〕3号 and the national follow-ups. Its benefit figures have no public 2020

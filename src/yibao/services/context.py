@@ -18,7 +18,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from yibao.core.policy import PackSet, load_packs
+from yibao.core.policy import PackSet
+from yibao.packs.files import load_packs
 from yibao.services import catalog
 from yibao.store.tables import ChangeSet
 from yibao.store.uow import UnitOfWork

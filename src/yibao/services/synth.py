@@ -171,8 +171,8 @@ def chunks(
 
 
 def _default_policy() -> Policy:
-    from yibao.core.policy import load_pack
     from yibao.packs import shipped_pack
+    from yibao.packs.files import load_pack
 
     return load_pack(shipped_pack("cq-2020"))
 

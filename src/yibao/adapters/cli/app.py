@@ -52,7 +52,8 @@ def settle(
     from yibao.core.engine.parse import parse_request
     from yibao.core.engine.serialize import settlement_to_dict
     from yibao.core.engine.settle import settle as settle_one
-    from yibao.core.policy import PackSet, load_packs
+    from yibao.core.policy import PackSet
+    from yibao.packs.files import load_packs
 
     data = read_input(request)
     with bad_input_exits():
@@ -72,9 +73,10 @@ def settle(
 @pack_app.command("check")
 def pack_check(path: Annotated[Path, typer.Argument(help="Pack YAML file.")]) -> None:
     """Validate a pack; print its id, period, hash and overlay versions."""
-    from yibao.core.policy import load_spec, pack_sha256
+    from yibao.core.policy import pack_sha256
     from yibao.core.policy.cite import uncited_clauses
     from yibao.core.policy.model import compile_policy
+    from yibao.packs.files import load_spec
 
     with bad_input_exits():
         spec = load_spec(path)  # always validated, never taken from the pack cache
@@ -113,7 +115,7 @@ def pack_show(
     """Print the parsed pack (defaults filled in) as YAML, or as canonical JSON."""
     import yaml
 
-    from yibao.core.policy import load_spec
+    from yibao.packs.files import load_spec
 
     with bad_input_exits():
         spec = load_spec(path)

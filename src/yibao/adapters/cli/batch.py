@@ -76,7 +76,7 @@ def batch_settle(
     encounter_id) order within each insuree and calendar year, carrying accumulators and
     account balance (to the fen). Bad input: exit 2, one line on stderr, nothing written.
     """
-    from yibao.core.policy import load_packs
+    from yibao.packs.files import load_packs
     from yibao.services.batch import settle_tables
 
     with bad_input_exits():

@@ -21,9 +21,9 @@ def statements(
     """Settle the bundled example encounters and print their statements (结算单)."""
     from yibao.adapters.cli.statement import print_statement
     from yibao.core.engine import parse_request, settle
-    from yibao.core.policy import load_pack
     from yibao.examples import example_requests
     from yibao.packs import shipped_pack
+    from yibao.packs.files import load_pack
 
     with bad_input_exits():
         policy = load_pack(pack or shipped_pack("cq-2020"))

@@ -42,7 +42,7 @@ def resettle(
     from yibao.adapters.cli.deferred import cli_principal
     from yibao.adapters.cli.store import progress_bar
     from yibao.bootstrap import hospital_context, unit_of_work
-    from yibao.core.policy import load_pack
+    from yibao.packs.files import load_pack
     from yibao.services.resettle import resettle as run_resettle
     from yibao.services.resettle_report import write_report
 

@@ -1,13 +1,13 @@
 """Policy packs (政策包): every figure, date and clause the engine needs, as data.
 
 - ``schema``: the Pydantic models of the pack shape (POLICY-PACKS.md), strict;
-- ``load``: the YAML loader (errors name the file and the key path) and the canonical hash;
-- ``cache``: a pack file's compiled form kept by the hash of its bytes;
+- ``load``: the YAML parser (errors name the origin and the key path) and the canonical
+  hash — text in, ``Policy`` out (files and the compiled-form cache: ``yibao.packs``);
 - ``model``: the compiled, read-only view the engines read (``Policy``, ``OverlayVersion``);
 - ``resolve``: choosing the pack for an insured region and a discharge date.
 
 The names below are imported on first use, so that reading ``Policy`` or a cached pack
-does not import the loader's dependencies (DECISIONS 0090).
+does not import the parser's dependencies (DECISIONS 0090).
 """
 
 from __future__ import annotations
@@ -16,14 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from yibao.core.policy.load import (
-        load_pack,
-        load_packs,
-        load_spec,
-        pack_sha256,
-        parse_pack,
-        parse_spec,
-    )
+    from yibao.core.policy.load import pack_sha256, parse_pack, parse_spec
     from yibao.core.policy.model import OverlayVersion, Policy, SeriousTable
     from yibao.core.policy.resolve import PackSet
 
@@ -32,9 +25,6 @@ __all__ = [
     "PackSet",
     "Policy",
     "SeriousTable",
-    "load_pack",
-    "load_packs",
-    "load_spec",
     "pack_sha256",
     "parse_pack",
     "parse_spec",

@@ -1,5 +1,7 @@
 """The compiled form of a pack file, kept on disk by the hash of the file's bytes.
 
+Outside the core: it reads the environment and writes files (issue 13).
+
 Validating a pack takes Pydantic, and importing Pydantic and building the pack models
 costs about 0.1 s of a process's start — a tenth of a 100k-encounter batch run
 (DECISIONS 0090). A pack that validated once is kept here compiled (a ``Policy`` as a
@@ -30,7 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["cache_dir", "get", "put"]
 
 _FORMAT = 1  # bump when the kept form changes in a way the code fingerprint cannot see
-_CODE = ("schema.py", "model.py", "load.py", "strict_yaml.py", "cache.py")
+_CORE = ("schema.py", "model.py", "load.py", "strict_yaml.py")  # in yibao/core/policy
+_HERE = ("cache.py", "files.py")  # in this folder
 _LIBRARIES = (("pydantic", "version.py"), ("yaml", "__init__.py"))  # their version strings
 _fingerprint: str | None = None
 
@@ -55,8 +58,9 @@ def _code_fingerprint() -> str:
     if _fingerprint is None:
         h = hashlib.sha256(f"{_FORMAT}|{sys.version_info[:2]}|".encode())
         here = Path(__file__).parent
-        for name in _CODE:
-            h.update((here / name).read_bytes())
+        core = here.parent / "core" / "policy"
+        for path in [core / n for n in _CORE] + [here / n for n in _HERE]:
+            h.update(path.read_bytes())
         for lib, name in _LIBRARIES:
             spec = importlib.util.find_spec(lib)
             origin = spec.origin if spec is not None else None
