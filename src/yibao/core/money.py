@@ -62,11 +62,13 @@ def line_amount(price_e6: A, qty_e4: A | int) -> A:
     half up once (det_item_fee_sumamt, SETTLEMENT.md §1).
 
     The product counts 10^-8 fen and may be as large as 2^63 − 1, so the half is never
-    added to it (that would overflow an int64 column): the remainder is compared instead,
-    ``q + (r >= 10^8 / 2)``. The same expression serves ints and Polars expressions.
+    added to it (that would overflow an int64 column). Instead it is counted in half fen
+    first and the half fen rounded up: ``(p // (10^8 / 2) + 1) // 2`` equals
+    ``floor(p / 10^8 + 1/2)`` for every p ≥ 0 (floor(floor(y) / 2) = floor(y / 2)), and
+    no intermediate exceeds p. The same expression serves ints and Polars expressions;
+    on a column it is one wide division instead of a division and a remainder.
     """
-    product = price_e6 * qty_e4
-    return product // LINE_UNIT + (product % LINE_UNIT >= _HALF)  # type: ignore[operator, no-any-return]
+    return (price_e6 * qty_e4 // _HALF + 1) // 2
 
 
 def capped_increment(before_fen: int, raw_fen: int, cap_fen: int) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from yibao.core.engine.model import Line, LineResult
-from yibao.core.money import LINE_UNIT
+from yibao.core.engine.validate import product_problems
+from yibao.core.errors import InvalidRequest
+from yibao.core.money import LINE_UNIT, MAX_I64
 
 _UNIT = LINE_UNIT
 _HALF = LINE_UNIT // 2
@@ -27,7 +29,8 @@ def settle_lines(
     lines: Sequence[Line], protocol_covered: bool
 ) -> tuple[tuple[LineResult, ...], int, int, int, int, int]:
     """§4 for every line, in ``sn`` order as given; returns the results and the sums
-    (medfee, fulamt_ownpay, overlmt, preselfpay, inscp).
+    (medfee, fulamt_ownpay, overlmt, preselfpay, inscp). A line whose ``price_e6 ×
+    qty_e4`` exceeds 2^63 − 1 is refused here, where the product is formed anyway.
 
     The body is ``rules.split_line`` written out for ints (it runs for every line of
     every stay); a property test holds the two equal.
@@ -41,7 +44,10 @@ def settle_lines(
         qty = ln.qty_e4
         cls = ln.item_class
         cap = ln.price_cap_e6
-        amount = (price * qty + _HALF) // _UNIT  # line_amount (Python ints do not overflow)
+        product = price * qty
+        if product > MAX_I64:  # SETTLEMENT.md §1: a line beyond the bound is bad input
+            raise InvalidRequest.of(product_problems(lines))
+        amount = (product + _HALF) // _UNIT  # line_amount (Python ints do not overflow)
         if protocol_covered and (ln.in_protocol or ln.temp_code):  # steps 2, 4, 5: covered
             over = ((price - cap) * qty + _HALF) // _UNIT if cap is not None and price > cap else 0
             inscp = amount - over

@@ -9,12 +9,14 @@ assistance category is one the pack or the national list knows; a line's
 
 from __future__ import annotations
 
-from yibao.core.engine.model import SettleRequest
+from collections.abc import Sequence
+
+from yibao.core.engine.model import Line, SettleRequest
 from yibao.core.errors import Problem
 from yibao.core.money import MAX_I64
 from yibao.core.policy.model import Policy
 
-__all__ = ["KNOWN_ASSISTANCE_CATEGORIES", "request_problems"]
+__all__ = ["KNOWN_ASSISTANCE_CATEGORIES", "product_problems", "request_problems"]
 
 KNOWN_ASSISTANCE_CATEGORIES = frozenset({"none", "dibao", "tekun", "poverty"})
 """The enumeration of SETTLEMENT.md §2 (低保, 特困, 建档立卡); a pack may add more.
@@ -39,8 +41,7 @@ def request_problems(req: SettleRequest, policy: Policy) -> list[Problem]:
         and enc.admit_date <= enc.discharge_date
         and enc.transfer_from != enc.id
         and len({line.sn for line in req.lines}) == len(req.lines)
-        and all(line.price_e6 * line.qty_e4 <= MAX_I64 for line in req.lines)
-    ):
+    ):  # a line's price_e6 × qty_e4 is checked where it is computed (lines.settle_lines)
         return []
     problems: list[Problem] = []
     if ins.scheme == "resident" and ins.resident_tier is None:
@@ -75,12 +76,13 @@ def request_problems(req: SettleRequest, policy: Policy) -> list[Problem]:
             if line.sn in seen:
                 problems.append((f"lines.{i}.sn", f"duplicate feedetl_sn {line.sn!r}"))
             seen.add(line.sn)
-    for i, line in enumerate(req.lines):
-        if line.price_e6 * line.qty_e4 > MAX_I64:
-            problems.append(
-                (
-                    f"lines.{i}.qty_e4",
-                    f"price_e6 × qty_e4 = {line.price_e6 * line.qty_e4} exceeds 2^63 − 1",
-                )
-            )
-    return problems
+    return problems + product_problems(req.lines)
+
+
+def product_problems(lines: Sequence[Line]) -> list[Problem]:
+    """Each line whose ``price_e6 * qty_e4`` exceeds 2^63 − 1 (SETTLEMENT.md §1)."""
+    return [
+        (f"lines.{i}.qty_e4", f"price_e6 × qty_e4 = {ln.price_e6 * ln.qty_e4} exceeds 2^63 − 1")
+        for i, ln in enumerate(lines)
+        if ln.price_e6 * ln.qty_e4 > MAX_I64
+    ]
