@@ -171,3 +171,15 @@ def test_settle_does_not_import_heavy_modules(tmp_path: Path) -> None:
          str(req)], capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()}
     assert not imported & {"polars", "sqlalchemy", "fastapi", "dask", "numpy", "pandas"}
+
+
+def test_accumulators_by_name_follow_the_declared_fields() -> None:
+    from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators
+
+    values = dict(zip(ACCUMULATOR_FIELDS, range(1, 7), strict=True))
+    acc = Accumulators(**values)
+    assert acc.as_dict() == values
+    assert tuple(acc.as_dict()) == ACCUMULATOR_FIELDS
+    assert acc.minus(Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 1))).as_dict() == {
+        f: v - 1 for f, v in values.items()
+    }

@@ -47,14 +47,7 @@ LINE_COLUMNS = list(LineResult._fields)
 
 def acc_dict(a: Accumulators) -> dict[str, int]:
     """Accumulators as stored: ``{name: fen}`` keyed by ``ACCUMULATOR_FIELDS``."""
-    return {
-        "basic_entitled_fen": a.basic_entitled_fen,
-        "basic_paid_fen": a.basic_paid_fen,
-        "serious_base_fen": a.serious_base_fen,
-        "serious_paid_fen": a.serious_paid_fen,
-        "assistance_entitled_fen": a.assistance_entitled_fen,
-        "assistance_paid_fen": a.assistance_paid_fen,
-    }
+    return a.as_dict()
 
 
 def acc_of(d: dict[str, Any]) -> Accumulators:

@@ -130,7 +130,14 @@ class Accumulators:
 
     def as_dict(self) -> dict[str, int]:
         """The six values by name (``ACCUMULATOR_FIELDS`` order)."""
-        return {f: getattr(self, f) for f in ACCUMULATOR_FIELDS}
+        return {
+            "basic_entitled_fen": self.basic_entitled_fen,
+            "basic_paid_fen": self.basic_paid_fen,
+            "serious_base_fen": self.serious_base_fen,
+            "serious_paid_fen": self.serious_paid_fen,
+            "assistance_entitled_fen": self.assistance_entitled_fen,
+            "assistance_paid_fen": self.assistance_paid_fen,
+        }
 
     def minus(self, other: Accumulators) -> Accumulators:
         """Field by field ``self - other`` (what a settlement moved)."""

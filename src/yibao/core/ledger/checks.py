@@ -41,6 +41,7 @@ from yibao.core.ledger.accounts import (
 )
 from yibao.core.ledger.journal import Transaction, balances, book_totals
 from yibao.core.ledger.post import posted_amounts
+from yibao.core.money import paid_capped
 from yibao.core.policy.model import Policy
 
 __all__ = [
@@ -133,11 +134,6 @@ _PAID = (("basic fund", "basic_paid_fen"), ("serious illness", "serious_paid_fen
          ("medical assistance", "assistance_paid_fen"))  # fmt: skip
 
 
-def _paid_form(h_after: int, paid_before: int, bound: int) -> int:
-    """``min(b, max(0, H(E + x) − P))`` (SETTLEMENT.md §5, §6)."""
-    return min(bound, max(0, h_after - paid_before))
-
-
 def settlement_problems(
     s: Settlement, tx: Transaction, *, policy: Policy | None = None
 ) -> list[str]:
@@ -175,7 +171,7 @@ def _movement_problems(s: Settlement, tx: Transaction, hifp: int, serious: int, 
         if getattr(d, field) != posted:
             out.append(f"tx {tx.id}: {field} moved {getattr(d, field)}, {name} posted {posted}")
     h_basic = min(before.basic_entitled_fen + d.basic_entitled_fen, f.basic_cap_fen)
-    want = _paid_form(h_basic, f.basic_paid_before_fen, i.inscp_scp_amt - i.act_pay_dedc)
+    want = paid_capped(h_basic, f.basic_paid_before_fen, i.inscp_scp_amt - i.act_pay_dedc)
     if hifp != want:
         out.append(f"tx {tx.id}: hifp_pay posted {hifp} != {want}, the paid form of "
                    f"basic_entitled_fen (+{d.basic_entitled_fen}, cap {f.basic_cap_fen}, "
@@ -189,7 +185,7 @@ def _movement_problems(s: Settlement, tx: Transaction, hifp: int, serious: int, 
     out += _serious_problems(s, tx, serious, d.serious_base_fen, policy)
     cap_m = f.assistance_cap_fen if f.assisted else 0
     h_m = min(before.assistance_entitled_fen + d.assistance_entitled_fen, cap_m)
-    want_m = _paid_form(h_m, f.assistance_paid_before_fen, f.assistance_base_fen)
+    want_m = paid_capped(h_m, f.assistance_paid_before_fen, f.assistance_base_fen)
     if maf != want_m or (not f.assisted and d.assistance_entitled_fen):
         out.append(
             f"tx {tx.id}: maf_pay posted {maf} != {want_m}, the paid form of "
@@ -206,7 +202,7 @@ def _serious_problems(s: Settlement, tx: Transaction, serious: int, base: int,
     """Serious-illness pay in the paid form: from the facts' G(S + base), and — with the
     settlement's pack — from its bands too."""
     f, out = s.facts, []
-    want = _paid_form(f.serious_g_after_fen, f.serious_paid_before_fen, base)
+    want = paid_capped(f.serious_g_after_fen, f.serious_paid_before_fen, base)
     if serious != want:
         out.append(f"tx {tx.id}: serious-illness pay {serious} != min(base, max(0, "
                    f"G(S + base) - P)) = {want}")  # fmt: skip
