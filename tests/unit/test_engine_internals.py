@@ -183,3 +183,15 @@ def test_accumulators_by_name_follow_the_declared_fields() -> None:
     assert acc.minus(Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 1))).as_dict() == {
         f: v - 1 for f, v in values.items()
     }
+
+
+def test_both_engines_run_the_steps_in_the_declared_order() -> None:
+    """rules.WATERFALL is the one declaration: the scalar engine has a step for each name,
+    the batch waterfall for each but the overlay and the lines (passes of their own)."""
+    import importlib
+
+    from yibao.core.engine import batch_waterfall, rules
+
+    scalar = importlib.import_module("yibao.core.engine.settle")
+    assert tuple(scalar.STEPS) == rules.WATERFALL
+    assert tuple(batch_waterfall.STEPS) == rules.WATERFALL[2:]

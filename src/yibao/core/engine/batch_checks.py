@@ -124,6 +124,11 @@ def line_checks(*, fast: bool = False) -> list[Check]:
 
 def encounter_checks(known_category: pl.Expr) -> list[Check]:
     """Every rule an encounter row must keep on its own (``model`` and ``validate``)."""
+    return [*_insuree_checks(known_category), *_stay_checks(), *_table_checks()]
+
+
+def _insuree_checks(known_category: pl.Expr) -> list[Check]:
+    """The insuree's columns: ids, scheme and tier, region, assistance category."""
     scheme, tier = pl.col("scheme"), pl.col("resident_tier")
     tier_ok = (
         pl.when(scheme == "resident")
@@ -133,7 +138,6 @@ def encounter_checks(known_category: pl.Expr) -> list[Check]:
         .otherwise(True)  # an unknown scheme is reported once, under scheme
     )
     tier_msg = pl.when(scheme == "resident").then(pl.lit("a resident needs resident_tier 1 or 2"))
-    pl.col("assistance_category")
     return [
         _present("encounter_id"),
         _present("insuree_id"),
@@ -150,6 +154,12 @@ def encounter_checks(known_category: pl.Expr) -> list[Check]:
             known_category,
             pl.format("unknown category '{}'", _show("assistance_category")),
         ),
+    ]
+
+
+def _stay_checks() -> list[Check]:
+    """The provider's and the stay's own columns."""
+    return [
         _text("provider_code"),
         _region("provider_region"),
         _range("provider_level", 1, 3),
@@ -177,6 +187,12 @@ def encounter_checks(known_category: pl.Expr) -> list[Check]:
             pl.col("transfer_from").is_null() | (pl.col("transfer_from") != pl.col("encounter_id")),
             pl.lit("an encounter cannot transfer from itself"),
         ),
+    ]
+
+
+def _table_checks() -> list[Check]:
+    """What the row's place in the tables decides: duplicates, its lines, its pack."""
+    return [
         (
             "encounter_id",
             ~pl.col("dup"),  # computed over the whole table (``batch._resolve``)

@@ -35,6 +35,7 @@ from yibao.core.engine.model import (
     Settlement,
 )
 from yibao.core.errors import InvariantBroken
+from yibao.core.policy.model import OverlayVersion, Policy
 
 __all__ = ["settlements"]
 
@@ -110,13 +111,47 @@ def _settlement(r: dict[str, Any], amounts: list[int], lines: tuple[LineResult, 
     covid = r["covid"]
     v = px.versions[r["v"]][1] if r["v"] >= 0 else None
     ov = v if covid else None
+    return Settlement(
+        pack_id=p.id,
+        pack_sha256=p.sha256,
+        encounter_id=eid,
+        insuree_id=psn,
+        covid=covid,
+        overlay_clause=ov.clause if ov is not None else None,
+        ratio_bp=r["r"],
+        setlinfo=SetlInfo(**dict(zip(SETLINFO_FIELDS, amounts, strict=True))),
+        lines=lines,
+        accumulators_before=Accumulators(
+            basic_entitled_fen=r["a_before"],
+            basic_paid_fen=r["basic_paid_before_fen"],
+            serious_base_fen=r["s_before"],
+            serious_paid_fen=r["serious_paid_before_fen"],
+            assistance_entitled_fen=r["m_before"],
+            assistance_paid_fen=r["assistance_paid_before_fen"],
+        ),
+        accumulators_after=Accumulators(
+            basic_entitled_fen=r["basic_entitled_after_fen"],
+            basic_paid_fen=r["basic_paid_after_fen"],
+            serious_base_fen=r["serious_base_after_fen"],
+            serious_paid_fen=r["serious_paid_after_fen"],
+            assistance_entitled_fen=r["assistance_entitled_after_fen"],
+            assistance_paid_fen=r["assistance_paid_after_fen"],
+        ),
+        account_balance_before_fen=r["balance_before"],
+        account_balance_after_fen=r["account_balance_after_fen"],
+        facts=_facts(r, p, ov),
+    )
+
+
+def _facts(r: dict[str, Any], p: Policy, ov: OverlayVersion | None) -> Facts:
+    """The row's ``Facts``, by keyword, as ``settle`` records them."""
     scheme = r["scheme"]
     insured = scheme != "none"
     tier = 1 if r["resident_tier"] == 1 else 2  # residents only (settle's scheme_key)
     table = p.serious[scheme] if insured else None
     terms = p.assistance.get(r["assistance_category"])
     covered = ov is not None and ov.protocol_in_scope
-    facts = Facts(
+    return Facts(
         scheme=scheme,
         scheme_key=scheme if scheme != "resident" else f"resident_{tier}",
         level=r["provider_level"],
@@ -159,34 +194,4 @@ def _settlement(r: dict[str, Any], amounts: list[int], lines: tuple[LineResult, 
         may_pay=_MAY_PAY[r["rule"]],
         account_allowed_fen=r["allowed"],
         account_clause=p.account_clause,
-    )
-    return Settlement(
-        pack_id=p.id,
-        pack_sha256=p.sha256,
-        encounter_id=eid,
-        insuree_id=psn,
-        covid=covid,
-        overlay_clause=ov.clause if ov is not None else None,
-        ratio_bp=r["r"],
-        setlinfo=SetlInfo(**dict(zip(SETLINFO_FIELDS, amounts, strict=True))),
-        lines=lines,
-        accumulators_before=Accumulators(
-            basic_entitled_fen=r["a_before"],
-            basic_paid_fen=r["basic_paid_before_fen"],
-            serious_base_fen=r["s_before"],
-            serious_paid_fen=r["serious_paid_before_fen"],
-            assistance_entitled_fen=r["m_before"],
-            assistance_paid_fen=r["assistance_paid_before_fen"],
-        ),
-        accumulators_after=Accumulators(
-            basic_entitled_fen=r["basic_entitled_after_fen"],
-            basic_paid_fen=r["basic_paid_after_fen"],
-            serious_base_fen=r["serious_base_after_fen"],
-            serious_paid_fen=r["serious_paid_after_fen"],
-            assistance_entitled_fen=r["assistance_entitled_after_fen"],
-            assistance_paid_fen=r["assistance_paid_after_fen"],
-        ),
-        account_balance_before_fen=r["balance_before"],
-        account_balance_after_fen=r["account_balance_after_fen"],
-        facts=facts,
     )

@@ -9,12 +9,16 @@ insuree-year); ``waterfall`` is §5.1–§5.9, each step a function of ``rules``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import polars as pl
 
 from yibao.core.engine.batch_ops import POLARS
 from yibao.core.engine.batch_policy import PolicyExprs
 from yibao.core.engine.model import MAX_FEN
 from yibao.core.engine.rules import (
+    WATERFALL,
     account_allowed,
     assistance_base,
     basic_raw,
@@ -26,7 +30,17 @@ from yibao.core.engine.rules import (
 )
 from yibao.core.money import mul_bp
 
-__all__ = ["FUNDS", "ORDER", "before", "order", "paid_form", "place", "start", "waterfall"]
+__all__ = [
+    "FUNDS",
+    "ORDER",
+    "STEPS",
+    "before",
+    "order",
+    "paid_form",
+    "place",
+    "start",
+    "waterfall",
+]
 
 FUNDS = ("basic", "serious", "assistance")
 """The capped funds, in waterfall order: ``{fund}_pay``, ``{fund}_paid_before_fen``,
@@ -93,6 +107,22 @@ def place(frame: pl.LazyFrame, order: pl.Expr) -> pl.LazyFrame:
     )  # fmt: skip
 
 
+# The running minimum is taken in year order without sorting the frame: gathered
+# through ``perm``, made per insuree-year by an offset, scattered back through ``inv``.
+# With ``S`` the sum of the bounds of all earlier years (in ``ORDER``) and
+# ``m_j = min(0, g_j − B_j)``, every ``S − m_j`` of a year is at least its ``S``, which
+# is at least every such value of the years before; so one running maximum of
+# ``S − m_j`` over the whole frame, less ``S``, is the year's own running minimum. The
+# bounds are clipped to ``[0, medfee_sumamt]`` and the gaps to ``[0, MAX_FEN]`` (no
+# change on a valid row, SETTLEMENT.md §5), so ``S`` never passes the table's rows
+# times its largest stay; ``sums_fit`` says that is below 2^62 (``batch.settle_frame``).
+# Otherwise the running minimum is taken per year with ``over`` (slower, same values).
+#
+# The form holds when ``H(E_k)`` never falls below what the fund has paid (one pack
+# and scheme over the year: ``E`` and ``H`` never decrease). Where a pack or scheme
+# change lowers ``H`` below it, ``inexact`` (``waterfall``) flags the row and
+# ``settle_frame`` settles the year again with ``{fund}_floor`` raised to what the
+# fund had paid (``floor``): ``max(H(E_k), P_{k−1})`` pays the same 0 there.
 def paid_form(
     frame: pl.LazyFrame,
     fund: str,
@@ -112,22 +142,8 @@ def paid_form(
     ``ORDER``, and ``pay_k`` is the difference of consecutive ``P``'s. A row with
     ``b_k = 0`` pays nothing and leaves ``P`` as it was (its gap term counts as 0).
 
-    The running minimum is taken in year order without sorting the frame: gathered
-    through ``perm``, made per insuree-year by an offset, scattered back through ``inv``.
-    With ``S`` the sum of the bounds of all earlier years (in ``ORDER``) and
-    ``m_j = min(0, g_j − B_j)``, every ``S − m_j`` of a year is at least its ``S``, which
-    is at least every such value of the years before; so one running maximum of
-    ``S − m_j`` over the whole frame, less ``S``, is the year's own running minimum. The
-    bounds are clipped to ``[0, medfee_sumamt]`` and the gaps to ``[0, MAX_FEN]`` (no
-    change on a valid row, SETTLEMENT.md §5), so ``S`` never passes the table's rows
-    times its largest stay; ``sums_fit`` says that is below 2^62 (``batch.settle_frame``).
-    Otherwise the running minimum is taken per year with ``over`` (slower, same values).
-
-    The form holds when ``H(E_k)`` never falls below what the fund has paid (one pack
-    and scheme over the year: ``E`` and ``H`` never decrease). Where a pack or scheme
-    change lowers ``H`` below it, ``inexact`` (``waterfall``) flags the row and
-    ``settle_frame`` settles the year again with ``{fund}_floor`` raised to what the
-    fund had paid (``floor``): ``max(H(E_k), P_{k−1})`` pays the same 0 there.
+    How the running minimum is taken, and when the form needs a second pass: the
+    comment above.
     """
     c = pl.col
     p0, g, b = f"{fund}_p0", f"{fund}_g", f"{fund}_b"  # in the table's order
@@ -179,18 +195,16 @@ def _inexact() -> pl.Expr:
     return pl.sum_horizontal(bits).cast(pl.Int8)
 
 
-def waterfall(
-    frame: pl.LazyFrame, px: PolicyExprs, *, sums_fit: bool = True, floors: bool = False
-) -> pl.LazyFrame:
-    """§5.1–§5.9 with the cumulative sums of §6, one stage per carried quantity; every
-    yearly cap in the paid form (``paid_form``; ``sums_fit``, ``floors`` as there)."""
+class _Opts(NamedTuple):
+    """What every capped step passes to ``paid_form``."""
+
+    sums_fit: bool
+    floor: bool
+
+
+def deductible_step(frame: pl.LazyFrame, px: PolicyExprs, _: _Opts) -> pl.LazyFrame:
+    """§5.1 起付线 (0 for the uninsured), and the out-of-scope part later steps read."""
     c = pl.col
-    insured = c("s") != 2
-    inscp = c("inscp_scp_amt")
-    oos = c("fulamt_ownpay_amt") + c("overlmt_selfpay") + c("preselfpay_amt")
-    ov = px.overlay_flag
-    waived = c("covid") & ov(lambda v: v.waive_referral_cut)
-    cut = c("out_of_area") & c("unregistered") & ~waived
     d = deductible(
         px.first_admission_fen(),
         c("admission_seq") >= 2,
@@ -199,80 +213,146 @@ def waterfall(
         px.transfer_bp(),
         POLARS,
     )
-    r = pl.when(insured).then(referral_ratio(px.ratio_bp(), cut, px.referral_cut_bp(), POLARS))
-    opts = {"sums_fit": sums_fit, "floor": floors}
+    oos = c("fulamt_ownpay_amt") + c("overlmt_selfpay") + c("preselfpay_amt")
+    return frame.with_columns(d=pl.when(_insured()).then(d).otherwise(0), oos=oos).with_columns(
+        act_pay_dedc=POLARS.least(c("inscp_scp_amt"), c("d"))
+    )
+
+
+def ratio_step(frame: pl.LazyFrame, px: PolicyExprs, _: _Opts) -> pl.LazyFrame:
+    """§5.2 报销比例, less the unregistered out-of-area cut unless the overlay waives it."""
+    c = pl.col
+    waived = c("covid") & px.overlay_flag(lambda v: v.waive_referral_cut)
+    cut = c("out_of_area") & c("unregistered") & ~waived
+    r = referral_ratio(px.ratio_bp(), cut, px.referral_cut_bp(), POLARS)
+    return frame.with_columns(r=pl.when(_insured()).then(r).otherwise(0), cut=cut, waived=waived)
+
+
+def basic_step(frame: pl.LazyFrame, px: PolicyExprs, opts: _Opts) -> pl.LazyFrame:
+    """§5.3 统筹基金 in the paid form; the entitlement before a row is an exclusive sum."""
+    c = pl.col
+    inscp = c("inscp_scp_amt")
     frame = (
-        frame.with_columns(
-            d=pl.when(insured).then(d).otherwise(0),
-            r=r.otherwise(0),
-            oos=oos,
-            cut=cut,
-            waived=waived,
-        )
-        .with_columns(act_pay_dedc=POLARS.least(inscp, c("d")))
-        .with_columns(raw=basic_raw(inscp, c("act_pay_dedc"), c("r")))
+        frame.with_columns(raw=basic_raw(inscp, c("act_pay_dedc"), c("r")))
         .pipe(before, "a_sum", c("raw"))
         .with_columns(a_before=start("start_basic_entitled_fen") + c("a_sum"))
     )
     a_after = POLARS.least(c("a_before") + c("raw"), px.basic_cap_fen())
-    basic_bound = pl.when(insured).then(inscp - c("act_pay_dedc")).otherwise(0)  # else pays 0
-    pool = inscp - c("act_pay_dedc") - c("hifp_pay")
-    frame = (
-        paid_form(frame, "basic", a_after, basic_bound, **opts)
+    bound = pl.when(_insured()).then(inscp - c("act_pay_dedc")).otherwise(0)  # else pays 0
+    return (
+        paid_form(frame, "basic", a_after, bound, **opts._asdict())
         .with_columns(hifp_pay=c("basic_pay"))
-        .with_columns(
-            pool_selfpay_amt=pool,
-            serious_base=pl.when(insured).then(c("act_pay_dedc") + pool).otherwise(0),
-        )
+        .with_columns(pool_selfpay_amt=inscp - c("act_pay_dedc") - c("hifp_pay"))
+    )
+
+
+def serious_step(frame: pl.LazyFrame, px: PolicyExprs, opts: _Opts) -> pl.LazyFrame:
+    """§5.4 大病保险 / 大额医疗补助: G of the cumulative base, in the paid form."""
+    c = pl.col
+    base = pl.when(_insured()).then(c("act_pay_dedc") + c("pool_selfpay_amt")).otherwise(0)
+    frame = (
+        frame.with_columns(serious_base=base)
         .pipe(before, "s_sum", c("serious_base"))
         .with_columns(s_before=start("start_serious_base_fen") + c("s_sum"))
         .with_columns(s_after=c("s_before") + c("serious_base"))
         .with_columns(serious_g_after_fen=px.serious_entitled(c("s_after"), POLARS))
     )
-    frame = paid_form(frame, "serious", c("serious_g_after_fen"), c("serious_base"), **opts)
+    frame = paid_form(frame, "serious", c("serious_g_after_fen"), c("serious_base"),
+                      **opts._asdict())  # fmt: skip
+    return frame.with_columns(
+        hifob_pay=pl.when(c("s") == 0).then(c("serious_pay")).otherwise(0),
+        hifmi_pay=pl.when(c("s") == 1).then(c("serious_pay")).otherwise(0),
+    )
+
+
+def assistance_step(frame: pl.LazyFrame, px: PolicyExprs, opts: _Opts) -> pl.LazyFrame:
+    """§5.5 医疗救助 for the categories the pack lists, in the paid form."""
+    c = pl.col
     include = px.assistance_term(lambda p, k: int(p.assistance[k].include_out_of_scope)) == 1
     m_base = assistance_base(
         c("act_pay_dedc") + c("pool_selfpay_amt"), c("serious_pay"), c("oos"), include, POLARS
     )
     ratio_m = px.assistance_term(lambda p, k: p.assistance[k].ratio_bp)  # 0: not assisted
     frame = (
-        frame.with_columns(
-            hifob_pay=pl.when(c("s") == 0).then(c("serious_pay")).otherwise(0),
-            hifmi_pay=pl.when(c("s") == 1).then(c("serious_pay")).otherwise(0),
-            m_base=pl.when(px.assisted()).then(m_base).otherwise(0),
-        )
+        frame.with_columns(m_base=pl.when(px.assisted()).then(m_base).otherwise(0))
         .with_columns(m_raw=mul_bp(c("m_base"), ratio_m))
         .pipe(before, "m_sum", c("m_raw"))
         .with_columns(m_before=start("start_assistance_entitled_fen") + c("m_sum"))
     )
     cap_m = px.assistance_term(lambda p, k: p.assistance[k].cap_fen)
     m_after = POLARS.least(c("m_before") + c("m_raw"), cap_m)
-    frame = paid_form(frame, "assistance", m_after, c("m_base"), **opts)
-    return _personal(frame.with_columns(maf_pay=c("assistance_pay")), px)
+    frame = paid_form(frame, "assistance", m_after, c("m_base"), **opts._asdict())
+    return frame.with_columns(maf_pay=c("assistance_pay"))
 
 
-def _personal(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
-    """§5.6–§5.9: funds, the personal part, the fiscal subsidy, the account, cash."""
+def funds_step(frame: pl.LazyFrame, _px: PolicyExprs, _: _Opts) -> pl.LazyFrame:
+    """§5.6 the funds, and the personal part as a residual."""
     c = pl.col
     fund = c("hifp_pay") + c("hifmi_pay") + c("hifob_pay") + c("maf_pay")
+    return frame.with_columns(fund_pay_sumamt=fund).with_columns(
+        psn_part_amt=c("medfee_sumamt") - c("fund_pay_sumamt")
+    )
+
+
+def fiscal_step(frame: pl.LazyFrame, px: PolicyExprs, _: _Opts) -> pl.LazyFrame:
+    """§5.7 新冠财政补助, only under the overlay."""
+    c = pl.col
     subsidy_all = px.overlay_flag(lambda v: v.subsidy_scope == "all")
     fiscal = fiscal_subsidy(c("psn_part_amt"), c("oos"), subsidy_all, POLARS)
+    return frame.with_columns(
+        fiscal_pay=pl.when(c("covid")).then(fiscal).otherwise(0),
+        one_stop=c("covid") & subsidy_all,
+    )
+
+
+def account_step(frame: pl.LazyFrame, px: PolicyExprs, _: _Opts) -> pl.LazyFrame:
+    """§5.8 个人账户 as a capped running sum of what each stay allows, §5.9 cash."""
+    c = pl.col
     forbidden = c("covid") & px.overlay_flag(lambda v: v.account_forbidden)
-    rule = pl.when((c("s") != 2) & ~forbidden).then(px.account_rule()).otherwise(0)
+    rule = pl.when(_insured() & ~forbidden).then(px.account_rule()).otherwise(0)
     rest = c("psn_part_amt") - c("fiscal_pay")
     may_all, may_inscope = c("rule") == 2, c("rule") == 1
     frame = (
-        frame.with_columns(fund_pay_sumamt=fund, rule=rule)
-        .with_columns(psn_part_amt=c("medfee_sumamt") - c("fund_pay_sumamt"))
-        .with_columns(fiscal_pay=pl.when(c("covid")).then(fiscal).otherwise(0))
+        frame.with_columns(rule=rule)
         .with_columns(allowed=account_allowed(rest, c("oos"), may_all, may_inscope, POLARS))
         .pipe(before, "paid_before", c("allowed"))
         .with_columns(balance=start("account_balance_fen"))
         .with_columns(balance_before=c("balance") - POLARS.least(c("paid_before"), c("balance")))
     )
     acct = capped_increment(c("paid_before"), c("allowed"), c("balance"), POLARS)
-    return frame.with_columns(acct_pay=acct).with_columns(
-        psn_cash_pay=rest - c("acct_pay"),
+    return frame.with_columns(acct_pay=acct).with_columns(psn_cash_pay=rest - c("acct_pay"))
+
+
+STEPS: dict[str, Callable[[pl.LazyFrame, PolicyExprs, _Opts], pl.LazyFrame]] = {
+    "deductible": deductible_step,
+    "ratio": ratio_step,
+    "basic": basic_step,
+    "serious": serious_step,
+    "assistance": assistance_step,
+    "funds": funds_step,
+    "fiscal": fiscal_step,
+    "account": account_step,
+}
+"""The waterfall's steps (§5) by the names of ``rules.WATERFALL``; the overlay (§3) and the
+lines (§4) are ``batch.covered`` and ``batch.line_totals``, passes of their own."""
+
+
+def _insured() -> pl.Expr:
+    return pl.col("s") != 2
+
+
+def waterfall(
+    frame: pl.LazyFrame, px: PolicyExprs, *, sums_fit: bool = True, floors: bool = False
+) -> pl.LazyFrame:
+    """§5.1–§5.9: the steps of ``rules.WATERFALL`` in that order, each yearly cap in the
+    paid form (``paid_form``; ``sums_fit``, ``floors`` as there); then the state after."""
+    opts = _Opts(sums_fit=sums_fit, floor=floors)
+    for name in WATERFALL:
+        step = STEPS.get(name)
+        if step is not None:
+            frame = step(frame, px, opts)
+    c = pl.col
+    return frame.with_columns(
         basic_entitled_after_fen=c("a_before") + c("raw"),
         basic_paid_after_fen=c("basic_paid_before_fen") + c("hifp_pay"),
         serious_base_after_fen=c("s_after"),
@@ -280,6 +360,5 @@ def _personal(frame: pl.LazyFrame, px: PolicyExprs) -> pl.LazyFrame:
         assistance_entitled_after_fen=c("m_before") + c("m_raw"),
         assistance_paid_after_fen=c("assistance_paid_before_fen") + c("maf_pay"),
         account_balance_after_fen=c("balance_before") - c("acct_pay"),
-        one_stop=c("covid") & subsidy_all,
         inexact=_inexact(),
     )
