@@ -351,11 +351,16 @@ def parse(frame: pl.DataFrame) -> Parsed:
     return Parsed(typed.drop(hidden), enc, frame.height - lines.height)
 
 
-def write_result(frame: pl.DataFrame, path: Path) -> None:
+def write_result(frame: pl.DataFrame, path: Path, *, unmasked: bool = False) -> None:
     """The result table as .xlsx, .csv or .parquet (by suffix), written beside and
-    renamed, so a failed run leaves no partial file."""
+    renamed, so a failed run leaves no partial file; ``insuree_id`` masked
+    (``500102********0016``) unless ``unmasked``."""
     import os
 
+    from yibao.services.disclosure import masked_ids
+
+    if not unmasked:
+        frame = masked_ids(frame, "insuree_id")
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

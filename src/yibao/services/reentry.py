@@ -17,7 +17,8 @@
    leaves whole stays booked; running the import again books the rest, as one
    uninterrupted run would have.
 5. Write the result file: each stay's split and, where the hospital recorded what the
-   patient paid (``provisional_cash_fen``), the difference.
+   patient paid (``provisional_cash_fen``), the difference; the ID numbers masked
+   unless ``unmasked``.
 """
 
 from __future__ import annotations
@@ -122,9 +123,11 @@ class _Problems:
 
 def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
                 out: Path | None, per_transaction: int = 5000, writers: int = 2,
-                progress: Callable[[int, int], None] | None = None) -> Imported:  # fmt: skip
+                progress: Callable[[int, int], None] | None = None,
+                unmasked: bool = False) -> Imported:  # fmt: skip
     """Import the file (module docstring); ``out``: the result file (.xlsx, .csv or
-    .parquet), None for none. ``progress(done, total)`` after each transaction;
+    .parquet), None for none, its ID numbers masked unless ``unmasked`` (the caller has
+    recorded that use: ``disclosure``). ``progress(done, total)`` after each transaction;
     ``writers``: database connections writing in parallel (PostgreSQL)."""
     require(caller, "settlement.book")
     raw = offline_file.read_file(path)
@@ -174,7 +177,8 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     _defer(uow, ctx, caller, deferred, fee_rows.store, per_transaction)
     deferred_ids = [d.row["id"] for d in deferred]
     if out is not None:
-        _write_result(uow, enc, got.settlement_ids, split, already, deferred_ids, out)
+        _write_result(uow, enc, got.settlement_ids, split, already, deferred_ids, out,
+                      unmasked=unmasked)  # fmt: skip
     return Imported(n_rows, enc.height, len(got.settlement_ids), len(already),
                     len(deferred), duplicates, out)  # fmt: skip
 
@@ -593,9 +597,10 @@ def _resolve(uow: UnitOfWork, ctx: Context, prov: str, todo: dict[int, tuple[str
 
 def _write_result(uow: UnitOfWork, enc: pl.DataFrame, new: dict[str, str],
                   split: dict[str, tuple[int, ...]], already: dict[str, str],
-                  deferred: Sequence[str], out: Path) -> None:  # fmt: skip
+                  deferred: Sequence[str], out: Path, *, unmasked: bool) -> None:  # fmt: skip
     """One row per stay: status, settlement id, the 16 amounts, the difference between
-    the patient's cash share and what the hospital recorded as paid."""
+    the patient's cash share and what the hospital recorded as paid (``insuree_id``
+    masked unless ``unmasked``)."""
     ids = {**already, **new}
     rows: dict[str, tuple[Any, ...]] = dict(split)
     setl = sorted(v for v in already.values() if v)
@@ -623,4 +628,4 @@ def _write_result(uow: UnitOfWork, enc: pl.DataFrame, new: dict[str, str],
     frame = frame.with_columns(
         difference_fen=pl.col("psn_cash_pay") - pl.col("provisional_cash_fen")
     )
-    offline_file.write_result(frame, out)
+    offline_file.write_result(frame, out, unmasked=unmasked)

@@ -1,5 +1,6 @@
 """The differences of a re-settlement run, per stay, per insuree and per fund, as Parquet
-files and one Excel workbook (``yibao resettle --out DIR``)."""
+files and one Excel workbook (``yibao resettle --out DIR``); ID numbers masked unless
+asked for unmasked (the CLI's ``--unmasked``, audited)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from yibao.services.disclosure import masked_ids
 from yibao.services.resettle import Resettled
 
 __all__ = ["FIELDS", "by_fund", "by_insuree", "stays", "write_report"]
@@ -65,12 +67,16 @@ def by_fund(frame: pl.DataFrame) -> pl.DataFrame:
                         orient="row")  # fmt: skip
 
 
-def write_report(run: Resettled, out: Path) -> list[Path]:
+def write_report(run: Resettled, out: Path, *, unmasked: bool = False) -> list[Path]:
     """``stays``, ``by_insuree`` and ``by_fund`` as Parquet, and ``differences.xlsx``
-    with one sheet each (amounts in fen) plus the run's parameters."""
+    with one sheet each (amounts in fen) plus the run's parameters; ``insuree_id``
+    masked unless ``unmasked`` (after grouping: two insurees never merge)."""
     out.mkdir(parents=True, exist_ok=True)
     detail = stays(run)
     frames = {"stays": detail, "by_insuree": by_insuree(detail), "by_fund": by_fund(detail)}
+    if not unmasked:
+        frames["stays"] = masked_ids(frames["stays"], "insuree_id")
+        frames["by_insuree"] = masked_ids(frames["by_insuree"], "insuree_id")
     paths = []
     for name, frame in frames.items():
         path = out / f"{name}.parquet"

@@ -59,7 +59,9 @@ def steps(insuree_id: str, codes: list[tuple[str, int, int]]) -> list[Step]:
 
 
 def curl_text(base: str, key: str, plan: list[Step]) -> str:
-    """The steps as a shell session (bash; python3 reads the encounter id)."""
+    """The steps as a shell session (bash; python3 reads the encounter id). Each answer
+    shown is the API's JSON as sent (UTF-8, Chinese readable) and ends with a newline
+    (``-w '\\n'``), so the next prompt or answer starts on a line of its own."""
     out = [f"KEY={key}"]
     for n, st in enumerate(plan):
         path = st.path.replace("{encounter_id}", "$EID")
@@ -73,6 +75,7 @@ def curl_text(base: str, key: str, plan: list[Step]) -> str:
             out.append(
                 f"EID=$({call} | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id\"])')"
             )
+            out.append('echo "encounter $EID"')
         else:
-            out.append(call + (" | python3 -m json.tool" if n == len(plan) - 1 else ""))
+            out.append(f"{call} -w '\\n'")
     return "\n".join(out)

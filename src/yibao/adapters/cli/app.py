@@ -14,7 +14,13 @@ from yibao.adapters.cli.common import bad_input_exits, fail, read_input
 
 app = typer.Typer(
     name="yibao",
-    help="yibao (医保): settle medical-insurance claims to the fen, explainably.",
+    help="yibao (医保): settle medical-insurance claims to the fen, explainably.\n\n"
+    "ID numbers and names are masked in everything printed or written (but the synthetic "
+    "patient of `yibao demo serve`'s curl example). --unmasked shows "
+    "them in full only to an identified operator: --operator LOGIN, else $YIBAO_OPERATOR, "
+    "else the OS login name (refused, exit 2, when none can be found); each use is recorded "
+    "in the audit log (action personal.unmasked) with the operator, the command and what "
+    "was unmasked, before anything unmasked is shown.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

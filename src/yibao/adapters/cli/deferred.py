@@ -7,7 +7,6 @@ service function, print.
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated
@@ -25,11 +24,12 @@ deferred_app = typer.Typer(
 )
 
 
-def cli_principal(role: str = "clerk") -> Principal:
-    """The CLI's caller: the login name, as a district clerk (recorded as the actor)."""
-    from yibao.services.access import Principal
+def cli_principal(role: str = "clerk", operator: str | None = None) -> Principal:
+    """The CLI's caller: the operator (``--operator``, ``YIBAO_OPERATOR`` or the login
+    name) as a district clerk, recorded as the actor."""
+    from yibao.adapters.cli.operator import identify, principal
 
-    return Principal(f"cli:{getpass.getuser()}"[:40], role, None)
+    return principal(identify(operator), role)
 
 
 @deferred_app.command("status")

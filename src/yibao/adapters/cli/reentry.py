@@ -14,6 +14,7 @@ import typer
 
 from yibao.adapters.cli.common import bad_input_exits, bulk_job
 from yibao.adapters.cli.deferred import cli_principal, deferred_app
+from yibao.adapters.cli.operator import OperatorOpt, Unmasked, unmasking
 
 
 @deferred_app.command("template")
@@ -58,24 +59,31 @@ def import_(
             "connection, while the next ones are prepared (default 2).",
         ),
     ] = 2,
+    unmasked: Unmasked = False,
+    operator: OperatorOpt = None,
 ) -> None:
     """Re-enter stays captured offline: check every row first (a bad file exits 2 naming
     row, column and reason; nothing stored), settle them all in one batch pass with the
     accumulators the store holds, book them in transactions of whole insurees, and write
-    the result file (each stay's split; the difference to provisional_cash_fen). Stays of
-    insurees not enrolled on the discharge date join the deferred queue. Importing a
-    file again changes nothing."""
+    the result file (each stay's split; the difference to provisional_cash_fen; ID
+    numbers masked unless --unmasked). Stays of insurees not enrolled on the discharge
+    date join the deferred queue. Importing a file again changes nothing."""
     from yibao.adapters.cli.store import progress_bar
     from yibao.bootstrap import hospital_context, unit_of_work
     from yibao.services.reentry import import_file
 
     result = out or file.with_name(f"{file.stem}.result{file.suffix}")
+    if unmasked:
+        caller = unmasking(operator, "deferred import", ["insuree_id"], str(result))
+    else:
+        caller = cli_principal(operator=operator)
     with bad_input_exits(), bulk_job(), progress_bar("re-entry") as progress:
-        got = import_file(unit_of_work(), hospital_context(), cli_principal(), file,
+        got = import_file(unit_of_work(), hospital_context(), caller, file,
                           out=result, per_transaction=per_transaction, writers=writers,
-                          progress=progress)  # fmt: skip
+                          progress=progress, unmasked=unmasked)  # fmt: skip
     typer.echo(
         f"re-entry: {got.rows} rows, {got.stays} stays: {got.settled} settled, "
         f"{got.already} already entered, {got.deferred} deferred (not enrolled); "
         f"{got.duplicates} repeated lines dropped; result: {result}"
+        f"{'' if unmasked else ' (ID numbers masked)'}"
     )

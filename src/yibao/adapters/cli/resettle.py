@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from yibao.adapters.cli.common import bad_input_exits, bulk_job
+from yibao.adapters.cli.operator import OperatorOpt, Unmasked, unmasking
 
 
 def resettle(
@@ -34,11 +35,14 @@ def resettle(
             "stopped midway leaves whole insurees re-settled; run it again to finish.",
         ),
     ] = 2000,
+    unmasked: Unmasked = False,
+    operator: OperatorOpt = None,
 ) -> None:
     """Recompute the standing settlements of stays discharged FROM..TO (and the later
     ones of the same insurees) under PACK with the batch engine, write the differences
-    per stay, insuree and fund, and — unless --dry-run — reverse and re-settle those
-    that differ, with their ledger entries. Run again, it changes nothing."""
+    per stay, insuree and fund (ID numbers masked unless --unmasked), and — unless
+    --dry-run — reverse and re-settle those that differ, with their ledger entries. Run
+    again, it changes nothing."""
     from yibao.adapters.cli.deferred import cli_principal
     from yibao.adapters.cli.store import progress_bar
     from yibao.bootstrap import hospital_context, unit_of_work
@@ -46,12 +50,16 @@ def resettle(
     from yibao.services.resettle import resettle as run_resettle
     from yibao.services.resettle_report import write_report
 
+    if unmasked:
+        caller = unmasking(operator, "resettle", ["insuree_id"], str(out))
+    else:
+        caller = cli_principal(operator=operator)
     with bad_input_exits(), bulk_job(), progress_bar("re-settle") as progress:
         policy = load_pack(pack)
-        done = run_resettle(unit_of_work(), hospital_context(), cli_principal(), pack=policy,
+        done = run_resettle(unit_of_work(), hospital_context(), caller, pack=policy,
                             begin=begin.date(), end=end.date(), dry_run=dry_run,
                             progress=progress, per_transaction=per_transaction)  # fmt: skip
-    paths = write_report(done, out)
+    paths = write_report(done, out, unmasked=unmasked)
     verb = "would re-settle" if dry_run else "re-settled"
     typer.echo(f"resettle {policy.id} {begin:%Y-%m-%d}..{end:%Y-%m-%d}: {done.considered} "
                f"recomputed, {len(done.changes)} differ, {verb} "

@@ -3,8 +3,8 @@
 Thin: parse, call one service function, print. SQLAlchemy and the services are
 imported inside the commands, so ``yibao settle`` stays light. The database is
 ``YIBAO_DATABASE_URL`` (default ``sqlite:///./yibao.db``). Personal data (ID numbers,
-names) is masked in everything printed unless ``--unmasked`` is given; the API will
-allow that by role only.
+names) is masked in everything printed or written unless ``--unmasked`` is given, which
+needs an identified operator and is recorded in the audit log (``operator``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from yibao.adapters.cli.common import bad_input_exits, fail
+from yibao.adapters.cli.operator import OperatorOpt, Unmasked, unmasking
 
 db_app = typer.Typer(help="The database: migrate it, show its revision.", no_args_is_help=True)
 import_app = typer.Typer(
@@ -54,9 +55,6 @@ By = Annotated[
 OnOpt = Annotated[
     dt.datetime | None,
     typer.Option("--on", formats=["%Y-%m-%d"], help="The date (YYYY-MM-DD); default: today."),
-]
-Unmasked = Annotated[
-    bool, typer.Option("--unmasked", help="Show ID numbers and names in full (needs the role).")
 ]
 
 
@@ -196,12 +194,17 @@ def _export_command(kind: str) -> None:
             ),
         ] = None,
         unmasked: Unmasked = False,
+        operator: OperatorOpt = None,
     ) -> None:
         from yibao.bootstrap import unit_of_work
+        from yibao.core.registry import kind_named
         from yibao.services.registry_io import export_file
 
         if fmt not in (None, "csv", "xlsx"):
             fail(f"--format {fmt}: use csv or xlsx")
+        personal = [c.name for c in kind_named(kind).columns if c.personal]
+        if unmasked and personal:
+            unmasking(operator, f"export {kind}", personal, str(out))
         with bad_input_exits(), progress_bar(f"{kind} -> {out.name}") as progress:
             n = export_file(
                 unit_of_work(),
@@ -212,7 +215,7 @@ def _export_command(kind: str) -> None:
                 as_of=as_of.date() if as_of else None,
                 progress=progress,
             )
-        masked = "" if unmasked or kind != "insurees" else " (ID numbers and names masked)"
+        masked = "" if unmasked or not personal else " (ID numbers and names masked)"
         typer.echo(f"{kind}: {n} rows written to {out}{masked}")
 
     command.__doc__ = f"{KIND_HELP[kind]} Writes the import's columns."
@@ -242,12 +245,15 @@ def registry_insuree(
     psn_no: Annotated[str, typer.Argument(help="ID number (人员编号).")],
     on: OnOpt = None,
     unmasked: Unmasked = False,
+    operator: OperatorOpt = None,
 ) -> None:
     """The insuree as of a date (what the engine's Insuree record gets)."""
     from yibao.bootstrap import unit_of_work
     from yibao.core.privacy import mask_name, mask_psn_no
     from yibao.services.catalog import insuree_snapshot
 
+    if unmasked:
+        unmasking(operator, "registry insuree", ["psn_no", "name"], mask_psn_no(psn_no))
     with bad_input_exits():
         s = insuree_snapshot(unit_of_work(), psn_no, _today(on))
     shown = s if unmasked else None
@@ -320,6 +326,7 @@ def registry_history(
         ),
     ],
     unmasked: Unmasked = False,
+    operator: OperatorOpt = None,
 ) -> None:
     """Every version of one registry entry, closed ones too: when, by whom, from what."""
     from yibao.bootstrap import unit_of_work
@@ -333,6 +340,10 @@ def registry_history(
             fail(str(exc.args[0]))
         if len(key) != len(k.key):
             fail(f"{kind} is keyed by {', '.join(k.key)}: give {len(k.key)} values")
+        personal = {c.name: c.personal for c in k.columns if c.personal}
+        if unmasked and personal:
+            shown = [mask(personal.get(n), v) for n, v in zip(k.key, key, strict=True)]
+            unmasking(operator, f"registry history {kind}", list(personal), " ".join(shown))
         uow = unit_of_work()
         with uow:
             typed = {n: int(v) if n == "edition" else v for n, v in zip(k.key, key, strict=True)}
