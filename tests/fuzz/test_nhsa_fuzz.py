@@ -12,13 +12,15 @@ import json
 import logging
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.envelopes import envelope_bodies
 from tests.fuzz.world import World, counts_but_audit, leaks, logged_text, pick
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# no explain phase: it re-runs a failing case many times to annotate lines
+PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
 
 SENDERS = ("hospital", "hospital", "hospital", "hospital", "other", "clerk", "admin", None)
 
@@ -66,6 +68,7 @@ def check_answer(status: int, ctype: str, content: bytes) -> str | None:
     derandomize=True,
     database=None,
     suppress_health_check=list(HealthCheck),
+    phases=PHASES,
 )
 @given(data=st.data())
 def test_the_envelope_answers_every_message(

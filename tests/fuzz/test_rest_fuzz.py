@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.python import asgi
@@ -35,6 +35,8 @@ from tests.fuzz.world import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# no explain phase: it re-runs a failing case many times to annotate lines
+PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
 
 # Bounded and reproducible (make test, 2 cores): a fixed seed, derandomized, and a few
 # dozen fuzzed cases per operation and database besides the examples and coverage cases.
@@ -68,7 +70,7 @@ schema = schemathesis.openapi.from_dict(_document(), config=CONFIG)
 
 
 @schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, suppress_health_check=list(HealthCheck), phases=PHASES)
 def test_no_5xx_and_every_answer_as_documented(
     case: Any, world: World, fuzz_log: pytest.LogCaptureFixture
 ) -> None:
