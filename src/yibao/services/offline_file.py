@@ -92,9 +92,11 @@ def write_template(path: Path) -> None:
     assert ws is not None
     ws.title = "费用明细"
     ws.append(list(NAMES))
+    # the example employee at the demo district's centre: 2 × 50 yuan = 100 yuan
     ws.append(["H50010200001", "ZY2020020301", "500102198003150016", "", "21",
                "2020-02-03 09:00", "2020-02-12 10:00", "B99.900", "", "not_needed", "310",
-               "0", "1", "YP-0002", 5000, 2000, 10000, "2020-02-03 10:00", "", "", ""])  # fmt: skip
+               "0", "1", "001-00001", 50_000_000, 20_000, 10000, "2020-02-03 10:00", "", "",
+               ""])  # fmt: skip
     doc = wb.create_sheet("说明")
     doc.append(["column", "required", "中文", "what to enter"])
     for c in COLUMNS:
