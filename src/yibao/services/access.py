@@ -7,7 +7,14 @@ log), ``admin`` (keys, the audit log). A hospital key never sees another hospita
 encounter: it is told "not found", not "forbidden", so nothing leaks.
 
 Keys are ``yb_<key id>_<secret>``; only the sha256 of the secret is stored, the key is
-printed once (``yibao keys create``).
+printed once (``yibao keys create``). ``authenticate`` reads the key's row on every
+request (one indexed read), so a revoked key is refused by every worker at once.
+
+Refused attempts (401, 403, 404) and reads of personal data are audited
+(``audit_refusal``, ``audit_read``): who (the key id, or ``anonymous``), what (method,
+route, the resource id with ID numbers masked), why, when. Refusals are written within a
+``RefusalBudget`` per process, so a flood of 401s costs a bounded number of inserts and
+is still counted (docs/API.md, "Audit").
 """
 
 from __future__ import annotations
@@ -15,7 +22,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,19 +35,26 @@ import orjson
 from yibao.core.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
 from yibao.core.privacy import mask_name, mask_psn_no
 from yibao.store.hospital import ROLES
-from yibao.store.hospital_repo import Ops
+from yibao.store.hospital_repo import Ops, key_state
 from yibao.store.uow import UnitOfWork
 
 __all__ = [
+    "ANONYMOUS",
     "PERMISSIONS",
     "ROLES",
     "CreatedKey",
+    "KeyRefused",
     "Principal",
+    "RefusalBudget",
     "audit",
     "audit_op",
+    "audit_read",
+    "audit_refusal",
+    "authenticate",
     "create_key",
     "digest",
     "list_keys",
+    "mask_ids",
     "own",
     "require",
     "revoke_key",
@@ -163,6 +181,157 @@ def audit(
                                  at=at, msgid=msgid, detail=detail)])  # fmt: skip
 
 
+# -- refusals and reads of personal data ----------------------------------------------------
+
+ANONYMOUS = "anonymous"
+"""The actor of a refused request that named no key of ours."""
+
+_ID_SHAPED = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")
+_UNPRINTABLE = re.compile(  # control, bidirectional and zero-width characters, surrogates
+    r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
+)
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _is_id_number(s: str) -> bool:
+    """GB 11643: a birth date that exists, in 1880-2100, and the check character."""
+    try:
+        born = dt.date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
+    except ValueError:
+        return False
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(s[:17], _WEIGHTS, strict=True)) % 11]
+    return 1880 <= born.year <= 2100 and s[17].upper() == check
+
+
+def _mask_match(m: re.Match[str]) -> str:
+    text, start, end = m.string, m.start(), m.end()
+    alone = (start == 0 or not text[start - 1].isalnum()) and (
+        end == len(text) or not text[end].isalnum())  # fmt: skip
+    found = m.group()
+    return mask_psn_no(found) if alone or _is_id_number(found) else found
+
+
+def mask_ids(text: str) -> str:
+    """``text`` with its ID numbers masked (``500102********0016``): every 18-character
+    run of 17 digits and a digit or X that stands alone, and one that touches letters
+    when it is a valid ID number (birth date, check character) — so that our own ids
+    (``M20200214100000…``) are left as they are. A longer run of digits is a number."""
+    return _ID_SHAPED.sub(_mask_match, text)
+
+
+def _clean(text: str, limit: int) -> str:
+    """What a caller sent, fit for the audit log: ID numbers masked; control, bidi and
+    zero-width characters and lone surrogates replaced by ``?`` (PostgreSQL and JSON
+    refuse some, a reader is misled by others); at most ``limit`` characters."""
+    return mask_ids(_UNPRINTABLE.sub("?", text[: limit * 2]))[:limit]
+
+
+class RefusalBudget:
+    """How many refused attempts one process writes to the audit log: ``burst`` at
+    once, then ``per_s`` a second (a token bucket). One over the budget is not written
+    but counted, and the next entry written says how many were left out
+    (``detail.suppressed``): a flood of 401s costs at most ``per_s`` inserts a second
+    and still leaves its size on record."""
+
+    def __init__(self, per_s: float = 10.0, burst: int = 50,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.per_s, self.burst, self.clock = per_s, burst, clock
+        self._tokens = float(burst)
+        self._at = clock()
+        self._suppressed = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        """``None`` when over the budget (counted); else how many were left out since
+        the last entry written (0 mostly)."""
+        with self._lock:
+            now = self.clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.per_s)
+            self._at = now
+            if self._tokens < 1.0:
+                self._suppressed += 1
+                return None
+            self._tokens -= 1.0
+            left_out, self._suppressed = self._suppressed, 0
+            return left_out
+
+
+def _who(caller: Principal | None) -> tuple[str, str, str | None]:
+    if caller is None:
+        return ANONYMOUS, "none", None
+    return caller.actor, caller.role, caller.provider_code
+
+
+def audit_refusal(
+    uow: UnitOfWork,
+    caller: Principal | None,
+    *,
+    status: int,
+    reason: str,
+    method: str,
+    route: str,
+    entity: str,
+    entity_id: str,
+    at: dt.datetime,
+    key_id: str | None = None,
+    budget: RefusalBudget | None = None,
+    suppressed: int = 0,
+) -> bool:
+    """Record a refused request (401, 403, 404): who (``caller``; for a 401 the
+    ``key_id`` presented, ``key:<id>``, or ``anonymous`` without one), what (``method``,
+    the ``route`` template, ``entity`` and its id), why (``reason``, the status), when.
+    Everything a caller sent is cleaned (ID numbers masked, control characters replaced,
+    lengths bounded). Within ``budget`` (``False`` when left out: counted for the next
+    entry), or after the caller's own ``budget.take()`` gave ``suppressed``. One insert."""
+    left_out = suppressed if budget is None else budget.take()
+    if left_out is None:
+        return False
+    detail: dict[str, Any] = {"method": _clean(method, 10), "route": _clean(route, 120),
+                              "status": status, "reason": _clean(reason, 200)}  # fmt: skip
+    if left_out:
+        detail["suppressed"] = left_out
+    actor, role, provider = _who(caller)
+    if caller is None and key_id:
+        actor = f"key:{_clean(key_id, 16)}"  # as presented: not verified (role "none")
+    with uow(write=True):
+        uow.hospital.audit({
+            "at": at, "actor": actor, "role": role, "provider_code": provider,
+            "action": "access.refused", "entity": _clean(entity, 20),
+            "entity_id": _clean(entity_id, 100), "msgid": None, "before_sha256": None,
+            "after_sha256": None, "detail": detail,
+        })  # fmt: skip
+        uow.commit()
+    return True
+
+
+def audit_read(
+    uow: UnitOfWork,
+    caller: Principal,
+    *,
+    method: str,
+    route: str,
+    entity: str,
+    entity_id: str,
+    at: dt.datetime,
+    query: str = "",
+) -> None:
+    """Record that ``caller`` was shown an insuree's data (``personal.read``): the
+    ``route`` and ``entity`` read, the ``query`` it asked with (ID numbers masked). One
+    insert, committed before the data is answered."""
+    detail: dict[str, Any] = {"method": _clean(method, 10), "route": _clean(route, 120)}
+    if query:
+        detail["query"] = _clean(query, 200)
+    actor, role, provider = _who(caller)
+    with uow(write=True):
+        uow.hospital.audit({
+            "at": at, "actor": actor, "role": role, "provider_code": provider,
+            "action": "personal.read", "entity": _clean(entity, 20),
+            "entity_id": _clean(entity_id, 100), "msgid": None, "before_sha256": None,
+            "after_sha256": None, "detail": detail,
+        })  # fmt: skip
+        uow.commit()
+
+
 # -- keys ----------------------------------------------------------------------------------
 
 _PREFIX = "yb"
@@ -177,7 +346,7 @@ class CreatedKey:
 
 
 def _secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def create_key(
@@ -217,18 +386,45 @@ def create_key(
     return CreatedKey(key_id, f"{_PREFIX}_{key_id}_{secret}", role, provider_code)
 
 
-def verify_key(uow: UnitOfWork, key: str) -> Principal:
-    """The principal of a presented key; ``Unauthorized`` for anything else."""
+class KeyRefused(Unauthorized):
+    """401, with why for the audit log (the answer itself says less) and the key id the
+    caller presented, when it had the form of one (never the key)."""
+
+    def __init__(self, message: str, *, reason: str, key_id: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.key_id = key_id
+
+
+_KEY_ID = re.compile(r"[0-9A-Za-z]{1,16}")
+
+
+def authenticate(uow: UnitOfWork, key: str, known: Principal | None = None) -> Principal:
+    """The principal of a presented key; ``KeyRefused`` for anything else. The key's
+    row is read every time (one indexed read, no transaction: ``store.key_state``), so
+    a revocation holds from the next request on, in every process. ``known``: the
+    principal this very key was verified as before (a cache), which skips the hash
+    comparison but not the read."""
     parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != _PREFIX:
-        raise Unauthorized("not a yibao API key")
-    with uow:
-        row = uow.hospital.key(parts[1])
-    if row is None or row.revoked_at is not None:
-        raise Unauthorized("unknown or revoked API key")
-    if not hmac.compare_digest(row.secret_sha256, _secret_hash(parts[2])):
-        raise Unauthorized("unknown or revoked API key")
-    return Principal(row.key_id, row.role, row.provider_code)
+    if len(parts) != 3 or parts[0] != _PREFIX or not _KEY_ID.fullmatch(parts[1]):
+        raise KeyRefused("not a yibao API key", reason="not a yibao API key")
+    key_id = parts[1]
+    row = key_state(uow.engine, key_id)
+    if row is None:
+        raise KeyRefused("unknown or revoked API key", reason="unknown key id", key_id=key_id)
+    same = known is not None and (known.key_id, known.role, known.provider_code) == (
+        key_id, row.role, row.provider_code)  # fmt: skip
+    if not same and not hmac.compare_digest(row.secret_sha256, _secret_hash(parts[2])):
+        raise KeyRefused("unknown or revoked API key", reason="wrong secret", key_id=key_id)
+    if row.revoked:
+        raise KeyRefused("unknown or revoked API key", reason="revoked", key_id=key_id)
+    return known if same and known is not None else Principal(key_id, row.role,
+                                                                row.provider_code)  # fmt: skip
+
+
+def verify_key(uow: UnitOfWork, key: str) -> Principal:
+    """The principal of a presented key; ``Unauthorized`` (``KeyRefused``) otherwise."""
+    return authenticate(uow, key)
 
 
 def list_keys(uow: UnitOfWork) -> list[dict[str, Any]]:

@@ -42,7 +42,11 @@ def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> Engine:
 
     ``pre_ping`` (PostgreSQL): test each pooled connection with a round trip when it is
     checked out. The API server turns it off (DECISIONS 0050): a dropped connection then
-    fails one request with 503, which the hospital retries under its idempotency key."""
+    fails one request with 503, which the hospital retries under its idempotency key.
+
+    ``hide_parameters``: an error's text (``DBAPIError``) never carries the statement's
+    parameters, which hold ID numbers; logs print that text (issue 15)."""
+    kwargs.setdefault("hide_parameters", True)
     kwargs.setdefault("json_serializer", _json_text)  # JSON columns: orjson, not json
     kwargs.setdefault("json_deserializer", orjson.loads)
     if not is_sqlite(url):

@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import ClientCursor
 from psycopg.adapt import Transformer
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import Engine, Row, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -53,7 +53,7 @@ from yibao.store.hospital_ops import (
 )
 from yibao.store.settlement_record import Stored
 
-__all__ = ["HospitalRepo", "Op", "Ops", "insert_rows", "tx_rows"]
+__all__ = ["HospitalRepo", "KeyState", "Op", "Ops", "insert_rows", "key_state", "tx_rows"]
 
 
 _READY: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
@@ -92,6 +92,60 @@ def _run(cur: Any, sql: str) -> None:
 def _stored(row: Row[Any] | None) -> Stored | None:
     """A settlements row with its trace rebuilt from the record (DECISIONS 0084)."""
     return None if row is None else Stored(row)
+
+
+class KeyState(NamedTuple):
+    """What the API checks of a key on each request."""
+
+    secret_sha256: str
+    role: str
+    provider_code: str | None
+    revoked: bool
+
+
+_KEY_STATE = select(K.c.secret_sha256, K.c.role, K.c.provider_code, K.c.revoked_at).where(
+    K.c.key_id == bindparam("key_id")
+)
+_KEY_SQL: dict[str, tuple[str, bool]] = {}
+
+
+def key_state(engine: Engine, key_id: str) -> KeyState | None:
+    """One key's row, read on a pooled connection outside any unit of work: one indexed
+    read (``api_keys.key_id`` is unique) in one round trip — on PostgreSQL in autocommit,
+    so without ``BEGIN`` and ``ROLLBACK`` around it. The API runs it on every request:
+    a revoked key is refused from the next request on, by every worker. A lost
+    connection is invalidated and raised as SQLAlchemy's ``DBAPIError`` (the API's 503)."""
+    dialect = engine.dialect
+    if dialect.name not in _KEY_SQL:
+        c = _KEY_STATE.compile(dialect=dialect)
+        _KEY_SQL[dialect.name] = (c.string, bool(c.positional))
+    sql, positional = _KEY_SQL[dialect.name]
+    args: Any = (key_id,) if positional else {"key_id": key_id}
+    fairy = engine.raw_connection()
+    driver: Any = fairy.driver_connection
+    pg = dialect.name == "postgresql"
+    try:
+        if pg:
+            driver.autocommit = True
+        cur = driver.cursor()
+        try:
+            cur.execute(sql, args)
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        if pg:
+            driver.autocommit = False
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, driver, None)
+        fairy.invalidate(exc)  # its state is unknown: never handed out again
+        raise DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error,
+                                  hide_parameters=True, connection_invalidated=lost,
+                                  dialect=dialect) from exc  # fmt: skip
+    finally:
+        fairy.close()
+    if row is None:
+        return None
+    return KeyState(str(row[0]), str(row[1]), row[2], row[3] is not None)
 
 
 class HospitalRepo:
