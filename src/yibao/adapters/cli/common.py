@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,6 +59,16 @@ def read_input(path: str) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         fail(f"{path}: cannot read: {exc.strerror or exc}")
+
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def beijing(t: dt.datetime) -> dt.datetime:
+    """``t`` in Beijing time, the zone of every business date (``booked_on``,
+    ``discharge_date``): what the CLI prints. A time without a zone is UTC (SQLite
+    keeps none; the store writes UTC)."""
+    return (t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)).astimezone(BEIJING)
 
 
 def guarded(fn: Callable[[], T]) -> T:

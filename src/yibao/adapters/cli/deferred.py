@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from yibao.adapters.cli.common import bad_input_exits, bulk_job
+from yibao.adapters.cli.common import bad_input_exits, beijing, bulk_job
 
 if TYPE_CHECKING:
     from yibao.services.access import Principal
@@ -40,7 +40,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
     """Open deferrals per hospital and reason: count, oldest (age in days and
-    discharge date), amounts advanced by the hospitals (yuan)."""
+    discharge date), amounts advanced by the hospitals (yuan). Times in Beijing time."""
     from yibao.bootstrap import hospital_context, unit_of_work
     from yibao.core.money import yuan_from_fen
     from yibao.services.deferred import queue_status
@@ -50,12 +50,12 @@ def status(
         st = queue_status(unit_of_work(), hospital_context(), caller, provider_code=provider)
     if as_json:
         rows = [{"provider_code": r.provider_code, "reason": r.reason, "count": r.count,
-                 "oldest_deferred_at": r.oldest_deferred_at.isoformat(),
+                 "oldest_deferred_at": beijing(r.oldest_deferred_at).isoformat(),
                  "oldest_discharge_date": r.oldest_discharge_date.isoformat(),
                  "oldest_age_days": r.oldest_age_days, "advance_fen": r.advance_fen,
                  "medfee_sumamt": r.medfee_sumamt} for r in st.rows]  # fmt: skip
-        doc = {"as_of": st.as_of.isoformat(), "count": st.count, "advance_fen": st.advance_fen,
-               "rows": rows}  # fmt: skip
+        doc = {"as_of": beijing(st.as_of).isoformat(), "count": st.count,
+               "advance_fen": st.advance_fen, "rows": rows}  # fmt: skip
         typer.echo(json.dumps(doc, ensure_ascii=False))
         return
     if not st.rows:
@@ -64,7 +64,7 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
-    title = f"deferred queue as of {st.as_of:%Y-%m-%d %H:%M}"
+    title = f"deferred queue as of {beijing(st.as_of):%Y-%m-%d %H:%M} (Beijing time)"
     t = Table("hospital", "reason", "count", "oldest (days)", "oldest discharge",
               "advanced (yuan)", title=title)  # fmt: skip
     for r in st.rows:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from yibao.adapters.cli.common import bad_input_exits
+from yibao.adapters.cli.common import bad_input_exits, beijing
 
 keys_app = typer.Typer(
     help="API keys: create (the key is printed once), list, revoke.", no_args_is_help=True
@@ -55,17 +55,18 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List the keys (id, role, provider, label, created, revoked); never the secret."""
+    """List the keys (id, role, provider, label, created, revoked: Beijing dates); never
+    the secret."""
     from yibao.bootstrap import unit_of_work
     from yibao.services.access import list_keys
 
     with bad_input_exits():
         rows = list_keys(unit_of_work())
     for r in rows:
-        revoked = f"revoked {r['revoked_at']:%Y-%m-%d}" if r["revoked_at"] else "active"
+        revoked = f"revoked {beijing(r['revoked_at']):%Y-%m-%d}" if r["revoked_at"] else "active"
         typer.echo(
             f"{r['key_id']}\t{r['role']}\t{r['provider_code'] or '-'}\t{r['label']}\t"
-            f"{r['created_at']:%Y-%m-%d}\t{revoked}"
+            f"{beijing(r['created_at']):%Y-%m-%d}\t{revoked}"
         )
 
 

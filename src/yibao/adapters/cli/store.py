@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from yibao.adapters.cli.common import bad_input_exits, fail
+from yibao.adapters.cli.common import bad_input_exits, beijing, fail
 from yibao.adapters.cli.operator import OperatorOpt, Unmasked, unmasking
 
 db_app = typer.Typer(help="The database: migrate it, show its revision.", no_args_is_help=True)
@@ -54,7 +54,9 @@ By = Annotated[
 ]
 OnOpt = Annotated[
     dt.datetime | None,
-    typer.Option("--on", formats=["%Y-%m-%d"], help="The date (YYYY-MM-DD); default: today."),
+    typer.Option(
+        "--on", formats=["%Y-%m-%d"], help="The date (YYYY-MM-DD); default: today in Beijing."
+    ),
 ]
 
 
@@ -231,7 +233,7 @@ for _kind in KIND_HELP:
 
 
 def _today(on: dt.datetime | None) -> dt.date:
-    return on.date() if on else dt.datetime.now(dt.UTC).astimezone().date()  # local date
+    return on.date() if on else beijing(dt.datetime.now(dt.UTC)).date()  # the platform's date
 
 
 def _shown(value: object) -> str:
@@ -328,7 +330,8 @@ def registry_history(
     unmasked: Unmasked = False,
     operator: OperatorOpt = None,
 ) -> None:
-    """Every version of one registry entry, closed ones too: when, by whom, from what."""
+    """Every version of one registry entry, closed ones too: when (Beijing time), by
+    whom, from what."""
     from yibao.bootstrap import unit_of_work
     from yibao.core.privacy import mask
     from yibao.core.registry import kind_named
@@ -356,7 +359,7 @@ def registry_history(
             mask(None if unmasked else c.personal, str(getattr(r, c.name) or "")) for c in k.columns
         ]
         typer.echo(
-            f"change set {r.change_set} {r.recorded_at:%Y-%m-%d %H:%M} by {r.actor} "
+            f"change set {r.change_set} {beijing(r.recorded_at):%Y-%m-%d %H:%M} by {r.actor} "
             f"from {r.source}: {state}"
         )
         typer.echo("  " + ", ".join(f"{c.name}={v}" for c, v in zip(k.columns, cells, strict=True)))
