@@ -186,7 +186,7 @@ def audit(
 ANONYMOUS = "anonymous"
 """The actor of a refused request that named no key of ours."""
 
-_ID_SHAPED = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")
+_ID_SHAPED = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 _UNPRINTABLE = re.compile(  # control, bidirectional and zero-width characters, surrogates
     r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
 )
