@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -100,7 +101,8 @@ def _cause(records: list[logging.LogRecord]) -> str:
     for r in reversed(records):
         if r.levelno >= logging.ERROR:
             text = logged_text(r).strip().splitlines()
-            return (text[-1] if text else r.getMessage())[:240]
+            line = text[-1] if text else r.getMessage()
+            return re.sub(r"reference [0-9a-f]+", "reference …", line)[:240]
     return "(nothing logged)"
 
 
