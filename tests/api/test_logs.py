@@ -143,11 +143,10 @@ def test_uvicorns_access_log_keeps_its_arguments_masked() -> None:
     from uvicorn.logging import AccessFormatter
 
     logs.install()
-    record = logging.getLogger("uvicorn.access").makeRecord(
-        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5000", "GET", f"/v1/insurees/{EMPLOYEE}?on=2020-02-12", "1.1", 200),
-        None,
-    )
+    args = ("127.0.0.1:5000", "GET", f"/v1/insurees/{EMPLOYEE}?on=2020-02-12", "1.1", 200)
+    access = logging.getLogger("uvicorn.access")
+    record = access.makeRecord(access.name, logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               args, None)  # fmt: skip
     line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s',
                            use_colors=False).format(record)  # fmt: skip
     assert line == f'127.0.0.1:5000 - "GET /v1/insurees/{MASKED}?on=2020-02-12 HTTP/1.1" 200 OK'
