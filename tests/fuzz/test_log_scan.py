@@ -1,6 +1,7 @@
 """The fuzz tests' own instruments can fail: the log scan finds an unmasked ID number
 (the test data's, or any with a valid check digit, in a message or a traceback) and
-passes masked ones; the uvicorn-like wrapper logs an escaped exception and answers 500."""
+passes masked ones; the uvicorn-like wrapper logs an escaped exception with its
+traceback and answers 500."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 import pytest
 from schemathesis.python import asgi
 
-from tests.fuzz.world import KNOWN_IDS, id_numbers_in, leaks, uvicorn_like
+from tests.fuzz.world import KNOWN_IDS, id_numbers_in, leaks, logged_text, uvicorn_like
 from tests.registry_data import DIBAO, EMPLOYEE
 
 
@@ -38,7 +39,7 @@ def test_an_escaped_exception_is_logged_and_answered_500(caplog: pytest.LogCaptu
     r = asgi.get_client(uvicorn_like(broken)).get("/x")
     assert r.status_code == 500
     [rec] = [x for x in caplog.records if x.name == "uvicorn.error"]
-    assert rec.exc_info is not None
-    assert rec.exc_info[0] is RuntimeError
-    assert leaks([rec])
+    # the traceback is in the record (exc_info, or exc_text once the app's log filter
+    # has masked it: then the ID number is gone from it)
+    assert "RuntimeError: psn_no" in logged_text(rec)
     assert sys.exc_info() == (None, None, None)
