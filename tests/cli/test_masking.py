@@ -302,3 +302,24 @@ def test_resettle_outputs_are_masked_unless_unmasked_and_audited(
     [entry] = _audit(cli_db)
     assert (entry.detail["command"], entry.detail["target"]) == (
         "yibao resettle", str(tmp_path / "full"))  # fmt: skip
+
+
+# -- stderr ------------------------------------------------------------------------------------
+
+
+def test_masked_text_masks_id_numbers_only() -> None:
+    from yibao.adapters.cli.common import masked_text
+
+    text = f"tx T1: does not post encounter E20200220100000abc of {EMPLOYEE}; 50010219800315001X."
+    assert masked_text(text) == (
+        "tx T1: does not post encounter E20200220100000abc of 500102********0016; "
+        "500102********001X."
+    )
+
+
+def test_an_error_line_names_no_id_number(cli_db: str) -> None:
+    _loaded(cli_db)
+    newcomer = "500102199501010061"  # not in the registry
+    res = _run("registry", "history", "insurees", newcomer)
+    assert res.exit_code == 2
+    assert res.stderr == "insurees 500102********0061: no versions\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,9 +15,21 @@ import typer
 T = TypeVar("T")
 
 
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def masked_text(text: str) -> str:
+    """``text`` with every 18-character ID number in it masked (``500102********0016``):
+    the last guard on what the CLI writes to stderr (problems from the services and the
+    ledger check name insurees)."""
+    from yibao.core.privacy import mask_psn_no
+
+    return _ID_NUMBER.sub(lambda m: mask_psn_no(m.group()), text)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print one line on stderr and exit (2: bad input)."""
-    sys.stderr.write(" ".join(message.split()) + "\n")
+    """Print one line on stderr, ID numbers masked, and exit (2: bad input)."""
+    sys.stderr.write(masked_text(" ".join(message.split())) + "\n")
     raise typer.Exit(code)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from yibao.adapters.cli.common import bad_input_exits, beijing, bulk_job
+from yibao.adapters.cli.common import bad_input_exits, beijing, bulk_job, masked_text
 
 if TYPE_CHECKING:
     from yibao.services.access import Principal
@@ -97,8 +97,9 @@ def settle(
     typer.echo(f"deferred queue: {len(run.settled)} settled ({run.batch} in one batch pass); "
                f"still waiting: {waiting}")  # fmt: skip
     if run.fallback:
-        sys.stderr.write(f"batch pass given up, settled one by one: {run.fallback}\n")
+        sys.stderr.write(masked_text(f"batch pass given up, settled one by one: {run.fallback}")
+                         + "\n")  # fmt: skip
     for enc, why in run.failed:
-        sys.stderr.write(f"failed: insuree-year of encounter {enc}: {why}\n")
+        sys.stderr.write(masked_text(f"failed: insuree-year of encounter {enc}: {why}") + "\n")
     if run.failed:
         raise typer.Exit(1)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from yibao.adapters.cli.common import bad_input_exits, beijing
+from yibao.adapters.cli.common import bad_input_exits, beijing, masked_text
 
 keys_app = typer.Typer(
     help="API keys: create (the key is printed once), list, revoke.", no_args_is_help=True
@@ -97,7 +97,7 @@ def ledger_check() -> None:
         problems = ledger_problems(unit_of_work(), hospital_context().packs)
     if problems:
         for p in problems:
-            sys.stderr.write(p + "\n")
+            sys.stderr.write(masked_text(p) + "\n")
         sys.stderr.write(f"ledger check: {len(problems)} problems\n")
         raise typer.Exit(1)
     typer.echo(

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from yibao.adapters.cli.common import bad_input_exits, beijing, fail
+from yibao.adapters.cli.common import bad_input_exits, beijing, fail, masked_text
 from yibao.adapters.cli.operator import OperatorOpt, Unmasked, unmasking
 
 db_app = typer.Typer(help="The database: migrate it, show its revision.", no_args_is_help=True)
@@ -118,9 +118,9 @@ def db_current() -> None:
 
 
 def _print_refusal(exc: Any, shown: int) -> None:
-    sys.stderr.write(exc.one_line() + "\n")
+    sys.stderr.write(masked_text(exc.one_line()) + "\n")
     for where, why in exc.problems[1:shown]:
-        sys.stderr.write(f"  {where}: {why}\n")
+        sys.stderr.write(masked_text(f"  {where}: {why}") + "\n")
     rest = exc.rows_with_problems - len({w.split(",")[0] for w, _ in exc.problems})
     if rest > 0:
         sys.stderr.write(f"  … and problems in {rest} more rows\n")
