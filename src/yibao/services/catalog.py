@@ -35,10 +35,12 @@ __all__ = [
     "InsureeSnapshot",
     "ProviderSnapshot",
     "ResolvedItem",
+    "disease_codes_in_force",
     "disease_codes_on",
     "insuree_of",
     "insuree_snapshot",
     "insuree_snapshots",
+    "known_regions",
     "protocol_edition_on",
     "provider_snapshot",
     "resolve_line",
@@ -321,3 +323,22 @@ def disease_codes_on(uow: UnitOfWork, codes: Sequence[str], on: dt.date) -> set[
     """Which of ``codes`` are insurance disease codes in force on ``on``."""
     with uow:
         return {r.code for r in uow.diseases.where(on=on, code=list(codes))}
+
+
+def known_regions(uow: UnitOfWork) -> set[str]:
+    """The regions the registry names: providers' (就医地) and insurees' (参保地)."""
+    with uow:
+        found = {r.region for r in uow.providers.distinct("region")}
+        return found | {r.insured_region for r in uow.insurees.distinct("insured_region")}
+
+
+def disease_codes_in_force(
+    uow: UnitOfWork, codes: Sequence[str], start: dt.date, end: dt.date
+) -> set[str]:
+    """Which of ``codes`` are insurance disease codes in force on some day of
+    ``start … end``."""
+    with uow:
+        rows = uow.diseases.where(code=list(codes))
+    return {
+        r.code for r in rows if r.valid_from <= end and (r.valid_to is None or start <= r.valid_to)
+    }

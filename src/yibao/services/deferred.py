@@ -49,6 +49,7 @@ from yibao.services.deferred_status import (
     deferral_problems,
     queue_status,
 )
+from yibao.services.validation import LENGTH, Checks
 from yibao.store.hospital import DEFERRAL_REASONS
 from yibao.store.hospital_repo import Ops
 from yibao.store.uow import UnitOfWork
@@ -160,6 +161,11 @@ def defer(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, *
     """The hospital defers one of its stays (e.g. ``offline``: captured while its system
     was down, with the amount it advanced); a repeat returns the open deferral."""
     require(caller, "encounter.write")
+    c = Checks(ctx.now())
+    c.code("reason", reason, LENGTH["deferral_reason"])
+    c.day("discharge_date", discharge_date)
+    c.integer("advance_fen", advance_fen, 0)
+    c.done()
     with uow(write=True):
         enc = uc._load(uow, caller, encounter_id, lock=True)
         done = record_deferral(uow, ctx, caller, enc, reason=reason,
@@ -178,6 +184,11 @@ def settle_or_defer(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_
     deferral. A deferred stay asked again runs its insuree-year's queue: settled if it
     is ready by now, else the same deferral comes back."""
     require(caller, "encounter.write")
+    c = Checks(ctx.now())
+    c.day("discharge_date", discharge_date)
+    c.integer("medfee_sumamt", medfee_sumamt, 0)
+    c.flag("acct_used", acct_used)
+    c.done()
     try:  # the common case: nothing blocks; no query more than a plain settlement
         return uc.settle(uow, ctx, caller, encounter_id, discharge_date=discharge_date,
                          medfee_sumamt=medfee_sumamt, acct_used=acct_used, msgid=msgid)  # fmt: skip
@@ -302,6 +313,9 @@ def settle_ready(uow: UnitOfWork, ctx: Context, caller: Principal, *,
 def deferral(uow: UnitOfWork, caller: Principal, encounter_id: str) -> Deferral:
     """The newest deferral of an encounter (a hospital: its own only)."""
     require(caller, "encounter.read")
+    c = Checks()
+    c.code("encounter_id", encounter_id, LENGTH["encounter_id"])
+    c.done()
     with uow:
         rows = uow.deferrals.of_encounter(encounter_id)
         if not rows:

@@ -18,6 +18,7 @@ from yibao.core.engine.model import Accumulators, Line, LineResult, Settlement
 from yibao.core.errors import (
     Conflict,
     Forbidden,
+    InvalidRequest,
     NotFound,
 )
 from yibao.core.policy.model import OverlayVersion
@@ -25,6 +26,7 @@ from yibao.core.privacy import mask_psn_no
 from yibao.services import catalog
 from yibao.services.access import Principal, audit_op, own
 from yibao.services.context import CST, Context
+from yibao.services.validation import LENGTH, code_problem
 from yibao.store.hospital import Encounter
 from yibao.store.hospital_repo import Op, Ops
 from yibao.store.uow import UnitOfWork
@@ -223,6 +225,8 @@ def _day(t: dt.datetime) -> dt.date:
 
 
 def _load(uow: UnitOfWork, caller: Principal, encounter_id: str, *, lock: bool) -> EncounterState:
+    if (why := code_problem(encounter_id, LENGTH["encounter_id"])) is not None:
+        raise InvalidRequest.of([("encounter_id", why)])
     row = uow.hospital.encounter(encounter_id, lock=lock)
     if row is None:
         raise NotFound(f"encounter {encounter_id} not found")

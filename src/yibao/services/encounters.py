@@ -36,9 +36,9 @@ from yibao.core.errors import (
     Conflict,
     InsureeNotImported,
     InvalidRequest,
-    Problem,
 )
 from yibao.core.privacy import mask_psn_no
+from yibao.core.registry.regions import is_region
 from yibao.services import catalog
 from yibao.services.access import Principal, audit_op, require
 from yibao.services.context import Context, new_id
@@ -78,6 +78,16 @@ from yibao.services.settlement import (
     stored_settled,
     transfer_blocker,
 )
+from yibao.services.validation import (
+    LENGTH,
+    MAX_I64,
+    Checks,
+    insutype_problem,
+    med_type_problem,
+    region_problem,
+    unknown_diseases,
+)
+from yibao.store.hospital import STATUSES
 from yibao.store.hospital_repo import Ops
 from yibao.store.uow import UnitOfWork
 
@@ -117,30 +127,25 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
           msgid: str | None) -> EncounterState:  # fmt: skip
     """2401 入院办理: a new encounter at the caller's hospital."""
     require(caller, "encounter.write")
-    problems: list[Problem] = []
-    if cmd.admit_time.tzinfo is None:
-        problems.append(("admit_time", "needs a time zone"))
-    if cmd.covid_status not in (None, "confirmed", "suspected", "none"):
-        problems.append(("covid_status", f"{cmd.covid_status!r} is not confirmed|suspected|none"))
-    if cmd.filing not in ("registered", "unregistered", "not_needed"):
-        problems.append(("filing", f"{cmd.filing!r} is not registered|unregistered|not_needed"))
-    if len({d.code for d in cmd.diagnoses}) != len(cmd.diagnoses):
-        problems.append(("diagnoses", "a diagnosis code is listed twice"))
-    if problems:
-        raise InvalidRequest.of(problems)
+    _admission_checks(ctx, cmd).done()
     assert caller.provider_code is not None  # a hospital key always has one
     at, day = ctx.now(), _day(cmd.admit_time)
     with uow(write=True):
         _designated(ctx, uow, caller.provider_code, day)
-        region = _insured_region(uow, cmd, day)
+        _known_diagnoses(uow, ctx, cmd.diagnoses, day)
+        region = _insured_region(uow, ctx, cmd, day)
         if cmd.transfer_from is None:  # a filed transfer (2501) to this hospital links it
-            cmd = replace(cmd, transfer_from=uow.deferrals.transfer_source(
-                cmd.insuree_id, caller.provider_code, day))  # fmt: skip
-        if cmd.transfer_from is not None:
-            src = uow.hospital.encounter(cmd.transfer_from)
-            if src is None or src.psn_no != cmd.insuree_id:
-                raise InvalidRequest.of([("transfer_from", f"no encounter {cmd.transfer_from} "
-                                          "of this insuree")])  # fmt: skip
+            filed = uow.deferrals.transfer_source(cmd.insuree_id, caller.provider_code, day)
+            linked = filed and uow.hospital.encounter(filed)
+            if linked and linked.status != "cancelled":  # a cancelled stay sends no one
+                cmd = replace(cmd, transfer_from=filed)
+        elif (src := uow.hospital.encounter(cmd.transfer_from)) is None or (
+                src.psn_no != cmd.insuree_id):  # fmt: skip
+            raise InvalidRequest.of([("transfer_from", f"no encounter {cmd.transfer_from} "
+                                      "of this insuree")])  # fmt: skip
+        elif src.status == "cancelled":
+            raise InvalidRequest.of([("transfer_from", f"encounter {cmd.transfer_from} is "
+                                      "cancelled: a cancelled stay transfers no one")])  # fmt: skip
         enc_id = new_id("M", at)
         diags = [{"code": d.code, "main": d.main} for d in cmd.diagnoses]
         row = {
@@ -169,7 +174,50 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
     return state
 
 
-def _insured_region(uow: UnitOfWork, cmd: Admit, day: dt.date) -> str:
+def _admission_checks(ctx: Context, cmd: Admit) -> Checks:
+    """What 2401 must satisfy before anything is looked up (services.validation)."""
+    c = Checks(ctx.now())
+    c.psn_no("insuree_id", cmd.insuree_id)
+    c.add("med_type", med_type_problem(cmd.med_type))
+    if cmd.scheme_code is not None:
+        c.add("insutype", insutype_problem(cmd.scheme_code))
+    c.time("admit_time", cmd.admit_time)
+    if cmd.covid_status not in (None, "confirmed", "suspected", "none"):
+        c.add("covid_status", f"{cmd.covid_status!r} is not confirmed|suspected|none")
+    if cmd.filing not in ("registered", "unregistered", "not_needed"):
+        c.add("filing", f"{cmd.filing!r} is not registered|unregistered|not_needed")
+    c.code("transfer_from", cmd.transfer_from, LENGTH["transfer_from"])
+    if cmd.insured_region is not None and not c.code("insured_region", cmd.insured_region,
+                                                     LENGTH["insured_region"]):  # fmt: skip
+        c.add("insured_region", None if is_region(cmd.insured_region) else
+              "is not a 6-digit administrative region code (行政区划代码)")  # fmt: skip
+    _diagnosis_checks(c, cmd.diagnoses)
+    return c
+
+
+def _diagnosis_checks(c: Checks, diagnoses: Sequence[Diagnosis]) -> None:
+    if len(diagnoses) > _MAX_DIAGNOSES:
+        c.add("diagnoses", f"more than {_MAX_DIAGNOSES} diagnoses")
+    for i, d in enumerate(diagnoses):
+        c.code(f"diagnoses.{i}.code", d.code, LENGTH["diagnosis"])
+        c.flag(f"diagnoses.{i}.main", d.main)
+    if len({d.code for d in diagnoses}) != len(diagnoses):
+        c.add("diagnoses", "a diagnosis code is listed twice")
+
+
+_MAX_DIAGNOSES = 50
+_MAX_PAGE = 1000
+
+
+def _known_diagnoses(uow: UnitOfWork, ctx: Context, diagnoses: Sequence[Diagnosis],
+                     day: dt.date) -> None:  # fmt: skip
+    """Every diagnosis code is in the disease registry (医保病种编码) from ``day`` on."""
+    pairs = [(f"diagnoses.{i}.code", d.code) for i, d in enumerate(diagnoses)]
+    if problems := unknown_diseases(uow, pairs, day, ctx.now()):
+        raise InvalidRequest.of(problems)
+
+
+def _insured_region(uow: UnitOfWork, ctx: Context, cmd: Admit, day: dt.date) -> str:
     """The insured place: the enrolment's; with none imported yet, the hospital's
     ``insured_region`` (the stay is admitted and settles later, 先救治、后结算)."""
     try:
@@ -180,9 +228,8 @@ def _insured_region(uow: UnitOfWork, cmd: Admit, day: dt.date) -> str:
                 f"insuree {mask_psn_no(cmd.insuree_id)}: no enrolment imported for {day} "
                 "(参保信息尚未导入): give insured_region (insuplc_admdvs) to admit now "
                 "and settle once it is imported") from None  # fmt: skip
-        if len(cmd.insured_region) != 6 or not cmd.insured_region.isdigit():
-            raise InvalidRequest.of([("insured_region", f"{cmd.insured_region!r} is not a "
-                                      "6-digit admin code")]) from None  # fmt: skip
+        if (why := region_problem(uow, ctx.packs, cmd.insured_region)) is not None:
+            raise InvalidRequest.of([("insured_region", why)]) from None
         return cmd.insured_region
 
 
@@ -217,8 +264,11 @@ def discharge(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: st
     given. A settled encounter discharged on the same date is a repeat; another date is
     a conflict (reverse the settlement first)."""
     require(caller, "encounter.write")
-    if discharge_time.tzinfo is None:
-        raise InvalidRequest.of([("discharge_time", "needs a time zone")])
+    c = Checks(ctx.now())
+    c.code("encounter_id", encounter_id, LENGTH["encounter_id"])
+    c.time("discharge_time", discharge_time)
+    _diagnosis_checks(c, diagnoses)
+    c.done()
     at, day = ctx.now(), _day(discharge_time)
     with uow(write=True):
         enc = _load(uow, caller, encounter_id, lock=True)
@@ -231,6 +281,7 @@ def discharge(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: st
         if day < enc.admit_date:
             raise InvalidRequest.of([("discharge_time", f"{day} is before admission on "
                                       f"{enc.admit_date}")])  # fmt: skip
+        _known_diagnoses(uow, ctx, diagnoses, day)
         values: dict[str, Any] = {"discharge_time": _utc(discharge_time), "discharge_date": day}
         if diagnoses:
             values["diagnoses"] = [{"code": d.code, "main": d.main} for d in diagnoses]
@@ -272,10 +323,15 @@ def encounters(uow: UnitOfWork, caller: Principal, *, insuree_id: str | None = N
                offset: int = 0) -> list[EncounterState]:  # fmt: skip
     """Encounters, newest first (a hospital: its own only)."""
     require(caller, "encounter.read")
+    c = Checks()
+    c.code("insuree_id", insuree_id, LENGTH["insuree_id"])
+    if status is not None and status not in STATUSES:
+        c.add("status", f"is not one of {', '.join(STATUSES)}")
+    c.integer("limit", limit, 1, _MAX_PAGE)
+    c.integer("offset", offset, 0, MAX_I64)
+    c.done()
     provider = caller.provider_code if caller.role == "hospital" else None
     with uow:
         rows = uow.hospital.encounters(provider_code=provider, psn_no=insuree_id, status=status,
                                        limit=limit, offset=offset)  # fmt: skip
     return [EncounterState.of(r) for r in rows]
-
-

@@ -34,6 +34,7 @@ from yibao.services.encounter_state import (
     _require_open,
     _utc,
 )
+from yibao.services.validation import LENGTH, MIN_I64, Checks
 from yibao.store.hospital import FeeLineRow
 from yibao.store.hospital_repo import insert_rows
 from yibao.store.uow import UnitOfWork
@@ -54,7 +55,13 @@ def _amount(f: FeeIn) -> int:
 
 def _out_of_bounds(f: FeeIn) -> tuple[str, str] | None:
     """The line's field outside the contract's bounds (SETTLEMENT.md §1: ``price_e6``,
-    ``|qty_e4|`` and their product in 0 … 2^63 − 1), or None."""
+    ``|qty_e4|`` and their product in 0 … 2^63 − 1; integers, never a bool), or None."""
+    for name in ("price_e6", "qty_e4", "amount_fen"):
+        value = getattr(f, name)
+        if value is not None and type(value) is not int:
+            return name, f"{name} must be an integer, not {type(value).__name__}"
+    if f.amount_fen is not None and not MIN_I64 <= f.amount_fen <= MAX_I64:
+        return "amount_fen", f"amount_fen is not in {MIN_I64} … {MAX_I64}"
     if not 0 <= f.price_e6 <= MAX_I64:
         return "price_e6", f"price_e6 {f.price_e6} is not in 0 … {MAX_I64}"
     if not -MAX_I64 <= f.qty_e4 <= MAX_I64:
@@ -62,6 +69,26 @@ def _out_of_bounds(f: FeeIn) -> tuple[str, str] | None:
     if f.price_e6 * abs(f.qty_e4) > MAX_I64:
         return "qty_e4", f"price_e6 × qty_e4 exceeds {MAX_I64} (a line of about 922 million yuan)"
     return None
+
+
+_MAX_LINES = 5000
+
+
+def _line_checks(ctx: Context, fees: Sequence[FeeIn]) -> None:
+    """Each line's identifiers and texts, lengths from their columns, and its service
+    time within the date window (services.validation)."""
+    c = Checks(ctx.now())
+    if len(fees) > _MAX_LINES:
+        c.add("lines", f"more than {_MAX_LINES} lines in one upload")
+    for i, f in enumerate(fees):
+        at = f"lines.{i}"
+        for name, column in (("sn", "sn"), ("code", "code"), ("reverses_sn", "sn"),
+                             ("hospital_code", "hospital_code")):  # fmt: skip
+            c.code(f"{at}.{name}", getattr(f, name), LENGTH[column])
+        for name in ("dept", "doctor", "order_no"):
+            c.text(f"{at}.{name}", getattr(f, name), LENGTH[name])
+        c.time(f"{at}.service_time", f.service_time)
+    c.done()
 
 
 def _fee_problems(fees: Sequence[FeeIn], existing: dict[str, Any]) -> list[Problem]:
@@ -145,6 +172,7 @@ def upload_fees(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: 
     require(caller, "encounter.write")
     if not fees:
         raise InvalidRequest.of([("lines", "no fee lines")])
+    _line_checks(ctx, fees)
     at = ctx.now()
     with uow(write=True):
         enc = _load(uow, caller, encounter_id, lock=True)
@@ -216,6 +244,9 @@ def cancel_fees(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: 
     """2302 费用明细撤销: one line (and refunds of it), or every line (``sn`` None).
     Cancelling a line already cancelled is a repeat: nothing changes, 0 returned."""
     require(caller, "encounter.write")
+    c = Checks()
+    c.code("sn", sn, LENGTH["sn"])
+    c.done()
     at = ctx.now()
     with uow(write=True):
         enc = _load(uow, caller, encounter_id, lock=True)

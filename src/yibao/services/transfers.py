@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from yibao.core.errors import InvalidRequest, NotFound
 from yibao.services.access import Principal, audit, own, require
 from yibao.services.context import CST, Context, new_id
+from yibao.services.validation import LENGTH, Checks, provider_problem
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["Filing", "cancel_transfer", "file_transfer"]
@@ -53,6 +54,15 @@ def file_transfer(uow: UnitOfWork, ctx: Context, caller: Principal, *, insuree_i
     require(caller, "encounter.write")
     assert caller.provider_code is not None
     at = ctx.now()
+    c = Checks(at)
+    c.psn_no("insuree_id", insuree_id)
+    c.code("to_provider", to_provider, LENGTH["provider_code"])
+    c.code("encounter_id", encounter_id, LENGTH["encounter_id"])
+    c.text("reason", reason, LENGTH["transfer_reason"])
+    for name, value in (("transfer_date", transfer_date), ("valid_from", valid_from),
+                        ("valid_to", valid_to)):  # fmt: skip
+        c.day(name, value)
+    c.done()
     day = transfer_date or at.astimezone(CST).date()
     start = valid_from or day
     if valid_to is not None and valid_to < start:
@@ -60,6 +70,8 @@ def file_transfer(uow: UnitOfWork, ctx: Context, caller: Principal, *, insuree_i
     if to_provider == caller.provider_code:
         raise InvalidRequest.of([("to_provider", "a hospital does not transfer to itself")])
     with uow(write=True):
+        if to_provider is not None and (why := provider_problem(uow, to_provider, day)):
+            raise InvalidRequest.of([("to_provider", why)])
         if encounter_id is None:
             rows = uow.hospital.encounters(provider_code=caller.provider_code, psn_no=insuree_id,
                                            status=None, limit=20, offset=0)  # fmt: skip
@@ -72,13 +84,16 @@ def file_transfer(uow: UnitOfWork, ctx: Context, caller: Principal, *, insuree_i
             if found is None or found.psn_no != insuree_id:
                 raise NotFound(f"encounter {encounter_id} of this insuree not found")
             own(caller, found.provider_code, f"encounter {encounter_id}")
+            if found.status == "cancelled":
+                why = f"encounter {encounter_id} is cancelled: a cancelled stay transfers no one"
+                raise InvalidRequest.of([("encounter_id", why)])
             src = found
         f = Filing(new_id("T", at), caller.provider_code, src.id, insuree_id, to_provider, day,
                    start, valid_to, reason)  # fmt: skip
         uow.deferrals.insert_filing({
             "id": f.id, "from_provider": f.from_provider, "from_encounter_id": f.from_encounter_id,
             "psn_no": insuree_id, "to_provider": to_provider, "transfer_date": day,
-            "valid_from": start, "valid_to": valid_to, "reason": (reason or "")[:200] or None,
+            "valid_from": start, "valid_to": valid_to, "reason": reason or None,
             "filed_at": at, "actor": caller.actor, "msgid": msgid,
             "cancelled_at": None})  # fmt: skip
         audit(uow, caller, "transfer.filed", "encounter", src.id, before=None,
@@ -93,6 +108,10 @@ def cancel_transfer(uow: UnitOfWork, ctx: Context, caller: Principal, filing_id:
     repeat changes nothing). ``insuree_id`` (2502's ``psn_no``), when given, must be the
     filing's insuree."""
     require(caller, "encounter.write")
+    c = Checks()
+    c.code("filing_id", filing_id, LENGTH["filing_id"])
+    c.psn_no("insuree_id", insuree_id)
+    c.done()
     at = ctx.now()
     with uow(write=True):
         row = uow.deferrals.filing(filing_id)

@@ -4,17 +4,18 @@ thin adapters over ``yibao.services.deferred`` and ``yibao.services.transfers``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from yibao.adapters.api.app import Caller, Ctx, Mut, Uow, send
 from yibao.adapters.api.render import deferral_doc
-from yibao.adapters.api.schemas import ERRORS
+from yibao.adapters.api.schemas import ERRORS, CodeStr, Fen, TextStr, clean_params
 from yibao.services import deferred, transfers
+from yibao.services.validation import LENGTH
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", dependencies=[Depends(clean_params)])
 
 
 class _In(BaseModel):
@@ -26,26 +27,40 @@ class DeferralIn(_In):
 
     reason: Literal["not_enrolled", "offline", "awaiting_transfer"] = "offline"
     discharge_date: dt.date | None = Field(None, description="if the stay is not discharged")
-    advance_fen: int | None = Field(
-        None, ge=0, description="what the hospital advanced (provisional); null: the lines' total"
+    advance_fen: Fen | None = Field(
+        None, description="what the hospital advanced (provisional); null: the lines' total"
     )
 
 
 class QueueRunIn(_In):
-    provider_code: str | None = Field(None, max_length=20, description="one hospital only")
-    insuree_ids: list[str] | None = Field(None, max_length=10000, description="these only")
+    provider_code: CodeStr | None = Field(
+        None, max_length=LENGTH["provider_code"], description="one hospital only"
+    )
+    insuree_ids: list[Annotated[CodeStr, Field(max_length=LENGTH["insuree_id"])]] | None = Field(
+        None, max_length=10000, description="these only"
+    )
 
 
 class TransferIn(_In):
     """转院备案 (2501) by the sending hospital."""
 
-    insuree_id: str = Field(min_length=1, max_length=18)
-    encounter_id: str | None = Field(None, max_length=30, description="default: the newest stay")
-    to_provider: str | None = Field(None, max_length=20, description="null: any hospital")
+    insuree_id: CodeStr = Field(
+        min_length=LENGTH["insuree_id"],
+        max_length=LENGTH["insuree_id"],
+        description="psn_no: an 18-character ID number with its check digit",
+    )
+    encounter_id: CodeStr | None = Field(
+        None, max_length=LENGTH["encounter_id"], description="default: the newest stay"
+    )
+    to_provider: CodeStr | None = Field(
+        None,
+        max_length=LENGTH["provider_code"],
+        description="null: any hospital; else a provider of the registry",
+    )
     transfer_date: dt.date | None = None
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
-    reason: str | None = Field(None, max_length=200)
+    reason: TextStr | None = Field(None, max_length=LENGTH["transfer_reason"])
 
 
 @router.post(

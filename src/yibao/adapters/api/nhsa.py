@@ -279,6 +279,53 @@ def _statement(detail: bool) -> Handler:
     return handle
 
 
+_DATA = {"encounter_id": "mdtrt_id", "insuree_id": "psn_no"}
+_NATIONAL: dict[str, tuple[str, dict[str, str]]] = {
+    "2401": ("input.mdtrtinfo", {"insuree_id": "psn_no", "med_type": "med_type",
+                                 "insutype": "insutype", "admit_time": "begntime",
+                                 "insured_region": "insuplc_admdvs"}),
+    "2402": ("input.dscginfo", {"encounter_id": "mdtrt_id", "discharge_time": "endtime"}),
+    "2404": ("input.data", _DATA),
+    "2301": ("input.feedetail", {"sn": "feedetl_sn", "code": "med_list_codg",
+                                 "hospital_code": "medins_list_codg", "price_e6": "pric",
+                                 "qty_e4": "cnt", "amount_fen": "det_item_fee_sumamt",
+                                 "reverses_sn": "init_feedetl_sn",
+                                 "service_time": "fee_ocur_time", "dept": "bilg_dept_codg",
+                                 "doctor": "bilg_dr_codg", "order_no": "drord_no",
+                                 "encounter_id": "mdtrt_id"}),
+    "2302": ("input.data", {**_DATA, "sn": "feedetl_sn"}),
+    "2303": ("input.data", {**_DATA, "medfee_sumamt": "medfee_sumamt"}),
+    "2304": ("input.data", {**_DATA, "medfee_sumamt": "medfee_sumamt"}),
+    "2305": ("input.data", {**_DATA, "settlement_id": "setl_id"}),
+    "2501": ("input.refmedin", {"insuree_id": "psn_no", "to_provider": "reflin_medins_no",
+                                "transfer_date": "refl_date", "valid_from": "begndate",
+                                "valid_to": "enddate", "reason": "refl_rea"}),
+    "2502": ("input.data", {"insuree_id": "psn_no", "filing_id": "trt_dcla_detl_sn"}),
+}  # fmt: skip
+"""infno -> where its input's fields sit and our field name -> the national one: a
+service's problem is answered under the national key path (docs/NHSA.md, "Validation")."""
+
+
+def _national_path(infno: str, path: str) -> str:
+    where, names = _NATIONAL.get(infno, ("input", {}))
+    parts = path.split(".")
+    if parts[0] == "diagnoses":  # 2401/2402: diseinfo rows
+        tail = {"code": "diag_code", "main": "maindiag_flag"}
+        return ".".join(["input.diseinfo", *(tail.get(p, p) for p in parts[1:])])
+    if parts[0] == "lines" and len(parts) == 3:  # 2301: lines.N.field
+        return f"{where}.{parts[1]}.{names.get(parts[2], parts[2])}"
+    if parts[0] == "lines":
+        return where
+    return f"{where}.{names[path]}" if path in names else path
+
+
+def _in_national_terms(infno: str, exc: InvalidRequest) -> InvalidRequest:
+    """A service's ``InvalidRequest`` naming the national key paths of ``infno``."""
+    if not exc.problems:
+        return exc
+    return InvalidRequest.of([(_national_path(infno, p), m) for p, m in exc.problems])
+
+
 HANDLERS: dict[str, Handler] = {
     "1101": _1101,
     "2301": _2301,
@@ -357,7 +404,10 @@ def national(
             raise InvalidRequest.of([("infno", f"transaction {env.infno} is not supported")])
 
         def run() -> Reply:
-            out = handler(uow, ctx, caller, decoded.record, env)
+            try:
+                out = handler(uow, ctx, caller, decoded.record, env)
+            except InvalidRequest as exc:
+                raise _in_national_terms(env.infno, exc) from None
             doc = nhsa.success_response(
                 out, region=region, serial=serial, received_at=received, responded_at=ctx.now()
             )

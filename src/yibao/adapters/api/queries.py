@@ -9,20 +9,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from yibao.adapters.api.app import Caller, Ctx, Uow, send
 from yibao.adapters.api.render import acc_doc
 from yibao.adapters.api.schemas import (
     ERRORS,
     ReconciliationIn,
+    clean_params,
 )
 from yibao.core.ledger.reconcile import DetailRow, Totals
 from yibao.services import reports
 from yibao.services.access import require, show_name, show_psn_no
 from yibao.services.context import CST
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", dependencies=[Depends(clean_params)])
 
 
 # -- insurees --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from yibao.adapters.api.app import Answer, Caller, Ctx, Mut, Uow, send
 from yibao.adapters.api.render import deferral_doc, encounter_doc, line_doc, settlement_doc
@@ -28,13 +28,15 @@ from yibao.adapters.api.schemas import (
     ReversalIn,
     SettleIn,
     SettlementOut,
+    clean_params,
 )
 from yibao.services import deferred
 from yibao.services import encounters as uc
 from yibao.services.access import Principal
 from yibao.services.requests import compensate
+from yibao.services.validation import MAX_I64
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", dependencies=[Depends(clean_params)])
 
 
 # -- encounters ------------------------------------------------------------------------------
@@ -79,7 +81,7 @@ def list_encounters(
     insuree_id: str | None = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_I64)] = 0,
 ) -> Response:
     found = uc.encounters(
         uow, caller, insuree_id=insuree_id, status=status, limit=limit, offset=offset

@@ -26,12 +26,14 @@ from yibao.adapters.nhsa.fields import (
     wall_time,
 )
 from yibao.adapters.nhsa.numbers import loads
-from yibao.core.errors import InvalidRequest, YibaoError
+from yibao.core.errors import InvalidRequest, Problem, YibaoError
+from yibao.services.validation import int_problem, text_problem
 
 __all__ = [
     "ERR_MSG_MAX",
     "RequestEnvelope",
     "ResponseEnvelope",
+    "clean_problems",
     "err_msg_of",
     "error_response",
     "inf_refmsgid",
@@ -82,6 +84,8 @@ def parse_request(body: str | bytes | Mapping[str, Any]) -> RequestEnvelope:
     """A request envelope from the body (parsed by ``numbers.loads``, never through a
     float) or from a mapping already parsed that way."""
     doc = _load(body)
+    if problems := clean_problems(doc):
+        raise InvalidRequest.of(problems)
     return validate(RequestEnvelope, doc, "")
 
 
@@ -90,8 +94,40 @@ def _load(body: str | bytes | Mapping[str, Any]) -> object:
         return body
     try:
         return loads(body)
-    except ValueError as exc:  # JSONDecodeError is a ValueError
+    except ValueError as exc:  # JSONDecodeError is a ValueError; so is a bad UTF-8 body
         raise InvalidRequest.of([("", f"the body is not JSON: {exc}")]) from None
+    except RecursionError:
+        raise InvalidRequest.of([("", "the body is nested too deeply")]) from None
+
+
+_MAX_PROBLEMS = 20
+
+
+def clean_problems(doc: object, path: str = "") -> list[Problem]:
+    """Every key path of ``doc`` (a parsed body, unknown fields included) whose key or
+    text holds a control character but tab and newlines or a lone surrogate, or whose
+    integer is beyond signed 64 bits: nothing of such a body is read, stored or echoed
+    (services.validation; docs/NHSA.md, "Validation")."""
+    out: list[Problem] = []
+    todo: list[tuple[str, object]] = [(path, doc)]
+    while todo and len(out) < _MAX_PROBLEMS:
+        at, value = todo.pop()
+        if isinstance(value, str):
+            if (why := text_problem(value, len(value))) is not None:
+                out.append((at, why))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if (why := int_problem(value)) is not None:
+                out.append((at, f"the integer {why}: beyond signed 64 bits"))
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                where = f"{at}.{k}" if at else str(k)
+                if isinstance(k, str) and (why := text_problem(k, len(k))) is not None:
+                    out.append((f"{at}.(key)" if at else "(key)", f"a key {why}"))
+                    continue
+                todo.append((where, v))
+        elif isinstance(value, list):
+            todo.extend((f"{at}.{i}" if at else str(i), v) for i, v in enumerate(value))
+    return sorted(out)
 
 
 def _infcode(value: object) -> object:

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from yibao.core.money import scaled_int, yuan_from_fen
+from yibao.core.money import MAX_I64, scaled_int, yuan_from_fen
 
 __all__ = [
     "Bp",
@@ -73,10 +73,18 @@ def decimal_text(value: object) -> str | None:
         return None
     if "e" in text or "E" in text:
         try:
-            text = format(Decimal(text), "f")
+            number = Decimal(text)
         except InvalidOperation:
             raise _fail(f"{value!r} is not a number") from None
+        if not number.is_finite() or not _EXPONENTS[0] <= number.adjusted() <= _EXPONENTS[1]:
+            raise _fail(f"{text} is beyond 64 bits in any unit of the interface")
+        text = format(number, "f")
     return text
+
+
+_EXPONENTS = (-40, 19)
+"""The decimal exponents a wire number may have once written out: beyond, it is no
+64-bit amount in any unit (and writing 1e999999999 out would take a gigabyte)."""
 
 
 def scaled(value: object, places: int) -> int | None:
@@ -90,6 +98,12 @@ def scaled(value: object, places: int) -> int | None:
         raise _fail(str(exc)) from None
 
 
+def _within_64_bits(got: int | None, value: object) -> int | None:
+    if got is not None and not -MAX_I64 - 1 <= got <= MAX_I64:
+        raise _fail(f"{decimal_text(value)} yuan is beyond 64 bits in fen")
+    return got
+
+
 def _required(value: object, places: int) -> int:
     got = scaled(value, places)
     if got is None:
@@ -98,11 +112,13 @@ def _required(value: object, places: int) -> int:
 
 
 def _fen(value: object) -> int:
-    return _required(value, 2)
+    got = _within_64_bits(_required(value, 2), value)
+    assert got is not None
+    return got
 
 
 def _opt_fen(value: object) -> int | None:
-    return scaled(value, 2)
+    return _within_64_bits(scaled(value, 2), value)
 
 
 def _bp(value: object) -> int:
