@@ -22,6 +22,7 @@ from yibao.core.ledger.checks import (
     year_problems,
 )
 from yibao.core.ledger.journal import Posting, Transaction, reversal_of
+from yibao.core.privacy import mask_psn_no
 
 COVID = "covid-resident-dibao-all-funds"
 
@@ -80,7 +81,7 @@ def test_settlement_posted_wrong() -> None:
     assert any("basic_paid_fen moved 3068000, hifp_pay posted 0" in p for p in problems)
     other = post_it(settled("employee-classes-a-b-c"))
     assert settlement_problems(s, other) == [
-        f"tx S1: does not post encounter {s.encounter_id} of {s.insuree_id}"
+        f"tx S1: does not post encounter {s.encounter_id} of {mask_psn_no(s.insuree_id)}"
     ]
     orphan = dataclasses.replace(tx, settlement=None)
     assert len(settlement_problems(s, orphan)) == 1
@@ -92,7 +93,8 @@ def test_accumulators_that_do_not_match_the_postings() -> None:
     acc = s.accumulators_after
     wrong = s._replace(
         accumulators_after=dataclasses.replace(
-            acc, serious_base_fen=acc.serious_base_fen + 1,
+            acc,
+            serious_base_fen=acc.serious_base_fen + 1,
             assistance_entitled_fen=acc.assistance_entitled_fen + 7,
             basic_paid_fen=acc.basic_paid_fen + 2,
         ),
@@ -187,7 +189,10 @@ def test_year_caps_and_stored_accumulators() -> None:
                                                 assistance_cap_fen=1))  # fmt: skip
     problems = year_problems([Booked(capped, tx)])
     psn = s.insuree_id
-    assert f"{psn} 2020: basic fund paid 3068000 fen, above the yearly cap 1" in problems
+    assert psn not in " ".join(problems)  # problems reach logs: the ID number masked
+    assert (
+        f"{mask_psn_no(psn)} 2020: basic fund paid 3068000 fen, above the yearly cap 1" in problems
+    )
     assert len(problems) == 3
     assert year_problems([Booked(s, Transaction("A", DAY, "adjustment", ()))]) == []
     key = (psn, 2020)
@@ -195,16 +200,18 @@ def test_year_caps_and_stored_accumulators() -> None:
     stale = {key: before}
     problems = year_problems([Booked(s, tx)], accumulators=stale, opening={key: before})
     assert problems == [
-        f"{psn} 2020: {name} is {getattr(before, name)}, the booked settlements imply "
+        f"{mask_psn_no(psn)} 2020: {name} is {getattr(before, name)}, the booked settlements imply "
         f"{getattr(s.accumulators_after, name)}"
         for name in ACCUMULATOR_FIELDS
         if getattr(before, name) != getattr(s.accumulators_after, name)
     ] + [
-        f"{psn} 2020: {field} is {getattr(before, field)}, the {name}'s standing postings "
-        f"are {getattr(s.accumulators_after, field)}"
-        for name, field in (("basic fund", "basic_paid_fen"),
-                            ("serious illness", "serious_paid_fen"),
-                            ("medical assistance", "assistance_paid_fen"))
+        f"{mask_psn_no(psn)} 2020: {field} is {getattr(before, field)}, "
+        f"the {name}'s standing postings are {getattr(s.accumulators_after, field)}"
+        for name, field in (
+            ("basic fund", "basic_paid_fen"),
+            ("serious illness", "serious_paid_fen"),
+            ("medical assistance", "assistance_paid_fen"),
+        )
         if getattr(before, field) != getattr(s.accumulators_after, field)
     ]
     stored_only = {("nobody", 2020): Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))}

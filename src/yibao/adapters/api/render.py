@@ -4,15 +4,26 @@ the caller's role may see them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from yibao.core.engine.model import Accumulators
 from yibao.core.engine.serialize import settlement_to_dict
 from yibao.services import encounters as uc
 from yibao.services.access import Principal, show_psn_no
+from yibao.services.context import CST
 from yibao.services.deferred_model import Deferral
 
-__all__ = ["acc_doc", "deferral_doc", "encounter_doc", "line_doc", "settlement_doc"]
+__all__ = ["acc_doc", "beijing", "deferral_doc", "encounter_doc", "line_doc", "settlement_doc"]
+
+
+def beijing(t: dt.datetime | None) -> dt.datetime | None:
+    """A stored instant in Beijing time (+08:00), the zone ``booked_on`` and every date
+    of the API are in; the database may hand it back in UTC or the session's zone (a
+    naive value is the store's UTC)."""
+    if t is None:
+        return None
+    return (t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)).astimezone(CST)
 
 
 def acc_doc(a: Accumulators) -> dict[str, int]:
@@ -53,7 +64,7 @@ def settlement_doc(caller: Principal, r: uc.Settled) -> dict[str, Any]:
         "med_type": r.med_type,
         "clr_type": r.clr_type,
         "discharge_date": r.discharge_date,
-        "settled_at": r.settled_at,
+        "settled_at": beijing(r.settled_at),
         "booked_on": r.booked_on,
         "msgid": r.msgid,
         "central_share_bp": r.central_share_bp,
@@ -119,7 +130,7 @@ def deferral_doc(d: Deferral) -> dict[str, Any]:
         "medfee_sumamt": d.medfee_sumamt,
         "advance_fen": d.advance_fen,
         "provisional": d.provisional,
-        "deferred_at": d.deferred_at,
-        "cleared_at": d.cleared_at,
+        "deferred_at": beijing(d.deferred_at),
+        "cleared_at": beijing(d.cleared_at),
         "settlement_id": d.settlement_id,
     }

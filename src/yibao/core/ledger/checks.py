@@ -43,6 +43,7 @@ from yibao.core.ledger.journal import Transaction, balances, book_totals
 from yibao.core.ledger.post import posted_amounts
 from yibao.core.money import paid_capped
 from yibao.core.policy.model import Policy
+from yibao.core.privacy import mask_psn_no
 
 __all__ = [
     "TX_CHECKS",
@@ -142,7 +143,8 @@ def settlement_problems(
     settlement's ``policy``, serious-illness pay is recomputed from its bands too."""
     ref, sign, i = tx.settlement, -1 if tx.kind == "reversal" else 1, s.setlinfo
     if ref is None or (ref.encounter_id, ref.insuree_id) != (s.encounter_id, s.insuree_id):
-        return [f"tx {tx.id}: does not post encounter {s.encounter_id} of {s.insuree_id}"]
+        who = mask_psn_no(s.insuree_id)
+        return [f"tx {tx.id}: does not post encounter {s.encounter_id} of {who}"]
     got = posted_amounts(tx)
     want = (i.hifp_pay, i.hifob_pay + i.hifmi_pay, i.maf_pay, i.acct_pay, i.fiscal_pay,
             i.psn_cash_pay, i.medfee_sumamt)  # fmt: skip
@@ -280,11 +282,15 @@ def year_problems(
             first, limit = getattr(start, field), caps[key][n]
             standing = first + paid[n]
             if standing > max(limit, first):
-                out.append(f"{key[0]} {key[1]}: {name} paid {standing} fen, above the yearly "
-                           f"cap {limit}")  # fmt: skip
+                out.append(f"{_who(key)}: {name} paid {standing} fen, above the yearly cap {limit}")
     if accumulators is not None:
         out += _accumulator_totals(moves, posted, accumulators, starts)
     return out
+
+
+def _who(key: YearKey) -> str:
+    """An insuree-year in a problem line: the ID number masked (problems reach logs)."""
+    return f"{mask_psn_no(key[0])} {key[1]}"
 
 
 def _accumulator_totals(moves: Mapping[YearKey, Accumulators],
@@ -298,13 +304,13 @@ def _accumulator_totals(moves: Mapping[YearKey, Accumulators],
         for name in ACCUMULATOR_FIELDS:
             want = getattr(start, name) + getattr(net, name)
             if want != getattr(now, name):
-                out.append(f"{key[0]} {key[1]}: {name} is {getattr(now, name)}, the booked "
+                out.append(f"{_who(key)}: {name} is {getattr(now, name)}, the booked "
                            f"settlements imply {want}")  # fmt: skip
         paid = posted.get(key, [0, 0, 0])
         for n, (name, field) in enumerate(_PAID):
             standing = getattr(start, field) + paid[n]
             if standing != getattr(now, field):
-                out.append(f"{key[0]} {key[1]}: {field} is {getattr(now, field)}, the "
+                out.append(f"{_who(key)}: {field} is {getattr(now, field)}, the "
                            f"{name}'s standing postings are {standing}")  # fmt: skip
     return out
 
