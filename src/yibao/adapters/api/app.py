@@ -180,15 +180,17 @@ def _summary(exc: BaseException) -> str:
     parts = [type(exc).__qualname__]
     orig = exc.orig if isinstance(exc, DBAPIError) else None
     if orig is not None:
-        parts.append(type(orig).__qualname__)
+        parts.append(f"({type(orig).__module__}.{type(orig).__qualname__})")
         diag = getattr(orig, "diag", None)
         for name in ("sqlstate", "table_name", "column_name", "constraint_name"):
             value = getattr(orig, name, None) or getattr(diag, name, None)
             if value:
                 parts.append(f"{name}={value}")
-    frames = traceback.extract_tb(exc.__traceback__)[-6:]
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "/yibao/" in f.filename][-5:]  # where in our code
+    shown = ours + frames[-1:] if frames and (not ours or frames[-1] is not ours[-1]) else ours
     where = " < ".join(f"{f.name} ({f.filename.rsplit('/', 1)[-1]}:{f.lineno})"
-                       for f in reversed(frames))  # fmt: skip
+                       for f in reversed(shown))  # fmt: skip
     return " ".join(parts) + (f" at {where}" if where else "")
 
 
