@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from yibao.adapters import nhsa
 from yibao.adapters.api.app import Caller, Ctx, Uow
+from yibao.adapters.api.schemas import ERRORS
 from yibao.adapters.nhsa import records as rec
 from yibao.adapters.nhsa.fields import CST
 from yibao.core.errors import Forbidden, InvalidRequest, YibaoError
@@ -359,6 +360,7 @@ def _answer(doc: dict[str, object]) -> Response:
     "Answer: the response envelope (infcode 0 / -1, inf_refmsgid, output, err_msg). "
     "Amounts in yuan with two decimals, exact. docs/NHSA.md and docs/API.md.",
     response_description="The national response envelope",
+    responses={c: ERRORS[c] for c in (400, 401, 403, 422)},
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -273,6 +273,6 @@ class Problem(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (401, 403, 404, 409, 422)
+    for code in (400, 401, 403, 404, 409, 422)
 }
-"""The problem responses every route documents in OpenAPI."""
+"""The problem responses every route documents in OpenAPI (400: a body that is not JSON)."""
