@@ -237,6 +237,13 @@ def test_1101_and_the_key_must_be_the_hospitals(api: Api) -> None:
     r = api.client.post("/nhsa", content=_env("1101", "Q3", {}))
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/problem+json"
+    with api.uow:
+        audit = api.uow.hospital.audit_entries(entity=None, entity_id=None, limit=10_000)
+    reads = [e for e in audit if e.action == "personal.read" and "/nhsa 1101" in str(e.detail)]
+    assert len(reads) == 1  # Q1 showed a person; Q2 was refused, Q3 had no key
+    assert EMPLOYEE not in str(reads[0].entity_id)  # masked
+    refused = [e for e in audit if e.action == "access.refused" and e.entity == "nhsa"]
+    assert len(refused) == 1  # Q2: another hospital's key, 403 inside the envelope
     nope = _call(api, _env("9999", "Q4", {}))
     assert nope.infcode == -1
     assert _call(api, "{not json").infcode == -1

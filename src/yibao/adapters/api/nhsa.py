@@ -25,9 +25,17 @@ from yibao.adapters.api.schemas import ERRORS
 from yibao.adapters.nhsa import records as rec
 from yibao.adapters.nhsa.fields import CST
 from yibao.core.errors import Forbidden, InvalidRequest, YibaoError
+from yibao.core.privacy import mask_psn_no
 from yibao.services import deferred, reports, transfers
 from yibao.services import encounters as uc
-from yibao.services.access import Principal, digest, show_name, show_psn_no
+from yibao.services.access import (
+    Principal,
+    audit_read,
+    audit_refusal,
+    digest,
+    show_name,
+    show_psn_no,
+)
 from yibao.services.context import Context
 from yibao.services.requests import Reply, compensate, replay_or_run
 from yibao.store.uow import UnitOfWork
@@ -347,6 +355,10 @@ HANDLERS: dict[str, Handler] = {
 """infno -> the one service call it makes."""
 
 
+_PERSONAL = frozenset({"1101", "5206"})
+"""Transactions whose answer shows an insuree's data: each answer is audited (personal.read)."""
+
+
 def _answer(doc: dict[str, object]) -> Response:
     return Response(nhsa.dumps(doc), 200, media_type=JSON)
 
@@ -384,6 +396,7 @@ def _answer(doc: dict[str, object]) -> Response:
     },
 )
 def national(
+    request: Request,
     uow: Uow,
     ctx: Ctx,
     caller: Caller,
@@ -426,9 +439,19 @@ def national(
             now=received,
             run=run,
         )
+        if env.infno in _PERSONAL and reply.status == 200:  # an insuree's data was shown
+            who = getattr(decoded.record, "insuree_id", None) or getattr(
+                decoded.record, "id_no", ""
+            )
+            audit_read(uow, caller, method="POST", route=f"/nhsa {env.infno}", entity="insuree",
+                       entity_id=mask_psn_no(who or ""), at=ctx.now())  # fmt: skip
         return Response(reply.body, reply.status, media_type=reply.content_type)
     except YibaoError as exc:
         log.info("msgid answered infcode -1: %s", exc.code)
+        if exc.status in (403, 404):  # refused inside the envelope: audited like REST's
+            audit_refusal(uow, caller, status=exc.status, reason=exc.one_line(), method="POST",
+                          route="/nhsa", entity="nhsa", entity_id="", at=ctx.now(),
+                          budget=request.app.state.refusals)  # fmt: skip
         return _answer(
             nhsa.error_response(
                 exc, region=region, serial=serial, received_at=received, responded_at=ctx.now()
