@@ -8,7 +8,9 @@
   (PostgreSQL; SQLAlchemy's pool over psycopg 3).
 - ``YIBAO_POOL_PRE_PING``: test each pooled connection before the API uses it (one
   round trip per request; off by default: a lost connection answers 503, DECISIONS 0050).
-- ``YIBAO_KEY_CACHE_S``: how long a verified API key is trusted in memory (seconds).
+- ``YIBAO_KEY_CACHE_S``: how long a verified key's hash comparison is remembered in memory
+  (seconds); its row is still read on every request, so a revocation holds from the next
+  request on, in every worker.
 
 Only ``yibao.bootstrap`` and the adapters read it; services and the store take
 arguments (an import-linter contract).

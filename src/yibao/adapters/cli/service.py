@@ -75,7 +75,7 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (the part after yb_).")],
     by: Annotated[str | None, typer.Option("--by", help="Who revokes it (recorded).")] = None,
 ) -> None:
-    """Revoke a key; API workers stop trusting it within YIBAO_KEY_CACHE_S seconds."""
+    """Revoke a key; every API worker refuses it from the next request on."""
     from yibao.bootstrap import unit_of_work
     from yibao.services.access import revoke_key
 
