@@ -153,3 +153,14 @@ def test_a_bool_quantity_is_refused_by_the_service(loaded: UnitOfWork) -> None:
     with pytest.raises(InvalidRequest, match=r"lines\.0\.qty_e4"):
         uc.upload_fees(loaded, ctx, HOSPITAL, enc.id, [line], msgid=None)
     assert _counts(loaded) == before
+
+
+def test_the_request_digest_takes_what_orjson_cannot() -> None:
+    """An integer beyond 64 bits or a lone surrogate still has a stable digest (the
+    idempotency fingerprint), never an exception."""
+    from yibao.services.access import digest
+
+    for doc in ({"n": 2**64}, {"n": -(10**30)}, {"s": "\ud800"}, [2**70, {"k": "a\ud800"}]):
+        assert digest(doc) == digest(doc)
+        assert len(digest(doc)) == 64
+    assert digest({"n": 2**64}) != digest({"n": 2**64 + 1})

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import threading
@@ -135,7 +136,11 @@ def show_name(caller: Principal, name: str) -> str:
 def digest(doc: Any) -> str:
     """sha256 of the canonical JSON of ``doc`` (sorted keys, compact, UTF-8; dates and
     times as ISO 8601; any other object as its text)."""
-    text = orjson.dumps(doc, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    try:
+        text = orjson.dumps(doc, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, a lone surrogate: still a digest
+        text = json.dumps(doc, default=str, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode("utf-8", "surrogatepass")  # fmt: skip
     return hashlib.sha256(text).hexdigest()
 
 
