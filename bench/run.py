@@ -29,6 +29,10 @@ BENCHES = [
     ["fuzz.py", "--requests", "10000", "--seconds", "900"],
     *([["fuzz.py", "--requests", "10000", "--seconds", "900", "--pg"]]
       if os.environ.get("YIBAO_TEST_PG") else []),
+    # issue 15: a mixed HTTP load (settle, reverse, re-settle, new stays; yibao resettle
+    # during and after) on 200 insurees at their caps, then yibao ledger check; exits 1 on
+    # a failed check or any 5xx (PostgreSQL only)
+    *([["mixed.py", "--seconds", "60"]] if os.environ.get("YIBAO_TEST_PG") else []),
 ]
 
 

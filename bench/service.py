@@ -104,12 +104,18 @@ def setup(url: str, insurees: int) -> World:
     return World(url, keys, codes, people)
 
 
-def _lines(rnd: random.Random, codes: list[str], n: int = 20) -> list[tuple[str, int, int]]:
+def _lines(
+    rnd: random.Random, codes: list[str], n: int = 20, scale: int = 1
+) -> list[tuple[str, int, int]]:
+    """``n`` lines (code, price_e6, qty_e4); ``scale`` multiplies every unit price (large
+    bills for bench/mixed.py)."""
     covid = [c for c in codes if "COVID" in c]
     plain = [c for c in codes if "COVID" not in c]
     picked = covid[:4] + rnd.sample(plain, n - min(4, len(covid)))
-    return [(c, rnd.randrange(100, 50_000) * 10_000, rnd.choice((1000, 2000, 3000, 500)) * 10)
-            for c in picked]  # (code, price_e6, qty_e4): whole fen and thousandths, as before
+    return [
+        (c, rnd.randrange(100, 50_000) * 10_000 * scale, rnd.choice((1000, 2000, 3000, 500)) * 10)
+        for c in picked
+    ]  # (code, price_e6, qty_e4): whole fen and thousandths, as before
 
 
 def _diagnoses(rnd: random.Random, provider: str) -> list[dict[str, Any]]:
@@ -117,9 +123,11 @@ def _diagnoses(rnd: random.Random, provider: str) -> list[dict[str, Any]]:
     return [{"code": "B99.900" if covid else "J18.900", "main": True}]
 
 
-def prepare(world: World, n: int, seed: int, threads: int = 6) -> list[tuple[str, str]]:
+def prepare(
+    world: World, n: int, seed: int, threads: int = 6, scale: int = 1
+) -> list[tuple[str, str]]:
     """``n`` stays admitted with 20 lines each, through the service layer, in a few
-    threads (not timed: only the settlements are)."""
+    threads (not timed: only the settlements are); ``scale`` as in ``_lines``."""
     from concurrent.futures import ThreadPoolExecutor
 
     engine = make_engine(world.url, pool_size=threads + 1)
@@ -130,7 +138,7 @@ def prepare(world: World, n: int, seed: int, threads: int = 6) -> list[tuple[str
         p = PROVIDERS[i % len(PROVIDERS)]
         psn = world.insurees[rnd.randrange(len(world.insurees))]
         diags = tuple(uc.Diagnosis(d["code"], d["main"]) for d in _diagnoses(rnd, p))
-        lines = _lines(rnd, world.codes[p])
+        lines = _lines(rnd, world.codes[p], scale=scale)
         plan.append((p, psn, diags, lines))
 
     def one(job: tuple[str, str, Any, list[tuple[str, int, int]]]) -> tuple[str, str]:
