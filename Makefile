@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 ## install: create .venv with yibao installed editable, with the dev extras
 install: $(STAMP)
 
-## lint: ruff, mypy (strict on yibao.core) and the import-layer contracts
+## lint: ruff (rules and format), mypy (strict on yibao.core) and the import-layer contracts
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -181,8 +181,10 @@ def run_once(url: str, path: Path, out: Path, per_transaction: int) -> tuple[flo
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     rss = int(stderr.strip().splitlines()[-1]) / 1024 / 1024
     print(f"  {stdout.strip()}", flush=True)
-    return took, (f"yibao CPU {cpu:.0f} s, its PostgreSQL backends' CPU ≥ "
-                  f"{sum(backends.values()):.0f} s, peak RSS {rss:.1f} GiB")
+    return took, (
+        f"yibao CPU {cpu:.0f} s, its PostgreSQL backends' CPU ≥ "
+        f"{sum(backends.values()):.0f} s, peak RSS {rss:.1f} GiB"
+    )
 
 
 def main() -> int:

@@ -16,8 +16,21 @@ BENCHES = [
     ["resolve.py", "--stays", "2000", "--lines", "25", "--repeat", "3"],
     ["batch.py", "--encounters", "100000", "1000000", "--repeat", "3", "--scalar", "100000"],
     # the hospital service over HTTP (PostgreSQL: YIBAO_TEST_PG); docs/PERFORMANCE.md
-    ["service.py", "--insurees", "20000", "--encounters", "30000", "--seconds", "60",
-     "--lifecycle-seconds", "20", "--repeat", "3", "--concurrency", "6"],
+    [
+        "service.py",
+        "--insurees",
+        "20000",
+        "--encounters",
+        "30000",
+        "--seconds",
+        "60",
+        "--lifecycle-seconds",
+        "20",
+        "--repeat",
+        "3",
+        "--concurrency",
+        "6",
+    ],
     # re-entry after an outage into PostgreSQL (YIBAO_TEST_PG); docs/PERFORMANCE.md
     ["reentry.py", "--stays", "100000", "--repeat", "3", "--check"],
     # the deferred queue run and bulk re-settlement (YIBAO_TEST_PG); docs/PERFORMANCE.md
@@ -27,8 +40,11 @@ BENCHES = [
     # refused ones (SQLite; again on PostgreSQL when YIBAO_TEST_PG is set); last, since it
     # exits 1 on a failure; docs/PERFORMANCE.md
     ["fuzz.py", "--requests", "10000", "--seconds", "900"],
-    *([["fuzz.py", "--requests", "10000", "--seconds", "900", "--pg"]]
-      if os.environ.get("YIBAO_TEST_PG") else []),
+    *(
+        [["fuzz.py", "--requests", "10000", "--seconds", "900", "--pg"]]
+        if os.environ.get("YIBAO_TEST_PG")
+        else []
+    ),
     # issue 15: a mixed HTTP load (settle, reverse, re-settle, new stays; yibao resettle
     # during and after) on 200 insurees at their caps, then yibao ledger check; exits 1 on
     # a failed check or any 5xx (PostgreSQL only)

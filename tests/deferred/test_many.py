@@ -36,7 +36,11 @@ def test_bulk_deferral_equals_one_by_one_and_settles(loaded: UnitOfWork) -> None
     many = [dq.deferral(loaded, HOSPITAL, e.id) for e in encs]
     for d in many:
         assert (d.reason, d.advance_fen, d.medfee_sumamt, d.provisional) == (
-            one.reason, one.advance_fen, one.medfee_sumamt, one.provisional)
+            one.reason,
+            one.advance_fen,
+            one.medfee_sumamt,
+            one.provisional,
+        )
     for e in encs:
         now = uc.encounter(loaded, HOSPITAL, e.id)
         assert (now.status, now.version) == ("deferred", e.version + 1)

@@ -31,8 +31,18 @@ def _stays(uow: UnitOfWork, ctx: object, psn: str) -> list[uc.EncounterState]:
     out = []
     for n, day in enumerate(DAYS):
         who = OTHER if n == 2 else HOSPITAL
-        out.append(stay(uow, ctx, psn, day, fees=FEES + BIG, caller=who,  # type: ignore[arg-type]
-                        insured_region="500102", admitted=dt.date(2020, 3, 1)))
+        out.append(
+            stay(
+                uow,
+                ctx,
+                psn,
+                day,
+                fees=FEES + BIG,
+                caller=who,  # type: ignore[arg-type]
+                insured_region="500102",
+                admitted=dt.date(2020, 3, 1),
+            )
+        )
     return out
 
 

@@ -48,7 +48,11 @@ def test_not_imported_insuree_is_deferred_then_settled_on_import(loaded: UnitOfW
     d = dq.settle_or_defer(loaded, ctx, HOSPITAL, enc.id)
     assert isinstance(d, dq.Deferral)
     assert (d.reason, d.advance_fen, d.medfee_sumamt, d.provisional) == (
-        "not_enrolled", 10000 + 4500 + 12000, 26500, False)
+        "not_enrolled",
+        10000 + 4500 + 12000,
+        26500,
+        False,
+    )
     assert uc.encounter(loaded, HOSPITAL, enc.id).status == "deferred"
     assert _advance_balance(loaded, HOSPITAL.provider_code or "") == 26500
     books_ok(loaded, ctx)
@@ -58,7 +62,8 @@ def test_not_imported_insuree_is_deferred_then_settled_on_import(loaded: UnitOfW
         uc.settle(loaded, ctx, HOSPITAL, enc.id)
     st = dq.queue_status(loaded, ctx, CLERK)
     assert [(r.provider_code, r.reason, r.count, r.advance_fen) for r in st.rows] == [
-        (HOSPITAL.provider_code, "not_enrolled", 1, 26500)]
+        (HOSPITAL.provider_code, "not_enrolled", 1, 26500)
+    ]
     assert dq.queue_status(loaded, ctx, OTHER).rows == ()
     assert dq.settle_ready(loaded, ctx, CLERK).settled == []  # still not imported
     enrol(loaded, NEWCOMER)

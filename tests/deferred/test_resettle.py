@@ -47,18 +47,19 @@ def loaded(uow: UnitOfWork) -> UnitOfWork:
     return uow
 
 
-def test_a_pack_correction_resettles_suspected_patients(loaded: UnitOfWork,
-                                                        tmp_path: Path) -> None:
+def test_a_pack_correction_resettles_suspected_patients(loaded: UnitOfWork, tmp_path: Path) -> None:
     old, new = _packs(tmp_path)
     ctx = Context(PackSet([old]), clock=Clock())
     jan = dt.date(2020, 1, 25)
-    before = stay(loaded, ctx, DIBAO, dt.date(2020, 2, 3), diagnoses=SUSPECTED,
-                  admitted=jan)  # before FROM
+    before = stay(
+        loaded, ctx, DIBAO, dt.date(2020, 2, 3), diagnoses=SUSPECTED, admitted=jan
+    )  # before FROM
     hit = stay(loaded, ctx, DIBAO, dt.date(2020, 2, 10), diagnoses=SUSPECTED)
     later = stay(loaded, ctx, DIBAO, dt.date(2020, 2, 20))  # not suspected: caps carry
     other = stay(loaded, ctx, EMPLOYEE, dt.date(2020, 2, 11), diagnoses=SUSPECTED)
-    plain = stay(loaded, ctx, EMPLOYEE, dt.date(2020, 1, 30), fees=FEES[1:],
-                 admitted=jan)  # before range
+    plain = stay(
+        loaded, ctx, EMPLOYEE, dt.date(2020, 1, 30), fees=FEES[1:], admitted=jan
+    )  # before range
     for e in (before, hit, later, other, plain):
         uc.settle(loaded, ctx, HOSPITAL, e.id)
     old_hit = uc.settlement(loaded, CLERK, uc.encounter(loaded, CLERK, hit.id).settlement_id or "")
@@ -101,8 +102,9 @@ def test_a_pack_correction_resettles_suspected_patients(loaded: UnitOfWork,
     books_ok(loaded, Context(PackSet([new]), clock=Clock()))
 
 
-def test_cli_resettle_writes_the_differences(cli_db: str, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_resettle_writes_the_differences(
+    cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from openpyxl import load_workbook
     from typer.testing import CliRunner
 

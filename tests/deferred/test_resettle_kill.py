@@ -58,7 +58,9 @@ def _standing(url: str) -> list[tuple[object, ...]]:
 
 
 def test_a_killed_resettle_leaves_whole_insurees_and_finishes_on_rerun(
-    db_url: str, twin_url: str, tmp_path: Path  # noqa: F811
+    db_url: str,
+    twin_url: str,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     engines = [make_engine(u) for u in (db_url, twin_url)]
     first, twin = (UnitOfWork(e) for e in engines)
@@ -71,8 +73,20 @@ def test_a_killed_resettle_leaves_whole_insurees_and_finishes_on_rerun(
     before = _standing(db_url)
     corrected = _corrected(tmp_path)
 
-    argv = [YIBAO, "resettle", "--pack", str(corrected), "--from", f"{BEGIN}", "--to",
-            f"{END}", "--per-transaction", "8", "--out", str(tmp_path / "out")]
+    argv = [
+        YIBAO,
+        "resettle",
+        "--pack",
+        str(corrected),
+        "--from",
+        f"{BEGIN}",
+        "--to",
+        f"{END}",
+        "--per-transaction",
+        "8",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     kill_when(argv, dict(os.environ, YIBAO_DATABASE_URL=db_url),
               lambda: _count(db_url, "settlements") >= STAYS + 2 * 16,  # two transactions
               tmp_path / "stderr.txt")  # fmt: skip

@@ -88,8 +88,9 @@ BILLS = st.lists(st.integers(2_000_000, 60_000_000), min_size=3, max_size=3)
 """In-scope fen per stay: two or three of them reach both yearly caps."""
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(bills=BILLS, steps=STEPS)  # fmt: skip
 def test_no_fund_passes_its_cap_whatever_the_order(
     uow: UnitOfWork, bills: list[int], steps: list[tuple[str, int]]

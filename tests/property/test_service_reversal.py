@@ -30,8 +30,9 @@ lines = st.lists(st.tuples(st.sampled_from(CODES), st.integers(0, 20_000_000_000
 """(code, price_e6, qty_e4): up to 20,000 yuan × 20 units, sub-fen prices included."""
 
 
-@settings(max_examples=8, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(lines=lines, psn=st.sampled_from([EMPLOYEE, DIBAO, TEKUN]),
        covid=st.booleans(), acct_used=st.booleans())  # fmt: skip
 def test_settle_then_reverse_nets_to_zero(

@@ -82,8 +82,18 @@ def test_a_killed_import_leaves_whole_stays_and_completes_on_rerun(
     people = load_people(first, 60)
     assert load_people(twin, 60) == people
     path = write_csv(tmp_path / "offline.csv", many_rows(people, STAYS, LINES))
-    argv = [YIBAO, "deferred", "import", str(path), "--per-transaction", "4", "--writers",
-            str(writers), "--out", str(tmp_path / "r.csv")]
+    argv = [
+        YIBAO,
+        "deferred",
+        "import",
+        str(path),
+        "--per-transaction",
+        "4",
+        "--writers",
+        str(writers),
+        "--out",
+        str(tmp_path / "r.csv"),
+    ]
     kill_when(argv, dict(os.environ, YIBAO_DATABASE_URL=db_url),
               lambda: _count(db_url, "settlements") >= 8,  # two transactions at least
               tmp_path / "stderr.txt")  # fmt: skip

@@ -47,8 +47,9 @@ def _admit(uow: UnitOfWork, ctx: Context, psn: str = EMPLOYEE, **kw: object) -> 
     return uc.admit(uow, ctx, HOSPITAL, cmd, msgid=None)
 
 
-def test_confirmed_patient_pays_nothing_and_the_books_balance(loaded: UnitOfWork,
-                                                              ctx: Context) -> None:
+def test_confirmed_patient_pays_nothing_and_the_books_balance(
+    loaded: UnitOfWork, ctx: Context
+) -> None:
     enc = _admit(loaded, ctx)
     assert (enc.status, enc.version) == ("admitted", 1)
     up = uc.upload_fees(loaded, ctx, HOSPITAL, enc.id, FEES, msgid="m-up")
@@ -76,8 +77,9 @@ def test_confirmed_patient_pays_nothing_and_the_books_balance(loaded: UnitOfWork
         uc.upload_fees(loaded, ctx, HOSPITAL, enc.id, FEES[:1], msgid=None)
 
 
-def test_settle_reverse_settle_moves_accumulators_and_account_back(loaded: UnitOfWork,
-                                                                   ctx: Context) -> None:
+def test_settle_reverse_settle_moves_accumulators_and_account_back(
+    loaded: UnitOfWork, ctx: Context
+) -> None:
     enc = _admit(loaded, ctx, diagnoses=(uc.Diagnosis("J18.900", True),))
     uc.upload_fees(loaded, ctx, HOSPITAL, enc.id, FEES, msgid=None)
     uc.discharge(loaded, ctx, HOSPITAL, enc.id, T0 + dt.timedelta(days=5), msgid=None)
@@ -149,8 +151,9 @@ def test_not_enrolled_and_non_designated_are_refused(loaded: UnitOfWork, ctx: Co
     assert uc.admit(loaded, ctx, village, cmd, msgid=None).status == "admitted"
 
 
-def test_compensation_reverses_a_settlement_and_cancels_an_upload(loaded: UnitOfWork,
-                                                                  ctx: Context) -> None:
+def test_compensation_reverses_a_settlement_and_cancels_an_upload(
+    loaded: UnitOfWork, ctx: Context
+) -> None:
     enc = _admit(loaded, ctx)
     uc.upload_fees(loaded, ctx, HOSPITAL, enc.id, FEES, msgid="UP1")
     s = uc.settle(loaded, ctx, HOSPITAL, enc.id, discharge_date=dt.date(2020, 2, 12),

@@ -132,8 +132,11 @@ def test_xlsx_with_typed_cells(uow: UnitOfWork, tmp_path: Path) -> None:
     assert (done.rows, done.inserted) == (1, 1)
     with uow:
         (row,) = uow.catalog.where(code="X1")
-    assert (row.selfpay_bp, row.price_cap_e6, row.valid_from) == (1000, 25_000_000,
-                                                              dt.date(2020, 1, 1))
+    assert (row.selfpay_bp, row.price_cap_e6, row.valid_from) == (
+        1000,
+        25_000_000,
+        dt.date(2020, 1, 1),
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

@@ -123,8 +123,10 @@ def test_0006_gives_stays_re_entered_before_their_id_as_source_key(empty_url: st
     row = ("'{id}', 'H50010200001', '500102198003150016', '500102', '21', "
            "'2020-02-03 01:00:00', '2020-02-03', '[]', 'none', 'not_needed', 'discharged', 1, "
            "'2020-02-03 01:00:00', '2020-02-03 01:00:00'")  # fmt: skip
-    cols = ("id, provider_code, psn_no, insured_region, med_type, admit_time, admit_date, "
-            "diagnoses, covid_status, filing, status, version, created_at, updated_at")
+    cols = (
+        "id, provider_code, psn_no, insured_region, med_type, admit_time, admit_date, "
+        "diagnoses, covid_status, filing, status, version, created_at, updated_at"
+    )
     try:
         with engine.begin() as conn:
             for eid in ("F" + "a" * 29, "M20200203090000abcdef"):
@@ -202,8 +204,12 @@ def _populate_0006(url: str) -> dict[str, Any]:
     policy = load_pack(_PACK)
     a = _v1_settle(policy, "EA", 1, 82_800, [0, 0, 0])
     b = _v1_settle(policy, "EB", 2, 400_000, _entitled(a.accumulators_after))
-    moved = zip(_entitled(b.accumulators_after), _entitled(a.accumulators_after),
-                _entitled(a.accumulators_before), strict=True)
+    moved = zip(
+        _entitled(b.accumulators_after),
+        _entitled(a.accumulators_after),
+        _entitled(a.accumulators_before),
+        strict=True,
+    )
     after_rev = [x - (y - z) for x, y, z in moved]  # B's, less what A moved
     a2 = _v1_settle(policy, "EA", 3, 82_800, after_rev)
     assert (a2.setlinfo.hifp_pay, a2.setlinfo.hifmi_pay) == (0, 2_454_000)  # v1's answer
@@ -211,13 +217,17 @@ def _populate_0006(url: str) -> dict[str, Any]:
     enc = ("'{id}', 'H50010200001', '" + _PSN + "', '500102', '21', '2020-03-02 01:00:00', "
            "'2020-03-02', '[]', 'none', 'not_needed', 'settled', 1, '2020-03-02 01:00:00', "
            "'2020-03-02 01:00:00'")  # fmt: skip
-    cols = ("id, provider_code, psn_no, insured_region, med_type, admit_time, admit_date, "
-            "diagnoses, covid_status, filing, status, version, created_at, updated_at")
+    cols = (
+        "id, provider_code, psn_no, insured_region, med_type, admit_time, admit_date, "
+        "diagnoses, covid_status, filing, status, version, created_at, updated_at"
+    )
     rows, v1, ent = [], {}, {}
-    steps = ((a, "SA", "settlement", None, a.accumulators_before, a.accumulators_after, 1),
-             (b, "SB", "settlement", None, b.accumulators_before, b.accumulators_after, 2),
-             (a, "RA", "reversal", "SA", b.accumulators_after, None, 3),
-             (a2, "SA2", "settlement", None, a2.accumulators_before, a2.accumulators_after, 4))
+    steps = (
+        (a, "SA", "settlement", None, a.accumulators_before, a.accumulators_after, 1),
+        (b, "SB", "settlement", None, b.accumulators_before, b.accumulators_after, 2),
+        (a, "RA", "reversal", "SA", b.accumulators_after, None, 3),
+        (a2, "SA2", "settlement", None, a2.accumulators_before, a2.accumulators_after, 4),
+    )
     for s, sid, kind, rev, before, after, n in steps:
         row = settlement_row(s, setl_id=sid, encounter_id=s.encounter_id,
                              provider_code="H50010200001", psn_no=_PSN, year=2020,
@@ -230,9 +240,13 @@ def _populate_0006(url: str) -> dict[str, Any]:
         record = record_to_v1(settlement_record(s))
         v1[sid] = record
         ent[sid] = (_entitled(before), after_rev if after is None else _entitled(after))
-        row.update(kind=kind, reverses=rev, record=json.dumps(record),
-                   accumulators_before=json.dumps(_entitled(before)),
-                   accumulators_after=json.dumps(after_rev if after is None else _entitled(after)))
+        row.update(
+            kind=kind,
+            reverses=rev,
+            record=json.dumps(record),
+            accumulators_before=json.dumps(_entitled(before)),
+            accumulators_after=json.dumps(after_rev if after is None else _entitled(after)),
+        )
         rows.append(row)
     try:
         with engine.begin() as conn:
@@ -298,8 +312,15 @@ def test_0007_converts_contract_v1_exactly(empty_url: str) -> None:
                                     "serious_base_fen, serious_paid_fen, "
                                     "assistance_entitled_fen, assistance_paid_fen "
                                     "FROM accumulators")).one()  # fmt: skip
-            setl = {r[0]: (js(r[1]), js(r[2]), js(r[3])) for r in conn.execute(text(
-                "SELECT id, accumulators_before, accumulators_after, record FROM settlements"))}
+            setl = {
+                r[0]: (js(r[1]), js(r[2]), js(r[3]))
+                for r in conn.execute(
+                    text(
+                        "SELECT id, accumulators_before, accumulators_after, record "
+                        "FROM settlements"
+                    )
+                )
+            }
     finally:
         engine.dispose()
     assert [tuple(r) for r in lines] == [("1", 310_000_000, 25_000, 77_500, 300_000_000),

@@ -149,9 +149,17 @@ def test_core_public_names_are_pinned() -> None:
         "Accumulators", "Encounter", "Insuree", "Line", "LineResult", "Provider", "SetlInfo",
         "SettleRequest", "Settlement", "Trace", "parse_request", "request_from_mapping",
         "settle", "settlement_to_dict"])  # fmt: skip
-    assert sorted(policy.__all__) == sorted([
-        "OverlayVersion", "PackSet", "Policy", "SeriousTable", "pack_sha256", "parse_pack",
-        "parse_spec"])  # fmt: skip  (reading files and the cache: yibao.packs, not the core)
+    assert sorted(policy.__all__) == sorted(
+        [
+            "OverlayVersion",
+            "PackSet",
+            "Policy",
+            "SeriousTable",
+            "pack_sha256",
+            "parse_pack",
+            "parse_spec",
+        ]
+    )  # fmt: skip  (reading files and the cache: yibao.packs, not the core)
     assert all(getattr(policy, name) is not None for name in policy.__all__)
     with pytest.raises(AttributeError):
         _ = policy.no_such_name  # type: ignore[attr-defined]

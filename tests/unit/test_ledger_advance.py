@@ -24,7 +24,9 @@ def test_advance_and_clearing_balance_and_net_to_zero() -> None:
     assert adv.kind == "advance"
     assert transaction_problems(adv) == []
     assert [(p.account.label, p.amount_fen) for p in adv.postings] == [
-        ("advance_receivable:999996:H1", 26500), ("hospital_payable:999996:H1", -26500)]
+        ("advance_receivable:999996:H1", 26500),
+        ("hospital_payable:999996:H1", -26500),
+    ]
     other = advance_for(tx_id="V2", provider_code="H2", encounter_id="M2", advance_fen=100,
                         booked_on=DAY)  # fmt: skip
     assert advanced_by_provider([adv, other]) == {"H1": 26500, "H2": 100}

@@ -112,8 +112,11 @@ def test_another_pydantic_version_misses(monkeypatch: pytest.MonkeyPatch, tmp_pa
         (tmp_path / "version.py").write_text(f"VERSION = {version!r}\n", encoding="utf-8")
         fake = importlib.machinery.ModuleSpec("pydantic", None, origin=str(tmp_path / "x.py"))
         real = cache.importlib.util.find_spec
-        monkeypatch.setattr(cache.importlib.util, "find_spec",
-                            lambda name: fake if name == "pydantic" else real(name))
+        monkeypatch.setattr(
+            cache.importlib.util,
+            "find_spec",
+            lambda name: fake if name == "pydantic" else real(name),
+        )
         monkeypatch.setattr(cache, "_fingerprint", None)
         return cache._code_fingerprint()
 

@@ -120,8 +120,17 @@ def _stay(uow: UnitOfWork, ctx: Context, got: _Read, d: Deferral, idx: int) -> S
     if not prov.designated:
         raise Conflict(f"provider {prov.code} is not a designated provider on {day}")
     start = got.acc.get((d.insuree_id, d.year), _ZERO)
-    return Stay(idx, d.encounter_id, ins.engine(balance), ins.account_opening_fen,
-                prov.engine(), e, start, shares, None)  # type: ignore[arg-type]
+    return Stay(
+        idx,
+        d.encounter_id,
+        ins.engine(balance),
+        ins.account_opening_fen,
+        prov.engine(),
+        e,
+        start,
+        shares,
+        None,  # type: ignore[arg-type]
+    )
 
 
 def _prepare(uow: UnitOfWork, ctx: Context, got: _Read, groups: Sequence[Sequence[Deferral]],

@@ -52,8 +52,12 @@ def demo_case(uow: UnitOfWork) -> DemoCase:
         plain = [c for c in codes if "COVID" not in c]
         chosen = [*covid[:3], *plain[:1]]
         catalog.resolve_lines(uow, DEMO_PROVIDER, [(c, DEMO_DAY) for c in chosen])
-    prices = [(3_800_000_000, 20000), (12_000_000_000, 10000), (1_600_000_000, 30000),
-              (250_000_000, 60000)]  # yuan × 10^6, units × 10^4
+    prices = [
+        (3_800_000_000, 20000),
+        (12_000_000_000, 10000),
+        (1_600_000_000, 30000),
+        (250_000_000, 60000),
+    ]  # yuan × 10^6, units × 10^4
     lines = [(c, p, q) for c, (p, q) in zip(chosen, prices, strict=False)]
     return DemoCase(DEMO_PROVIDER, psn, lines)
 

@@ -167,8 +167,12 @@ def batch_pass(stays: Sequence[Stay], lines: pl.DataFrame, packs: PackSet) -> Ba
                 for s in part]  # fmt: skip
         part.sort(key=settle_order)
         ids = pl.Series([s.idx for s in part])
-        made = _batch(_frame(part, psn_idx),
-                      lines.filter(pl.col("encounter_id").is_in(ids.implode())), packs, part)
+        made = _batch(
+            _frame(part, psn_idx),
+            lines.filter(pl.col("encounter_id").is_in(ids.implode())),
+            packs,
+            part,
+        )
         for s in part:
             done.stays[s.idx] = s
         for idx, m in made.items():

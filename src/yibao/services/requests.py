@@ -180,8 +180,12 @@ def _restore_lines(uow: UnitOfWork, caller: Principal, enc: EncounterState, msgi
         raise Conflict(f"encounter {enc.id}: feedetl_sn {', '.join(again[:10])} was uploaded "
                        f"again after request id {msgid} cancelled it; cancel it first",
                        [("msgid", "lines uploaded again since")])  # fmt: skip
-    fresh = {"uploaded_at": at, "upload_msgid": by_msgid, "cancelled_at": None,
-             "cancel_msgid": None}  # a new row (new id): the cancelled one stays as recorded
+    fresh = {
+        "uploaded_at": at,
+        "upload_msgid": by_msgid,
+        "cancelled_at": None,
+        "cancel_msgid": None,
+    }  # a new row (new id): the cancelled one stays as recorded
     rows = [{k: v for k, v in r._mapping.items() if k != "id"} | fresh for r in gone]
     hosp.insert_lines(rows)
     sns = [str(r["sn"]) for r in rows]

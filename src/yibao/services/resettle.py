@@ -181,8 +181,19 @@ def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candi
         e = uc._engine_encounter(c.enc, day, c.record.facts.admission_seq, v)
         shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
         prov = ctx.provider(uow, c.enc.provider_code, day).engine()
-        stays.append(Stay(idx, c.enc.id, ins.engine(balance), ins.account_opening_fen, prov, e,
-                          start, shares, None))  # type: ignore[arg-type]
+        stays.append(
+            Stay(
+                idx,
+                c.enc.id,
+                ins.engine(balance),
+                ins.account_opening_fen,
+                prov,
+                e,
+                start,
+                shares,
+                None,  # type: ignore[arg-type]
+            )
+        )
         for ln in uc._engine_lines(lines.get(c.enc.id, [])):
             frames.append({"encounter_id": idx, **{k: getattr(ln, k) for k in _LINE}})
     stays = [s for s in stays if s.insuree.id not in bad]
@@ -196,8 +207,18 @@ def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candi
     return stays, frame.sort("encounter_id", maintain_order=True)
 
 
-_LINE = ("sn", "code", "category", "item_class", "selfpay_bp", "price_e6", "qty_e4",
-         "price_cap_e6", "in_protocol", "temp_code")
+_LINE = (
+    "sn",
+    "code",
+    "category",
+    "item_class",
+    "selfpay_bp",
+    "price_e6",
+    "qty_e4",
+    "price_cap_e6",
+    "in_protocol",
+    "temp_code",
+)
 
 
 def _same(old: Settlement, new: Settlement) -> bool:

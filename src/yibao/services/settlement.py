@@ -292,7 +292,6 @@ def _current_balance(uow: UnitOfWork, psn_no: str, on: dt.date, moved: int) -> i
     return opening + moved
 
 
-
 def settlement(uow: UnitOfWork, caller: Principal, settlement_id: str) -> Settled:
     """A stored settlement or reversal, as it was computed."""
     require(caller, "encounter.read")

@@ -351,8 +351,13 @@ class Deferral(Base):
     __tablename__ = "deferrals"
     __table_args__ = (
         CheckConstraint(_in("reason", DEFERRAL_REASONS), name="reason"),
-        Index("uq_deferrals_open", "encounter_id", unique=True, sqlite_where=_OPEN_DEFERRAL,
-              postgresql_where=_OPEN_DEFERRAL),
+        Index(
+            "uq_deferrals_open",
+            "encounter_id",
+            unique=True,
+            sqlite_where=_OPEN_DEFERRAL,
+            postgresql_where=_OPEN_DEFERRAL,
+        ),
         Index("ix_deferrals_provider_code_cleared_at", "provider_code", "cleared_at"),
         Index("ix_deferrals_psn_no_year", "psn_no", "year"),
     )
@@ -382,9 +387,7 @@ class TransferFiling(Base):
     links to the stay (``transfer_from``). ``cancelled_at`` is set once (2502)."""
 
     __tablename__ = "transfer_filings"
-    __table_args__ = (
-        Index("ix_transfer_filings_psn_no_to_provider", "psn_no", "to_provider"),
-    )
+    __table_args__ = (Index("ix_transfer_filings_psn_no_to_provider", "psn_no", "to_provider"),)
 
     id: Mapped[str] = mapped_column(String(30), primary_key=True)
     from_provider: Mapped[str] = mapped_column(String(20))

@@ -53,6 +53,7 @@ def acc_row(row: Sequence[Any]) -> Accumulators:
     """``Accumulators`` from the values of ``ACC_COLUMNS``, in that order."""
     return Accumulators(**dict(zip(ACCUMULATOR_FIELDS, row, strict=True)))
 
+
 JT, JP = _t(JournalTransaction), _t(JournalPosting)
 AU, K = _t(AuditEntry), _t(ApiKey)
 RQ, CP, EV = _t(RequestRecord), _t(Compensation), _t(EncounterEvent)

@@ -179,8 +179,11 @@ PATIENT = "patient"  # memo book: cash between patient and hospital
 FUND_BOOKS = frozenset({*BASIC.values(), *SERIOUS.values(), ASSISTANCE, ACCOUNT})
 """The national fund codes a settlement posts to (GLOSSARY "Codes we use")."""
 
-_BOOK_NAMES = {FISCAL: "新冠财政补助（单列）", PATIENT: "个人现金（备查）",
-               ADVANCE: "医院垫付（待结算，备查）"}
+_BOOK_NAMES = {
+    FISCAL: "新冠财政补助（单列）",
+    PATIENT: "个人现金（备查）",
+    ADVANCE: "医院垫付（待结算，备查）",
+}
 
 
 def book_name(book: str) -> str:

@@ -210,9 +210,7 @@ class OverlayVersionSpec(_Block):
     fiscal_fund_code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
     """Optional local fund code under which ``fiscal_pay`` appears in ``setldetail``
     (the national dictionary has none; GLOSSARY.md). Absent: not listed there."""
-    central_share: CentralShareSpec | None = Field(
-        default=None, exclude_if=lambda v: v is None
-    )
+    central_share: CentralShareSpec | None = Field(default=None, exclude_if=lambda v: v is None)
     """Optional: central finance's share of ``fiscal_pay`` by status, booked to the
     central receivable (DECISIONS 0040). Absent: no central share. Left out of the
     canonical dump when absent, so packs without it keep their hash."""
