@@ -164,3 +164,18 @@ def test_the_request_digest_takes_what_orjson_cannot() -> None:
         assert digest(doc) == digest(doc)
         assert len(digest(doc)) == 64
     assert digest({"n": 2**64}) != digest({"n": 2**64 + 1})
+
+
+def test_reads_by_id_check_their_ids_at_the_service() -> None:
+    """The CLI reaches the services without REST's or the envelope's checks: a settlement
+    id or an insuree number with a NUL byte or past its column is refused there."""
+    from yibao.services import reports
+    from yibao.services import settlement as setl
+
+    clerk = Principal("t", "clerk", None)
+    with pytest.raises(InvalidRequest, match="settlement_id"):
+        setl.settlement(None, clerk, "S\x00" + "1" * 5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest, match="psn_no"):
+        reports.cumulative(None, clerk, "5" * 300, 2020)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest, match="year"):
+        reports.cumulative(None, clerk, "500102198001011234", 99999)  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ from yibao.services import catalog
 from yibao.services.access import Principal, own, require
 from yibao.services.deferred import deferral_problems
 from yibao.services.records import settlement_from_record
+from yibao.services.validation import LENGTH, Checks
 from yibao.store.uow import UnitOfWork
 
 __all__ = [
@@ -57,6 +58,9 @@ class InsureeView:
 def insuree(uow: UnitOfWork, caller: Principal, psn_no: str, on: dt.date) -> InsureeView:
     """人员信息获取: ``InsureeNotImported`` when no enrolment covers ``on``."""
     require(caller, "insuree.read")
+    checks = Checks()
+    checks.code("psn_no", psn_no, LENGTH["insuree_id"])  # a card number may stand for it
+    checks.done()
     with uow:
         snap = catalog.insuree_snapshot(uow, psn_no, on)
         moved = uow.hospital.account_moved(psn_no)
@@ -78,6 +82,10 @@ class Cumulative:
 def cumulative(uow: UnitOfWork, caller: Principal, psn_no: str, year: int) -> Cumulative:
     """人员累计信息查询 for one insuree-year."""
     require(caller, "cumulative.read")
+    checks = Checks()
+    checks.code("psn_no", psn_no, LENGTH["insuree_id"])
+    checks.integer("year", year, 1900, 9999)
+    checks.done()
     with uow:
         acc = uow.hospital.accumulators(psn_no, year)
         txs = uow.hospital.transactions(psn_no=psn_no, year=year)

@@ -45,6 +45,7 @@ from yibao.services.records import (
     settlement_from_record,
     settlement_row,
 )
+from yibao.services.validation import LENGTH, Checks
 from yibao.store.hospital import JournalPosting
 from yibao.store.hospital_ops import acc_row
 from yibao.store.hospital_repo import Op, Ops, insert_rows, tx_rows
@@ -238,6 +239,9 @@ def reverse(uow: UnitOfWork, ctx: Context, caller: Principal, settlement_id: str
     and can be settled again (SETTLEMENT.md §8). Reversing a reversed settlement is a
     conflict."""
     require(caller, "settlement.reverse")
+    checks = Checks()
+    checks.code("settlement_id", settlement_id, LENGTH["settlement_id"])
+    checks.done()
     with uow(write=True):
         row = uow.hospital.settlement(settlement_id)
         if row is None or row.kind != "settlement":
@@ -295,6 +299,9 @@ def _current_balance(uow: UnitOfWork, psn_no: str, on: dt.date, moved: int) -> i
 def settlement(uow: UnitOfWork, caller: Principal, settlement_id: str) -> Settled:
     """A stored settlement or reversal, as it was computed."""
     require(caller, "encounter.read")
+    checks = Checks()
+    checks.code("settlement_id", settlement_id, LENGTH["settlement_id"])
+    checks.done()
     with uow:
         row = uow.hospital.settlement(settlement_id)
         if row is None:
