@@ -298,14 +298,7 @@ def audit_refusal(
     actor, role, provider = _who(caller)
     if caller is None and key_id:
         actor = f"key:{_clean(key_id, 16)}"  # as presented: not verified (role "none")
-    with uow(write=True):
-        uow.hospital.audit({
-            "at": at, "actor": actor, "role": role, "provider_code": provider,
-            "action": "access.refused", "entity": _clean(entity, 20),
-            "entity_id": _clean(entity_id, 100), "msgid": None, "before_sha256": None,
-            "after_sha256": None, "detail": detail,
-        })  # fmt: skip
-        uow.commit()
+    _access_entry(uow, at, (actor, role, provider), "access.refused", entity, entity_id, detail)
     return True
 
 
@@ -326,11 +319,24 @@ def audit_read(
     detail: dict[str, Any] = {"method": _clean(method, 10), "route": _clean(route, 120)}
     if query:
         detail["query"] = _clean(query, 200)
-    actor, role, provider = _who(caller)
+    _access_entry(uow, at, _who(caller), "personal.read", entity, entity_id, detail)
+
+
+def _access_entry(
+    uow: UnitOfWork,
+    at: dt.datetime,
+    who: tuple[str, str, str | None],
+    action: str,
+    entity: str,
+    entity_id: str,
+    detail: dict[str, Any],
+) -> None:
+    """One audit entry of an access (refused or a personal read), committed at once."""
+    actor, role, provider = who
     with uow(write=True):
         uow.hospital.audit({
             "at": at, "actor": actor, "role": role, "provider_code": provider,
-            "action": "personal.read", "entity": _clean(entity, 20),
+            "action": action, "entity": _clean(entity, 20),
             "entity_id": _clean(entity_id, 100), "msgid": None, "before_sha256": None,
             "after_sha256": None, "detail": detail,
         })  # fmt: skip
