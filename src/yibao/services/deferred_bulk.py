@@ -31,7 +31,6 @@ from yibao.services import encounters as uc
 from yibao.services.access import Principal, audit_op
 from yibao.services.booking_rows import Rows, frame
 from yibao.services.context import Context, new_id
-from yibao.services.reentry import bulk_account_moved
 from yibao.services.reentry_settle import Stay, settle_stays
 from yibao.store import bulk
 from yibao.store.hospital import (
@@ -74,7 +73,7 @@ class _Read:
             for v in uow.insurees.where(psn_no=psns[start : start + 5000]):
                 self.versions[v.psn_no].append(v)
         self.acc = accumulators_of(uow.session, sorted({(d.insuree_id, d.year) for d in rows}))
-        self.moved = bulk_account_moved(uow, psns)
+        self.moved = uow.hospital.accounts_moved(psns)
         adv = [d.advance_tx_id for d in rows]
         self.advances = {t.id: t for s in range(0, len(adv), 5000)
                          for t in hosp.transactions(adv[s : s + 5000])}  # fmt: skip

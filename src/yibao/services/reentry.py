@@ -47,6 +47,7 @@ from yibao.services import booking, catalog, offline_file
 from yibao.services.access import Principal, require
 from yibao.services.booking import NewEncounter
 from yibao.services.context import Context, new_id
+from yibao.services.deferred import record_deferral
 from yibao.services.encounters import Diagnosis, EncounterState, covid_status_of
 from yibao.services.reentry_settle import Stay, batch_pass, settle_order
 from yibao.store import bulk
@@ -200,8 +201,6 @@ def _defer(uow: UnitOfWork, ctx: Context, caller: Principal, news: Sequence[Any]
     """Stays of insurees not enrolled on the discharge date: recorded and deferred
     (reason not_enrolled, the lines' total advanced by the hospital) through the
     deferred queue's service, whole stays per transaction."""
-    from yibao.services.deferred import record_deferral
-
     for start in range(0, len(news), per_transaction):
         part = news[start : start + per_transaction]
         ids = [n.row["id"] for n in part]
@@ -287,7 +286,7 @@ def _prepare(uow: UnitOfWork, ctx: Context, caller: Principal, enc: pl.DataFrame
     providers = _providers(uow, ctx, caller, cols.select("provider_code", day).unique())
     policies = _policies(ctx, cols.filter("enrolled").select("version_region", day).unique())
     stays, deferred, kept = _stays(cols, providers, policies, _accumulators(uow, enc),
-                                   bulk_account_moved(uow, psns), (path.name[-100:], sha),
+                                   uow.hospital.accounts_moved(psns), (path.name[-100:], sha),
                                    problems)  # fmt: skip
     idx = pl.DataFrame({"stay": enc["stay"].gather(kept), "idx": kept},
                        schema={"stay": enc["stay"].dtype, "idx": pl.Int64})  # fmt: skip
@@ -451,20 +450,6 @@ def _policies(ctx: Context, keys: pl.DataFrame) -> dict[tuple[str, dt.date], Any
 
 
 _NONE_YET = Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))
-
-
-def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
-    """Each insuree's account movement as the store holds it (0 if none)."""
-    out: dict[str, int] = {}
-    from sqlalchemy import select
-
-    from yibao.store.hospital import AccountBalance as B
-
-    for start in range(0, len(psns), 5000):
-        q = select(B.psn_no, B.moved_fen).where(
-            bulk.among(uow.session, B.psn_no, psns[start : start + 5000]))  # fmt: skip
-        out.update({p: int(m) for p, m in uow.session.execute(q)})
-    return out
 
 
 def _accumulators(uow: UnitOfWork, enc: pl.DataFrame) -> dict[tuple[str, int], Accumulators]:

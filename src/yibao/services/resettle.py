@@ -42,7 +42,6 @@ from yibao.services import encounters as uc
 from yibao.services.access import Principal, require
 from yibao.services.context import Context
 from yibao.services.records import settlement_from_record
-from yibao.services.reentry import bulk_account_moved
 from yibao.services.reentry_settle import Stay, settle_stays
 from yibao.services.resettle_reverse import Reversal, reverse_many
 from yibao.store.resettle_repo import (
@@ -160,7 +159,7 @@ def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candi
         for ver in uow.insurees.where(psn_no=psns[k : k + 5000]):
             versions[ver.psn_no].append(ver)
     stored_acc = accumulators_of(uow.session, sorted(taken))
-    moved = bulk_account_moved(uow, psns)
+    moved = uow.hospital.accounts_moved(psns)
     for idx, c in enumerate(cands):
         psn, day = c.enc.insuree_id, c.row.discharge_date
         if psn in bad:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from yibao.core.engine.model import Accumulators
 from yibao.core.ledger import Account, Posting, Transaction
+from yibao.store import bulk
 from yibao.store.hospital_ops import (
     ACC_COLUMNS,
     ACC_ZERO,
@@ -379,6 +380,17 @@ class HospitalRepo:
         q = select(B.c.moved_fen).where(B.c.psn_no == psn_no)
         got = self.s.execute(q.with_for_update() if lock else q).scalar()
         return int(got or 0)
+
+    def accounts_moved(self, psns: Sequence[str]) -> dict[str, int]:
+        """Each of ``psns``' account movement as stored (an insuree without one: absent),
+        read 5,000 at a time."""
+        out: dict[str, int] = {}
+        for start in range(0, len(psns), 5000):
+            q = select(B.c.psn_no, B.c.moved_fen).where(
+                bulk.among(self.s, B.c.psn_no, psns[start : start + 5000])
+            )
+            out.update({p: int(m) for p, m in self.s.execute(q)})
+        return out
 
     def account_movements(self) -> dict[str, int]:
         """Every insuree's net account movement (for the ledger check)."""
