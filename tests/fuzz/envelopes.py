@@ -13,26 +13,12 @@ from hypothesis import strategies as st
 
 from tests.fuzz.world import OTHER, World
 from tests.registry_data import CENTRE
+from yibao.adapters.nhsa import DECODERS
 
 __all__ = ["INFNOS", "envelope_bodies", "hostile_values"]
 
-INFNOS = (
-    "1101",
-    "2301",
-    "2302",
-    "2303",
-    "2304",
-    "2305",
-    "2401",
-    "2402",
-    "2404",
-    "2501",
-    "2502",
-    "2601",
-    "3201",
-    "3202",
-    "5206",
-)
+INFNOS = tuple(sorted(DECODERS))
+"""Every transaction the envelope decodes: the fuzz follows the adapter, never a copy."""
 
 
 def _templates(w: World) -> dict[str, list[dict[str, Any]]]:
@@ -122,6 +108,8 @@ def _templates(w: World) -> dict[str, list[dict[str, Any]]]:
     }
     out["3201"].append({"data": totals})
     out["3202"].append({"data": {**totals, "cash_payamt": 50.00, "file_qury_no": "F1"}})
+    missing = [i for i, msgs in out.items() if not msgs]
+    assert not missing, f"no real message to fuzz for infno {missing}: add one here"
     return out
 
 

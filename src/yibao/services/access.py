@@ -35,6 +35,7 @@ import orjson
 
 from yibao.core.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
 from yibao.core.privacy import mask_name, mask_psn_no
+from yibao.core.registry.identity import psn_no_problem
 from yibao.store.hospital import ROLES
 from yibao.store.hospital_repo import Ops, key_state
 from yibao.store.uow import UnitOfWork
@@ -195,17 +196,11 @@ _ID_SHAPED = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 _UNPRINTABLE = re.compile(  # control, bidirectional and zero-width characters, surrogates
     r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
 )
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def _is_id_number(s: str) -> bool:
-    """GB 11643: a birth date that exists, in 1880-2100, and the check character."""
-    try:
-        born = dt.date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
-    except ValueError:
-        return False
-    check = "10X98765432"[sum(int(c) * w for c, w in zip(s[:17], _WEIGHTS, strict=True)) % 11]
-    return 1880 <= born.year <= 2100 and s[17].upper() == check
+    """GB 11643: a birth date that exists and the check character (a lower-case x too)."""
+    return psn_no_problem(s.upper()) is None
 
 
 def _mask_match(m: re.Match[str]) -> str:
