@@ -58,9 +58,9 @@ def run_once(folder: Path, partitions: int, out: Path) -> tuple[float, int]:
 def scalar_rate(folder: Path, n: int) -> float:
     """Encounters per second of the scalar engine, one by one with carried state."""
     import polars as pl
+    from tests.batch_scalar import ordered, requests_of, settle_in_order
 
     from yibao.packs.files import load_pack
-    from yibao.services.batch_scalar import ordered, requests_of, settle_in_order
 
     enc = pl.read_parquet(folder / "E.parquet").head(n)
     lines = pl.scan_parquet(folder / "L.parquet").filter(

@@ -21,7 +21,7 @@ from common import run_yibao, schema_url
 
 from reentry import generate, setup
 from yibao.core.registry import KINDS
-from yibao.services.registry_io import import_rows
+from yibao.services.registry.files import import_rows
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

@@ -30,7 +30,7 @@ from sqlalchemy import text
 from yibao.core.errors import InvalidFile
 from yibao.core.registry import KINDS
 from yibao.core.registry.identity import check_char
-from yibao.services.registry_io import import_file
+from yibao.services.registry.files import import_file
 from yibao.store import migrate
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork

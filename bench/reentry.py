@@ -32,10 +32,10 @@ import polars as pl
 from common import YIBAO, schema_url
 from sqlalchemy import select
 
-from yibao.services.demo import load_demo
+from yibao.services.demo.district import load_demo
 from yibao.store import migrate
 from yibao.store.db import make_engine
-from yibao.store.tables import CodeMapping, Insuree
+from yibao.store.registry_tables import CodeMapping, Insuree
 from yibao.store.uow import UnitOfWork
 
 ROOT = Path(__file__).resolve().parents[1]

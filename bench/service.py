@@ -39,13 +39,13 @@ from loadclient import Connection
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from yibao.services import encounters as uc
-from yibao.services.access import Principal, create_key
-from yibao.services.context import CST, Context
-from yibao.services.demo import load_demo
+from yibao.services.access.rights import Principal, create_key
+from yibao.services.demo.district import load_demo
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import CST, Context
 from yibao.store import migrate
 from yibao.store.db import make_engine
-from yibao.store.tables import CodeMapping, Insuree
+from yibao.store.registry_tables import CodeMapping, Insuree
 from yibao.store.uow import UnitOfWork
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """The scalar engine as the batch engine's oracle, and the way back to tables.
 
-``scalar_settle`` (yibao.services.batch_scalar) settles table rows one by one in order
+``scalar_settle`` (tests.batch_scalar) settles table rows one by one in order
 with carried accumulators and balance, exactly as SETTLEMENT.md §6 says the batch must
 agree with. ``to_tables`` goes the other way, so hypothesis-made requests can be fed to
 the batch engine; ``differences`` compares two outputs field by field.
@@ -13,9 +13,9 @@ from typing import Any
 
 import polars as pl
 
+from tests.batch_scalar import requests_of, scalar_settle
 from yibao.core.engine import SettleRequest
 from yibao.core.engine.batch import OUT_COLUMNS
-from yibao.services.batch_scalar import requests_of, scalar_settle
 
 __all__ = ["E_SCHEMA", "L_SCHEMA", "differences", "requests_of", "scalar_settle", "to_tables"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from yibao.core.registry import KINDS
-from yibao.services.registry_io import Imported, import_file, import_rows
+from yibao.services.registry.files import Imported, import_file, import_rows
 from yibao.store.uow import UnitOfWork
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "yibao" / "examples" / "registry"

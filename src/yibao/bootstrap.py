@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from yibao.services.context import Context
+from yibao.services.encounters.context import Context
 from yibao.settings import Settings
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from tests.registry_data import CENTRE, load_examples
 from yibao.adapters.api.app import create_app
 from yibao.packs import PACKS_DIR
-from yibao.services.access import create_key
-from yibao.services.context import CST, Context
+from yibao.services.access.rights import create_key
+from yibao.services.encounters.context import CST, Context
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

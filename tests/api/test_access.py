@@ -24,7 +24,7 @@ from tests.api.conftest import NOW, OTHER, Api
 from tests.api.test_rest import ADMIT, _admit
 from tests.registry_data import CENTRE, EMPLOYEE, load_examples
 from yibao.adapters.api.app import PERSONAL, create_app
-from yibao.services.access import RefusalBudget, audit_refusal, create_key, revoke_key
+from yibao.services.access.rights import RefusalBudget, audit_refusal, create_key, revoke_key
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

@@ -17,8 +17,8 @@ from tests.api.conftest import Api
 from tests.api.test_rest import _admit
 from tests.registry_data import EMPLOYEE
 from yibao.adapters.api import logs
-from yibao.services import encounters
-from yibao.services.access import mask_ids
+from yibao.services.access.rights import mask_ids
+from yibao.services.encounters import lifecycle as encounters
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

@@ -23,10 +23,10 @@ from typer.testing import CliRunner
 from tests.registry_data import DIBAO, EMPLOYEE, EXAMPLES, load_examples
 from yibao.adapters.cli.app import app
 from yibao.core.errors import Forbidden
-from yibao.services.access import Principal
-from yibao.services.disclosure import ACTION, masked_ids, record_unmasked
+from yibao.services.access.disclosure import ACTION, masked_ids, record_unmasked
+from yibao.services.access.rights import Principal
 from yibao.store.db import make_engine
-from yibao.store.hospital import AuditEntry
+from yibao.store.service_tables import AuditEntry
 from yibao.store.uow import UnitOfWork
 
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
@@ -269,8 +269,8 @@ def test_resettle_outputs_are_masked_unless_unmasked_and_audited(
     from tests.deferred.helpers import HOSPITAL, Clock, stay
     from tests.deferred.test_resettle import SUSPECTED, _packs
     from yibao.core.policy import PackSet
-    from yibao.services import encounters as uc
-    from yibao.services.context import CST, Context
+    from yibao.services.encounters import lifecycle as uc
+    from yibao.services.encounters.context import CST, Context
 
     old, _ = _packs(tmp_path)
     folder = tmp_path / "packs"

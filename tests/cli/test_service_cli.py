@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from tests.registry_data import CENTRE, EMPLOYEE, load_examples
 from yibao.adapters.cli.app import app
 from yibao.packs import PACKS_DIR
-from yibao.services import encounters as uc
-from yibao.services.access import Principal, verify_key
-from yibao.services.context import CST, Context
+from yibao.services.access.rights import Principal, verify_key
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import CST, Context
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

@@ -21,8 +21,8 @@ from tests.registry_data import load_examples
 from yibao.core.errors import Conflict, InsureeNotImported, NotFound
 from yibao.core.ledger.accounts import ADVANCE, ADVANCE_RECEIVABLE, Account
 from yibao.core.ledger.journal import balance_of
-from yibao.services import deferred as dq
-from yibao.services import encounters as uc
+from yibao.services.deferred import queue as dq
+from yibao.services.encounters import lifecycle as uc
 from yibao.store.uow import UnitOfWork
 
 D1 = dt.date(2020, 2, 10)
@@ -111,7 +111,7 @@ def test_offline_deferral_with_a_provisional_advance(loaded: UnitOfWork) -> None
 def test_ledger_check_sees_a_queue_that_disagrees_with_the_books(loaded: UnitOfWork) -> None:
     from sqlalchemy import text
 
-    from yibao.services import reports
+    from yibao.services.reports import reads as reports
 
     ctx = context()
     enc = stay(loaded, ctx, NEWCOMER, D1, insured_region="500102")

@@ -17,9 +17,9 @@ from yibao.core.policy import PackSet
 from yibao.core.policy.model import Policy
 from yibao.packs import PACKS_DIR
 from yibao.packs.files import load_pack
-from yibao.services import encounters as uc
-from yibao.services import resettle as rs
-from yibao.services.context import Context
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import Context
+from yibao.services.resettle import run as rs
 from yibao.store.uow import UnitOfWork
 
 SUSPECTED = (uc.Diagnosis("J18.900", True), uc.Diagnosis("Z03.800x001", False))

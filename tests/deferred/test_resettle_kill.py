@@ -17,10 +17,10 @@ from tests.reentry.files import load_people, many_rows, write_csv
 from tests.reentry.test_kill import CLERK, _count, twin_url  # noqa: F401 (fixture)
 from yibao.packs import PACKS_DIR
 from yibao.packs.files import load_pack
-from yibao.services import reports
-from yibao.services.context import Context
-from yibao.services.reentry import import_file
-from yibao.services.resettle import resettle
+from yibao.services.encounters.context import Context
+from yibao.services.reentry.imports import import_file
+from yibao.services.reports import reads as reports
+from yibao.services.resettle.run import resettle
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

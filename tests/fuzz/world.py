@@ -18,8 +18,8 @@ from typing import Any
 
 from tests.registry_data import CENTRE, CHANGED, DIBAO, EMPLOYEE, EXAMPLES, load_examples
 from yibao.core.registry.identity import psn_no_problem
-from yibao.services.access import create_key
-from yibao.services.context import CST, Context
+from yibao.services.access.rights import create_key
+from yibao.services.encounters.context import CST, Context
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.batch_oracle import requests_of, to_tables
+from tests.batch_scalar import ordered, settlements_in_order
 from tests.property.test_batch import _shuffle_ids, low_caps, starts, with_starts, years
 from tests.strategies import pack_docs, policy_of
 from yibao.core.engine.batch import (
@@ -29,7 +30,6 @@ from yibao.core.engine.batch_explain import settlements
 from yibao.core.engine.batch_policy import PolicyExprs
 from yibao.core.engine.model import Settlement
 from yibao.core.policy import Policy
-from yibao.services.batch_scalar import ordered, settlements_in_order
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -17,11 +17,11 @@ from tests.reentry.files import psn
 from tests.registry_data import CENTRE, load_examples, put
 from yibao.core.engine.rules import SCALAR, serious_entitled
 from yibao.packs import PACKS_DIR
-from yibao.services import encounters as uc
-from yibao.services import reports
-from yibao.services.access import Principal
-from yibao.services.context import CST, Context
-from yibao.services.requests import compensate
+from yibao.services.access.rights import Principal
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import CST, Context
+from yibao.services.encounters.requests import compensate
+from yibao.services.reports import reads as reports
 from yibao.store.uow import UnitOfWork
 
 WHO = Principal("k1", "hospital", CENTRE)

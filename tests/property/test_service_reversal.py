@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from tests.registry_data import CENTRE, DIBAO, EMPLOYEE, TEKUN, load_examples
 from yibao.core.ledger import balances
 from yibao.packs import PACKS_DIR
-from yibao.services import encounters as uc
-from yibao.services import reports
-from yibao.services.access import Principal
-from yibao.services.context import CST, Context
+from yibao.services.access.rights import Principal
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import CST, Context
+from yibao.services.reports import reads as reports
 from yibao.store.uow import UnitOfWork
 
 WHO = Principal("k1", "hospital", CENTRE)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tests.registry_data import CENTRE, DIBAO, EMPLOYEE, NOT_ENROLLED, load_examples, put
 from yibao.core.registry.identity import check_char
-from yibao.services.context import CST
-from yibao.services.offline_file import NAMES
+from yibao.services.encounters.context import CST
+from yibao.services.reentry.capture_file import NAMES
 from yibao.store.uow import UnitOfWork
 
 CODES = (("YP-0002", 50_000_000), ("ZL-0001", 15_000_000),

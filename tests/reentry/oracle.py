@@ -18,14 +18,15 @@ import polars as pl
 from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators, Encounter
 from yibao.core.errors import InvalidRequest, NotInCatalog, Problem, YibaoError
 from yibao.core.registry.identity import psn_no_problem
-from yibao.services import booking, catalog
-from yibao.services.access import Principal
-from yibao.services.context import CST, Context
-from yibao.services.encounters import Diagnosis, covid_status_of
-from yibao.services.offline_file import COLUMNS, ENCOUNTER_COLUMNS, NAMES, Parsed, describe
+from yibao.services.stays import booking
+from yibao.services.registry import catalog
+from yibao.services.access.rights import Principal
+from yibao.services.encounters.context import CST, Context
+from yibao.services.encounters.lifecycle import Diagnosis, covid_status_of
+from yibao.services.reentry.capture_file import COLUMNS, ENCOUNTER_COLUMNS, NAMES, Parsed, describe
 from yibao.core.money import MAX_I64, line_amount
-from yibao.services.reentry import _Lines, _Problems
-from yibao.services.reentry_settle import Stay
+from yibao.services.reentry.imports import _Lines, _Problems
+from yibao.services.stays.settle import Stay
 from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
 
@@ -206,7 +207,7 @@ def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     from sqlalchemy import select
 
-    from yibao.store.hospital import AccountBalance as B
+    from yibao.store.service_tables import AccountBalance as B
 
     for start in range(0, len(psns), 5000):
         q = select(B.psn_no, B.moved_fen).where(
@@ -218,7 +219,7 @@ def bulk_account_moved(uow: UnitOfWork, psns: Sequence[str]) -> dict[str, int]:
 def _accumulators(uow: UnitOfWork, enc: pl.DataFrame) -> dict[tuple[str, int], Accumulators]:
     from sqlalchemy import select
 
-    from yibao.store.hospital import Accumulator as A
+    from yibao.store.service_tables import Accumulator as A
 
     keys = {(p, t.year) for p, t in enc.select("insuree_id", "discharge_time").iter_rows()}
     psns = sorted({p for p, _ in keys})
@@ -239,7 +240,7 @@ def _admission_seqs(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> 
     earlier in the calendar year of its admission (ties: by id)."""
     from sqlalchemy import select
 
-    from yibao.store.hospital import Encounter as E
+    from yibao.store.service_tables import Encounter as E
 
     cols = enc.select("insuree_id", "admit_time", "encounter_id")
     rows = [(p, t.replace(tzinfo=CST).astimezone(dt.UTC), e) for p, t, e in cols.iter_rows()]

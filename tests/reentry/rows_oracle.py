@@ -34,11 +34,12 @@ from yibao.core.ledger.accounts import (
 from yibao.core.ledger.journal import Posting, SettlementRef, Transaction
 from yibao.core.money import BP_ONE, mul_bp
 from yibao.core.privacy import mask_psn_no
-from yibao.services import records
-from yibao.services.access import Principal, audit_op
-from yibao.services.booking_rows import INPATIENT_CLR_TYPE, Entry, NewEncounter
-from yibao.services.context import CST
-from yibao.store.hospital import (
+from yibao.services.access.rights import Principal, audit_op
+from yibao.services.encounters import records
+from yibao.services.encounters.context import CST
+from yibao.services.stays.rows import INPATIENT_CLR_TYPE, Entry, NewEncounter
+from yibao.store.encounter_repo import tx_rows
+from yibao.store.service_tables import (
     AuditEntry,
     Encounter,
     EncounterEvent,
@@ -46,7 +47,6 @@ from yibao.store.hospital import (
     JournalTransaction,
     SettlementRow,
 )
-from yibao.store.hospital_repo import tx_rows
 
 # -- core/ledger/post.py ----------------------------------------------------------------
 
@@ -96,7 +96,7 @@ def postings_for(s: Settlement, *, tx_id: str, provider_code: str, booked_on: dt
                        narration=f"结算 {ref.settlement_id} 就诊 {s.encounter_id}")  # fmt: skip
 
 
-# -- services/booking_rows.py -----------------------------------------------------------
+# -- services/stays/rows.py -----------------------------------------------------------
 
 
 def _t(model: type[Any]) -> Table:

@@ -1,4 +1,4 @@
-"""Bulk booking (services/booking.py): what it writes is what the service's settle
+"""Bulk booking (services/stays/booking.py): what it writes is what the service's settle
 writes, so the API reverses it, the ledger balances, and a moved store is refused."""
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ import pytest
 
 from tests.registry_data import CENTRE, DIBAO, EMPLOYEE, load_examples
 from yibao.packs import PACKS_DIR
-from yibao.services import booking, catalog, reports
-from yibao.services import encounters as uc
-from yibao.services.access import Principal
-from yibao.services.context import CST, Context
+from yibao.services.access.rights import Principal
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import CST, Context
+from yibao.services.registry import catalog
+from yibao.services.reports import reads as reports
+from yibao.services.stays import booking
 from yibao.store.uow import UnitOfWork
 
 T0 = dt.datetime(2020, 2, 3, 9, 0, tzinfo=CST)

@@ -14,11 +14,12 @@ from tests.registry_data import load_examples
 from yibao.core.engine.model import SETLINFO_FIELDS
 from yibao.core.errors import InvalidRequest
 from yibao.packs import PACKS_DIR
-from yibao.services import encounters as uc
-from yibao.services import offline_file, reports
-from yibao.services.access import Principal
-from yibao.services.context import CST, Context
-from yibao.services.reentry import import_file, source_key_of
+from yibao.services.access.rights import Principal
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import CST, Context
+from yibao.services.reentry import capture_file as offline_file
+from yibao.services.reentry.imports import import_file, source_key_of
+from yibao.services.reports import reads as reports
 from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
 

@@ -17,10 +17,10 @@ from tests.conftest import drop_schema, make_schema
 from tests.killing import kill_when
 from tests.reentry.files import load_people, many_rows, write_csv
 from yibao.packs import PACKS_DIR
-from yibao.services import reports
-from yibao.services.access import Principal
-from yibao.services.context import Context
-from yibao.services.reentry import import_file
+from yibao.services.access.rights import Principal
+from yibao.services.encounters.context import Context
+from yibao.services.reentry.imports import import_file
+from yibao.services.reports import reads as reports
 from yibao.store import migrate
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from yibao.store import bulk
-from yibao.store.tables import Insuree
+from yibao.store.registry_tables import Insuree
 from yibao.store.uow import UnitOfWork
 
 

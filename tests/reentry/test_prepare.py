@@ -29,10 +29,11 @@ from tests.registry_data import (
 )
 from yibao.core.errors import InvalidRequest
 from yibao.packs import PACKS_DIR
-from yibao.services import offline_file, reentry
-from yibao.services.access import Principal
-from yibao.services.context import CST, Context
-from yibao.services.offline_file import NAMES
+from yibao.services.access.rights import Principal
+from yibao.services.encounters.context import CST, Context
+from yibao.services.reentry import capture_file as offline_file
+from yibao.services.reentry import imports as reentry
+from yibao.services.reentry.capture_file import NAMES
 from yibao.store.uow import UnitOfWork
 
 NOW = dt.datetime(2020, 2, 20, 10, 0, tzinfo=CST)
@@ -182,7 +183,7 @@ def test_admission_seqs_equal_the_old_definition(
 def reentry_ids() -> Any:
     from sqlalchemy import select
 
-    from yibao.store.hospital import Encounter as E
+    from yibao.store.service_tables import Encounter as E
 
     return select(E.id).order_by(E.id)
 

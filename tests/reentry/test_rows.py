@@ -23,13 +23,14 @@ from tests.reentry import rows_oracle as old
 from tests.reentry.files import load_people, many_rows, small_rows, write_csv
 from yibao.core import ledger
 from yibao.packs import PACKS_DIR
-from yibao.services import booking, booking_rows
-from yibao.services.access import Principal
-from yibao.services.booking_rows import Entry, NewEncounter, TableRows, make_plan
-from yibao.services.context import CST, Context, new_id, new_ids
-from yibao.services.reentry import import_file
+from yibao.services.access.rights import Principal
+from yibao.services.encounters.context import CST, Context, new_id, new_ids
+from yibao.services.reentry.imports import import_file
+from yibao.services.stays import booking
+from yibao.services.stays import rows as booking_rows
+from yibao.services.stays.rows import Entry, NewEncounter, TableRows, make_plan
 from yibao.store.db import make_engine
-from yibao.store.hospital import Encounter
+from yibao.store.service_tables import Encounter
 from yibao.store.uow import UnitOfWork
 
 NOW = dt.datetime(2020, 2, 20, 10, 0, tzinfo=CST)

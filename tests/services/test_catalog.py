@@ -15,7 +15,7 @@ from yibao.core.engine.model import ACCUMULATOR_FIELDS
 from yibao.core.errors import InsureeNotImported, NotInCatalog, ProviderNotFound, UnmappedCode
 from yibao.packs import shipped_pack
 from yibao.packs.files import load_pack
-from yibao.services import catalog
+from yibao.services.registry import catalog
 from yibao.store.uow import UnitOfWork
 
 FEB10 = dt.date(2020, 2, 10)

@@ -10,11 +10,11 @@ import pytest
 from tests.registry_data import CENTRE, DIBAO, EMPLOYEE, NOT_ENROLLED, load_examples
 from yibao.core.errors import Conflict, Forbidden, InvalidRequest, NotFound, NotInCatalog
 from yibao.packs import PACKS_DIR
-from yibao.services import encounters as uc
-from yibao.services import reports
-from yibao.services.access import Principal
-from yibao.services.context import CST, Context
-from yibao.services.requests import compensate
+from yibao.services.access.rights import Principal
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import CST, Context
+from yibao.services.encounters.requests import compensate
+from yibao.services.reports import reads as reports
 from yibao.store.uow import UnitOfWork
 
 T0 = dt.datetime(2020, 2, 3, 9, 0, tzinfo=CST)

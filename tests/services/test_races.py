@@ -20,10 +20,10 @@ from tests.registry_data import CENTRE, EMPLOYEE, load_examples
 from yibao.core.errors import Conflict
 from yibao.packs import PACKS_DIR, shipped_pack
 from yibao.packs.files import load_pack
-from yibao.services import encounters as uc
-from yibao.services import reports
-from yibao.services.access import Principal
-from yibao.services.context import CST, Context
+from yibao.services.access.rights import Principal
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import CST, Context
+from yibao.services.reports import reads as reports
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

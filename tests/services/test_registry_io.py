@@ -13,7 +13,7 @@ from tests.registry_data import EMPLOYEE, EXAMPLES, NOW, load_examples
 from yibao.core.errors import InvalidFile
 from yibao.core.registry import KINDS
 from yibao.core.registry.identity import check_char
-from yibao.services.registry_io import export_file, import_file
+from yibao.services.registry.files import export_file, import_file
 from yibao.store.uow import UnitOfWork
 
 HEADER = ",".join(KINDS["insurees"].names)

@@ -10,11 +10,12 @@ import pytest
 from tests.registry_data import CENTRE, EMPLOYEE, load_examples
 from yibao.core.errors import InvalidRequest
 from yibao.packs import PACKS_DIR
-from yibao.services import encounters as uc
-from yibao.services import transfers, validation
-from yibao.services.access import Principal
-from yibao.services.context import CST, Context
-from yibao.store.hospital import Encounter
+from yibao.services.access.rights import Principal
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters import validation
+from yibao.services.encounters.context import CST, Context
+from yibao.services.transfers import transfer as transfers
+from yibao.store.service_tables import Encounter
 from yibao.store.uow import UnitOfWork
 
 NOW = dt.datetime(2020, 2, 14, 10, 0, tzinfo=CST)
@@ -158,7 +159,7 @@ def test_a_bool_quantity_is_refused_by_the_service(loaded: UnitOfWork) -> None:
 def test_the_request_digest_takes_what_orjson_cannot() -> None:
     """An integer beyond 64 bits or a lone surrogate still has a stable digest (the
     idempotency fingerprint), never an exception."""
-    from yibao.services.access import digest
+    from yibao.services.access.rights import digest
 
     for doc in ({"n": 2**64}, {"n": -(10**30)}, {"s": "\ud800"}, [2**70, {"k": "a\ud800"}]):
         assert digest(doc) == digest(doc)
@@ -169,8 +170,8 @@ def test_the_request_digest_takes_what_orjson_cannot() -> None:
 def test_reads_by_id_check_their_ids_at_the_service() -> None:
     """The CLI reaches the services without REST's or the envelope's checks: a settlement
     id or an insuree number with a NUL byte or past its column is refused there."""
-    from yibao.services import reports
-    from yibao.services import settlement as setl
+    from yibao.services.encounters import settlement as setl
+    from yibao.services.reports import reads as reports
 
     clerk = Principal("t", "clerk", None)
     with pytest.raises(InvalidRequest, match="settlement_id"):

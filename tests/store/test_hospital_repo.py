@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from yibao.store.hospital import AccountBalance
-from yibao.store.hospital_repo import Ops, insert_rows
+from yibao.store.encounter_repo import Ops, insert_rows
+from yibao.store.service_tables import AccountBalance
 from yibao.store.uow import UnitOfWork
 
 AT = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)

@@ -18,7 +18,7 @@ from yibao.core.errors import StoreNotReady
 from yibao.core.registry import KINDS
 from yibao.store import migrate
 from yibao.store.db import Base, make_engine
-from yibao.store.tables import model_for
+from yibao.store.registry_tables import model_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -76,7 +76,7 @@ def test_tables_hold_the_registry_columns() -> None:
 
 
 def test_service_tables_are_migrated(db_url: str) -> None:
-    from yibao.store import hospital
+    from yibao.store import service_tables as hospital
 
     names = {t.__tablename__ for t in (
         hospital.ApiKey, hospital.Encounter, hospital.EncounterEvent, hospital.FeeLineRow,
@@ -198,7 +198,7 @@ def _populate_0006(url: str) -> dict[str, Any]:
     from sqlalchemy import text
 
     from yibao.packs.files import load_pack
-    from yibao.services.records import settlement_row
+    from yibao.services.encounters.records import settlement_row
     from yibao.store.settlement_record import record_to_v1, settlement_record
 
     policy = load_pack(_PACK)

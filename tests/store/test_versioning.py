@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from tests.registry_data import EMPLOYEE, EXAMPLES, disease, load_examples, put
 from yibao.core.errors import InvalidFile
 from yibao.core.registry import KINDS
-from yibao.services.registry_io import import_rows
-from yibao.store.tables import ChangeSet
+from yibao.services.registry.files import import_rows
+from yibao.store.registry_tables import ChangeSet
 from yibao.store.uow import UnitOfWork
 
 

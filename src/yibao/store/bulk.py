@@ -26,8 +26,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators
-from yibao.store.hospital import AccountBalance, Accumulator, Encounter
-from yibao.store.hospital_ops import ACC_COLUMNS, ACC_ZERO, acc_row
+from yibao.store.service_tables import AccountBalance, Accumulator, Encounter
+from yibao.store.statements import ACC_COLUMNS, ACC_ZERO, acc_row
 
 __all__ = [
     "among",

@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from yibao.store.hospital import Deferral, Encounter, TransferFiling
+from yibao.store.service_tables import Deferral, Encounter, TransferFiling
 
 __all__ = ["DeferralRepo"]
 

@@ -11,8 +11,8 @@ from sqlalchemy import Row, Table, select, tuple_
 from sqlalchemy.orm import Session
 
 from yibao.core.engine.model import Accumulators
-from yibao.store.hospital import Accumulator, Encounter, FeeLineRow, SettlementRow
-from yibao.store.hospital_ops import ACC_COLUMNS, acc_row
+from yibao.store.service_tables import Accumulator, Encounter, FeeLineRow, SettlementRow
+from yibao.store.statements import ACC_COLUMNS, acc_row
 
 __all__ = ["accumulators_of", "active_lines_of", "encounters_of", "standing_settlements"]
 

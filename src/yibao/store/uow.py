@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 from yibao.core.registry import KINDS
 from yibao.store.db import WRITE_OPTION
 from yibao.store.deferral_repo import DeferralRepo
-from yibao.store.hospital_repo import HospitalRepo
-from yibao.store.tables import ChangeSet
+from yibao.store.encounter_repo import HospitalRepo
+from yibao.store.registry_tables import ChangeSet
 from yibao.store.versioned import Registry
 
 __all__ = ["UnitOfWork"]

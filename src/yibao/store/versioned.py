@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from yibao.core.privacy import mask
 from yibao.core.registry import Kind
 from yibao.core.registry.fields import Value
-from yibao.store.tables import ChangeSet, Versioned, model_for
+from yibao.store.registry_tables import ChangeSet, Versioned, model_for
 
 __all__ = ["Merged", "Registry", "Stage"]
 

@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yibao.adapters.api import logs
 from yibao.core.errors import InvalidRequest, StoreNotReady, YibaoError
 from yibao.core.privacy import mask_psn_no
-from yibao.services.access import (
+from yibao.services.access.rights import (
     KeyRefused,
     Principal,
     RefusalBudget,
@@ -49,8 +49,8 @@ from yibao.services.access import (
     authenticate,
     digest,
 )
-from yibao.services.context import Context
-from yibao.services.requests import Reply, replay_or_run
+from yibao.services.encounters.context import Context
+from yibao.services.encounters.requests import Reply, replay_or_run
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["JSON", "PERSONAL", "Answer", "Caller", "Ctx", "IdemKey", "Mut", "Mutation", "Uow",

@@ -1,5 +1,5 @@
 """The deferred queue and transfers under ``/v1`` (先救治、后结算; docs/OFFLINE.md):
-thin adapters over ``yibao.services.deferred`` and ``yibao.services.transfers``."""
+thin adapters over ``yibao.services.deferred.queue`` and ``yibao.services.transfers.transfer``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from yibao.adapters.api.app import Caller, Ctx, Mut, Uow, send
 from yibao.adapters.api.render import deferral_doc
 from yibao.adapters.api.schemas import ERRORS, CodeStr, Fen, TextStr, clean_params
-from yibao.services import deferred, transfers
-from yibao.services.validation import LENGTH
+from yibao.services.deferred import queue as deferred
+from yibao.services.encounters.validation import LENGTH
+from yibao.services.transfers import transfer as transfers
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(clean_params)])
 

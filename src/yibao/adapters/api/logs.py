@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from yibao.services.access import mask_ids
+from yibao.services.access.rights import mask_ids
 
 __all__ = ["MaskedRecord", "install", "mask_record"]
 

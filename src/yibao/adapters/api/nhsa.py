@@ -26,9 +26,7 @@ from yibao.adapters.nhsa import records as rec
 from yibao.adapters.nhsa.fields import CST
 from yibao.core.errors import Forbidden, InvalidRequest, YibaoError
 from yibao.core.privacy import mask_psn_no
-from yibao.services import deferred, reports, transfers
-from yibao.services import encounters as uc
-from yibao.services.access import (
+from yibao.services.access.rights import (
     Principal,
     audit_read,
     audit_refusal,
@@ -36,8 +34,12 @@ from yibao.services.access import (
     show_name,
     show_psn_no,
 )
-from yibao.services.context import Context
-from yibao.services.requests import Reply, compensate, replay_or_run
+from yibao.services.deferred import queue as deferred
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import Context
+from yibao.services.encounters.requests import Reply, compensate, replay_or_run
+from yibao.services.reports import reads as reports
+from yibao.services.transfers import transfer as transfers
 from yibao.store.uow import UnitOfWork
 
 router = APIRouter()

@@ -19,9 +19,9 @@ from yibao.adapters.api.schemas import (
     clean_params,
 )
 from yibao.core.ledger.reconcile import DetailRow, Totals
-from yibao.services import reports
-from yibao.services.access import require, show_name, show_psn_no
-from yibao.services.context import CST
+from yibao.services.access.rights import require, show_name, show_psn_no
+from yibao.services.encounters.context import CST
+from yibao.services.reports import reads as reports
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(clean_params)])
 

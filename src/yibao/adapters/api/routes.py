@@ -30,11 +30,11 @@ from yibao.adapters.api.schemas import (
     SettlementOut,
     clean_params,
 )
-from yibao.services import deferred
-from yibao.services import encounters as uc
-from yibao.services.access import Principal
-from yibao.services.requests import compensate
-from yibao.services.validation import MAX_I64
+from yibao.services.access.rights import Principal
+from yibao.services.deferred import queue as deferred
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.requests import compensate
+from yibao.services.encounters.validation import MAX_I64
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(clean_params)])
 

@@ -23,7 +23,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from yibao.core.errors import InvalidRequest
-from yibao.services.validation import (
+from yibao.services.encounters.validation import (
     LENGTH,
     MAX_I64,
     MIN_I64,

@@ -16,7 +16,7 @@ import typer
 from yibao.adapters.cli.common import bad_input_exits, beijing, bulk_job, masked_text
 
 if TYPE_CHECKING:
-    from yibao.services.access import Principal
+    from yibao.services.access.rights import Principal
 
 deferred_app = typer.Typer(
     help="The deferred queue (treat first, settle later): status, settle.",
@@ -43,7 +43,7 @@ def status(
     discharge date), amounts advanced by the hospitals (yuan). Times in Beijing time."""
     from yibao.bootstrap import hospital_context, unit_of_work
     from yibao.core.money import yuan_from_fen
-    from yibao.services.deferred import queue_status
+    from yibao.services.deferred.queue import queue_status
 
     caller = cli_principal()
     with bad_input_exits():
@@ -87,7 +87,7 @@ def settle(
     encounter id) order, clearing each hospital advance. Exit 1 if a group failed."""
     from yibao.adapters.cli.store import progress_bar
     from yibao.bootstrap import hospital_context, unit_of_work
-    from yibao.services.deferred import settle_ready
+    from yibao.services.deferred.queue import settle_ready
 
     caller = cli_principal()
     with bad_input_exits(), bulk_job(), progress_bar("deferred queue") as progress:

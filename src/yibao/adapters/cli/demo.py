@@ -45,7 +45,7 @@ def load(
     migrating it first: townships, providers, catalog, protocol editions, 临时新增编码,
     disease codes, 对码 and insurees. Running it again changes nothing."""
     from yibao.bootstrap import settings, unit_of_work
-    from yibao.services.demo import load_demo
+    from yibao.services.demo.district import load_demo
     from yibao.store import migrate
 
     with bad_input_exits():
@@ -73,7 +73,7 @@ def serve(
 
     from yibao.adapters.api.demo import curl_text, steps
     from yibao.bootstrap import unit_of_work
-    from yibao.services.demo_hospital import demo_case, demo_key
+    from yibao.services.demo.hospital import demo_case, demo_key
 
     with bad_input_exits():
         uow = unit_of_work()

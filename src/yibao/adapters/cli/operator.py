@@ -24,7 +24,7 @@ import typer
 from yibao.adapters.cli.common import bad_input_exits, fail
 
 if TYPE_CHECKING:
-    from yibao.services.access import Principal
+    from yibao.services.access.rights import Principal
 
 __all__ = ["ENV", "Operator", "OperatorOpt", "Unmasked", "identify", "principal", "unmasking"]
 
@@ -80,7 +80,7 @@ def identify(given: str | None) -> Operator | None:
 
 def principal(op: Operator | None, role: str = "clerk") -> Principal:
     """The CLI's caller: the operator as a district clerk (actor ``key:cli:LOGIN``)."""
-    from yibao.services.access import Principal
+    from yibao.services.access.rights import Principal
 
     return Principal(f"cli:{op.login if op else 'unknown'}", role, None)
 
@@ -89,7 +89,7 @@ def unmasking(given: str | None, command: str, fields: Sequence[str], target: st
     """Before any unmasked output: the operator identified (exit 2 otherwise), allowed,
     and this use of ``--unmasked`` recorded in the audit log. Returns the caller."""
     from yibao.bootstrap import unit_of_work
-    from yibao.services.disclosure import record_unmasked
+    from yibao.services.access.disclosure import record_unmasked
 
     op = identify(given)
     if op is None:

@@ -47,8 +47,8 @@ def resettle(
     from yibao.adapters.cli.store import progress_bar
     from yibao.bootstrap import hospital_context, unit_of_work
     from yibao.packs.files import load_pack
-    from yibao.services.resettle import resettle as run_resettle
-    from yibao.services.resettle_report import write_report
+    from yibao.services.resettle.report import write_report
+    from yibao.services.resettle.run import resettle as run_resettle
 
     if unmasked:
         caller = unmasking(operator, "resettle", ["insuree_id"], str(out))

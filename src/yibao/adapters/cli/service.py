@@ -34,7 +34,7 @@ def keys_create(
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
     from yibao.bootstrap import unit_of_work
-    from yibao.services.access import create_key
+    from yibao.services.access.rights import create_key
 
     with bad_input_exits():
         made = create_key(
@@ -58,7 +58,7 @@ def keys_list() -> None:
     """List the keys (id, role, provider, label, created, revoked: Beijing dates); never
     the secret."""
     from yibao.bootstrap import unit_of_work
-    from yibao.services.access import list_keys
+    from yibao.services.access.rights import list_keys
 
     with bad_input_exits():
         rows = list_keys(unit_of_work())
@@ -77,7 +77,7 @@ def keys_revoke(
 ) -> None:
     """Revoke a key; every API worker refuses it from the next request on."""
     from yibao.bootstrap import unit_of_work
-    from yibao.services.access import revoke_key
+    from yibao.services.access.rights import revoke_key
 
     with bad_input_exits():
         revoke_key(unit_of_work(), key_id, by=by or getpass.getuser(), now=dt.datetime.now(dt.UTC))
@@ -91,7 +91,7 @@ def ledger_check() -> None:
     negates one settlement once, and the stored accumulators and account balances equal
     what the postings imply. Exit 1 listing every problem."""
     from yibao.bootstrap import hospital_context, unit_of_work
-    from yibao.services.reports import ledger_problems
+    from yibao.services.reports.reads import ledger_problems
 
     with bad_input_exits():
         problems = ledger_problems(unit_of_work(), hospital_context().packs)

@@ -129,7 +129,7 @@ def _print_refusal(exc: Any, shown: int) -> None:
 def _import(kind: str, path: Path, by: str | None, max_problems: int) -> None:
     from yibao.bootstrap import unit_of_work
     from yibao.core.errors import InvalidFile, YibaoError
-    from yibao.services.registry_io import import_file
+    from yibao.services.registry.files import import_file
 
     actor = by or getpass.getuser()
     try:
@@ -160,7 +160,7 @@ def _settle_deferred() -> None:
     """New enrolments may unblock deferred stays (参保信息尚未导入): run the queue."""
     from yibao.adapters.cli.deferred import cli_principal
     from yibao.bootstrap import hospital_context, unit_of_work
-    from yibao.services.deferred import settle_ready
+    from yibao.services.deferred.queue import settle_ready
 
     with bad_input_exits():
         run = settle_ready(unit_of_work(), hospital_context(), cli_principal())
@@ -200,7 +200,7 @@ def _export_command(kind: str) -> None:
     ) -> None:
         from yibao.bootstrap import unit_of_work
         from yibao.core.registry import kind_named
-        from yibao.services.registry_io import export_file
+        from yibao.services.registry.files import export_file
 
         if fmt not in (None, "csv", "xlsx"):
             fail(f"--format {fmt}: use csv or xlsx")
@@ -252,7 +252,7 @@ def registry_insuree(
     """The insuree as of a date (what the engine's Insuree record gets)."""
     from yibao.bootstrap import unit_of_work
     from yibao.core.privacy import mask_name, mask_psn_no
-    from yibao.services.catalog import insuree_snapshot
+    from yibao.services.registry.catalog import insuree_snapshot
 
     if unmasked:
         unmasking(operator, "registry insuree", ["psn_no", "name"], mask_psn_no(psn_no))
@@ -281,7 +281,7 @@ def registry_provider(
 ) -> None:
     """The provider as of a date: region, level, 定点 and 定点救治 status."""
     from yibao.bootstrap import unit_of_work
-    from yibao.services.catalog import provider_snapshot
+    from yibao.services.registry.catalog import provider_snapshot
 
     with bad_input_exits():
         s = provider_snapshot(unit_of_work(), code, _today(on))
@@ -298,7 +298,7 @@ def registry_resolve(
     """Resolve codes as a settlement would: the line fields from the treatment place's
     catalog, the 诊疗方案 edition in force, 临时新增编码 (one line each, tab-separated)."""
     from yibao.bootstrap import unit_of_work
-    from yibao.services.catalog import resolve_lines
+    from yibao.services.registry.catalog import resolve_lines
 
     day = _today(on)
     with bad_input_exits():

@@ -27,7 +27,7 @@ from yibao.adapters.nhsa.fields import (
 )
 from yibao.adapters.nhsa.numbers import loads
 from yibao.core.errors import InvalidRequest, Problem, YibaoError
-from yibao.services.validation import int_problem, text_problem
+from yibao.services.encounters.validation import int_problem, text_problem
 
 __all__ = [
     "ERR_MSG_MAX",

@@ -5,8 +5,6 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import yibao.store.hospital  # registers the service tables
-import yibao.store.tables  # noqa: F401  (registers the registry tables)
 from yibao.store.db import Base, make_engine
 
 

@@ -1,0 +1,271 @@
+"""The deferred queue in one batch pass (DECISIONS 0082): many ready stays cleared and
+settled together — read in bulk, settled by the batch engine with the store's
+accumulators and accounts carried (re-entry's ``settle_stays``: each record read from
+the batch's columns, DECISIONS 0092), then written in
+transactions of whole insurees: each stay ``deferred`` -> ``discharged`` (event
+``deferral_cleared``), booked (``booking.book``: the settlement, its ledger
+transaction, ``settled``), its advance cleared and its deferral row closed.
+
+Only insuree-years without a transfer-in go this way (``deferred`` keeps those for the
+scalar path). Readiness is ``deferred.blocker``'s: enrolled on the discharge date, fee
+lines uploaded; per insuree-year the ready prefix in (discharge_date, encounter_id)
+order, stopping at the first blocked stay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, cast
+
+import polars as pl
+from sqlalchemy import Table
+
+from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators
+from yibao.core.errors import Conflict, YibaoError
+from yibao.core.ledger.advance import clearing_of
+from yibao.services.access.rights import Principal, audit_op
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import Context, new_id
+from yibao.services.registry import catalog
+from yibao.services.stays import booking
+from yibao.services.stays.rows import Rows, frame
+from yibao.services.stays.settle import Stay, settle_stays
+from yibao.store import bulk
+from yibao.store.encounter_repo import tx_rows
+from yibao.store.resettle_repo import accumulators_of, active_lines_of, encounters_of
+from yibao.store.service_tables import (
+    AuditEntry,
+    EncounterEvent,
+    JournalPosting,
+    JournalTransaction,
+)
+from yibao.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from yibao.services.deferred.model import Deferral, QueueRun
+
+__all__ = ["for_hospital", "settle_bulk"]
+
+_ZERO = Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))
+
+_LINE = ("sn", "code", "category", "item_class", "selfpay_bp", "price_e6", "qty_e4",
+         "price_cap_e6", "in_protocol", "temp_code")  # fmt: skip
+_SCHEMA = {"encounter_id": pl.Int64, "sn": pl.String, "code": pl.String, "category": pl.String,
+           "item_class": pl.String, "selfpay_bp": pl.Int64, "price_e6": pl.Int64,
+           "qty_e4": pl.Int64, "price_cap_e6": pl.Int64, "in_protocol": pl.Boolean,
+           "temp_code": pl.Boolean}  # fmt: skip
+
+
+class _Read:
+    """What the pass reads once: encounters (with 本年第n次), lines, enrolments,
+    accumulators, account movements, advances."""
+
+    def __init__(self, uow: UnitOfWork, rows: Sequence[Deferral]) -> None:
+        hosp = uow.hospital
+        ids = [d.encounter_id for d in rows]
+        psns = sorted({d.insuree_id for d in rows})
+        self.enc = _with_seq(encounters_of(uow.session, psns), set(ids))
+        self.lines = active_lines_of(uow.session, ids)
+        self.versions: dict[str, list[Any]] = defaultdict(list)
+        for start in range(0, len(psns), 5000):
+            for v in uow.insurees.where(psn_no=psns[start : start + 5000]):
+                self.versions[v.psn_no].append(v)
+        self.acc = accumulators_of(uow.session, sorted({(d.insuree_id, d.year) for d in rows}))
+        self.moved = uow.hospital.accounts_moved(psns)
+        adv = [d.advance_tx_id for d in rows]
+        self.advances = {t.id: t for s in range(0, len(adv), 5000)
+                         for t in hosp.transactions(adv[s : s + 5000])}  # fmt: skip
+
+    def version(self, psn: str, day: dt.date) -> Any:
+        return next((v for v in self.versions.get(psn, ()) if v.valid_from <= day
+                     and (v.valid_to is None or day <= v.valid_to)), None)  # fmt: skip
+
+
+def _with_seq(rows: Sequence[Any],
+              wanted: set[str]) -> dict[str, tuple[uc.EncounterState, int]]:  # fmt: skip
+    """Each wanted stay with its 本年第n次住院 as ``encounters.settle`` counts it: 1 + the
+    insuree's stays, not cancelled, admitted earlier in its admission's calendar year
+    (ties by id)."""
+    by: dict[tuple[str, int], list[Any]] = defaultdict(list)
+    for r in rows:
+        if r.status != "cancelled" or r.id in wanted:
+            by[(r.psn_no, r.admit_date.year)].append(r)
+    out: dict[str, tuple[uc.EncounterState, int]] = {}
+    for group in by.values():
+        group.sort(key=lambda r: (uc._aware(r.admit_time), r.id))
+        for n, r in enumerate(group, start=1):
+            if r.id in wanted:
+                out[r.id] = (uc.EncounterState.of(r), n)
+    return out
+
+
+def _stay(uow: UnitOfWork, ctx: Context, got: _Read, d: Deferral, idx: int) -> Stay | None:
+    """The batch's stay, or None when it is not ready (``blocker``'s rules)."""
+    enc, seq = got.enc[d.encounter_id]
+    ver = got.version(d.insuree_id, d.discharge_date)
+    if ver is None or not got.lines.get(d.encounter_id):
+        return None
+    ins = catalog.insuree_of(ver, d.discharge_date)
+    if not ins.enrolled:
+        return None
+    day = d.discharge_date
+    v = ctx.packs.select(ins.insured_region, day).overlay_on(day)
+    e = uc._engine_encounter(enc, day, seq, v)
+    shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
+    balance = ins.account_opening_fen + got.moved.get(d.insuree_id, 0)
+    prov = ctx.provider(uow, enc.provider_code, day)
+    if not prov.designated:
+        raise Conflict(f"provider {prov.code} is not a designated provider on {day}")
+    start = got.acc.get((d.insuree_id, d.year), _ZERO)
+    return Stay(
+        idx,
+        d.encounter_id,
+        ins.engine(balance),
+        ins.account_opening_fen,
+        prov.engine(),
+        e,
+        start,
+        shares,
+        None,  # type: ignore[arg-type]
+    )
+
+
+def _prepare(uow: UnitOfWork, ctx: Context, got: _Read, groups: Sequence[Sequence[Deferral]],
+             run: QueueRun) -> tuple[list[Stay], pl.DataFrame]:  # fmt: skip
+    """The ready prefix of every insuree-year as stays, and their lines."""
+    stays: list[Stay] = []
+    frames: list[tuple[Any, ...]] = []
+    for group in groups:
+        mine: list[Stay] = []
+        for n, d in enumerate(group):
+            try:
+                s = _stay(uow, ctx, got, d, len(stays) + len(mine))
+            except YibaoError as exc:
+                run.failed.append((d.encounter_id, f"{type(exc).__name__}: {exc}"))
+                s = None
+            if s is None:
+                for rest in group[n:]:
+                    run.waiting[rest.reason] = run.waiting.get(rest.reason, 0) + 1
+                break
+            mine.append(s)
+        for s in mine:
+            for ln in uc._engine_lines(got.lines[s.encounter_id]):
+                frames.append((s.idx, *(getattr(ln, k) for k in _LINE)))
+        stays += mine
+    frame = pl.DataFrame(frames, schema=_SCHEMA, orient="row")
+    return stays, frame.sort("encounter_id", maintain_order=True)
+
+
+def _chunks(entries: Sequence[booking.Entry], size: int) -> list[list[booking.Entry]]:
+    out: list[list[booking.Entry]] = [[]]
+    for psn, part in _by_insuree(entries):
+        if out[-1] and len(out[-1]) + len(part) > size:
+            out.append([])
+        out[-1] += part
+        del psn
+    return [c for c in out if c]
+
+
+def _by_insuree(entries: Sequence[booking.Entry]) -> list[tuple[str, list[booking.Entry]]]:
+    by: dict[str, list[booking.Entry]] = defaultdict(list)
+    for e in entries:
+        by[e.insuree_id].append(e)
+    return list(by.items())
+
+
+def for_hospital(caller: Principal, provider_code: str) -> Principal:
+    """The queue settles a stay on behalf of the hospital that submitted it; the events
+    and the audit log record the caller who ran the queue."""
+    return Principal(caller.key_id, "hospital", provider_code)
+
+
+def _put(uow: UnitOfWork, pg: bool, table: Any, data: list[dict[str, Any]]) -> None:
+    if pg:
+        bulk.insert_frame(uow.session, table, frame(data, table))
+    elif data:  # SQLite: executemany (JSON columns serialised by SQLAlchemy)
+        uow.session.execute(table.insert(), data)
+
+
+def _write(uow: UnitOfWork, ctx: Context, caller: Principal, got: _Read,
+           chunk: Sequence[booking.Entry],
+           of: dict[str, Deferral]) -> list[tuple[str, str]]:  # fmt: skip
+    """One transaction: clear, book and close the deferrals of ``chunk`` (COPY on
+    PostgreSQL, executemany on SQLite, as the bulk booking writes)."""
+    at = ctx.now()
+    booked_on = uc._day(at)
+    with uow(write=True):
+        pg = uow.hospital.pg
+        ids = [e.encounter_id for e in chunk]
+        locked = {r.id: r for r in bulk.lock_encounters(uow.session, ids)}
+        rows, moves, clearings = Rows(pg), [], {}
+        for eid in ids:
+            d, (enc, _) = of[eid], got.enc[eid]
+            row = locked.get(eid)
+            if row is None or (row.status, row.version) != ("deferred", enc.version):
+                raise Conflict(f"encounter {eid} changed while the queue ran: run it again")
+            tx = clearing_of(got.advances[d.advance_tx_id], tx_id=new_id("W", at),
+                             booked_on=booked_on)  # fmt: skip
+            clearings[eid] = tx
+            who, after = for_hospital(caller, d.provider_code), replace(
+                enc, status="discharged", version=enc.version + 1)  # fmt: skip
+            detail = {"deferral_id": d.id, "clearing_tx_id": tx.id}
+            moves.append({"id": eid, "status": "discharged", "version": after.version,
+                          "settlement_id": None, "discharge_date": enc.discharge_date})  # fmt: skip
+            rows.event(eid, after.version, "deferral_cleared", "deferred", "discharged", at,
+                       who.actor, d.msgid, detail)  # fmt: skip
+            rows.audit_entry(audit_op(who, "encounter.deferral_cleared", "encounter", eid,
+                                      before=enc.audit_view(), after=after.audit_view(), at=at,
+                                      msgid=d.msgid, detail=detail))  # fmt: skip
+        bulk.move_encounters(uow.session, moves, at)
+        _put(uow, pg, _t(EncounterEvent), rows.events)
+        _put(uow, pg, _t(AuditEntry), rows.audit)
+        booked = booking.book(uow, caller, chunk, at=at)
+        heads, postings = [], []
+        for tx in clearings.values():
+            head, lines = tx_rows(tx, at)
+            heads.append(head)
+            postings += lines
+        _put(uow, pg, _t(JournalTransaction), heads)
+        _put(uow, pg, _t(JournalPosting), postings)
+        uow.deferrals.clear_many([{"did": of[eid].id, "at": at,
+                                   "sid": booked.settlement_ids[eid], "wid": tx.id}
+                                  for eid, tx in clearings.items()])  # fmt: skip
+        uow.commit()
+    return [(eid, booked.settlement_ids[eid]) for eid in ids]
+
+
+def _t(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def settle_bulk(uow: UnitOfWork, ctx: Context, caller: Principal,
+                groups: Sequence[Sequence[Deferral]], run: QueueRun, *,
+                per_transaction: int = 5000,
+                progress: Callable[[int, int], None] | None = None) -> None:  # fmt: skip
+    """Settle the ready prefix of each insuree-year of ``groups`` (none with a
+    transfer-in) in one batch pass; record what was settled, waits and failed in
+    ``run``. A transaction that fails (the store moved) is rolled back and reported."""
+    rows = [d for g in groups for d in g]
+    if not rows:
+        return
+    with uow:
+        got = _Read(uow, rows)
+        stays, lines = _prepare(uow, ctx, got, groups, run)
+    if not stays:
+        return
+    entries = settle_stays(stays, lines, ctx.packs)
+    of = {d.encounter_id: d for d in rows}
+    chunks = _chunks(entries, per_transaction)
+    for n, chunk in enumerate(chunks, start=1):
+        try:
+            run.settled += _write(uow, ctx, caller, got, chunk, of)
+        except YibaoError as exc:
+            for e in chunk:
+                run.failed.append((e.encounter_id, f"{type(exc).__name__}: {exc}"))
+                r = of[e.encounter_id].reason
+                run.waiting[r] = run.waiting.get(r, 0) + 1
+        if progress is not None:
+            progress(n, len(chunks))

@@ -1,0 +1,21 @@
+"""A hospital stay (就诊) from admission to settlement: admit, cancel, discharge, read
+(``lifecycle``); fee lines (``fees``); presettle, settle, reverse (``settlement``);
+idempotent requests and 冲正 (``requests``). What they share: the encounter's records
+and lock (``state``), the process context (``context``), the input checks
+(``validation``), a settlement as a stored record (``records``)."""
+
+from yibao.services.encounters.fees import cancel_fees, upload_fees
+from yibao.services.encounters.lifecycle import (
+    admit,
+    cancel_admission,
+    discharge,
+    encounter,
+    encounter_lines,
+    undo_discharge,
+)
+from yibao.services.encounters.requests import compensate, replay_or_run
+from yibao.services.encounters.settlement import presettle, reverse, settle
+
+__all__ = ["admit", "cancel_admission", "cancel_fees", "compensate", "discharge",
+           "encounter", "encounter_lines", "presettle", "replay_or_run", "reverse",
+           "settle", "undo_discharge", "upload_fees"]  # fmt: skip

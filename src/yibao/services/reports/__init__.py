@@ -1,0 +1,15 @@
+"""Read-side use cases: the insuree (1101), cumulative values (5206), reconciliation
+with hospitals (3201, 3202), the audit log and the ledger check. Totals always come from
+the journal (DECISIONS 0034)."""
+
+from yibao.services.reports.reads import (
+    audit_entries,
+    cumulative,
+    daily_totals,
+    insuree,
+    ledger_problems,
+    reconcile,
+)
+
+__all__ = ["audit_entries", "cumulative", "daily_totals", "insuree", "ledger_problems",
+           "reconcile"]  # fmt: skip

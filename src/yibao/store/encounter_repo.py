@@ -1,0 +1,525 @@
+"""The hospital service's repository: SQLAlchemy Core on the unit of work's session.
+
+Few round trips on the hot path: one statement per read, ``executemany`` for fee lines
+and postings, ``INSERT … ON CONFLICT DO NOTHING`` then ``SELECT … FOR UPDATE`` for the
+rows a settlement locks (``FOR UPDATE`` is rendered on PostgreSQL only; SQLite's write
+transaction, begun IMMEDIATE, already holds the database's one write lock). The
+prebuilt statements (``Ops``) and their compilation are in hospital_ops.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import psycopg
+from psycopg import ClientCursor
+from psycopg.adapt import Transformer
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Engine, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from yibao.core.engine.model import Accumulators
+from yibao.core.ledger import Account, Posting, Transaction
+from yibao.store import bulk
+from yibao.store.settlement_record import Stored
+from yibao.store.statements import (
+    ACC_COLUMNS,
+    ACC_ZERO,
+    AU,
+    CP,
+    EV,
+    JP,
+    JT,
+    RQ,
+    ZERO_ACC,
+    A,
+    B,
+    E,
+    K,
+    L,
+    Op,
+    Ops,
+    S,
+    _compiled,
+    _has_rows,
+    _prepared,
+    _transaction,
+    acc_row,
+    insert_rows,
+    tx_rows,
+)
+
+__all__ = ["HospitalRepo", "KeyState", "Op", "Ops", "insert_rows", "key_state", "tx_rows"]
+
+
+_READY: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+"""The statements prepared on each psycopg connection (``PREPARE`` outlives the
+transaction that sent it, and goes with the connection when it closes)."""
+
+
+def _literals(tx: Any) -> Callable[[Any], bytes]:
+    """``value -> SQL literal`` by psycopg's own quoting (``Transformer.as_literal``, as
+    its ``ClientCursor`` does), each distinct value of a batch quoted once: the same
+    timestamp, insuree, encounter and settlement ids recur in most of its statements."""
+    seen: dict[tuple[type, Any], bytes] = {}
+
+    def literal(value: Any) -> bytes:
+        if value is None:
+            return b"NULL"
+        try:
+            key = (type(value), value)
+            hit = seen.get(key)
+        except TypeError:  # unhashable: quoted each time
+            return bytes(tx.as_literal(value))
+        if hit is None:
+            hit = seen[key] = bytes(tx.as_literal(value))
+        return hit
+
+    return literal
+
+
+def _run(cur: Any, sql: str) -> None:
+    try:
+        cur.execute(sql)
+    except psycopg.Error as exc:  # as SQLAlchemy would raise it
+        raise DBAPIError.instance(sql[:2000], None, exc, psycopg.Error) from exc
+
+
+def _stored(row: Row[Any] | None) -> Stored | None:
+    """A settlements row with its trace rebuilt from the record (DECISIONS 0084)."""
+    return None if row is None else Stored(row)
+
+
+class KeyState(NamedTuple):
+    """What the API checks of a key on each request."""
+
+    secret_sha256: str
+    role: str
+    provider_code: str | None
+    revoked: bool
+
+
+_KEY_STATE = select(K.c.secret_sha256, K.c.role, K.c.provider_code, K.c.revoked_at).where(
+    K.c.key_id == bindparam("key_id")
+)
+_KEY_SQL: dict[str, tuple[str, bool]] = {}
+
+
+def key_state(engine: Engine, key_id: str) -> KeyState | None:
+    """One key's row, read on a pooled connection outside any unit of work: one indexed
+    read (``api_keys.key_id`` is unique) in one round trip — on PostgreSQL in autocommit,
+    so without ``BEGIN`` and ``ROLLBACK`` around it. The API runs it on every request:
+    a revoked key is refused from the next request on, by every worker. A lost
+    connection is invalidated and raised as SQLAlchemy's ``DBAPIError`` (the API's 503)."""
+    dialect = engine.dialect
+    if dialect.name not in _KEY_SQL:
+        c = _KEY_STATE.compile(dialect=dialect)
+        _KEY_SQL[dialect.name] = (c.string, bool(c.positional))
+    sql, positional = _KEY_SQL[dialect.name]
+    args: Any = (key_id,) if positional else {"key_id": key_id}
+    fairy = engine.raw_connection()
+    driver: Any = fairy.driver_connection
+    pg = dialect.name == "postgresql"
+    try:
+        if pg:
+            driver.autocommit = True
+        cur = driver.cursor()
+        try:
+            cur.execute(sql, args)
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        if pg:
+            driver.autocommit = False
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, driver, None)
+        fairy.invalidate(exc)  # its state is unknown: never handed out again
+        raise DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error,
+                                  hide_parameters=True, connection_invalidated=lost,
+                                  dialect=dialect) from exc  # fmt: skip
+    finally:
+        fairy.close()
+    if row is None:
+        return None
+    return KeyState(str(row[0]), str(row[1]), row[2], row[3] is not None)
+
+
+class HospitalRepo:
+    """Reads and writes of the service tables inside one unit of work."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.pg = session.get_bind().dialect.name == "postgresql"
+
+    def _insert_ignore(self, table: Any) -> Any:
+        mod = postgresql if self.pg else sqlite
+        return mod.insert(table)
+
+    def batch(self, todo: Sequence[Op], *, commit: bool = False) -> list[list[Any]]:
+        """Run statements in order and return each one's rows. On PostgreSQL they go in
+        ONE round trip, as one multi-statement query inside the session's transaction:
+        psycopg's ``ClientCursor`` binds the parameters client-side (its quoting, never
+        string formatting of ours), so one ``execute`` carries them all — a round trip
+        costs ~0.4 ms here, and psycopg's per-statement Python overhead more than the
+        statements. On SQLite one by one. A failure raises and the unit of work rolls
+        back, as for any statement (DECISIONS 0048).
+
+        The prebuilt statements go as ``EXECUTE`` of statements prepared once per
+        connection (DECISIONS 0052). ``commit=True`` (PostgreSQL): ``COMMIT`` ends the same
+        query, saving the commit's own round trip; for a use case's last batch only, when
+        its unit of work is not joined (``not uow.nested``) — its ``uow.commit()`` then
+        finds the transaction committed and does nothing (DECISIONS 0053)."""
+        if not self.pg:
+            out = []
+            for stmt, params in todo:
+                result = self.s.execute(stmt, params if isinstance(params, Sequence)
+                                        else dict(params))  # fmt: skip
+                rows = getattr(result, "returns_rows", True)  # ORM results of selects: rows
+                out.append(list(result) if rows else [])
+            return out
+        conn = self.s.connection()
+        raw: Any = conn.connection.driver_connection
+        cur = ClientCursor(raw, row_factory=namedtuple_row)
+        ready = _READY.get(raw)
+        if ready is None:
+            # psycopg's own automatic preparation answers a ROLLBACK (to a savepoint too),
+            # DROP or ALTER with DEALLOCATE ALL, which would drop ours: off on this
+            # connection from now on (DECISIONS 0052)
+            raw.prepare_threshold = None
+            ready = _READY[raw] = set()
+        enc = raw.info.encoding
+        literal = _literals(Transformer.from_context(cur))
+        parts: list[bytes] = []
+        for stmt, params in todo:
+            many = params if isinstance(params, Sequence) else [params]
+            prep = _prepared(stmt, conn.dialect)
+            if prep is None:
+                sql, bind = _compiled(stmt, conn.dialect)
+                parts += [cur.mogrify(sql, bind(p)).encode(enc) for p in many]
+                continue
+            name, prepare, call, args = prep
+            if name not in ready:  # once per connection: its own round trip, then kept
+                _run(cur, prepare)
+                ready.add(name)
+            head = call.encode(enc)
+            for p in many:
+                given = args(p)
+                parts.append(head + b"(" + b", ".join(map(literal, given)) + b")" if given
+                             else head)  # fmt: skip
+        if commit:
+            parts.append(b"COMMIT")
+        text_ = b"; ".join(parts)
+        try:
+            cur.execute(text_)
+        except psycopg.Error as exc:  # as SQLAlchemy would raise it (IntegrityError …)
+            if isinstance(exc, psycopg.errors.InvalidSqlStatementName):
+                ready.clear()  # dropped behind our back: prepared again next time
+            shown = text_[:2000].decode(enc, "replace")
+            raise DBAPIError.instance(shown, None, exc, psycopg.Error) from exc
+        results: list[list[Any]] = [list(cur.fetchall()) if _has_rows(cur) else []]
+        while cur.nextset():
+            results.append(list(cur.fetchall()) if _has_rows(cur) else [])
+        got: list[list[Any]] = []
+        n = 0
+        for _, params in todo:  # an executemany's rows come back as one list
+            k = len(params) if isinstance(params, Sequence) else 1
+            got.append([row for rows in results[n : n + k] for row in rows])
+            n += k
+        return got
+
+    # -- encounters -------------------------------------------------------------------
+
+    def encounter(self, encounter_id: str, *, lock: bool = False) -> Row[Any] | None:
+        q = select(E).where(E.c.id == encounter_id)
+        return self.s.execute(q.with_for_update(of=E) if lock else q).first()
+
+    def encounter_to_settle(self, encounter_id: str, *, lock: bool) -> Row[Any] | None:
+        """The encounter (locked) with ``earlier``: how many stays of the same insuree,
+        not cancelled, were admitted before it in the calendar year of its admission
+        (本年第n次住院 = earlier + 1). One statement."""
+        e2 = E.alias("e2")
+        year = func.extract("year", E.c.admit_date)
+        earlier = (select(func.count()).select_from(e2).where(
+            e2.c.psn_no == E.c.psn_no, func.extract("year", e2.c.admit_date) == year,
+            e2.c.status != "cancelled", e2.c.id != E.c.id,
+            (e2.c.admit_time < E.c.admit_time) | and_(e2.c.admit_time == E.c.admit_time,
+                                                      e2.c.id < E.c.id),
+        ).scalar_subquery())  # fmt: skip
+        q = select(E, earlier.label("earlier")).where(E.c.id == encounter_id)
+        return self.s.execute(q.with_for_update(of=E) if lock else q).first()
+
+    def encounters(self, *, provider_code: str | None, psn_no: str | None,
+                   status: str | None, limit: int, offset: int) -> list[Row[Any]]:  # fmt: skip
+        q = select(E).order_by(E.c.admit_time.desc(), E.c.id).limit(limit).offset(offset)
+        for col, value in ((E.c.provider_code, provider_code), (E.c.psn_no, psn_no),
+                           (E.c.status, status)):  # fmt: skip
+            if value is not None:
+                q = q.where(col == value)
+        return list(self.s.execute(q))
+
+    def insert_encounter(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(E), [dict(values)])
+
+    def update_encounter(self, encounter_id: str, values: Mapping[str, Any]) -> None:
+        self.s.execute(update(E).where(E.c.id == encounter_id).values(**values))
+
+    def add_event(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(EV), [dict(values)])
+
+    def events(self, encounter_id: str) -> list[Row[Any]]:
+        q = select(EV).where(EV.c.encounter_id == encounter_id).order_by(EV.c.seq)
+        return list(self.s.execute(q))
+
+    def event_by_msgid(
+        self, encounter_ids: Sequence[str], msgid: str, kind: str
+    ) -> Row[Any] | None:
+        q = select(EV).where(EV.c.msgid == msgid, EV.c.kind == kind,
+                             EV.c.encounter_id.in_(encounter_ids))  # fmt: skip
+        return self.s.execute(q).first()
+
+    def encounters_with_upload(self, provider_code: str, msgid: str) -> list[str]:
+        """The provider's encounters that have lines uploaded under ``msgid``."""
+        q = (select(L.c.encounter_id).distinct().join(E, E.c.id == L.c.encounter_id)
+             .where(L.c.upload_msgid == msgid, E.c.provider_code == provider_code))  # fmt: skip
+        return [str(r[0]) for r in self.s.execute(q)]
+
+    def encounters_with_cancel(self, provider_code: str, msgid: str) -> list[str]:
+        """The provider's encounters whose fee lines ``msgid`` cancelled (2302)."""
+        q = (select(EV.c.encounter_id).distinct().join(E, E.c.id == EV.c.encounter_id)
+             .where(EV.c.msgid == msgid, EV.c.kind == "fees_cancelled",
+                    E.c.provider_code == provider_code))  # fmt: skip
+        return [str(r[0]) for r in self.s.execute(q)]
+
+    def lines_by_cancel_msgid(self, encounter_id: str, msgid: str) -> list[Row[Any]]:
+        q = (select(L).where(L.c.encounter_id == encounter_id, L.c.cancel_msgid == msgid)
+             .order_by(L.c.id))  # fmt: skip
+        return list(self.s.execute(q))
+
+    def encounter_discharged_by(self, provider_code: str, msgid: str) -> str | None:
+        """The provider's encounter that ``msgid`` discharged, if any."""
+        q = (select(EV.c.encounter_id).join(E, E.c.id == EV.c.encounter_id)
+             .where(EV.c.msgid == msgid, EV.c.kind == "discharged",
+                    E.c.provider_code == provider_code))  # fmt: skip
+        found = self.s.execute(q).first()
+        return None if found is None else str(found[0])
+
+    def encounter_by_admit_msgid(self, provider_code: str, msgid: str) -> Row[Any] | None:
+        q = select(E).where(E.c.provider_code == provider_code, E.c.admit_msgid == msgid)
+        return self.s.execute(q).first()
+
+    # -- fee lines ----------------------------------------------------------------------
+
+    def active_lines(self, encounter_id: str) -> list[Row[Any]]:
+        q = (select(L).where(L.c.encounter_id == encounter_id, L.c.cancelled_at.is_(None))
+             .order_by(L.c.id))  # fmt: skip
+        return list(self.s.execute(q))
+
+    def lines(self, encounter_id: str) -> list[Row[Any]]:
+        q = select(L).where(L.c.encounter_id == encounter_id).order_by(L.c.id)
+        return list(self.s.execute(q))
+
+    def insert_lines(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.batch(insert_rows(L, rows))
+
+    def cancel_lines(self, encounter_id: str, sns: Sequence[str] | None, at: dt.datetime,
+                     msgid: str | None) -> int:  # fmt: skip
+        q = update(L).where(L.c.encounter_id == encounter_id, L.c.cancelled_at.is_(None))
+        if sns is not None:
+            q = q.where(L.c.sn.in_(sns))
+        result = self.s.execute(q.values(cancelled_at=at, cancel_msgid=msgid))
+        return int(getattr(result, "rowcount", 0))
+
+    def lines_by_upload_msgid(self, encounter_ids: Sequence[str], msgid: str) -> list[Row[Any]]:
+        q = select(L).where(L.c.upload_msgid == msgid, L.c.encounter_id.in_(encounter_ids))
+        return list(self.s.execute(q))
+
+    # -- accumulators and accounts ---------------------------------------------------
+
+    def lock_accumulators(self, psn_no: str, year: int, at: dt.datetime) -> Accumulators:
+        """The insuree-year row, created at zero if new, locked until commit: one
+        statement (``INSERT … ON CONFLICT DO UPDATE … RETURNING`` locks the row it
+        touches on PostgreSQL, as ``FOR UPDATE`` would)."""
+        q = self._insert_ignore(A).values(psn_no=psn_no, year=year, updated_at=at, **ACC_ZERO)
+        q = q.on_conflict_do_update(index_elements=[A.c.psn_no, A.c.year],
+                                    set_={"updated_at": q.excluded.updated_at})  # fmt: skip
+        return acc_row(self.s.execute(q.returning(*ACC_COLUMNS)).one())
+
+    def accumulators(self, psn_no: str, year: int, *, lock: bool = False) -> Accumulators:
+        q = select(*ACC_COLUMNS).where(A.c.psn_no == psn_no, A.c.year == year)
+        row = self.s.execute(q.with_for_update() if lock else q).first()
+        return ZERO_ACC if row is None else acc_row(row)
+
+    def set_accumulators(self, psn_no: str, year: int, acc: Accumulators,
+                         at: dt.datetime) -> None:  # fmt: skip
+        self.s.execute(update(A).where(A.c.psn_no == psn_no, A.c.year == year)
+                       .values(updated_at=at, **acc.as_dict()))  # fmt: skip
+
+    def all_accumulators(self) -> dict[tuple[str, int], Accumulators]:
+        q = select(A.c.psn_no, A.c.year, *ACC_COLUMNS)
+        return {(r[0], r[1]): acc_row(r[2:]) for r in self.s.execute(q)}
+
+    def years_of(self, psn_no: str) -> list[tuple[int, Accumulators]]:
+        q = select(A.c.year, *ACC_COLUMNS).where(A.c.psn_no == psn_no).order_by(A.c.year)
+        return [(r[0], acc_row(r[1:])) for r in self.s.execute(q)]
+
+    def lock_account(self, psn_no: str, at: dt.datetime) -> int:
+        """The net movement of the insuree's personal account, locked until commit (one
+        statement, as ``lock_accumulators``)."""
+        q = self._insert_ignore(B).values(psn_no=psn_no, moved_fen=0, updated_at=at)
+        q = q.on_conflict_do_update(index_elements=[B.c.psn_no],
+                                    set_={"updated_at": q.excluded.updated_at})  # fmt: skip
+        return int(self.s.execute(q.returning(B.c.moved_fen)).scalar_one())
+
+    def account_moved(self, psn_no: str, *, lock: bool = False) -> int:
+        q = select(B.c.moved_fen).where(B.c.psn_no == psn_no)
+        got = self.s.execute(q.with_for_update() if lock else q).scalar()
+        return int(got or 0)
+
+    def accounts_moved(self, psns: Sequence[str]) -> dict[str, int]:
+        """Each of ``psns``' account movement as stored (an insuree without one: absent),
+        read 5,000 at a time."""
+        out: dict[str, int] = {}
+        for start in range(0, len(psns), 5000):
+            q = select(B.c.psn_no, B.c.moved_fen).where(
+                bulk.among(self.s, B.c.psn_no, psns[start : start + 5000])
+            )
+            out.update({p: int(m) for p, m in self.s.execute(q)})
+        return out
+
+    def account_movements(self) -> dict[str, int]:
+        """Every insuree's net account movement (for the ledger check)."""
+        return {r[0]: int(r[1]) for r in self.s.execute(select(B.c.psn_no, B.c.moved_fen))}
+
+    def move_account(self, psn_no: str, delta_fen: int, at: dt.datetime) -> None:
+        if delta_fen:
+            self.s.execute(update(B).where(B.c.psn_no == psn_no)
+                           .values(moved_fen=B.c.moved_fen + delta_fen, updated_at=at))  # fmt: skip
+
+    # -- settlements ---------------------------------------------------------------------
+
+    def insert_settlement(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(S), [dict(values)])
+
+    def settlement(self, settlement_id: str) -> Stored | None:
+        return _stored(self.s.execute(select(S).where(S.c.id == settlement_id)).first())
+
+    def settlements(
+        self, *, encounter_id: str | None = None, kinds: Iterable[str] = ("settlement", "reversal")
+    ) -> list[Stored]:
+        q = select(S).where(S.c.kind.in_(list(kinds))).order_by(S.c.settled_at, S.c.id)
+        if encounter_id is not None:
+            q = q.where(S.c.encounter_id == encounter_id)
+        return [Stored(r) for r in self.s.execute(q)]
+
+    def settlement_by_msgid(self, provider_code: str, msgid: str) -> Stored | None:
+        q = select(S).where(S.c.provider_code == provider_code, S.c.msgid == msgid,
+                            S.c.kind == "settlement")  # fmt: skip
+        return _stored(self.s.execute(q).first())
+
+    def reversal_by_msgid(self, provider_code: str, msgid: str) -> Stored | None:
+        q = select(S).where(S.c.provider_code == provider_code, S.c.msgid == msgid,
+                            S.c.kind == "reversal")  # fmt: skip
+        return _stored(self.s.execute(q).first())
+
+    def reversal_of(self, settlement_id: str) -> Stored | None:
+        return _stored(self.s.execute(select(S).where(S.c.reverses == settlement_id)).first())
+
+    def statement_rows(self, provider_code: str, begin: dt.date, end: dt.date) -> list[Stored]:
+        q = select(S).where(S.c.provider_code == provider_code, S.c.booked_on >= begin,
+                            S.c.booked_on <= end).order_by(S.c.id)  # fmt: skip
+        return [Stored(r) for r in self.s.execute(q)]
+
+    # -- journal ---------------------------------------------------------------------------
+
+    def insert_transaction(self, tx: Transaction, at: dt.datetime) -> None:
+        head, rows = tx_rows(tx, at)
+        self.batch([(Ops.insert_tx, head), *insert_rows(JP, rows)])
+
+    def transactions(
+        self,
+        ids: Sequence[str] | None = None,
+        *,
+        provider_code: str | None = None,
+        begin: dt.date | None = None,
+        end: dt.date | None = None,
+        psn_no: str | None = None,
+        year: int | None = None,
+    ) -> list[Transaction]:
+        """Stored transactions rebuilt, in recording order, filtered as asked."""
+        q = select(JT).order_by(JT.c.recorded_at, JT.c.id)
+        for col, value in ((JT.c.provider_code, provider_code), (JT.c.psn_no, psn_no),
+                           (JT.c.accumulator_year, year)):  # fmt: skip
+            if value is not None:
+                q = q.where(col == value)
+        if ids is not None:
+            q = q.where(JT.c.id.in_(list(ids)))
+        if begin is not None:
+            q = q.where(JT.c.booked_on >= begin)
+        if end is not None:
+            q = q.where(JT.c.booked_on <= end)
+        heads = list(self.s.execute(q))
+        if not heads:
+            return []
+        postings: dict[str, list[Posting]] = {h.id: [] for h in heads}
+        pq = select(JP.c.tx_id, JP.c.code, JP.c.book, JP.c.key, JP.c.amount_fen).order_by(
+            JP.c.tx_id, JP.c.seq
+        )
+        if ids is not None or len(heads) < 500:
+            pq = pq.where(JP.c.tx_id.in_(list(postings)))
+        for r in self.s.execute(pq):
+            if r.tx_id in postings:
+                postings[r.tx_id].append(Posting(Account(r.code, r.book, r.key), r.amount_fen))
+        return [_transaction(h, postings[h.id]) for h in heads]
+
+    # -- audit, keys, requests, compensations --------------------------------------------
+
+    def audit(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(AU), [dict(values)])
+
+    def audit_entries(self, *, entity: str | None, entity_id: str | None,
+                      limit: int) -> list[Row[Any]]:  # fmt: skip
+        q = select(AU).order_by(AU.c.id.desc()).limit(limit)
+        if entity is not None:
+            q = q.where(AU.c.entity == entity)
+        if entity_id is not None:
+            q = q.where(AU.c.entity_id == entity_id)
+        return list(self.s.execute(q))
+
+    def insert_key(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(K), [dict(values)])
+
+    def key(self, key_id: str) -> Row[Any] | None:
+        return self.s.execute(select(K).where(K.c.key_id == key_id)).first()
+
+    def api_keys(self) -> list[Row[Any]]:
+        return list(self.s.execute(select(K).order_by(K.c.id)))
+
+    def revoke_key(self, key_id: str, at: dt.datetime) -> int:
+        q = update(K).where(K.c.key_id == key_id, K.c.revoked_at.is_(None)).values(revoked_at=at)
+        return int(getattr(self.s.execute(q), "rowcount", 0))
+
+    def request(self, principal: str, key: str) -> Row[Any] | None:
+        q = select(RQ).where(RQ.c.principal == principal, RQ.c.key == key)
+        return self.s.execute(q).first()
+
+    def insert_request(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(RQ), [dict(values)])
+
+    def compensation(self, principal: str, msgid: str) -> Row[Any] | None:
+        q = select(CP).where(CP.c.principal == principal, CP.c.msgid == msgid)
+        return self.s.execute(q).first()
+
+    def insert_compensation(self, values: Mapping[str, Any]) -> None:
+        self.s.execute(insert(CP), [dict(values)])
+
+    def counts(self) -> dict[str, int]:
+        """Rows per service table (tests: nothing persisted on a refused request)."""
+        tables = (E, EV, L, S, A, B, JT, JP, AU, RQ, CP)
+        return {t.name: int(self.s.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in tables}  # fmt: skip
