@@ -12,7 +12,7 @@ from tests.registry_data import EMPLOYEE, load_examples
 from yibao.core.errors import Conflict, InvalidRequest, NotFound
 from yibao.services.deferred import queue as dq
 from yibao.services.encounters import lifecycle as uc
-from yibao.services.transfers import transfer as transfers
+from yibao.services.encounters import transfers
 from yibao.store.uow import UnitOfWork
 
 SENT = dt.date(2020, 2, 8)

@@ -12,9 +12,8 @@ from yibao.core.errors import InvalidRequest
 from yibao.packs import PACKS_DIR
 from yibao.services.access.rights import Principal
 from yibao.services.encounters import lifecycle as uc
-from yibao.services.encounters import validation
+from yibao.services.encounters import transfers, validation
 from yibao.services.encounters.context import CST, Context
-from yibao.services.transfers import transfer as transfers
 from yibao.store.service_tables import Encounter
 from yibao.store.uow import UnitOfWork
 

@@ -3,5 +3,5 @@ case opens the unit of work, does its work, commits once (STYLE.md §5).
 
 Packages depend on one another in this order only (import-linter holds it):
 ``access``, ``registry`` → ``encounters`` → ``stays`` → ``deferred`` → ``reentry``,
-``resettle``; ``transfers``, ``reports``, ``demo`` and ``batch`` sit beside them.
+``resettle``; ``reports``, ``demo`` and ``batch`` sit beside them.
 """

@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from yibao.core.registry import KINDS
+from yibao.store import access_tables, exchange_tables  # noqa: F401  (their tables)
 from yibao.store.db import WRITE_OPTION
 from yibao.store.deferral_repo import DeferralRepo
 from yibao.store.encounter_repo import HospitalRepo

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from yibao.adapters import nhsa
-from yibao.adapters.api.app import Caller, Ctx, Uow
+from yibao.adapters.api.deps import Caller, Ctx, Uow
 from yibao.adapters.api.schemas import ERRORS
 from yibao.adapters.nhsa import records as rec
 from yibao.adapters.nhsa.fields import CST
@@ -36,10 +36,10 @@ from yibao.services.access.rights import (
 )
 from yibao.services.deferred import queue as deferred
 from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters import transfers
 from yibao.services.encounters.context import Context
 from yibao.services.encounters.requests import Reply, compensate, replay_or_run
 from yibao.services.reports import reads as reports
-from yibao.services.transfers import transfer as transfers
 from yibao.store.uow import UnitOfWork
 
 router = APIRouter()

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from yibao.adapters.api.app import Caller, Ctx, Uow, send
+from yibao.adapters.api.deps import Caller, Ctx, Uow, send
 from yibao.adapters.api.render import acc_doc
 from yibao.adapters.api.schemas import (
     ERRORS,

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from yibao.adapters.api.app import Answer, Caller, Ctx, Mut, Uow, send
+from yibao.adapters.api.deps import Answer, Caller, Ctx, Mut, Uow, send
 from yibao.adapters.api.render import deferral_doc, encounter_doc, line_doc, settlement_doc
 from yibao.adapters.api.schemas import (
     ERRORS,

@@ -88,3 +88,22 @@ def guarded(fn: Callable[[], T]) -> T:
     with bad_input_exits():
         return fn()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
+    """A Rich progress bar on stderr when it is a terminal; None otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    cols = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(f"[bold]{label}", *cols, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

@@ -14,22 +14,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from yibao.adapters.cli.common import bad_input_exits, beijing, bulk_job, masked_text
+from yibao.adapters.cli.operator import cli_principal
 
 if TYPE_CHECKING:
-    from yibao.services.access.rights import Principal
+    pass
 
 deferred_app = typer.Typer(
     help="The deferred queue (treat first, settle later): status, settle.",
     no_args_is_help=True,
 )
-
-
-def cli_principal(role: str = "clerk", operator: str | None = None) -> Principal:
-    """The CLI's caller: the operator (``--operator``, ``YIBAO_OPERATOR`` or the login
-    name) as a district clerk, recorded as the actor."""
-    from yibao.adapters.cli.operator import identify, principal
-
-    return principal(identify(operator), role)
 
 
 @deferred_app.command("status")
@@ -85,7 +78,7 @@ def settle(
 ) -> None:
     """Settle what is ready in the queue: per insuree-year in (discharge date,
     encounter id) order, clearing each hospital advance. Exit 1 if a group failed."""
-    from yibao.adapters.cli.store import progress_bar
+    from yibao.adapters.cli.common import progress_bar
     from yibao.bootstrap import hospital_context, unit_of_work
     from yibao.services.deferred.queue import settle_ready
 

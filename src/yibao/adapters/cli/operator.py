@@ -100,3 +100,9 @@ def unmasking(given: str | None, command: str, fields: Sequence[str], target: st
                         target=target, at=dt.datetime.now(dt.UTC), operator=op.login,
                         operator_from=op.source)  # fmt: skip
     return caller
+
+
+def cli_principal(role: str = "clerk", operator: str | None = None) -> Principal:
+    """The CLI's caller: the operator (``--operator``, ``YIBAO_OPERATOR`` or the login
+    name) as a district clerk, recorded as the actor."""
+    return principal(identify(operator), role)

@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 
 from yibao.adapters.cli.common import bad_input_exits, bulk_job
-from yibao.adapters.cli.deferred import cli_principal, deferred_app
-from yibao.adapters.cli.operator import OperatorOpt, Unmasked, unmasking
+from yibao.adapters.cli.deferred import deferred_app
+from yibao.adapters.cli.operator import OperatorOpt, Unmasked, cli_principal, unmasking
 
 
 @deferred_app.command("template")
@@ -68,7 +68,7 @@ def import_(
     the result file (each stay's split; the difference to provisional_cash_fen; ID
     numbers masked unless --unmasked). Stays of insurees not enrolled on the discharge
     date join the deferred queue. Importing a file again changes nothing."""
-    from yibao.adapters.cli.store import progress_bar
+    from yibao.adapters.cli.common import progress_bar
     from yibao.bootstrap import hospital_context, unit_of_work
     from yibao.services.reentry.imports import import_file
 

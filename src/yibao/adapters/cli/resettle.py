@@ -43,8 +43,8 @@ def resettle(
     per stay, insuree and fund (ID numbers masked unless --unmasked), and — unless
     --dry-run — reverse and re-settle those that differ, with their ledger entries. Run
     again, it changes nothing."""
-    from yibao.adapters.cli.deferred import cli_principal
-    from yibao.adapters.cli.store import progress_bar
+    from yibao.adapters.cli.common import progress_bar
+    from yibao.adapters.cli.operator import cli_principal
     from yibao.bootstrap import hospital_context, unit_of_work
     from yibao.packs.files import load_pack
     from yibao.services.resettle.report import write_report

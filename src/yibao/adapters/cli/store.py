@@ -12,14 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from yibao.adapters.cli.common import bad_input_exits, beijing, fail, masked_text
+from yibao.adapters.cli.common import bad_input_exits, beijing, fail, masked_text, progress_bar
 from yibao.adapters.cli.operator import OperatorOpt, Unmasked, unmasking
 
 db_app = typer.Typer(help="The database: migrate it, show its revision.", no_args_is_help=True)
@@ -64,25 +62,6 @@ def _url() -> str:
     from yibao.bootstrap import settings
 
     return settings().database_url
-
-
-@contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
-    """A Rich progress bar on stderr when it is a terminal; None otherwise."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    cols = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(f"[bold]{label}", *cols, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 # -- db ------------------------------------------------------------------------------
@@ -158,7 +137,7 @@ def _import(kind: str, path: Path, by: str | None, max_problems: int) -> None:
 
 def _settle_deferred() -> None:
     """New enrolments may unblock deferred stays (参保信息尚未导入): run the queue."""
-    from yibao.adapters.cli.deferred import cli_principal
+    from yibao.adapters.cli.operator import cli_principal
     from yibao.bootstrap import hospital_context, unit_of_work
     from yibao.services.deferred.queue import settle_ready
 

@@ -1,6 +1,7 @@
 """A hospital stay (就诊) from admission to settlement: admit, cancel, discharge, read
 (``lifecycle``); fee lines (``fees``); presettle, settle, reverse (``settlement``);
-idempotent requests and 冲正 (``requests``). What they share: the encounter's records
+idempotent requests and 冲正 (``requests``); transfers between hospitals (``transfers``:
+转院, the sending hospital settles first). What they share: the encounter's records
 and lock (``state``), the process context (``context``), the input checks
 (``validation``), a settlement as a stored record (``records``)."""
 
@@ -15,7 +16,22 @@ from yibao.services.encounters.lifecycle import (
 )
 from yibao.services.encounters.requests import compensate, replay_or_run
 from yibao.services.encounters.settlement import presettle, reverse, settle
+from yibao.services.encounters.transfers import cancel_transfer, file_transfer
 
-__all__ = ["admit", "cancel_admission", "cancel_fees", "compensate", "discharge",
-           "encounter", "encounter_lines", "presettle", "replay_or_run", "reverse",
-           "settle", "undo_discharge", "upload_fees"]  # fmt: skip
+__all__ = [
+    "admit",
+    "cancel_admission",
+    "cancel_fees",
+    "cancel_transfer",
+    "compensate",
+    "discharge",
+    "encounter",
+    "encounter_lines",
+    "file_transfer",
+    "presettle",
+    "replay_or_run",
+    "reverse",
+    "settle",
+    "undo_discharge",
+    "upload_fees",
+]  # fmt: skip
