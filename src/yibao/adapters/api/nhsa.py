@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from yibao.adapters import nhsa
 from yibao.adapters.api.deps import Caller, Ctx, Uow
+from yibao.adapters.api.nhsa_exchange import EXCHANGE_HANDLERS
 from yibao.adapters.api.schemas import ERRORS
 from yibao.adapters.nhsa import records as rec
 from yibao.adapters.nhsa.fields import CST
@@ -353,6 +354,7 @@ HANDLERS: dict[str, Handler] = {
     "3201": _statement(False),
     "3202": _statement(True),
     "5206": _5206,
+    **EXCHANGE_HANDLERS,
 }
 """infno -> the one service call it makes."""
 

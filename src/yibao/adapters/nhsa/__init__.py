@@ -32,6 +32,7 @@ from yibao.adapters.nhsa.envelope import (
     success_response,
     time17,
 )
+from yibao.adapters.nhsa.exchange import EXCHANGE_DECODERS
 from yibao.adapters.nhsa.fees import decode_2301, decode_2302, fee_results
 from yibao.adapters.nhsa.fields import Decoded
 from yibao.adapters.nhsa.inputs import DECODERS as _INPUT_DECODERS
@@ -81,6 +82,7 @@ DECODERS: dict[str, Callable[[Mapping[str, Any]], Decoded[Any]]] = {
     "2302": decode_2302,
     "3201": decode_3201,
     "3202": decode_3202,
+    **EXCHANGE_DECODERS,
 }
 """infno -> input decoder, for every transaction the service implements."""
 
