@@ -29,11 +29,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from yibao.core.registry import KINDS
-from yibao.store import access_tables, exchange_tables  # noqa: F401  (their tables)
 from yibao.store.db import WRITE_OPTION
 from yibao.store.deferral_repo import DeferralRepo
 from yibao.store.encounter_repo import HospitalRepo
+from yibao.store.exchange_repo import ExchangeRepo
+from yibao.store.gateway_repo import GatewayRepo
 from yibao.store.registry_tables import ChangeSet
+from yibao.store.user_repo import UserRepo
 from yibao.store.versioned import Registry
 
 __all__ = ["UnitOfWork"]
@@ -45,6 +47,9 @@ class UnitOfWork:
     session: Session
     hospital: HospitalRepo  # the service tables (encounters, settlements, journal …)
     deferrals: DeferralRepo  # the deferred queue (issue 7)
+    gateway: GatewayRepo  # the national gateway's clients, nonces, sign-ins (issue 16)
+    users: UserRepo  # the console's people (issue 17)
+    exchange: ExchangeRepo  # exchanged files and settlement lists (issue 16)
     insurees: Registry
     providers: Registry
     catalog: Registry
@@ -84,6 +89,9 @@ class UnitOfWork:
                 setattr(self, name, Registry(self.session, kind))
             self.hospital = HospitalRepo(self.session)
             self.deferrals = DeferralRepo(self.session)
+            self.gateway = GatewayRepo(self.session)
+            self.users = UserRepo(self.session)
+            self.exchange = ExchangeRepo(self.session)
         return self
 
     def __exit__(
