@@ -1,4 +1,5 @@
-"""The repository of 9101/9102 exchange files and 4101A settlement lists (exchange_tables): SQLAlchemy Core on the unit of work's session."""
+"""The repository of 9101/9102 exchange files and 4101A settlement lists (exchange_tables),
+on the unit of work's session (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ __all__ = ["ExchangeRepo"]
 
 
 class ExchangeRepo:
-    """Reads and writes of 9101/9102 exchange files and 4101A settlement lists (exchange_tables)."""
+    """Reads and writes of
+    9101/9102 exchange files and 4101A settlement lists (exchange_tables)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session

@@ -1,4 +1,6 @@
-"""The repository of the national gateway's clients and nonces, and 9001/9002 sign-ins (access_tables): SQLAlchemy Core on the unit of work's session."""
+"""The repository of the national gateway's clients and nonces, and 9001/9002 sign-ins
+(access_tables),
+on the unit of work's session (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ __all__ = ["GatewayRepo"]
 
 
 class GatewayRepo:
-    """Reads and writes of the national gateway's clients and nonces, and 9001/9002 sign-ins (access_tables)."""
+    """Reads and writes of
+    the national gateway's clients and nonces, and 9001/9002 sign-ins (access_tables)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session

@@ -1,4 +1,5 @@
-"""The repository of the console's users (access_tables.User): SQLAlchemy Core on the unit of work's session."""
+"""The repository of the console's users (access_tables.User),
+on the unit of work's session (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ __all__ = ["UserRepo"]
 
 
 class UserRepo:
-    """Reads and writes of the console's users (access_tables.User)."""
+    """Reads and writes of
+    the console's users (access_tables.User)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
