@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import psycopg
 from psycopg import ClientCursor
 from psycopg.adapt import Transformer
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import Engine, Row, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from yibao.core.engine.model import Accumulators
 from yibao.core.ledger import Account, Posting, Transaction
 from yibao.store import bulk
+from yibao.store.service_tables import Deferral, TransferFiling
 from yibao.store.settlement_record import Stored
 from yibao.store.statements import (
     ACC_COLUMNS,
@@ -523,3 +524,95 @@ class HospitalRepo:
         tables = (E, EV, L, S, A, B, JT, JP, AU, RQ, CP)
         return {t.name: int(self.s.execute(select(func.count()).select_from(t)).scalar_one())
                 for t in tables}  # fmt: skip
+
+    # -- the daily report (日报, issue 17): aggregate reads ------------------------------
+    # Kept together at the end of the class; used by services/reports/daily.py only.
+
+    def journal_sums(self, end: dt.date, codes: Sequence[str]) -> list[Row[Any]]:
+        """Sums of the postings to ``codes`` booked up to ``end``, per (booked_on, kind,
+        provider, code, book): the provider is the transaction's (settlements,
+        reversals), else the posting's key (advances and clearings are keyed by the
+        hospital). Columns: booked_on, kind, provider, code, book, fen."""
+        provider = func.coalesce(JT.c.provider_code, JP.c.key).label("provider")
+        q = (select(JT.c.booked_on, JT.c.kind, provider, JP.c.code, JP.c.book,
+                    func.sum(JP.c.amount_fen).label("fen"))
+             .join(JP, JP.c.tx_id == JT.c.id)
+             .where(JT.c.booked_on <= end, JP.c.code.in_(list(codes)))
+             .group_by(JT.c.booked_on, JT.c.kind, provider, JP.c.code, JP.c.book))  # fmt: skip
+        return list(self.s.execute(q))
+
+    def journal_counts(self, begin: dt.date, end: dt.date) -> list[Row[Any]]:
+        """Settlement and reversal transactions per (booked_on, kind, provider_code)
+        booked ``begin..end``. Columns: booked_on, kind, provider_code, n."""
+        q = (select(JT.c.booked_on, JT.c.kind, JT.c.provider_code, func.count().label("n"))
+             .where(JT.c.booked_on >= begin, JT.c.booked_on <= end,
+                    JT.c.kind.in_(["settlement", "reversal"]))
+             .group_by(JT.c.booked_on, JT.c.kind, JT.c.provider_code))  # fmt: skip
+        return list(self.s.execute(q))
+
+    def day_postings(self, day: dt.date) -> list[Row[Any]]:
+        """The postings of the settlements and reversals booked on ``day`` with their
+        transaction's head, in (recorded_at, tx id, seq) order. Columns: tx_id, kind,
+        recorded_at, settlement_id, encounter_id, psn_no, provider_code, code, book,
+        amount_fen."""
+        q = (select(JT.c.id.label("tx_id"), JT.c.kind, JT.c.recorded_at, JT.c.settlement_id,
+                    JT.c.encounter_id, JT.c.psn_no, JT.c.provider_code, JP.c.code,
+                    JP.c.book, JP.c.amount_fen)
+             .join(JP, JP.c.tx_id == JT.c.id)
+             .where(JT.c.booked_on == day, JT.c.kind.in_(["settlement", "reversal"]))
+             .order_by(JT.c.recorded_at, JT.c.id, JP.c.seq))  # fmt: skip
+        return list(self.s.execute(q))
+
+    _STAY_COLUMNS = ("id", "provider_code", "psn_no", "admit_date", "discharge_date", "status",
+                     "covid_status", "diagnoses", "transfer_from")  # fmt: skip
+
+    def stays_between(self, begin: dt.date, end: dt.date,
+                      also: Sequence[str] = ()) -> list[Row[Any]]:  # fmt: skip
+        """Stays not cancelled that were in hospital some day of ``begin..end``
+        (admitted by ``end``, not discharged before ``begin``), and the stays ``also``
+        names. Columns: ``_STAY_COLUMNS``."""
+        cols = [E.c[c] for c in self._STAY_COLUMNS]
+        q = select(*cols).where(E.c.status != "cancelled", E.c.admit_date <= end,
+                                E.c.discharge_date.is_(None)
+                                | (E.c.discharge_date >= begin))  # fmt: skip
+        out = list(self.s.execute(q))
+        seen = {r.id for r in out}
+        missing = sorted(set(also) - seen)
+        for start in range(0, len(missing), 5000):
+            part = missing[start : start + 5000]
+            out += list(self.s.execute(select(*cols).where(bulk.among(self.s, E.c.id, part))))
+        return out
+
+    def deferrals_open_on(self, day: dt.date) -> list[Row[Any]]:
+        """Deferrals whose advance is booked by ``day`` and not cleared by then (the
+        queue as it stood at the end of ``day``, by the journal's business dates).
+        Columns: id, encounter_id, provider_code, reason, discharge_date, deferred_at,
+        advance_fen, medfee_sumamt, advanced_on."""
+        d = cast(Table, Deferral.__table__)
+        adv, clr = JT.alias("adv"), JT.alias("clr")
+        q = (select(d.c.id, d.c.encounter_id, d.c.provider_code, d.c.reason,
+                    d.c.discharge_date, d.c.deferred_at, d.c.advance_fen, d.c.medfee_sumamt,
+                    adv.c.booked_on.label("advanced_on"))
+             .join(adv, adv.c.id == d.c.advance_tx_id)
+             .outerjoin(clr, clr.c.id == d.c.clearing_tx_id)
+             .where(adv.c.booked_on <= day, clr.c.id.is_(None) | (clr.c.booked_on > day))
+             .order_by(d.c.provider_code, d.c.reason, d.c.deferred_at, d.c.id))  # fmt: skip
+        return list(self.s.execute(q))
+
+    def transfers_waiting_on(self, day: dt.date) -> list[Row[Any]]:
+        """Transfer filings (转院备案) standing at the end of ``day`` (filed for a date by
+        then, not cancelled by then, valid on it) whose receiving stay is not admitted
+        by then. Columns: id, from_provider, from_encounter_id, psn_no, to_provider,
+        transfer_date, valid_to."""
+        t = cast(Table, TransferFiling.__table__)
+        e2 = E.alias("recv")
+        received = (select(e2.c.id).where(e2.c.transfer_from == t.c.from_encounter_id,
+                                          e2.c.status != "cancelled", e2.c.admit_date <= day)
+                    .exists())  # fmt: skip
+        q = (select(t.c.id, t.c.from_provider, t.c.from_encounter_id, t.c.psn_no,
+                    t.c.to_provider, t.c.transfer_date, t.c.valid_to)
+             .where(t.c.transfer_date <= day, t.c.valid_from <= day,
+                    t.c.valid_to.is_(None) | (t.c.valid_to >= day),
+                    t.c.cancelled_at.is_(None), ~received)
+             .order_by(t.c.transfer_date, t.c.id))  # fmt: skip
+        return list(self.s.execute(q))
