@@ -10,13 +10,10 @@ prebuilt statements (``Ops``) and their compilation are in hospital_ops.py.
 from __future__ import annotations
 
 import datetime as dt
-import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
 import psycopg
-from psycopg import ClientCursor
-from psycopg.adapt import Transformer
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, Row, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,49 +43,15 @@ from yibao.store.statements import (
     Op,
     Ops,
     S,
-    _compiled,
-    _has_rows,
-    _prepared,
-    _transaction,
     acc_row,
+    compiled,
+    has_rows,
     insert_rows,
+    transaction_of,
     tx_rows,
 )
 
 __all__ = ["HospitalRepo", "KeyState", "Op", "Ops", "insert_rows", "key_state", "tx_rows"]
-
-
-_READY: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-"""The statements prepared on each psycopg connection (``PREPARE`` outlives the
-transaction that sent it, and goes with the connection when it closes)."""
-
-
-def _literals(tx: Any) -> Callable[[Any], bytes]:
-    """``value -> SQL literal`` by psycopg's own quoting (``Transformer.as_literal``, as
-    its ``ClientCursor`` does), each distinct value of a batch quoted once: the same
-    timestamp, insuree, encounter and settlement ids recur in most of its statements."""
-    seen: dict[tuple[type, Any], bytes] = {}
-
-    def literal(value: Any) -> bytes:
-        if value is None:
-            return b"NULL"
-        try:
-            key = (type(value), value)
-            hit = seen.get(key)
-        except TypeError:  # unhashable: quoted each time
-            return bytes(tx.as_literal(value))
-        if hit is None:
-            hit = seen[key] = bytes(tx.as_literal(value))
-        return hit
-
-    return literal
-
-
-def _run(cur: Any, sql: str) -> None:
-    try:
-        cur.execute(sql)
-    except psycopg.Error as exc:  # as SQLAlchemy would raise it
-        raise DBAPIError.instance(sql[:2000], None, exc, psycopg.Error) from exc
 
 
 def _stored(row: Row[Any] | None) -> Stored | None:
@@ -161,20 +124,14 @@ class HospitalRepo:
         mod = postgresql if self.pg else sqlite
         return mod.insert(table)
 
-    def batch(self, todo: Sequence[Op], *, commit: bool = False) -> list[list[Any]]:
+    def batch(self, todo: Sequence[Op]) -> list[list[Any]]:
         """Run statements in order and return each one's rows. On PostgreSQL they go in
-        ONE round trip, as one multi-statement query inside the session's transaction:
-        psycopg's ``ClientCursor`` binds the parameters client-side (its quoting, never
-        string formatting of ours), so one ``execute`` carries them all — a round trip
-        costs ~0.4 ms here, and psycopg's per-statement Python overhead more than the
-        statements. On SQLite one by one. A failure raises and the unit of work rolls
-        back, as for any statement (DECISIONS 0048).
-
-        The prebuilt statements go as ``EXECUTE`` of statements prepared once per
-        connection (DECISIONS 0052). ``commit=True`` (PostgreSQL): ``COMMIT`` ends the same
-        query, saving the commit's own round trip; for a use case's last batch only, when
-        its unit of work is not joined (``not uow.nested``) — its ``uow.commit()`` then
-        finds the transaction committed and does nothing (DECISIONS 0053)."""
+        ONE round trip: psycopg's pipeline mode sends every statement (the parameters
+        bound by the server, never inlined into the SQL text) and reads the results
+        after one sync; psycopg prepares a statement on a connection once it has run a
+        few times. On SQLite one by one. A failure raises SQLAlchemy's ``DBAPIError``
+        (its parameters hidden: they hold ID numbers) and the unit of work rolls back,
+        as for any statement (DECISIONS 0048, 0101)."""
         if not self.pg:
             out = []
             for stmt, params in todo:
@@ -185,53 +142,26 @@ class HospitalRepo:
             return out
         conn = self.s.connection()
         raw: Any = conn.connection.driver_connection
-        cur = ClientCursor(raw, row_factory=namedtuple_row)
-        ready = _READY.get(raw)
-        if ready is None:
-            # psycopg's own automatic preparation answers a ROLLBACK (to a savepoint too),
-            # DROP or ALTER with DEALLOCATE ALL, which would drop ours: off on this
-            # connection from now on (DECISIONS 0052)
-            raw.prepare_threshold = None
-            ready = _READY[raw] = set()
-        enc = raw.info.encoding
-        literal = _literals(Transformer.from_context(cur))
-        parts: list[bytes] = []
-        for stmt, params in todo:
-            many = params if isinstance(params, Sequence) else [params]
-            prep = _prepared(stmt, conn.dialect)
-            if prep is None:
-                sql, bind = _compiled(stmt, conn.dialect)
-                parts += [cur.mogrify(sql, bind(p)).encode(enc) for p in many]
-                continue
-            name, prepare, call, args = prep
-            if name not in ready:  # once per connection: its own round trip, then kept
-                _run(cur, prepare)
-                ready.add(name)
-            head = call.encode(enc)
-            for p in many:
-                given = args(p)
-                parts.append(head + b"(" + b", ".join(map(literal, given)) + b")" if given
-                             else head)  # fmt: skip
-        if commit:
-            parts.append(b"COMMIT")
-        text_ = b"; ".join(parts)
+        cursors: list[list[Any]] = []
+        sql = ""
         try:
-            cur.execute(text_)
+            with raw.pipeline():
+                for stmt, params in todo:
+                    many = params if isinstance(params, Sequence) else [params]
+                    c = compiled(stmt, conn.dialect)
+                    sql = c.sql
+                    curs = []
+                    for p in many:
+                        cur = raw.cursor(row_factory=namedtuple_row)
+                        cur.execute(c.sql, c.bind(p))
+                        curs.append(cur)
+                    cursors.append(curs)
         except psycopg.Error as exc:  # as SQLAlchemy would raise it (IntegrityError …)
-            if isinstance(exc, psycopg.errors.InvalidSqlStatementName):
-                ready.clear()  # dropped behind our back: prepared again next time
-            shown = text_[:2000].decode(enc, "replace")
-            raise DBAPIError.instance(shown, None, exc, psycopg.Error) from exc
-        results: list[list[Any]] = [list(cur.fetchall()) if _has_rows(cur) else []]
-        while cur.nextset():
-            results.append(list(cur.fetchall()) if _has_rows(cur) else [])
-        got: list[list[Any]] = []
-        n = 0
-        for _, params in todo:  # an executemany's rows come back as one list
-            k = len(params) if isinstance(params, Sequence) else 1
-            got.append([row for rows in results[n : n + k] for row in rows])
-            n += k
-        return got
+            raise DBAPIError.instance(
+                sql[:2000], None, exc, psycopg.Error, hide_parameters=True, dialect=conn.dialect
+            ) from exc
+        return [[row for cur in curs if has_rows(cur) for row in cur.fetchall()]
+                for curs in cursors]  # fmt: skip
 
     # -- encounters -------------------------------------------------------------------
 
@@ -476,7 +406,7 @@ class HospitalRepo:
         for r in self.s.execute(pq):
             if r.tx_id in postings:
                 postings[r.tx_id].append(Posting(Account(r.code, r.book, r.key), r.amount_fen))
-        return [_transaction(h, postings[h.id]) for h in heads]
+        return [transaction_of(h, postings[h.id]) for h in heads]
 
     # -- audit, keys, requests, compensations --------------------------------------------
 

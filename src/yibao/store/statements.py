@@ -1,14 +1,13 @@
 """The hospital service's statements, built once: ``Ops`` (the prebuilt reads, inserts,
 updates and row locks of the settlement path), multi-row ``insert_rows``, journal rows
 (``tx_rows``), and how a statement is compiled once per dialect for
-``HospitalRepo.batch`` (hospital_repo.py)."""
+``HospitalRepo.batch`` (encounter_repo.py), by SQLAlchemy's public API only."""
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Row, String, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,7 +30,8 @@ from yibao.store.service_tables import (
     SettlementRow,
 )
 
-__all__ = ["ACC_COLUMNS", "ACC_ZERO", "ZERO_ACC", "Op", "Ops", "acc_row", "insert_rows", "tx_rows"]
+__all__ = ["ACC_COLUMNS", "ACC_ZERO", "ZERO_ACC", "Compiled", "Op", "Ops", "acc_row", "compiled",
+           "has_rows", "insert_rows", "transaction_of", "tx_rows"]  # fmt: skip
 
 Op = tuple[Any, Mapping[str, Any] | Sequence[Mapping[str, Any]]]
 """A statement and its parameters (a list of them: executemany)."""
@@ -59,81 +59,50 @@ AU, K = _t(AuditEntry), _t(ApiKey)
 RQ, CP, EV = _t(RequestRecord), _t(Compensation), _t(EncounterEvent)
 
 
-def _has_rows(cur: Any) -> bool:
+def has_rows(cur: Any) -> bool:
     """Whether the current result has columns, without ``cursor.description`` (which
     builds a ``Column`` object per column of every result: measurable per settlement)."""
     res = cur.pgresult
     return res is not None and res.nfields > 0
 
 
-_COMPILED: dict[int, tuple[Any, str, Any]] = {}
+class Compiled(NamedTuple):
+    """A statement compiled for a dialect by SQLAlchemy's public API: its SQL text and
+    ``bind(params)``, the driver's parameters (each bind's type processor applied: a
+    JSON value serialised as SQLAlchemy would)."""
+
+    sql: str
+    bind: Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+_COMPILED: dict[tuple[int, str], tuple[Any, Compiled]] = {}
 _PREBUILT: set[int] = set()  # ids of the module's statements: only those are cached
 
 
-def _compiled(stmt: Any, dialect: Any) -> tuple[str, Any]:
-    """The SQL text of a statement for ``dialect``, and a function turning its
-    parameters into the driver's (SQLAlchemy's bind processors applied: JSON …);
-    compiled once for the prebuilt statements of ``Ops``."""
-    hit = _COMPILED.get(id(stmt)) if id(stmt) in _PREBUILT else None
-    if hit is None or hit[0] is not stmt:
-        c = stmt.compile(dialect=dialect)
-        procs = dict(c._bind_processors)
+def compiled(stmt: Any, dialect: Any) -> Compiled:
+    """``stmt`` compiled for ``dialect`` (once for the prebuilt statements of ``Ops``
+    and ``insert_rows``): ``stmt.compile``, ``construct_params`` and each bound type's
+    ``bind_processor`` — no private SQLAlchemy API."""
+    key = (id(stmt), dialect.name)
+    hit = _COMPILED.get(key) if id(stmt) in _PREBUILT else None
+    if hit is not None and hit[0] is stmt:
+        return hit[1]
+    c = stmt.compile(dialect=dialect)
+    procs: dict[str, Callable[[Any], Any]] = {}
+    for name, bp in c.binds.items():
+        proc = bp.type.bind_processor(dialect)
+        if proc is not None:
+            procs[name] = proc
 
-        def bind(params: Mapping[str, Any]) -> dict[str, Any]:
-            got = c.construct_params(dict(params), _check=False)
-            return {k: (procs[k](v) if k in procs and v is not None else v)
-                    for k, v in got.items()}  # fmt: skip
+    def bind(params: Mapping[str, Any]) -> dict[str, Any]:
+        got = c.construct_params(dict(params))
+        return {k: (procs[k](v) if v is not None and k in procs else v)
+                for k, v in got.items()}  # fmt: skip
 
-        hit = (stmt, c.string, bind)
-        if id(stmt) in _PREBUILT:
-            _COMPILED[id(stmt)] = hit
-    return hit[1], hit[2]
-
-
-_PREPARED: dict[int, tuple[Any, Any, str, str, str, Any]] = {}
-_DOLLAR: dict[int, Any] = {}
-_NAMES = itertools.count()
-_PREPARE_MAX_PARAMS = 600
-"""Statements with more parameters are not prepared: each multi-row insert size would
-be a statement of its own on every connection (a 20-line upload is 500)."""
-
-
-def _prepared(stmt: Any, dialect: Any) -> tuple[str, str, str, Any] | None:
-    """For a prebuilt statement on PostgreSQL: its name, its ``PREPARE name AS …`` (the
-    statement with typed ``$n`` parameters), the head ``EXECUTE name`` of the call to
-    send (``(arguments …)`` follow, as psycopg quotes them), and a function turning
-    the statement's parameters into those arguments, in order. Built once per
-    statement; None for statements built on the fly (those are sent as they are).
-    DECISIONS 0052."""
-    if id(stmt) not in _PREBUILT:
-        return None
-    hit = _PREPARED.get(id(stmt))
-    if hit is None or hit[0] is not stmt or hit[1] is not dialect:
-        dollar = _DOLLAR.get(id(dialect))
-        if dollar is None:  # the engine's dialect (its JSON serializer) with $n parameters
-            dollar = type(dialect)(paramstyle="numeric_dollar",
-                                   json_serializer=dialect._json_serializer,
-                                   json_deserializer=dialect._json_deserializer)  # fmt: skip
-            _DOLLAR[id(dialect)] = dollar
-        c = stmt.compile(dialect=dollar)
-        procs = dict(c._bind_processors)
-        order = tuple(c.positiontup or ())
-        if len(order) > _PREPARE_MAX_PARAMS:  # a large multi-row insert: sent as it is
-            _PREPARED[id(stmt)] = (stmt, dialect, "", "", "", None)
-            return None
-
-        def args(params: Mapping[str, Any]) -> tuple[Any, ...]:
-            got = c.construct_params(dict(params), _check=False)
-            return tuple((procs[k](got[k]) if k in procs and got[k] is not None else got[k])
-                         for k in order)  # fmt: skip
-
-        name = f"yibao_{next(_NAMES)}"
-        call = f"EXECUTE {name}"  # then "(arguments, as psycopg quotes them)" if any
-        hit = (stmt, dialect, name, f"PREPARE {name} AS {c.string}", call, args)
-        _PREPARED[id(stmt)] = hit
-    if hit[5] is None:
-        return None
-    return hit[2], hit[3], hit[4], hit[5]
+    out = Compiled(c.string, bind)
+    if id(stmt) in _PREBUILT:
+        _COMPILED[key] = (stmt, out)
+    return out
 
 
 def _p(name: str) -> Any:
@@ -259,7 +228,7 @@ def tx_rows(tx: Transaction, at: dt.datetime) -> tuple[dict[str, Any], list[dict
     return head, rows
 
 
-def _transaction(h: Row[Any], postings: list[Posting]) -> Transaction:
+def transaction_of(h: Row[Any], postings: list[Posting]) -> Transaction:
     ref = None
     if h.settlement_id is not None:
         ref = SettlementRef(h.settlement_id, h.encounter_id, h.psn_no, h.provider_code,

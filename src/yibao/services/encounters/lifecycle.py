@@ -124,8 +124,10 @@ __all__ = [
 
 
 def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
-          msgid: str | None) -> EncounterState:  # fmt: skip
-    """2401 入院办理: a new encounter at the caller's hospital."""
+          msgid: str | None, platform: bool = False) -> EncounterState:  # fmt: skip
+    """2401 入院办理: a new encounter at the caller's hospital. ``platform``: the
+    national platform's refusals too (the envelope): an insuree already admitted (在院)
+    anywhere, and an ``insutype`` (310/390) that contradicts the enrolment."""
     require(caller, "encounter.write")
     _admission_checks(ctx, cmd).done()
     assert caller.provider_code is not None  # a hospital key always has one
@@ -134,6 +136,8 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
         _designated(ctx, uow, caller.provider_code, day)
         _known_diagnoses(uow, ctx, cmd.diagnoses, day)
         region = _insured_region(uow, ctx, cmd, day)
+        if platform:
+            _platform_admission(uow, cmd, day)
         if cmd.transfer_from is None:  # a filed transfer (2501) to this hospital links it
             filed = uow.deferrals.transfer_source(cmd.insuree_id, caller.provider_code, day)
             linked = filed and uow.hospital.encounter(filed)
@@ -169,7 +173,7 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
                                 "actor": caller.actor, "msgid": msgid, "detail": {}}),
             audit_op(caller, "encounter.admitted", "encounter", enc_id, before=None,
                      after=state.audit_view(), at=at, msgid=msgid),
-        ], commit=not uow.nested)  # fmt: skip
+        ])  # fmt: skip
         uow.commit()
     return state
 
@@ -215,6 +219,33 @@ def _known_diagnoses(uow: UnitOfWork, ctx: Context, diagnoses: Sequence[Diagnosi
     pairs = [(f"diagnoses.{i}.code", d.code) for i, d in enumerate(diagnoses)]
     if problems := unknown_diseases(uow, pairs, day, ctx.now()):
         raise InvalidRequest.of(problems)
+
+
+_INSUTYPE = {"employee": "310", "resident": "390"}
+
+
+def _platform_admission(uow: UnitOfWork, cmd: Admit, day: dt.date) -> None:
+    """What the national platform refuses on 2401 beyond the service's own checks."""
+    if uow.hospital.encounters(provider_code=None, psn_no=cmd.insuree_id, status="admitted",
+                               limit=1, offset=0):  # fmt: skip
+        raise InvalidRequest.of([("insuree_id", "is already admitted (在院): discharge (2402) "
+                                  "or cancel (2404) that stay first")])  # fmt: skip
+    if cmd.scheme_code not in _INSUTYPE.values():
+        return  # a local insutype (39999) is the region's to check
+    try:
+        scheme = catalog.insuree_snapshot(uow, cmd.insuree_id, day).scheme
+    except InsureeNotImported:
+        return  # admitted on insured_region, settled when the enrolment is imported
+    if _INSUTYPE.get(scheme) != cmd.scheme_code:
+        raise InvalidRequest.of(
+            [
+                (
+                    "insutype",
+                    f"{cmd.scheme_code} contradicts the enrolment "
+                    f"({_INSUTYPE.get(scheme) or '未参保 none'}) on {day}",
+                )
+            ]
+        )
 
 
 def _insured_region(uow: UnitOfWork, ctx: Context, cmd: Admit, day: dt.date) -> str:

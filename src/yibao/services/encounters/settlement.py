@@ -224,7 +224,7 @@ def settle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, 
         moved, _ = _change_ops(caller, enc, "settled", "settled", at, msgid,
                                {"settlement_id": setl_id, "medfee_sumamt": i.medfee_sumamt},
                                **values)  # fmt: skip
-        hosp.batch(todo + moved, commit=not uow.nested)
+        hosp.batch(todo + moved)
         uow.commit()
     return Settled("settlement", setl_id, None, s, trace, enc.id, enc.provider_code,
                    enc.insuree_id, c.insuree_name, enc.med_type, INPATIENT_CLR_TYPE, c.discharge,
