@@ -38,3 +38,5 @@ class Settings(BaseSettings):
     pool_overflow: int = 10
     pool_pre_ping: bool = False
     key_cache_s: float = 30.0
+    gateway_window_s: int = 300  # x-tif-timestamp: seconds from our clock (docs/NHSA.md)
+    nhsa_require_sign_no: bool = False  # POST /nhsa: refuse an envelope without sign_no

@@ -63,9 +63,9 @@ def test_the_envelope_lifecycle_in_exact_yuan(api: Api) -> None:
     assert (first["feedetl_sn"], first["chrgitm_lv"]) == ("1", "03")
     # the echo: pric with 6 decimals, cnt with 4, the cap from the catalog's price_cap_e6
     echo = [(str(r["pric"]), str(r["cnt"]), r["pric_uplmt_amt"]) for r in up.output["result"]]
-    assert [(p, c, None if cap is None else str(cap)) for p, c, cap in echo] == [
-        ("50.000000", "2.0000", None),
-        ("15.000000", "3.0000", None),
+    assert [(p, c, str(cap)) for p, c, cap in echo] == [
+        ("50.000000", "2.0000", "50.000000"),  # no cap: the line's own pric
+        ("15.000000", "3.0000", "15.000000"),
         ("240.000000", "2.5000", "300.000000"),
     ]
     pre = _call(api, _env("2303", "P1", {"data": {"psn_no": DIBAO, "mdtrt_id": mid,
@@ -130,16 +130,16 @@ def test_refused_lines_name_their_serial_and_persist_nothing(api: Api) -> None:
     before = api.counts()
     bad = _upload(api, mid, "F9", [*FEES, ("4", "ZL-0001", "15.00", "1", "15.0000001")])
     assert bad.infcode == -1
-    assert (bad.err_msg or "").startswith("input.feedetail.3.pric: feedetl_sn 4: pric 15.0000001 "
+    assert (bad.err_msg or "").startswith("input.feedetail[3].pric: feedetl_sn 4: pric 15.0000001 "
                                           "has more than 6 decimals")  # fmt: skip
     assert "never rounds" in (bad.err_msg or "")
     finer = _upload(api, mid, "F11", [("6", "YP-0002", "2.45", "42.00001", "0.0583")])
     assert finer.infcode == -1
-    assert (finer.err_msg or "").startswith("input.feedetail.0.cnt: feedetl_sn 6: cnt 42.00001 "
+    assert (finer.err_msg or "").startswith("input.feedetail[0].cnt: feedetl_sn 6: cnt 42.00001 "
                                             "has more than 4 decimals")  # fmt: skip
     wrong = _upload(api, mid, "F12", [("7", "YP-0002", "2.44", "42", "0.0583")])
     assert wrong.infcode == -1
-    assert wrong.err_msg == ("input.feedetail.0.det_item_fee_sumamt: feedetl_sn 7: "
+    assert wrong.err_msg == ("input.feedetail[0].det_item_fee_sumamt: feedetl_sn 7: "
                              "det_item_fee_sumamt 2.44 is not pric × cnt = 2.45 "
                              "(rounded half up to the fen)")  # fmt: skip
     unknown = _upload(api, mid, "F10", [("5", "NOPE-1", "1.00", "1", "1")])

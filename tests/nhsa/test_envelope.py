@@ -55,7 +55,7 @@ def test_a_twenty_character_msgid_and_missing_optionals() -> None:
 @pytest.mark.parametrize(
     ("body", "path"),
     [
-        ('{"infno": "23", "msgid": "M", "fixmedins_code": "H1"}', "infno"),
+        ('{"infno": "", "msgid": "M", "fixmedins_code": "H1"}', "infno"),
         ('{"infno": "2304", "msgid": "' + "9" * 31 + '", "fixmedins_code": "H1"}', "msgid"),
         ('{"infno": "2304", "msgid": "M"}', "fixmedins_code"),
         (
@@ -110,8 +110,8 @@ def test_success_and_error_responses() -> None:
 
 
 def test_err_msg_is_one_line_of_at_most_200_characters() -> None:
-    many = InvalidRequest.of([(f"input.feedetail.{n}.pric", "单价不是整分") for n in range(20)])
-    assert err_msg_of(many) == "input.feedetail.0.pric: 单价不是整分 (and 19 more)"
+    many = InvalidRequest.of([(f"input.feedetail[{n}].pric", "单价不是整分") for n in range(20)])
+    assert err_msg_of(many) == "input.feedetail[0].pric: 单价不是整分 (and 19 more)"
     msg = err_msg_of(InvalidRequest.of([("input.data.psn_no", "人员编号不存在" * 40)]))
     assert len(msg) == ERR_MSG_MAX
     assert msg.endswith("…")

@@ -81,7 +81,7 @@ def test_one_object_instead_of_a_list_and_unknown_fields() -> None:
     (line,) = got.record
     assert (line.price_e6, line.qty_e4) == (1_500_000, 3330)
     assert line.amount_fen == line_amount(1_500_000, 3330) == 50
-    assert got.unknown == ("input.feedetail.0.hifdm_flag",)
+    assert got.unknown == ("input.feedetail[0].hifdm_flag",)
 
 
 def test_a_refund_line() -> None:
@@ -117,13 +117,13 @@ def test_a_refund_with_a_fractional_cnt() -> None:
     (line,) = decode_2301({"feedetail": [{**refund, "det_item_fee_sumamt": "-0.61"}]}).record
     assert (line.refund, line.qty_e4, line.amount_fen) == (True, -105_000, -61)
     wrong = _refused({**refund, "det_item_fee_sumamt": "-0.62"})
-    assert [p for p, _ in wrong] == ["input.feedetail.0.det_item_fee_sumamt"]
+    assert [p for p, _ in wrong] == ["input.feedetail[0].det_item_fee_sumamt"]
 
 
 @pytest.mark.parametrize("pric", ["0.0000001", loads("0.0000001"), loads("1E-7"), "12.3456789"])
 def test_a_pric_with_more_than_six_decimals_is_refused(pric: object) -> None:
     (problem,) = _refused(_line("A7", pric=pric))
-    assert problem[0] == "input.feedetail.0.pric"
+    assert problem[0] == "input.feedetail[0].pric"
     assert problem[1].startswith("feedetl_sn A7: pric ")
     assert "has more than 6 decimals" in problem[1]
     assert "never rounds" in problem[1]
@@ -135,7 +135,7 @@ def test_a_cnt_with_more_than_four_decimals_is_refused() -> None:
     )
     assert problems == [
         (
-            "input.feedetail.1.cnt",
+            "input.feedetail[1].cnt",
             "feedetl_sn A8: cnt 0.00005 has more than 4 decimals (cnt is exact to 10^-4); "
             "yibao refuses it, never rounds",
         )
@@ -149,7 +149,7 @@ def test_amount_mismatch_is_refused_by_sn() -> None:
     problems = _refused(_line("9", pric="1.5", cnt="0.333", det_item_fee_sumamt="0.49"))
     assert problems == [
         (
-            "input.feedetail.0.det_item_fee_sumamt",
+            "input.feedetail[0].det_item_fee_sumamt",
             "feedetl_sn 9: det_item_fee_sumamt 0.49 is not pric × cnt = 0.50 "
             "(rounded half up to the fen)",
         )
@@ -157,7 +157,7 @@ def test_amount_mismatch_is_refused_by_sn() -> None:
     tablet = _refused(_line("T", pric="0.0583", cnt="42", det_item_fee_sumamt="2.44"))
     assert tablet == [
         (
-            "input.feedetail.0.det_item_fee_sumamt",
+            "input.feedetail[0].det_item_fee_sumamt",
             "feedetl_sn T: det_item_fee_sumamt 2.44 is not pric × cnt = 2.45 "
             "(rounded half up to the fen)",
         )
@@ -168,17 +168,17 @@ def test_other_refusals() -> None:
     assert "pric may not be negative" in _refused(_line(pric="-1", det_item_fee_sumamt="-2"))[0][1]
     big = fen_text(MAX_I64 + 1, 6)
     assert _refused(_line(pric=big))[0] == (
-        "input.feedetail.0.pric",
+        "input.feedetail[0].pric",
         f"feedetl_sn 1: pric {big} is too large",
     )
     many = fen_text(-(MAX_I64 + 1), 4)
     assert _refused(_line(pric="1", cnt=many))[0] == (
-        "input.feedetail.0.cnt",
+        "input.feedetail[0].cnt",
         f"feedetl_sn 1: cnt {many} is too large",
     )
     # each fits, the product does not: 1,000,000 yuan × 10,000,000 units
     product = _refused(_line(pric="1000000", cnt="10000000", det_item_fee_sumamt="1"))
-    assert [p for p, _ in product] == ["input.feedetail.0.cnt"]
+    assert [p for p, _ in product] == ["input.feedetail[0].cnt"]
     assert "pric × cnt = 1000000.000000 × 10000000.0000 is too large" in product[0][1]
     # at the bound exactly it fits: price_e6 × qty_e4 = 2^63 − 1 (a prime times 1 unit)
     top = fen_text(MAX_I64, 6)
@@ -190,10 +190,10 @@ def test_other_refusals() -> None:
         _line("5", pric="1", cnt=1, det_item_fee_sumamt=1),
         _line("5", pric="1", cnt=1, det_item_fee_sumamt=1),
     )
-    assert dup == [("input.feedetail.1.feedetl_sn", "feedetl_sn 5 appears twice in the upload")]
+    assert dup == [("input.feedetail[1].feedetl_sn", "feedetl_sn 5 appears twice in the upload")]
     schema = _refused(_line("7", med_list_codg=None), _line("", pric="x"), "oops")  # type: ignore[arg-type]
     assert schema[0] == (
-        "input.feedetail.0.med_list_codg",
+        "input.feedetail[0].med_list_codg",
         "feedetl_sn 7: Input should be a valid string",
     )
     assert schema[1][1].startswith("feedetl_sn #2 (no feedetl_sn): ")
@@ -214,12 +214,12 @@ def test_every_pric_and_cnt_is_taken_exactly(
     cnt = fen_text(qty_e4, 4) + ("7" if finer_qty else "")
     line = _line(pric=pric, cnt=cnt, det_item_fee_sumamt=fen_text(amount, 2))
     if not (finer_price or finer_qty) and price_e6 * abs(qty_e4) > MAX_I64:
-        assert [p for p, _ in _refused(line)] == ["input.feedetail.0.cnt"]
+        assert [p for p, _ in _refused(line)] == ["input.feedetail[0].cnt"]
         return
     if finer_price or finer_qty:
         problems = _refused(line)
         finer = {"cnt": finer_qty, "pric": finer_price}
-        want = [f"input.feedetail.0.{k}" for k, is_finer in finer.items() if is_finer]
+        want = [f"input.feedetail[0].{k}" for k, is_finer in finer.items() if is_finer]
         assert sorted(p for p, _ in problems) == want
         assert all("feedetl_sn 1:" in msg for _, msg in problems)
         return
@@ -229,9 +229,16 @@ def test_every_pric_and_cnt_is_taken_exactly(
 
 def test_2302() -> None:
     one = decode_2302({"data": {"feedetl_sn": "7", "mdtrt_id": "M1", "psn_no": "P1"}})
-    assert one.record == FeeCancel("M1", "P1", "7")
+    assert one.record == (FeeCancel("M1", "P1", "7"),)
     every = decode_2302({"data": {"feedetl_sn": "0000", "mdtrt_id": "M1"}})
-    assert every.record == FeeCancel("M1", None, None)
+    assert every.record == (FeeCancel("M1", None, None),)
+    rows = [{"feedetl_sn": "7", "mdtrt_id": "M1"}, {"feedetl_sn": "8", "mdtrt_id": "M1"}]
+    assert decode_2302({"data": rows}).record == (FeeCancel("M1", None, "7"),
+                                                   FeeCancel("M1", None, "8"))  # fmt: skip
+    with pytest.raises(InvalidRequest, match="one mdtrt_id"):
+        decode_2302({"data": [*rows, {"feedetl_sn": "9", "mdtrt_id": "M2"}]})
+    with pytest.raises(InvalidRequest, match=r"input\.data\[1\]\.feedetl_sn"):
+        decode_2302({"data": [rows[0], {"mdtrt_id": "M1"}]})
 
 
 @pytest.mark.parametrize(
@@ -259,11 +266,9 @@ def test_2301_result_rows(name: str) -> None:
         if s.covid and (line.in_protocol or line.temp_code):
             want = 0
         assert scaled(row["selfpay_prop"], 4) == want
-        cap = row["pric_uplmt_amt"]
-        assert (cap is None) == (line.price_cap_e6 is None)
-        if cap is not None:
-            assert scaled(cap, 6) == line.price_cap_e6
-            assert len(str(cap).partition(".")[2]) == 6
+        cap = row["pric_uplmt_amt"]  # a number: the cap, or the line's own pric without one
+        assert scaled(cap, 6) == (line.price_e6 if line.price_cap_e6 is None else line.price_cap_e6)
+        assert len(str(cap).partition(".")[2]) == 6
         assert row["lmt_used_flag"] is None
 
 

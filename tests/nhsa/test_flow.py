@@ -76,6 +76,6 @@ def test_a_refused_upload_answers_infcode_minus_one() -> None:
     parsed = nhsa.parse_response(nhsa.dumps(answer))
     assert parsed.infcode == -1
     assert parsed.err_msg == (
-        "input.feedetail.3.pric: feedetl_sn 88: pric 1.2345678 has more than 6 decimals "
+        "input.feedetail[3].pric: feedetl_sn 88: pric 1.2345678 has more than 6 decimals "
         "(pric is exact to 10^-6 yuan); yibao refuses it, never rounds"
     )

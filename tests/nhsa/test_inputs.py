@@ -19,6 +19,8 @@ from yibao.adapters.nhsa.records import (
     Discharge,
     PersonQuery,
     ReversalRequest,
+    SignInRequest,
+    SignOutRequest,
     SettlementRequest,
     TransferCancel,
     TransferFiling,
@@ -109,7 +111,7 @@ def test_2401_refusals_name_the_national_path() -> None:
         decode_2401(bad)
     assert [p for p, _ in exc.value.problems] == [
         "input.mdtrtinfo.begntime",
-        "input.diseinfo.0.maindiag_flag",
+        "input.diseinfo[0].maindiag_flag",
     ]
 
 
@@ -217,29 +219,24 @@ def test_3202_detail_rows() -> None:
     )
     got = decode_3202_details(rows)
     assert got.record == (DetailRow("S1", "M1", "P1", True, 1000, 800, 0),)
-    assert got.unknown == ("file.rows.0.zz",)
+    assert got.unknown == ("file.rows[0].zz",)
 
 
 def test_unsupported_infno() -> None:
-    assert set(DECODERS) == {
-        "1101",
-        "2301",
-        "2302",
-        "2303",
-        "2304",
-        "2305",
-        "2401",
-        "2402",
-        "2404",
-        "2501",
-        "2502",
-        "2601",
-        "3201",
-        "3202",
-        "5206",
-    }
-    with pytest.raises(InvalidRequest, match="9001 is not supported"):
-        decode(_env("9001", "{}"))
+    assert {"1101", "2301", "2302", "2303", "2304", "2305", "2401", "2402", "2404", "2501",
+            "2502", "2601", "3201", "3202", "5206", "9001", "9002"} <= set(DECODERS)  # fmt: skip
+    for infno in ("9999", "4101B"):  # any text: "not supported", never a pattern error
+        with pytest.raises(InvalidRequest, match=f"{infno} is not supported"):
+            decode(_env(infno, "{}"))
+
+
+def test_9001_and_9002() -> None:
+    got = decode(_env("9001", '{"signIn": {"opter_no": "001", "mac": "", "ip": "10.0.0.1"}}'))
+    assert got.record == SignInRequest("001", None, "10.0.0.1")
+    out = decode(_env("9002", '{"signOut": {"sign_no": "S1", "opter_no": "001"}}'))
+    assert out.record == SignOutRequest("S1", "001")
+    with pytest.raises(InvalidRequest, match=r"input\.signIn\.opter_no"):
+        decode(_env("9001", '{"signIn": {"mac": "x"}}'))
 
 
 def test_2502_transfer_cancel() -> None:

@@ -61,7 +61,7 @@ def _admit(api: Api) -> str:
         ("input.mdtrtinfo.insutype", {"insutype": "123456789"}, DISE),
         ("input.mdtrtinfo.insuplc_admdvs",
          {"psn_no": "500102199501010061", "insuplc_admdvs": "999999"}, DISE),
-        ("input.diseinfo.0.diag_code", {}, {"diag_code": "NOT-A-CODE", "maindiag_flag": "1"}),
+        ("input.diseinfo[0].diag_code", {}, {"diag_code": "NOT-A-CODE", "maindiag_flag": "1"}),
     ],
 )  # fmt: skip
 def test_a_malformed_2401_is_infcode_minus_1_and_not_stored(
@@ -92,12 +92,12 @@ def test_an_unknown_field_with_a_nul_or_a_wide_integer_is_refused(api: Api) -> N
 @pytest.mark.parametrize(
     ("field", "value", "path"),
     [
-        ("cnt", False, "input.feedetail.0.cnt"),
-        ("cnt", "1e400", "input.feedetail.0.cnt"),
-        ("pric", 10**30, "input.feedetail.0.pric"),
-        ("feedetl_sn", "1" * 31, "input.feedetail.0.feedetl_sn"),
-        ("bilg_dept_codg", "d" * 31, "input.feedetail.0.bilg_dept_codg"),
-        ("fee_ocur_time", "2817-01-01 00:00:00", "input.feedetail.0.fee_ocur_time"),
+        ("cnt", False, "input.feedetail[0].cnt"),
+        ("cnt", "1e400", "input.feedetail[0].cnt"),
+        ("pric", 10**30, "input.feedetail[0].pric"),
+        ("feedetl_sn", "1" * 31, "input.feedetail[0].feedetl_sn"),
+        ("bilg_dept_codg", "d" * 31, "input.feedetail[0].bilg_dept_codg"),
+        ("fee_ocur_time", "2817-01-01 00:00:00", "input.feedetail[0].fee_ocur_time"),
     ],
 )
 def test_a_malformed_2301_is_refused(api: Api, field: str, value: Any, path: str) -> None:
@@ -128,8 +128,8 @@ def test_a_2304_total_beyond_64_bits_is_refused(api: Api) -> None:
 def test_clean_problems_names_every_bad_path() -> None:
     doc = {"a": "ok\n\t", "b": ["x\x00", 2**63, -(2**63)], "c": {"d\ud800": 1}, "e": True}
     assert clean_problems(doc) == [
-        ("b.0", "holds the control character U+0000"),
-        ("b.1", "the integer is not in -9223372036854775808 … 9223372036854775807: "
+        ("b[0]", "holds the control character U+0000"),
+        ("b[1]", "the integer is not in -9223372036854775808 … 9223372036854775807: "
          "beyond signed 64 bits"),
         ("c.(key)", "a key holds a lone surrogate (U+D800), which is not text"),
     ]  # fmt: skip

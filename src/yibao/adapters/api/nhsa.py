@@ -2,31 +2,41 @@
 every implemented ``infno``: decode (``yibao.adapters.nhsa``) → ONE service call →
 encode, written with ``nhsa.dumps`` so amounts are exact yuan numbers.
 
-The hospital authenticates with its API key; ``fixmedins_code`` must be the key's. The
-``msgid`` is unique per hospital: a repeat with the same ``infno`` and ``input`` gets
-the first answer as stored; with another, infcode -1. Business errors answer HTTP 200
-with ``infcode: -1`` and ``err_msg`` (the platform's way); only a missing or bad key is
-an HTTP 401 (problem+json).
+The hospital authenticates with its API key, or with the national gateway's signed
+headers (``x-tif-paasid``, ``x-tif-timestamp``, ``x-tif-nonce``, ``x-tif-signature``:
+``access.gateway``); ``fixmedins_code`` must be the caller's. A ``sign_no`` (9001) given
+must be an open sign-in of the hospital. The ``msgid`` is unique per hospital: a repeat
+with the same ``infno`` and ``input`` gets the first answer as stored; with another,
+infcode -1. Business errors answer HTTP 200 with ``infcode: -1`` and ``err_msg`` (the
+platform's way), and so does a refused gateway signature; only a missing or bad API key
+(no gateway headers) is an HTTP 401 (problem+json). A stay put off (先救治、后结算) is
+never a success: infcode -1 naming the deferral (docs/NHSA.md, "Deferral").
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 
 from yibao.adapters import nhsa
-from yibao.adapters.api.deps import Caller, Ctx, Uow
+from yibao.adapters.api.deps import Ctx, Uow, get_caller
 from yibao.adapters.api.nhsa_exchange import EXCHANGE_HANDLERS
 from yibao.adapters.api.schemas import ERRORS
+from yibao.adapters.nhsa import codes
 from yibao.adapters.nhsa import records as rec
 from yibao.adapters.nhsa.fields import CST
+from yibao.adapters.nhsa.numbers import JsonNumber
 from yibao.core.errors import Forbidden, InvalidRequest, YibaoError
 from yibao.core.privacy import mask_psn_no
+from yibao.core.registry.identity import age_on, birth_date, sex_code
+from yibao.services.access import gateway
 from yibao.services.access.rights import (
     Principal,
     audit_read,
@@ -59,6 +69,27 @@ def _diagnoses(ds: tuple[rec.Diagnosis, ...]) -> tuple[uc.Diagnosis, ...]:
     return tuple(uc.Diagnosis(d.code, d.main) for d in ds)
 
 
+def _person(who: Principal, psn_no: str, name: str | None, scheme: str, on: dt.date,
+            cert_type: str | None = None) -> dict[str, object]:  # fmt: skip
+    """The person fields of 1101's baseinfo and 2303–2305's setlinfo: sex, birth date and
+    age from the ID number (``core.registry.identity``); the birth date and age only where
+    the caller is shown the number unmasked (a masked number hides them too)."""
+    shown = who.sees_personal
+    born, age = birth_date(psn_no), age_on(psn_no, on)
+    return {
+        "psn_name": show_name(who, name) if name else None,
+        "psn_cert_type": "01",
+        "certno": show_psn_no(who, psn_no),
+        "gend": sex_code(psn_no) or codes.GEND_UNKNOWN,
+        "naty": None,  # 民族: not in the registry
+        "brdy": born.isoformat() if shown and born else None,
+        "age": JsonNumber(str(age)) if shown and age is not None else None,
+        "psn_type": codes.psn_type_of(scheme, age),
+        "cvlserv_flag": codes.CVLSERV_NO,
+        "mdtrt_cert_type": cert_type,
+    }
+
+
 def _1101(
     uow: UnitOfWork, ctx: Context, who: Principal, q: rec.PersonQuery, _env: nhsa.RequestEnvelope
 ) -> Any:
@@ -66,21 +97,35 @@ def _1101(
     on = (q.at or ctx.now()).astimezone(CST).date()
     v = reports.insuree(uow, who, psn, on)
     s = v.snapshot
-    base = {
-        "psn_no": show_psn_no(who, s.psn_no),
-        "psn_cert_type": "01",
-        "certno": show_psn_no(who, s.psn_no),
-        "psn_name": show_name(who, s.name),
-    }
-    insu = {
-        "insutype": nhsa.codes.INSUTYPE.get(s.scheme),
-        "balc": nhsa.yuan(v.account_balance_fen),
-        "insuplc_admdvs": s.insured_region,
-        "psn_insu_stas": "1" if s.enrolled else "0",
-        "psn_insu_date": s.valid_from.isoformat(),
-        "paus_insu_date": None,
-    }
-    return {"baseinfo": base, "insuinfo": [insu], "idetinfo": []}
+    person = _person(who, s.psn_no, s.name, s.scheme, on)
+    base = {"psn_no": show_psn_no(who, s.psn_no),
+            **{k: person[k] for k in ("psn_cert_type", "certno", "psn_name", "gend", "naty",
+                                      "brdy", "age")}}  # fmt: skip
+    insu = (
+        [
+            {
+                "insutype": codes.INSUTYPE[s.scheme],
+                "balc": nhsa.yuan(v.account_balance_fen),
+                "psn_type": person["psn_type"],
+                "psn_insu_stas": codes.INSU_STAS["enrolled" if s.enrolled else "paused"],
+                "psn_insu_date": s.valid_from.isoformat(),
+                "paus_insu_date": None,
+                "cvlserv_flag": codes.CVLSERV_NO,
+                "insuplc_admdvs": s.insured_region,
+                "emp_name": None,
+            }
+        ]
+        if s.scheme in codes.INSUTYPE
+        else []
+    )  # fmt: skip  (未参保: no insuinfo row)
+    idet = [{
+        "psn_idet_type": codes.IDET_TYPE.get(s.assistance_category, s.assistance_category),
+        "psn_type_lv": None,
+        "memo": None,
+        "begntime": None,
+        "endtime": None,
+    }] if s.assistance_category != "none" else []  # fmt: skip
+    return {"baseinfo": base, "insuinfo": insu, "idetinfo": idet}
 
 
 def _2401(
@@ -92,9 +137,9 @@ def _2401(
         a.admit_time,
         _diagnoses(a.diagnoses),
         scheme_code=a.scheme_code,
-        insured_region=a.insured_region,
+        insured_region=a.insured_region or env.insuplc_admdvs,
     )
-    e = uc.admit(uow, ctx, who, cmd, msgid=env.msgid)
+    e = uc.admit(uow, ctx, who, cmd, msgid=env.msgid, platform=True)
     return {"result": {"mdtrt_id": e.id, "psn_no": a.insuree_id, "ipt_otp_no": a.inpatient_no}}
 
 
@@ -137,29 +182,51 @@ def _2301(
 
 
 def _2302(
-    uow: UnitOfWork, ctx: Context, who: Principal, c: rec.FeeCancel, env: nhsa.RequestEnvelope
+    uow: UnitOfWork,
+    ctx: Context,
+    who: Principal,
+    rows: tuple[rec.FeeCancel, ...],
+    env: nhsa.RequestEnvelope,
 ) -> Any:
-    uc.cancel_fees(uow, ctx, who, c.encounter_id, c.sn, msgid=env.msgid)
+    for c in rows:  # one transaction: the replay wrapper's unit of work
+        uc.cancel_fees(uow, ctx, who, c.encounter_id, c.sn, msgid=env.msgid)
     return None
 
 
-def _settled(r: uc.Settled, who: Principal, env: nhsa.RequestEnvelope, **kw: Any) -> Any:
-    person = {
-        "psn_name": show_name(who, r.insuree_name) if r.insuree_name else None,
-        "psn_cert_type": "01",
-        "certno": show_psn_no(who, r.insuree_id),
-    }
+def _settled(
+    r: uc.Settled,
+    who: Principal,
+    env: nhsa.RequestEnvelope,
+    enc: uc.EncounterState,
+    cert_type: str | None,
+    **kw: Any,
+) -> Any:
+    person = _person(who, r.insuree_id, r.insuree_name, r.settlement.facts.scheme,
+                     r.discharge_date, cert_type)  # fmt: skip
+    pre = r.settlement_id is None  # 2303: nothing is settled, so no time and no clearing
     return nhsa.settlement_output(
         r.settlement,
         setl_id=r.settlement_id,
         msgid=env.msgid,
-        setl_time=r.settled_at,
+        setl_time=None if pre else r.settled_at,
         med_type=r.med_type,
         clr_type=r.clr_type,
+        clr_way=None if pre else codes.CLR_WAY_BY_ITEM,
+        clr_optins=None if pre else enc.insured_region,
         person=person,
         balc_fen=r.balance_after_fen,
         **kw,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NotSettled:
+    """A handler's answer that is not a success: infcode -1 with ``message`` and an
+    ``output`` all the same (a deferral's id and reason), stored like a success so that
+    a repeat of the msgid gets it byte for byte."""
+
+    message: str
+    output: dict[str, Any]
 
 
 def _settle(
@@ -185,9 +252,26 @@ def _settle(
         acct_used=q.acct_used,
         msgid=env.msgid,
     )
-    if isinstance(r, deferred.Deferral):  # 先救治、后结算: infcode 0, no setlinfo yet
-        return {"setlinfo": None, "setldetail": [], "deferral": _deferral(r)}
-    return _settled(r, who, env)
+    if isinstance(r, deferred.Deferral):  # 先救治、后结算: not settled, and said so
+        return NotSettled(_deferral_message(r), {"setlinfo": None, "setldetail": [],
+                                                 "deferral": _deferral(r)})  # fmt: skip
+    return _settled(r, who, env, enc, q.cert_type)
+
+
+DEFERRAL_REASONS = {
+    "not_enrolled": "参保信息尚未导入 (enrolment not imported yet)",
+    "offline": "离线登记, 待补录 (captured offline)",
+    "awaiting_transfer": "转出医院尚未结算 (the sending hospital has not settled)",
+}
+"""Why a stay was put off, in the clerk's words (``deferrals.reason``)."""
+
+
+def _deferral_message(d: deferred.Deferral) -> str:
+    why = DEFERRAL_REASONS.get(d.reason, d.reason)
+    return (
+        f"未结算: 先救治、后结算, 暂缓结算 {d.id}: {why}; 医院垫付 "
+        f"{nhsa.yuan(d.advance_fen)} 元 (not settled: deferral {d.id}, {d.reason})"
+    )
 
 
 def _deferral(d: deferred.Deferral) -> dict[str, Any]:
@@ -195,6 +279,7 @@ def _deferral(d: deferred.Deferral) -> dict[str, Any]:
         "deferral_id": d.id,
         "mdtrt_id": d.encounter_id,
         "reason": d.reason,
+        "reason_dscr": DEFERRAL_REASONS.get(d.reason, d.reason),
         "medfee_sumamt": nhsa.yuan(d.medfee_sumamt),
         "advance_amt": nhsa.yuan(d.advance_fen),
         "dscg_date": d.discharge_date.isoformat(),
@@ -205,7 +290,8 @@ def _2305(
     uow: UnitOfWork, ctx: Context, who: Principal, q: rec.ReversalRequest, env: nhsa.RequestEnvelope
 ) -> Any:
     r = uc.reverse(uow, ctx, who, q.settlement_id, encounter_id=q.encounter_id, msgid=env.msgid)
-    return _settled(r, who, env, reversal=True)
+    enc = uc.encounter(uow, who, q.encounter_id)
+    return _settled(r, who, env, enc, None, reversal=True)
 
 
 def _2402(
@@ -246,8 +332,25 @@ def _2502(
 def _2601(
     uow: UnitOfWork, ctx: Context, who: Principal, c: rec.Compensate, env: nhsa.RequestEnvelope
 ) -> Any:
-    compensate(uow, ctx, who, c.original_msgid, c.original_infno, by_msgid=env.msgid)
+    compensate(uow, ctx, who, c.original_msgid, c.original_infno, by_msgid=env.msgid,
+               seen_only=True)  # fmt: skip
     return None
+
+
+def _9001(
+    uow: UnitOfWork, ctx: Context, who: Principal, q: rec.SignInRequest, _env: nhsa.RequestEnvelope
+) -> Any:
+    done = gateway.open_sign_in(uow, who, opter_no=q.operator, mac=q.mac, ip=q.ip,
+                                now=ctx.now())  # fmt: skip
+    return {"signinoutb": {"sign_time": f"{done.at.astimezone(CST):%Y-%m-%d %H:%M:%S}",
+                           "sign_no": done.sign_no}}  # fmt: skip
+
+
+def _9002(
+    uow: UnitOfWork, ctx: Context, who: Principal, q: rec.SignOutRequest, _env: nhsa.RequestEnvelope
+) -> Any:
+    at = gateway.close_sign_in(uow, who, sign_no=q.sign_no, opter_no=q.operator, now=ctx.now())
+    return {"signoutoutb": {"sign_time": f"{at.astimezone(CST):%Y-%m-%d %H:%M:%S}"}}
 
 
 def _5206(
@@ -306,6 +409,8 @@ _NATIONAL: dict[str, tuple[str, dict[str, str]]] = {
                                  "doctor": "bilg_dr_codg", "order_no": "drord_no",
                                  "encounter_id": "mdtrt_id"}),
     "2302": ("input.data", {**_DATA, "sn": "feedetl_sn"}),
+    "2601": ("input.data", {"insuree_id": "psn_no", "omsgid": "omsgid"}),
+    "9001": ("input.signIn", {"opter_no": "opter_no", "mac": "mac", "ip": "ip"}),
     "2303": ("input.data", {**_DATA, "medfee_sumamt": "medfee_sumamt"}),
     "2304": ("input.data", {**_DATA, "medfee_sumamt": "medfee_sumamt"}),
     "2305": ("input.data", {**_DATA, "settlement_id": "setl_id"}),
@@ -319,13 +424,17 @@ service's problem is answered under the national key path (docs/NHSA.md, "Valida
 
 
 def _national_path(infno: str, path: str) -> str:
+    """A service's problem path in the platform's form: ``input.feedetail[3].pric``,
+    ``input.diseinfo[0].diag_code`` (list indexes in brackets)."""
     where, names = _NATIONAL.get(infno, ("input", {}))
     parts = path.split(".")
-    if parts[0] == "diagnoses":  # 2401/2402: diseinfo rows
+    if parts[0] == "diagnoses" and len(parts) == 3 and parts[1].isdigit():  # diseinfo rows
         tail = {"code": "diag_code", "main": "maindiag_flag"}
-        return ".".join(["input.diseinfo", *(tail.get(p, p) for p in parts[1:])])
+        return f"input.diseinfo[{parts[1]}].{tail.get(parts[2], parts[2])}"
+    if parts[0] == "diagnoses":
+        return "input.diseinfo"
     if parts[0] == "lines" and len(parts) == 3:  # 2301: lines.N.field
-        return f"{where}.{parts[1]}.{names.get(parts[2], parts[2])}"
+        return f"{where}[{parts[1]}].{names.get(parts[2], parts[2])}"
     if parts[0] == "lines":
         return where
     return f"{where}.{names[path]}" if path in names else path
@@ -354,6 +463,8 @@ HANDLERS: dict[str, Handler] = {
     "3201": _statement(False),
     "3202": _statement(True),
     "5206": _5206,
+    "9001": _9001,
+    "9002": _9002,
     **EXCHANGE_HANDLERS,
 }
 """infno -> the one service call it makes."""
@@ -361,6 +472,59 @@ HANDLERS: dict[str, Handler] = {
 
 _PERSONAL = frozenset({"1101", "5206"})
 """Transactions whose answer shows an insuree's data: each answer is audited (personal.read)."""
+
+_NO_SIGN_NO = frozenset({"9001"})
+"""Transactions that never need a ``sign_no`` (9001 issues it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NhsaConfig:
+    """The deployment's choices for POST /nhsa (``YIBAO_GATEWAY_WINDOW_S``,
+    ``YIBAO_NHSA_REQUIRE_SIGN_NO``); read once per app, replaceable on ``app.state``."""
+
+    window_s: int = gateway.DEFAULT_WINDOW_S
+    require_sign_no: bool = False
+
+
+def _config(request: Request) -> NhsaConfig:
+    state = request.app.state
+    cfg = getattr(state, "nhsa", None)
+    if not isinstance(cfg, NhsaConfig):
+        from yibao import bootstrap
+
+        s = bootstrap.settings()
+        cfg = state.nhsa = NhsaConfig(s.gateway_window_s, s.nhsa_require_sign_no)
+    return cfg
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayHeaders:
+    """The national gateway's headers, verified inside the envelope's answer."""
+
+    paasid: str | None
+    timestamp: str | None
+    nonce: str | None
+    signature: str | None
+
+
+async def _caller(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+    x_api_key: Annotated[str | None, Header(description="or the key alone")] = None,
+    x_tif_paasid: Annotated[str | None, Header(description="the gateway's client id")] = None,
+    x_tif_timestamp: Annotated[str | None, Header(description="Unix seconds")] = None,
+    x_tif_nonce: Annotated[str | None, Header(description="used once")] = None,
+    x_tif_signature: Annotated[
+        str | None, Header(description="sha256_hex(timestamp + token + nonce + timestamp)")
+    ] = None,
+) -> Principal | GatewayHeaders:
+    """An API key's principal (a bad key: 401 problem+json), or, when any ``x-tif-*``
+    header is present, the gateway's headers to verify (a refusal is answered in the
+    envelope)."""
+    tif = (x_tif_paasid, x_tif_timestamp, x_tif_nonce, x_tif_signature)
+    if any(v is not None for v in tif):
+        return GatewayHeaders(*tif)
+    return await get_caller(request, authorization, x_api_key)
 
 
 def _answer(doc: dict[str, object]) -> Response:
@@ -371,10 +535,11 @@ def _answer(doc: dict[str, object]) -> Response:
     "/nhsa",
     tags=["national envelope"],
     summary="The national envelope: infno 1101 2301-2305 2401 2402 2404 2501 2502 2601 3201 3202 "
-    "5206",
+    "5206 9001 9002",
     description="Request: the national envelope (infno, msgid, fixmedins_code, input …). "
     "Answer: the response envelope (infcode 0 / -1, inf_refmsgid, output, err_msg). "
-    "Amounts in yuan with two decimals, exact. docs/NHSA.md and docs/API.md.",
+    "Amounts in yuan with two decimals, exact. Authenticate with an API key or the "
+    "national gateway's x-tif-* headers. docs/NHSA.md and docs/API.md.",
     response_description="The national response envelope",
     responses={c: ERRORS[c] for c in (400, 401, 403, 422)},
     openapi_extra={
@@ -390,6 +555,8 @@ def _answer(doc: dict[str, object]) -> Response:
                             "msgid": {"type": "string", "maxLength": 30},
                             "fixmedins_code": {"type": "string"},
                             "mdtrtarea_admvs": {"type": "string"},
+                            "insuplc_admdvs": {"type": "string"},
+                            "sign_no": {"type": "string", "maxLength": 30},
                             "inf_time": {"type": "string", "example": "2020-02-12 10:00:00"},
                             "input": {"type": "object"},
                         },
@@ -403,12 +570,19 @@ def national(
     request: Request,
     uow: Uow,
     ctx: Ctx,
-    caller: Caller,
+    who: Annotated[Principal | GatewayHeaders, Depends(_caller)],
     body: Annotated[bytes, Depends(_raw)],
 ) -> Response:
     received = ctx.now()
     region, serial = "000000", secrets.randbelow(10**10)
+    cfg = _config(request)
+    caller = who if isinstance(who, Principal) else None
     try:
+        if isinstance(who, GatewayHeaders):
+            caller = gateway.authenticate_gateway(
+                uow, paasid=who.paasid, timestamp=who.timestamp, nonce=who.nonce,
+                signature=who.signature, now=received, window_s=cfg.window_s)  # fmt: skip
+        assert caller is not None
         env = nhsa.parse_request(body)
         if _REGION.match(env.mdtrtarea_admvs or ""):
             region = env.mdtrtarea_admvs or region
@@ -420,16 +594,26 @@ def national(
             log.info("msgid %s infno %s: unknown fields %s", env.msgid, env.infno, unknown)
         handler = HANDLERS.get(env.infno)
         if handler is None:
-            raise InvalidRequest.of([("infno", f"transaction {env.infno} is not supported")])
+            raise InvalidRequest.of([("infno", f"交易 {env.infno} 不支持 (transaction "
+                                      f"{env.infno} is not supported)")])  # fmt: skip
+        principal = caller
 
         def run() -> Reply:
+            if env.infno not in _NO_SIGN_NO:
+                gateway.check_sign_no(uow, principal, env.sign_no,
+                                      required=cfg.require_sign_no)  # fmt: skip
             try:
-                out = handler(uow, ctx, caller, decoded.record, env)
+                out = handler(uow, ctx, principal, decoded.record, env)
             except InvalidRequest as exc:
                 raise _in_national_terms(env.infno, exc) from None
-            doc = nhsa.success_response(
-                out, region=region, serial=serial, received_at=received, responded_at=ctx.now()
-            )
+            if isinstance(out, NotSettled):
+                doc = nhsa.error_response(out.message, region=region, serial=serial,
+                                          received_at=received, responded_at=ctx.now(),
+                                          output=out.output)  # fmt: skip
+            else:
+                doc = nhsa.success_response(out, region=region, serial=serial,
+                                            received_at=received,
+                                            responded_at=ctx.now())  # fmt: skip
             return Reply(200, JSON, nhsa.dumps(doc))
 
         fingerprint = digest([env.infno, env.input])
@@ -444,18 +628,21 @@ def national(
             run=run,
         )
         if env.infno in _PERSONAL and reply.status == 200:  # an insuree's data was shown
-            who = getattr(decoded.record, "insuree_id", None) or getattr(
+            shown = getattr(decoded.record, "insuree_id", None) or getattr(
                 decoded.record, "id_no", ""
             )
             audit_read(uow, caller, method="POST", route=f"/nhsa {env.infno}", entity="insuree",
-                       entity_id=mask_psn_no(who or ""), at=ctx.now())  # fmt: skip
+                       entity_id=mask_psn_no(shown or ""), at=ctx.now())  # fmt: skip
         return Response(reply.body, reply.status, media_type=reply.content_type)
     except YibaoError as exc:
         log.info("msgid answered infcode -1: %s", exc.code)
-        if exc.status in (403, 404):  # refused inside the envelope: audited like REST's
-            audit_refusal(uow, caller, status=exc.status, reason=exc.one_line(), method="POST",
+        if exc.status in (401, 403, 404):  # refused inside the envelope: audited like REST's
+            refused = exc if isinstance(exc, gateway.GatewayRefused) else None
+            audit_refusal(uow, caller, status=exc.status,
+                          reason=refused.reason if refused else exc.one_line(), method="POST",
                           route="/nhsa", entity="nhsa", entity_id="", at=ctx.now(),
-                          budget=request.app.state.refusals)  # fmt: skip
+                          key_id=f"tif-{refused.paasid}" if refused and refused.paasid
+                          else None, budget=request.app.state.refusals)  # fmt: skip
         return _answer(
             nhsa.error_response(
                 exc, region=region, serial=serial, received_at=received, responded_at=ctx.now()

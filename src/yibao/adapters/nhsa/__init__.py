@@ -92,5 +92,6 @@ def decode(envelope: RequestEnvelope) -> Decoded[Any]:
     is an ``InvalidRequest`` on ``infno``."""
     decoder = DECODERS.get(envelope.infno)
     if decoder is None:
-        raise InvalidRequest.of([("infno", f"transaction {envelope.infno} is not supported")])
+        raise InvalidRequest.of([("infno", f"交易 {envelope.infno} 不支持 (transaction "
+                                  f"{envelope.infno} is not supported)")])  # fmt: skip
     return decoder(envelope.input)

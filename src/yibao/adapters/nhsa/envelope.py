@@ -55,7 +55,7 @@ class RequestEnvelope(Wire):
     """A hospital's request (1.1). Only what the service cannot do without is required:
     ``infno``, ``msgid`` (20 or 30 characters are both seen) and ``fixmedins_code``."""
 
-    infno: Annotated[str, StringConstraints(pattern=r"^\d{4}$")]  # 交易编号
+    infno: Annotated[str, StringConstraints(min_length=1, max_length=10)]  # 交易编号 (4101A …)
     msgid: Annotated[str, StringConstraints(min_length=1, max_length=30)]  # 发送方报文ID
     mdtrtarea_admvs: OptText = None  # 就医地医保区划
     insuplc_admdvs: OptText = None  # 参保地医保区划
@@ -126,7 +126,7 @@ def clean_problems(doc: object, path: str = "") -> list[Problem]:
                     continue
                 todo.append((where, v))
         elif isinstance(value, list):
-            todo.extend((f"{at}.{i}" if at else str(i), v) for i, v in enumerate(value))
+            todo.extend((f"{at}[{i}]", v) for i, v in enumerate(value))
     return sorted(out)
 
 
@@ -231,9 +231,11 @@ def error_response(
     serial: int,
     received_at: dt.datetime,
     responded_at: dt.datetime,
+    output: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """``infcode`` -1, ``err_msg`` from the error (every ``YibaoError`` maps here:
-    DECISIONS 0037), ``output`` null."""
-    return _envelope(-1, None, err_msg_of(error), region=region, serial=serial,
+    DECISIONS 0037), ``output`` null — or, for an answer that is not a success but
+    carries data (a deferred stay: docs/NHSA.md, "Deferral"), ``output``."""
+    return _envelope(-1, output, err_msg_of(error), region=region, serial=serial,
                      received_at=received_at, responded_at=responded_at,
                      warn_msg=None)  # fmt: skip

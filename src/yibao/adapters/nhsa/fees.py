@@ -12,12 +12,13 @@ exactly negates its line).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-from yibao.adapters.nhsa.codes import CHRGITM_TYPE
+from yibao.adapters.nhsa.codes import chrgitm_type_of
 from yibao.adapters.nhsa.fields import Decoded, OptDateTime, OptText, Text, Wire, unknown_fields
 from yibao.adapters.nhsa.fields import validate as validate_wire
 from yibao.adapters.nhsa.numbers import Fen, Price6, Qty4, fen_text, ratio, yuan
@@ -74,12 +75,15 @@ def _sn_of(doc: Mapping[str, Any], index: int) -> str:
     return f"#{index + 1} (no feedetl_sn)"
 
 
+_ROW = re.compile(r"^input\.feedetail\[(\d+)\]")
+
+
 def _explain(doc: Mapping[str, Any]) -> Any:
     def explain(problem: Problem) -> Problem:
         path, message = problem
-        parts = path.split(".")
-        if len(parts) >= 3 and parts[1] == "feedetail" and parts[2].isdigit():
-            return path, f"feedetl_sn {_sn_of(doc, int(parts[2]))}: {message}"
+        m = _ROW.match(path)
+        if m is not None:
+            return path, f"feedetl_sn {_sn_of(doc, int(m.group(1)))}: {message}"
         return problem
 
     return explain
@@ -114,9 +118,9 @@ def decode_2301(doc: Mapping[str, Any]) -> Decoded[tuple[FeeLine, ...]]:
     problems: list[Problem] = []
     seen: set[str] = set()
     for n, f in enumerate(w.feedetail):
-        problems += _line_problems(f, f"input.feedetail.{n}")
+        problems += _line_problems(f, f"input.feedetail[{n}]")
         if f.feedetl_sn in seen:
-            problems.append((f"input.feedetail.{n}.feedetl_sn",
+            problems.append((f"input.feedetail[{n}].feedetl_sn",
                              f"feedetl_sn {f.feedetl_sn} appears twice in the upload"))  # fmt: skip
         seen.add(f.feedetl_sn)
     if problems:
@@ -137,16 +141,21 @@ class _Data2302(Wire):
 
 
 class _In2302(Wire):
-    data: _Data2302
+    data: Annotated[list[_Data2302], BeforeValidator(_listify)]
 
 
-def decode_2302(doc: Mapping[str, Any]) -> Decoded[FeeCancel]:
-    """2302 住院费用明细撤销: ``{"data": {feedetl_sn, mdtrt_id, psn_no}}``;
-    ``feedetl_sn`` "0000" cancels every unsettled line (``sn`` None)."""
+def decode_2302(doc: Mapping[str, Any]) -> Decoded[tuple[FeeCancel, ...]]:
+    """2302 住院费用明细撤销: ``{"data": {feedetl_sn, mdtrt_id, psn_no}}``, or ``data``
+    as a list of such rows (real HIS send several lines at once); ``feedetl_sn`` "0000"
+    cancels every unsettled line (``sn`` None). Every row names one ``mdtrt_id``."""
     w = validate_wire(_In2302, doc, "input")
-    d = w.data
-    sn = None if d.feedetl_sn == ALL_LINES else d.feedetl_sn
-    return Decoded(FeeCancel(d.mdtrt_id, d.psn_no, sn), unknown_fields(w, "input."))
+    if not w.data:
+        raise InvalidRequest.of([("input.data", "names no line to cancel")])
+    if len({d.mdtrt_id for d in w.data}) != 1:
+        raise InvalidRequest.of([("input.data", "every row must name one mdtrt_id")])
+    out = tuple(FeeCancel(d.mdtrt_id, d.psn_no, None if d.feedetl_sn == ALL_LINES
+                          else d.feedetl_sn) for d in w.data)  # fmt: skip
+    return Decoded(out, unknown_fields(w, "input."))
 
 
 def _selfpay_bp(line: Line, result: LineResult) -> int:
@@ -166,8 +175,11 @@ def fee_results(
     """2301's output ``{"result": [...]}``: one row per line, in our split.
 
     ``chrgitm_types`` (sn -> 医疗收费项目类别) and ``restricted`` (sn -> 限制使用) come
-    from the catalog when the service has them; otherwise ``med_chrgitm_type`` is our
-    coarse category's code (codes.CHRGITM_TYPE) and ``lmt_used_flag`` is null."""
+    from the catalog when the service has them; otherwise ``med_chrgitm_type`` is a
+    drug's by its national code (X 09, Z 11, T 10) or our coarse category's code
+    (codes.chrgitm_type_of) and ``lmt_used_flag`` is null. ``pric_uplmt_amt`` is the
+    line's price cap, or its own ``pric`` where the catalog sets none (nothing is over
+    the limit)."""
     rows: list[dict[str, object]] = []
     for line, r in zip(lines, results, strict=True):
         if line.sn != r.feedetl_sn:
@@ -179,14 +191,15 @@ def fee_results(
             "det_item_fee_sumamt": yuan(r.det_item_fee_sumamt),
             "cnt": fen_text(line.qty_e4, 4),
             "pric": fen_text(line.price_e6, 6),
-            "pric_uplmt_amt": None if cap is None else fen_text(cap, 6),
+            "pric_uplmt_amt": fen_text(line.price_e6 if cap is None else cap, 6),
             "selfpay_prop": ratio(_selfpay_bp(line, r)),
             "fulamt_ownpay_amt": yuan(r.fulamt_ownpay_amt),
             "overlmt_amt": yuan(r.overlmt_amt),
             "preselfpay_amt": yuan(r.preselfpay_amt),
             "inscp_scp_amt": yuan(r.inscp_scp_amt),
             "chrgitm_lv": r.chrgitm_lv,
-            "med_chrgitm_type": (chrgitm_types or {}).get(line.sn, CHRGITM_TYPE[line.category]),
+            "med_chrgitm_type": (chrgitm_types or {}).get(line.sn)
+            or chrgitm_type_of(line.code, line.category),
             "lmt_used_flag": None if flag is None else ("1" if flag else "0"),
             "bas_medn_flag": None,
             "hi_nego_drug_flag": None,

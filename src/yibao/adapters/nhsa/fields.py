@@ -27,6 +27,7 @@ __all__ = [
     "OptText",
     "Text",
     "Wire",
+    "key_path",
     "problems_of",
     "unknown_fields",
     "validate",
@@ -105,9 +106,19 @@ def problems_of(exc: ValidationError, prefix: str = "") -> list[Problem]:
     """Pydantic's errors as ``(national key path, message)`` problems."""
     out: list[Problem] = []
     for err in exc.errors(include_url=False):
-        parts = [prefix] if prefix else []
-        path = ".".join([*parts, *(str(p) for p in err["loc"])])
-        out.append((path, err["msg"]))
+        out.append((key_path(prefix, *err["loc"]), err["msg"]))
+    return out
+
+
+def key_path(prefix: str, *parts: object) -> str:
+    """The national key path of ``parts`` under ``prefix``: names joined by dots, list
+    indexes in brackets (``input.feedetail[3].pric``), as the platform writes them."""
+    out = prefix
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += f".{p}" if out else str(p)
     return out
 
 
@@ -134,6 +145,6 @@ def unknown_fields(model: BaseModel, prefix: str = "") -> tuple[str, ...]:
         items = list(enumerate(value)) if isinstance(value, list | tuple) else [(None, value)]
         for i, item in items:
             if isinstance(item, BaseModel):
-                where = f"{prefix}{name}." + (f"{i}." if i is not None else "")
+                where = f"{prefix}{name}" + (f"[{i}]." if i is not None else ".")
                 out += unknown_fields(item, where)
     return tuple(out)

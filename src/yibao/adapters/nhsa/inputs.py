@@ -37,6 +37,8 @@ from yibao.adapters.nhsa.records import (
     PersonQuery,
     ReversalRequest,
     SettlementRequest,
+    SignInRequest,
+    SignOutRequest,
     TransferCancel,
     TransferFiling,
 )
@@ -54,6 +56,8 @@ __all__ = [
     "decode_2502",
     "decode_2601",
     "decode_5206",
+    "decode_9001",
+    "decode_9002",
 ]
 
 
@@ -338,6 +342,37 @@ def decode_5206(doc: Mapping[str, Any]) -> Decoded[CumulativeQuery]:
     return Decoded(CumulativeQuery(w.data.psn_no, int(ym[:4]), int(ym[4:])), unknown)
 
 
+class _SignIn(Wire):
+    opter_no: Annotated[str, StringConstraints(min_length=1, max_length=30)]
+    mac: OptText = None
+    ip: OptText = None
+
+
+class _In9001(Wire):
+    signIn: _SignIn
+
+
+def decode_9001(doc: Mapping[str, Any]) -> Decoded[SignInRequest]:
+    """9001 签到: ``{"signIn": {opter_no, mac, ip}}``."""
+    w, unknown = _decode(_In9001, doc)
+    return Decoded(SignInRequest(w.signIn.opter_no, w.signIn.mac, w.signIn.ip), unknown)
+
+
+class _SignOut(Wire):
+    sign_no: Annotated[str, StringConstraints(min_length=1, max_length=30)]
+    opter_no: OptText = None
+
+
+class _In9002(Wire):
+    signOut: _SignOut
+
+
+def decode_9002(doc: Mapping[str, Any]) -> Decoded[SignOutRequest]:
+    """9002 签退: ``{"signOut": {sign_no, opter_no}}``."""
+    w, unknown = _decode(_In9002, doc)
+    return Decoded(SignOutRequest(w.signOut.sign_no, w.signOut.opter_no), unknown)
+
+
 DECODERS: dict[str, Callable[[Mapping[str, Any]], Decoded[Any]]] = {
     "1101": decode_1101,
     "2303": decode_2303,
@@ -350,6 +385,8 @@ DECODERS: dict[str, Callable[[Mapping[str, Any]], Decoded[Any]]] = {
     "2502": decode_2502,
     "2601": decode_2601,
     "5206": decode_5206,
+    "9001": decode_9001,
+    "9002": decode_9002,
 }
 """infno -> decoder (the package adds 2301/2302 from fees.py, 3201/3202 from
 statements.py)."""

@@ -26,6 +26,8 @@ __all__ = [
     "PersonQuery",
     "ReversalRequest",
     "SettlementRequest",
+    "SignInRequest",
+    "SignOutRequest",
     "StatementRequest",
     "TransferCancel",
     "TransferFiling",
@@ -222,3 +224,20 @@ class StatementRequest:
     end: dt.date  # stmt_enddate
     declared: Totals
     file_query_no: str | None  # file_qury_no (3202: the uploaded detail file)
+
+
+@dataclass(frozen=True, slots=True)
+class SignInRequest:
+    """9001 签到: an operator of the hospital signs in; the answer is a ``sign_no``."""
+
+    operator: str  # opter_no 操作员编号
+    mac: str | None  # 签到MAC地址
+    ip: str | None  # 签到IP地址
+
+
+@dataclass(frozen=True, slots=True)
+class SignOutRequest:
+    """9002 签退: close the sign-in ``sign_no``."""
+
+    sign_no: str
+    operator: str | None  # opter_no

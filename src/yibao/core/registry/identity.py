@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from operator import mul
 
-__all__ = ["check_char", "psn_no_problem"]
+__all__ = ["age_on", "birth_date", "check_char", "psn_no_problem", "sex_code"]
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # 2**(17-i) mod 11
 _CHECK = "10X98765432"  # indexed by the weighted sum mod 11
@@ -38,3 +38,29 @@ def psn_no_problem(value: str) -> str | None:
     if value[17] != check_char(body):
         return "check digit does not match (ISO 7064 MOD 11-2)"
     return None
+
+
+def birth_date(psn_no: str) -> dt.date | None:
+    """The birth date an 18-character ID number carries (characters 7–14), or None when
+    ``psn_no`` is not a valid ID number (a masked one, a card number, a local id)."""
+    if psn_no_problem(psn_no) is not None:
+        return None
+    return dt.date(int(psn_no[6:10]), int(psn_no[10:12]), int(psn_no[12:14]))
+
+
+def sex_code(psn_no: str) -> str | None:
+    """性别 (GB/T 2261.1) from the ID number's sequence: odd 17th digit ``"1"`` 男, even
+    ``"2"`` 女; None when ``psn_no`` is not a valid ID number."""
+    if psn_no_problem(psn_no) is not None:
+        return None
+    return "1" if int(psn_no[16]) % 2 else "2"
+
+
+def age_on(psn_no: str, on: dt.date) -> int | None:
+    """Full years of age on ``on`` (a birthday on 29 February counts from 1 March in
+    other years); None when ``psn_no`` is not a valid ID number or ``on`` is before the
+    birth date."""
+    born = birth_date(psn_no)
+    if born is None or on < born:
+        return None
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))

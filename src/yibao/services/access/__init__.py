@@ -2,6 +2,7 @@
 (``rights``); unmasked output, allowed and audited (``disclosure``)."""
 
 from yibao.services.access.disclosure import masked_ids, record_unmasked
+from yibao.services.access.gateway import authenticate_gateway, check_sign_no
 from yibao.services.access.rights import (
     Principal,
     audit,
@@ -13,5 +14,6 @@ from yibao.services.access.rights import (
     revoke_key,
 )
 
-__all__ = ["Principal", "audit", "authenticate", "create_key", "list_keys", "masked_ids",
+__all__ = ["Principal", "audit", "authenticate", "authenticate_gateway", "check_sign_no",
+           "create_key", "list_keys", "masked_ids",
            "own", "record_unmasked", "require", "revoke_key"]  # fmt: skip

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from yibao.core.errors import Conflict, YibaoError
+from yibao.core.errors import Conflict, InvalidRequest, YibaoError
 from yibao.services.access.rights import Principal, audit, require
 from yibao.services.encounters import lifecycle as enc_uc
 from yibao.services.encounters.context import Context
@@ -102,8 +102,11 @@ class Compensated:
 
 
 def compensate(uow: UnitOfWork, ctx: Context, caller: Principal, msgid: str,
-               infno: str | None, *, by_msgid: str | None) -> Compensated:  # fmt: skip
-    """2601 冲正: undo what ``msgid`` did, in one transaction; a repeat is harmless."""
+               infno: str | None, *, by_msgid: str | None,
+               seen_only: bool = False) -> Compensated:  # fmt: skip
+    """2601 冲正: undo what ``msgid`` did, in one transaction; a repeat is harmless.
+    ``seen_only`` (the envelope, as the platform does): a msgid never answered is
+    refused (``InvalidRequest`` on ``omsgid``) instead of being recorded as compensated."""
     require(caller, "compensate")
     assert caller.provider_code is not None
     principal, provider, at = caller.principal, caller.provider_code, ctx.now()
@@ -113,6 +116,9 @@ def compensate(uow: UnitOfWork, ctx: Context, caller: Principal, msgid: str,
         if done is not None:
             return Compensated(msgid, done.infno, dict(done.undone), repeated=True)
         original = hosp.request(principal, msgid)
+        if seen_only and original is None:
+            raise InvalidRequest.of([("omsgid", f"原交易不存在: msgid {msgid} was never "
+                                      "answered (nothing to undo)")])  # fmt: skip
         kind = infno or (original.operation if original is not None else None)
         undone: dict[str, Any] = {}
         reversal = hosp.reversal_by_msgid(provider, msgid)
