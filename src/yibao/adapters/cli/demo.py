@@ -40,10 +40,21 @@ def load(
             "--insurees", min=0, help="How many insurees (default: the district's 50,000)."
         ),
     ] = None,
+    scale: Annotated[
+        float,
+        typer.Option(
+            "--epidemic-scale",
+            min=0.0,
+            max=10.0,
+            help="Size of the simulated epidemic (1: the district's; 0: none).",
+        ),
+    ] = 1.0,
 ) -> None:
     """Load the synthetic 涪陵-like district into the database (YIBAO_DATABASE_URL),
     migrating it first: townships, providers, catalog, protocol editions, 临时新增编码,
-    disease codes, 对码 and insurees. Running it again changes nothing."""
+    disease codes, 对码 and insurees; then the district lives through a simulated epidemic
+    (2020-01-21 … 2020-03-15: stays settled, deferred, transferred, reversed, through the
+    services with a simulated clock). Running it again changes nothing."""
     from yibao.bootstrap import settings, unit_of_work
     from yibao.services.demo.district import load_demo
     from yibao.store import migrate
@@ -54,6 +65,29 @@ def load(
     for d in done:
         state = f"change set {d.change_set}" if d.change_set else "unchanged"
         typer.echo(f"{d.kind:<10}{d.rows:>7} rows  {d.inserted:>7} new versions  ({state})")
+    _epidemic(insurees, scale)
+
+
+def _epidemic(insurees: int | None, scale: float) -> None:
+    """The simulated epidemic of 2020-01-21 … 2020-03-15, through the services."""
+    from yibao.adapters.cli.common import progress_bar
+    from yibao.bootstrap import hospital_context, unit_of_work
+    from yibao.services.demo.epidemic import live_through_epidemic
+
+    if scale == 0:
+        return
+    with bad_input_exits(), progress_bar("epidemic") as progress:
+        e = live_through_epidemic(unit_of_work(), hospital_context(), insurees=insurees,
+                                  scale=scale, progress=progress)  # fmt: skip
+    if e.skipped:
+        typer.echo("epidemic  already lived through (unchanged)")
+        return
+    waiting = ", ".join(f"{k} {v}" for k, v in sorted(e.deferred.items())) or "none"
+    typer.echo(f"epidemic  {e.stays} stays: {e.settled} settled by the hospitals, "
+               f"{e.queue_settled} by the queue, deferred {waiting}; {e.transfers} transfers, "
+               f"{e.reversals} reversals, {e.reentered} entered after an outage")  # fmt: skip
+    for why in e.refused[:5]:
+        typer.echo(f"  refused: {why}", err=True)
 
 
 @demo_app.command("serve")
