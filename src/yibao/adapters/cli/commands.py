@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
     from yibao.adapters.cli.deferred import deferred_app
     from yibao.adapters.cli.demo import demo_app
     from yibao.adapters.cli.gateway import gateway_app
+    from yibao.adapters.cli.report import report_app
     from yibao.adapters.cli.resettle import resettle
     from yibao.adapters.cli.service import keys_app, ledger_app, serve
     from yibao.adapters.cli.store import db_app, export_app, import_app, registry_app
@@ -31,5 +32,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(gateway_app, name="gateway")
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(deferred_app, name="deferred")
+    app.add_typer(report_app, name="report")
     app.command("resettle")(resettle)
     app.command("serve")(serve)
