@@ -1,4 +1,5 @@
-"""Who may do what: API keys, roles, the hospital boundary, masking, and the audit log.
+"""Who may do what: API keys and the console's people (``users``), roles, the hospital
+boundary, masking, and the audit log.
 
 Roles (docs/API.md, "Roles"): ``hospital`` (one provider's encounters, its own
 statements), ``clerk`` (district clerks: read everything, reverse a settlement),
@@ -42,6 +43,7 @@ from yibao.store.uow import UnitOfWork
 
 __all__ = [
     "ANONYMOUS",
+    "AUDIT_ROLE",
     "PERMISSIONS",
     "ROLES",
     "CreatedKey",
@@ -55,6 +57,7 @@ __all__ = [
     "authenticate",
     "create_key",
     "digest",
+    "in_township",
     "list_keys",
     "mask_ids",
     "own",
@@ -65,46 +68,70 @@ __all__ = [
     "verify_key",
 ]
 
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "insuree.read": frozenset({"hospital", "clerk", "finance", "auditor"}),
-    "encounter.write": frozenset({"hospital"}),
-    "settlement.book": frozenset({"hospital", "clerk"}),  # bulk: re-entry, re-settlement
-    "encounter.read": frozenset({"hospital", "clerk", "finance", "auditor"}),
-    "settlement.reverse": frozenset({"hospital", "clerk"}),
-    "compensate": frozenset({"hospital"}),
-    "cumulative.read": frozenset({"hospital", "clerk", "finance", "auditor"}),
-    "reconcile": frozenset({"hospital", "finance"}),
-    "ledger.read": frozenset({"finance", "auditor"}),
-    "audit.read": frozenset({"auditor", "admin"}),
-    "keys.manage": frozenset({"admin"}),
-    "deferred.read": frozenset({"hospital", "clerk", "finance", "auditor", "admin"}),
-    "deferred.settle": frozenset({"hospital", "clerk", "admin"}),
-    "resettle": frozenset({"clerk", "admin"}),
-}
-"""Permission -> the roles that have it (the role matrix of docs/API.md)."""
+_CLERKS = ("clerk", "district_clerk")  # an API clerk key and a district clerk (区医保局 经办)
+_READERS = ("clerk", "finance", "auditor", "district_clerk", "township_clerk", "supervisor")
+_CONSOLE = ("district_clerk", "township_clerk", "finance", "supervisor", "auditor", "admin")
 
-SEES_PERSONAL = frozenset({"hospital", "clerk"})
-"""Roles shown ID numbers and names unmasked (a hospital: only its own patients')."""
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "insuree.read": frozenset({"hospital", *_READERS}),
+    "encounter.write": frozenset({"hospital"}),
+    "settlement.book": frozenset({"hospital", *_CLERKS}),  # bulk: re-entry, re-settlement
+    "encounter.read": frozenset({"hospital", *_READERS}),
+    "settlement.reverse": frozenset({"hospital", *_CLERKS}),
+    "compensate": frozenset({"hospital"}),
+    "cumulative.read": frozenset({"hospital", *_READERS}),
+    "reconcile": frozenset({"hospital", "finance"}),
+    "ledger.read": frozenset({"finance", "auditor", "supervisor"}),
+    "audit.read": frozenset({"auditor", "admin", "supervisor"}),
+    "keys.manage": frozenset({"admin"}),
+    "deferred.read": frozenset({"hospital", *_READERS, "admin"}),
+    "deferred.settle": frozenset({"hospital", *_CLERKS, "admin"}),
+    "resettle": frozenset({*_CLERKS, "admin"}),
+    # the console's own (issue 17): people, not machines
+    "console": frozenset(_CONSOLE),  # sign in to the console at all
+    "registry.read": frozenset({"hospital", *_READERS, "admin"}),  # providers, catalog
+    "registry.import": frozenset({"district_clerk", "admin"}),
+    "users.manage": frozenset({"admin"}),
+}
+"""Permission -> the roles that have it (the role matrix of docs/API.md). API keys have
+the roles hospital, clerk, finance, auditor, admin; the console's people
+(``store.access_tables.USER_ROLES``) district_clerk (as an API clerk), township_clerk
+(reads, only its township's insurees: ``in_township``), finance, supervisor (reads
+everything masked, the ledger and the audit log), auditor (read-only), admin."""
+
+SEES_PERSONAL = frozenset({"hospital", "clerk", "district_clerk", "township_clerk"})
+"""Roles shown ID numbers and names unmasked (a hospital: only its own patients'; a
+township clerk: only its township's)."""
+
+AUDIT_ROLE = {"district_clerk": "d_clerk", "township_clerk": "t_clerk"}
+"""The console roles longer than ``audit_log.role`` (10 characters) as it records them."""
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     """The caller: a key's role and, for a hospital, its provider code."""
 
-    key_id: str
+    key_id: str  # a console user: the login
     role: str
     provider_code: str | None
+    township_code: str | None = None  # a township clerk's 乡镇 (issue 17)
+    kind: str = "key"  # "key" (an API key) or "user" (a person at the console)
 
     @property
     def actor(self) -> str:
-        """Who, as the audit log and events record it."""
-        return f"key:{self.key_id}"
+        """Who, as the audit log and events record it (``key:<id>``, ``user:<login>``)."""
+        return f"{self.kind}:{self.key_id}"
 
     @property
     def principal(self) -> str:
         """Whose msgids / Idempotency-Keys these are: a hospital's provider code (unique
         per hospital across REST and the national envelope), else the key."""
         return self.provider_code if self.role == "hospital" and self.provider_code else self.actor
+
+    @property
+    def audit_role(self) -> str:
+        """The role as the audit log's 10-character column holds it (``AUDIT_ROLE``)."""
+        return AUDIT_ROLE.get(self.role, self.role)
 
     @property
     def sees_personal(self) -> bool:
@@ -118,6 +145,13 @@ def require(caller: Principal, permission: str) -> None:
     """``Forbidden`` unless the caller's role has ``permission``."""
     if not caller.may(permission):
         raise Forbidden(f"role {caller.role} may not {permission.replace('.', ' ')}")
+
+
+def in_township(caller: Principal, township: str | None, what: str) -> None:
+    """A township clerk acts only for its own township's insurees: ``Forbidden`` for
+    anyone else's (the console says so plainly and the refusal is audited)."""
+    if caller.role == "township_clerk" and township != caller.township_code:
+        raise Forbidden(f"{what} is not of township {caller.township_code}")
 
 
 def own(caller: Principal, provider_code: str, what: str) -> None:
@@ -159,7 +193,7 @@ def audit_op(
 ) -> tuple[Any, dict[str, Any]]:
     """The audit entry as a statement for ``uow.hospital.batch`` (see ``audit``)."""
     return Ops.insert_audit, {
-        "at": at, "actor": caller.actor, "role": caller.role,
+        "at": at, "actor": caller.actor, "role": caller.audit_role,
         "provider_code": caller.provider_code, "action": action, "entity": entity,
         "entity_id": entity_id, "msgid": msgid,
         "before_sha256": None if before is None else digest(before),
@@ -259,7 +293,7 @@ class RefusalBudget:
 def _who(caller: Principal | None) -> tuple[str, str, str | None]:
     if caller is None:
         return ANONYMOUS, "none", None
-    return caller.actor, caller.role, caller.provider_code
+    return caller.actor, caller.audit_role, caller.provider_code
 
 
 def audit_refusal(
