@@ -91,6 +91,14 @@ class Epidemic:
     skipped: bool = False  # the district had lived through it already
 
 
+def _office(t: dt.datetime) -> dt.datetime:
+    """``t`` if in office hours (08:00–20:00), else 08:00 plus its minutes next morning."""
+    if 8 <= t.hour < 20:
+        return t
+    day = t.date() + dt.timedelta(days=1 if t.hour >= 20 else 0)
+    return _when(day, 8 + t.minute / 60)
+
+
 def _d(x: Any) -> dt.date:
     return x if isinstance(x, dt.date) else dt.date.fromisoformat(str(x))
 
@@ -303,9 +311,9 @@ def live_through_epidemic(uow: UnitOfWork, ctx: Context, *, district: District |
         if s.outage == "deferred":
             add(s.discharge + dt.timedelta(hours=1), partial(run.defer_offline, s))
         else:
-            add(s.discharge + delay, partial(run.settle, s))
+            add(_office(s.discharge + delay), partial(run.settle, s))
         if s.reverse:
-            back = s.discharge + delay + dt.timedelta(hours=20)
+            back = _office(s.discharge + delay + dt.timedelta(hours=20))
             add(back, partial(run.reverse, s))
             add(back + dt.timedelta(hours=1), partial(run.settle, s))
     for k, s in enumerate(captured, start=1):
