@@ -108,6 +108,21 @@ def _templates(w: World) -> dict[str, list[dict[str, Any]]]:
     }
     out["3201"].append({"data": totals})
     out["3202"].append({"data": {**totals, "cash_payamt": 50.00, "file_qury_no": "F1"}})
+    # issue 16's exchange (n3): files, settlement lists, catalog downloads
+    up = {"in": "UEsDBBQAAAAIAA==", "filename": "detail.zip", "fixmedins_code": CENTRE}
+    out["9101"].append({"fsUploadIn": up})
+    out["9101"].append({"fsUploadIn": {**up, "in": [80, 75, 3, 4, -1, 0]}})
+    out["9102"].append({"fsDownloadIn": {"file_qury_no": "U2020021400000000000000000",
+                                         "filename": "plc", "fixmedins_code": CENTRE}})  # fmt: skip
+    for sid in stl[:2]:
+        doc = {"setlinfo": {"setl_id": sid, "mdtrt_id": enc[0], "psn_no": psns[0],
+                            "dscg_way": "1"},
+               "diseinfo": [{"diag_type": "1", "diag_code": "B99.900", "diag_name": "新冠",
+                             "maindiag_flag": "1"}]}  # fmt: skip
+        out["4101A"].append(doc)
+        out["4101"].append(doc)
+    for infno in ("1301", "1305", "1306", "1307"):
+        out[infno] += [{"data": {"ver": "0"}}, {"data": {"ver": 3}}]
     missing = [i for i, msgs in out.items() if not msgs]
     assert not missing, f"no real message to fuzz for infno {missing}: add one here"
     return out
