@@ -19,9 +19,9 @@ from yibao.adapters.nhsa.records import (
     Discharge,
     PersonQuery,
     ReversalRequest,
+    SettlementRequest,
     SignInRequest,
     SignOutRequest,
-    SettlementRequest,
     TransferCancel,
     TransferFiling,
 )

@@ -56,7 +56,8 @@ class GatewayRepo:
         dialect = self.session.get_bind().dialect.name
         make = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = make(N).values(paasid=paasid, nonce=nonce, seen_at=at).on_conflict_do_nothing()
-        return int(self.session.execute(stmt).rowcount) == 1  # type: ignore[attr-defined]
+        # RETURNING, not rowcount: a driver in pipeline mode may not report one
+        return self.session.execute(stmt.returning(N.c.nonce)).first() is not None
 
     def forget_nonces(self, before: dt.datetime) -> int:
         """Delete the nonces seen before ``before`` (outside any time window now)."""
