@@ -68,8 +68,19 @@ def test_setlinfo_on_the_wire(name: str) -> None:
     assert back.settlement_id == "S1"
     rows = wire["setldetail"]
     assert isinstance(rows, list)
-    assert sum(scaled(r["fund_payamt"], 2) or 0 for r in rows) == i.fund_pay_sumamt
+    assert sum(scaled(r["fund_payamt"], 2) or 0 for r in rows) == i.fund_pay_sumamt + i.acct_pay
     assert all(len(r["setl_proc_info"]) <= SETL_PROC_INFO_MAX for r in rows)
+    account = [r for r in rows if r["fund_pay_type"] == "310200"]
+    assert len(account) == (1 if i.acct_pay > 0 else 0)  # the account's row whenever it paid
+
+
+def test_the_account_gets_a_setldetail_row_when_it_paid() -> None:
+    s = settled("account-inscope-small-balance")
+    assert s.setlinfo.acct_pay > 0
+    rows = _wire("account-inscope-small-balance")["setldetail"]
+    (acct,) = [r for r in rows if r["fund_pay_type"] == "310200"]  # type: ignore[index,union-attr]
+    assert scaled(acct["fund_payamt"], 2) == s.setlinfo.acct_pay
+    assert acct["setl_proc_info"].startswith("acct_pay=")
 
 
 def test_the_fiscal_subsidy_gets_a_row_only_with_a_local_code() -> None:

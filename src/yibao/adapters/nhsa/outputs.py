@@ -114,10 +114,32 @@ def setl_proc_info(s: Settlement, fund_code: str) -> str:
     return text if len(text) <= SETL_PROC_INFO_MAX else text[: SETL_PROC_INFO_MAX - 1] + "…"
 
 
+ACCOUNT_FUND = ("310200", "城镇职工基本医疗保险个人账户基金")
+"""fund_pay_type of the personal account (DOMAIN.md §1.6)."""
+
+
+def _account_row(s: Settlement, sign: int) -> list[dict[str, object]]:
+    """The personal account's setldetail row, whenever ``acct_pay`` > 0 and the engine's
+    fund rows hold none: a HIS sums setldetail to funds + account."""
+    code, name = ACCOUNT_FUND
+    if s.setlinfo.acct_pay <= 0 or any(r.fund_pay_type == code for r in s.setldetail):
+        return []
+    text = "; ".join(_entry(t) for t in s.trace if t.field == "acct_pay")
+    return [{
+        "fund_pay_type": code,
+        "fund_pay_type_name": name,
+        "inscp_scp_amt": None,
+        "crt_payb_lmt_amt": None,
+        "fund_payamt": yuan(sign * s.setlinfo.acct_pay),
+        "setl_proc_info": text[:SETL_PROC_INFO_MAX],
+    }]  # fmt: skip
+
+
 def setldetail(s: Settlement, *, reversal: bool = False) -> list[dict[str, object]]:
-    """setldetail: one row per fund (and the fiscal subsidy's local row, if any)."""
+    """setldetail: one row per fund (and the fiscal subsidy's local row, if any), and
+    the personal account's row when it paid (``acct_pay`` > 0)."""
     sign = -1 if reversal else 1
-    return [
+    return _account_row(s, sign) + [
         {
             "fund_pay_type": r.fund_pay_type,
             "fund_pay_type_name": r.fund_pay_type_name,
