@@ -16,12 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from yibao.store import migrate
 from yibao.store.db import Base, make_engine
 from yibao.store.uow import UnitOfWork
+
+# no timing in unit tests (docs/PERFORMANCE.md holds the figures): a property example
+# that is slow on a loaded machine is not a failure
+settings.register_profile("yibao", deadline=None)
+settings.load_profile("yibao")
 
 PG_ENV = "YIBAO_TEST_PG"
 
