@@ -28,6 +28,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from yibao.adapters import nhsa
 from yibao.adapters.api.deps import Ctx, Uow, get_caller
 from yibao.adapters.api.nhsa_exchange import EXCHANGE_HANDLERS
+from yibao.adapters.api.nhsa_stay import STAY_HANDLERS
 from yibao.adapters.api.schemas import ERRORS
 from yibao.adapters.nhsa import codes
 from yibao.adapters.nhsa import records as rec
@@ -466,6 +467,7 @@ HANDLERS: dict[str, Handler] = {
     "9001": _9001,
     "9002": _9002,
     **EXCHANGE_HANDLERS,
+    **STAY_HANDLERS,
 }
 """infno -> the one service call it makes."""
 

@@ -48,6 +48,7 @@ from yibao.adapters.nhsa.statements import (
     detail_result_rows,
     statement_output,
 )
+from yibao.adapters.nhsa.stay import STAY_DECODERS
 from yibao.core.errors import InvalidRequest
 
 __all__ = [
@@ -83,6 +84,7 @@ DECODERS: dict[str, Callable[[Mapping[str, Any]], Decoded[Any]]] = {
     "3201": decode_3201,
     "3202": decode_3202,
     **EXCHANGE_DECODERS,
+    **STAY_DECODERS,
 }
 """infno -> input decoder, for every transaction the service implements."""
 
