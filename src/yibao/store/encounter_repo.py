@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, cast
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine, Row, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Engine, Row, Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -480,17 +480,23 @@ class HospitalRepo:
              .group_by(JT.c.booked_on, JT.c.kind, JT.c.provider_code))  # fmt: skip
         return list(self.s.execute(q))
 
-    def day_postings(self, day: dt.date) -> list[Row[Any]]:
-        """The postings of the settlements and reversals booked on ``day`` with their
-        transaction's head, in (recorded_at, tx id, seq) order. Columns: tx_id, kind,
-        recorded_at, settlement_id, encounter_id, psn_no, provider_code, code, book,
-        amount_fen."""
-        q = (select(JT.c.id.label("tx_id"), JT.c.kind, JT.c.recorded_at, JT.c.settlement_id,
-                    JT.c.encounter_id, JT.c.psn_no, JT.c.provider_code, JP.c.code,
-                    JP.c.book, JP.c.amount_fen)
+    def day_settlement_sums(self, day: dt.date,
+                            columns: Mapping[str, tuple[str, Sequence[str] | None]],
+                            ) -> list[Row[Any]]:  # fmt: skip
+        """One row per settlement or reversal booked on ``day``, in (recorded_at, id)
+        order: its head (tx_id, kind, recorded_at, settlement_id, encounter_id, psn_no,
+        provider_code) and, for each ``name: (code, books)`` of ``columns``, the sum of
+        its postings to that code (in those books; None: any book) as column ``name``."""
+        sums = [func.coalesce(func.sum(case((and_(JP.c.code == code, JP.c.book.in_(list(books)))
+                                             if books is not None else (JP.c.code == code),
+                                             JP.c.amount_fen), else_=0)), 0).label(name)
+                for name, (code, books) in columns.items()]  # fmt: skip
+        head = (JT.c.id, JT.c.kind, JT.c.recorded_at, JT.c.settlement_id, JT.c.encounter_id,
+                JT.c.psn_no, JT.c.provider_code)  # fmt: skip
+        q = (select(JT.c.id.label("tx_id"), *head[1:], *sums)
              .join(JP, JP.c.tx_id == JT.c.id)
              .where(JT.c.booked_on == day, JT.c.kind.in_(["settlement", "reversal"]))
-             .order_by(JT.c.recorded_at, JT.c.id, JP.c.seq))  # fmt: skip
+             .group_by(*head).order_by(JT.c.recorded_at, JT.c.id))  # fmt: skip
         return list(self.s.execute(q))
 
     _STAY_COLUMNS = ("id", "provider_code", "psn_no", "admit_date", "discharge_date", "status",

@@ -515,33 +515,37 @@ def _stays(uow: UnitOfWork, scope: ReportScope) -> dict[str, _Stay]:
     return _memo(scope, "stays", read)
 
 
+_PIVOT: dict[str, tuple[str, Sequence[str] | None]] = {
+    "basic": (BENEFIT.code, sorted(_BASIC)),
+    "serious": (BENEFIT.code, sorted(_SERIOUS)),
+    "assistance": (BENEFIT.code, [ASSISTANCE]),
+    "fiscal": (FISCAL_SUBSIDY.code, None),
+    "account": (PERSONAL_ACCOUNT.code, None),
+    "cash": (PATIENT_CASH.code, None),
+}
+"""Each payer's postings (``fund_of`` as (code, books)), summed per transaction by the
+store."""
+
+
 def _day_rows(uow: UnitOfWork, scope: ReportScope) -> list[Any]:
-    return _memo(scope, "day_rows", lambda: uow.hospital.day_postings(scope.day))
+    """The settlements and reversals booked on the day, one row each with its payers'
+    amounts summed from its postings."""
+    return _memo(scope, "day_rows", lambda: uow.hospital.day_settlement_sums(scope.day, _PIVOT))
 
 
 def _settlement_lines(uow: UnitOfWork, scope: ReportScope) -> tuple[SettlementLine, ...]:
     def build() -> tuple[SettlementLine, ...]:
-        rows = _day_rows(uow, scope)
         stays = _stays(uow, scope)
-        heads: dict[str, Any] = {}
-        paid: dict[str, dict[str, int]] = {}
-        for r in rows:
-            if r.tx_id not in heads:
-                heads[r.tx_id] = r
-                paid[r.tx_id] = {}
-            fund = fund_of(r.code, r.book)
-            if fund is not None:
-                d = paid[r.tx_id]
-                d[fund] = d.get(fund, 0) + int(r.amount_fen)
         out = []
-        for tx_id, h in heads.items():
+        for h in _day_rows(uow, scope):
             stay = stays.get(h.encounter_id or "")
             at = h.recorded_at
             at = (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(CST)
-            out.append(SettlementLine(h.settlement_id or tx_id, h.kind, h.provider_code or "",
+            amounts = FundAmounts(int(h.basic), int(h.serious), int(h.assistance),
+                                  int(h.fiscal), int(h.account), int(h.cash))  # fmt: skip
+            out.append(SettlementLine(h.settlement_id or h.tx_id, h.kind, h.provider_code or "",
                                       h.encounter_id or "", scope.show_id(h.psn_no),
-                                      stay.status if stay else "none", at,
-                                      FundAmounts(**paid[tx_id])))  # fmt: skip
+                                      stay.status if stay else "none", at, amounts))  # fmt: skip
         return tuple(out)
 
     return _memo(scope, "settlement_lines", build)
