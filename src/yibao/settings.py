@@ -12,6 +12,10 @@
   (seconds); its row is still read on every request, so a revocation holds from the next
   request on, in every worker.
 
+- ``YIBAO_CONSOLE_SECRET``: the key the console's session cookies are signed with (the
+  same in every worker); without it one is generated once into
+  ``YIBAO_CONSOLE_SECRET_FILE`` (default ``./.yibao-console-secret``, mode 0600).
+
 Only ``yibao.bootstrap`` and the adapters read it; services and the store take
 arguments (an import-linter contract).
 """
@@ -40,3 +44,5 @@ class Settings(BaseSettings):
     key_cache_s: float = 30.0
     gateway_window_s: int = 300  # x-tif-timestamp: seconds from our clock (docs/NHSA.md)
     nhsa_require_sign_no: bool = False  # POST /nhsa: refuse an envelope without sign_no
+    console_secret: str | None = None  # signs the console's session cookies (issue 17)
+    console_secret_file: Path = Path(".yibao-console-secret")  # else generated here once

@@ -334,6 +334,9 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(deferred.router)
     app.include_router(nhsa.router)
+    from yibao.adapters.web import mount_console  # the bureau's console at /console/
+
+    mount_console(app, secret=s.console_secret, secret_file=s.console_secret_file)
 
     @app.get("/healthz", tags=["meta"], summary="Liveness: the process answers")
     def healthz() -> dict[str, str]:

@@ -151,7 +151,7 @@ def in_township(caller: Principal, township: str | None, what: str) -> None:
     """A township clerk acts only for its own township's insurees: ``Forbidden`` for
     anyone else's (the console says so plainly and the refusal is audited)."""
     if caller.role == "township_clerk" and township != caller.township_code:
-        raise Forbidden(f"{what} is not of township {caller.township_code}")
+        raise Forbidden(f"{what}不属于本乡镇（{caller.township_code}），无权查看或办理")
 
 
 def own(caller: Principal, provider_code: str, what: str) -> None:
