@@ -48,7 +48,7 @@ def _pick(rnd: random.Random, shares: dict[Any, int]) -> Any:
     return rnd.choices(list(shares), weights=list(shares.values()))[0]
 
 
-class _Draw:
+class Draw:
     """Draws every registry's rows in a fixed order from one seeded generator."""
 
     def __init__(self, d: District, insurees: int | None) -> None:
@@ -243,16 +243,16 @@ def district_rows(
     district: District | None = None, insurees: int | None = None
 ) -> Iterator[tuple[str, Iterator[list[str]]]]:
     """(registry, rows of cell text in its column order), in import order."""
-    draw = _Draw(district or District.load(), insurees)
+    draw = Draw(district or District.load(), insurees)
     yield "diseases", draw.diseases()
     yield "providers", draw.providers()
     yield "catalog", draw.catalog_rows()
     yield "protocol", draw.protocol()
     yield "mapping", draw.mapping()
-    yield "insurees", _with_account(draw)
+    yield "insurees", with_account(draw)
 
 
-def _with_account(draw: _Draw) -> Iterator[list[str]]:
+def with_account(draw: Draw) -> Iterator[list[str]]:
     """Insert the opening account balance (employees) before ``enrolled``."""
     for row in draw.insurees():
         balance = str(draw.rnd.randrange(0, 800_000)) if row[2] == "employee" else "0"

@@ -30,7 +30,7 @@ from yibao.core.errors import YibaoError
 from yibao.core.money import line_amount
 from yibao.services.access.rights import Principal
 from yibao.services.deferred import queue as dq
-from yibao.services.demo.district import District, _Draw, _with_account
+from yibao.services.demo.district import District, Draw, with_account
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters import settlement as st
 from yibao.services.encounters import transfers
@@ -113,12 +113,12 @@ class _Plan:
     def __init__(self, district: District, insurees: int | None, scale: float) -> None:
         self.spec = e = district.spec["epidemic"]
         self.rnd = random.Random(e["seed"])
-        draw = _Draw(district, insurees)
+        draw = Draw(district, insurees)
         self.codes = [code for code, _ in _providers(draw)]
         list(draw.catalog_rows())  # in district_rows' order: the same draws as the load
         list(draw.protocol())
         list(draw.mapping())
-        people = list(_with_account(draw))
+        people = list(with_account(draw))
         self.start, self.end = _d(e["from"]), _d(e["to"])
         cat = district.spec["catalog_region"]
         self.ordinary_codes = [r[1] for r in draw.catalog if r[0] == cat and not r[7]
@@ -200,7 +200,7 @@ class _Plan:
                      self.lines(kind, admit_day, days))  # fmt: skip
 
 
-def _providers(draw: _Draw) -> list[tuple[str, dict[str, Any]]]:
+def _providers(draw: Draw) -> list[tuple[str, dict[str, Any]]]:
     if not hasattr(draw, "provider_rows"):
         list(draw.diseases())
         list(draw.providers())
