@@ -27,6 +27,10 @@ def _templates(w: World) -> dict[str, list[dict[str, Any]]]:
     enc, stl, fil = ids["encounter_id"], ids["settlement_id"], ids["filing_id"]
     out: dict[str, list[dict[str, Any]]] = {i: [] for i in INFNOS}
     psns = ids["psn_no"][:3]
+    out["9001"].append(
+        {"signIn": {"opter_no": "0001", "mac": "00-1B-44-11-3A-B7", "ip": "10.0.0.1"}}
+    )
+    out["9002"].append({"signOut": {"sign_no": "S" + "0" * 29, "opter_no": "0001"}})
     for psn in psns:
         out["1101"].append({"data": {"psn_no": psn}})
         out["1101"].append({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": psn}})
