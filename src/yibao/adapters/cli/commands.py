@@ -15,6 +15,8 @@ def register(app: typer.Typer) -> None:
     from yibao.adapters.cli.batch import batch_app, bench_app
     from yibao.adapters.cli.deferred import deferred_app
     from yibao.adapters.cli.demo import demo_app
+    from yibao.adapters.cli.gateway import gateway_app
+    from yibao.adapters.cli.report import report_app
     from yibao.adapters.cli.resettle import resettle
     from yibao.adapters.cli.service import keys_app, ledger_app, serve
     from yibao.adapters.cli.store import db_app, export_app, import_app, registry_app
@@ -28,8 +30,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(batch_app, name="batch")
     app.add_typer(bench_app, name="bench")
     app.add_typer(keys_app, name="keys")
+    app.add_typer(gateway_app, name="gateway")
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(deferred_app, name="deferred")
+    app.add_typer(report_app, name="report")
     app.command("resettle")(resettle)
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
