@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench bench-quick clean docs migration
+.PHONY: install test lint demo bench bench-quick clean docs migration browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -24,8 +24,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## browser: Debian's chromium and CJK fonts for the console's browser tests and screenshots
+## (Playwright drives /usr/bin/chromium; its own browsers are never downloaded)
+browser:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || (apt-get update && apt-get install -y fonts-noto-cjk)
+
 ## test: lint, then the whole suite (database tests also on PostgreSQL when YIBAO_TEST_PG is set)
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 ## demo: load the demo district into ./yibao.db (SQLite), then serve the API on

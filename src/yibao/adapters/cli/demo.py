@@ -100,23 +100,30 @@ def serve(
         bool, typer.Option("--dry-run", help="Print the key and the example; do not serve.")
     ] = False,
 ) -> None:
-    """Serve the API for the demo district on 127.0.0.1: create (or reuse) a key for
-    the demo 定点救治医院, print the docs URL, the key and a curl example that settles a
-    confirmed COVID-19 patient who pays nothing (渝医保发〔2020〕3号 二（一）). Ctrl-C stops."""
+    """Serve the API and the console for the demo district on 127.0.0.1: create (or
+    reuse) a key for the demo 定点救治医院 and a console user of every role, print the
+    docs URL, the key, the console URL with the sign-ins, and a curl example that settles
+    a confirmed COVID-19 patient who pays nothing (渝医保发〔2020〕3号 二（一）). Ctrl-C stops."""
     import datetime as dt
 
     from yibao.adapters.api.demo import curl_text, steps
     from yibao.bootstrap import unit_of_work
+    from yibao.services.access.users import demo_users
     from yibao.services.demo.hospital import demo_case, demo_key
 
     with bad_input_exits():
         uow = unit_of_work()
         case = demo_case(uow)
         key, created = demo_key(uow, key_file, now=dt.datetime.now(dt.UTC))
+        people = demo_users(uow, now=dt.datetime.now(dt.UTC))
     base = f"http://127.0.0.1:{port}"
     typer.echo(f"docs     {base}/docs")
     state = "new" if created else "reused"
     typer.echo(f"key      {key}   ({state}, hospital {case.provider_code}; saved in {key_file})")
+    typer.echo(f"console  {base}/console/   sign in as (password {people[0].password}):")
+    for u in people:
+        town = f" {u.township_code}" if u.township_code else ""
+        typer.echo(f"         {u.login:<22}{u.role}{town}")
     typer.echo("\n# admission -> fee upload -> settlement (psn_cash_pay 0):")
     typer.echo(curl_text(base, key, steps(case.insuree_id, case.lines)))
     if dry_run:

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from yibao.adapters.web.base import (
     PREFIX,
@@ -208,6 +208,13 @@ def _run(job: Job, engine: Any, caller: Principal, path: Path, now: dt.datetime)
 
 @router.post("/registry/import")
 async def start_import(visit: Signed, form: Form) -> Response:
+    try:
+        return await _start_import(visit, form)
+    finally:
+        await form.close()  # the upload's spooled file
+
+
+async def _start_import(visit: Visit, form: FormData) -> Response:
     caller = visit.caller
     require(caller, "registry.import")
     kind = str(form.get("kind") or "")
