@@ -29,7 +29,7 @@ def shoot(base: str, out: Path, day: str, stay_status: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     shots = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--lang=zh-CN"])
         page = browser.new_page(
             viewport={"width": 1366, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
         )
