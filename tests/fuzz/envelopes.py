@@ -127,6 +127,20 @@ def _templates(w: World) -> dict[str, list[dict[str, Any]]]:
         out["4101"].append(doc)
     for infno in ("1301", "1305", "1306", "1307"):
         out[infno] += [{"data": {"ver": "0"}}, {"data": {"ver": 3}}]
+    # issue 16's stay changes and queries (n2): 2403, 2405, 5203, 5303, 5304
+    for mid, psn in zip(enc, [*psns, psns[0]], strict=False):
+        info = {"mdtrt_id": mid, "psn_no": psn, "med_type": "21",
+                "begntime": "2020-02-10 09:00:00"}  # fmt: skip
+        out["2403"].append(
+            {"adminfo": info, "diseinfo": [{"diag_code": "B99.900", "maindiag_flag": "1"}]}
+        )
+        out["2405"].append({"data": {"mdtrt_id": mid, "psn_no": psn}})
+        for sid in stl[:2]:
+            out["5203"].append({"data": {"psn_no": psn, "setl_id": sid, "mdtrt_id": mid}})
+    for psn in psns:
+        out["5303"].append({"data": {"psn_no": psn}})
+        out["5304"].append({"data": {"psn_no": psn, "begntime": "2020-02-01 00:00:00",
+                                     "endtime": "2020-02-29 23:59:59"}})  # fmt: skip
     missing = [i for i, msgs in out.items() if not msgs]
     assert not missing, f"no real message to fuzz for infno {missing}: add one here"
     return out

@@ -110,3 +110,20 @@ class DeferralRepo:
                     T.c.valid_to.is_(None) | (T.c.valid_to >= on))
              .order_by(T.c.filed_at.desc(), T.c.id.desc()).limit(1))  # fmt: skip
         return self.s.execute(q).scalar_one_or_none()
+
+    # -- stay queries (issue 16, n2) --
+
+    def filings_of(self, psn_no: str, *, provider_code: str | None, begin: dt.date | None,
+                   end: dt.date | None) -> list[Row[Any]]:  # fmt: skip
+        """Standing transfer filings of ``psn_no`` whose transfer date lies in
+        [``begin``, ``end``] (either bound optional), oldest first; with
+        ``provider_code``, only those it sent, that name it, or that name no hospital."""
+        q = select(T).where(T.c.psn_no == psn_no, T.c.cancelled_at.is_(None))
+        if provider_code is not None:
+            q = q.where((T.c.from_provider == provider_code) | (T.c.to_provider == provider_code)
+                        | T.c.to_provider.is_(None))  # fmt: skip
+        if begin is not None:
+            q = q.where(T.c.transfer_date >= begin)
+        if end is not None:
+            q = q.where(T.c.transfer_date <= end)
+        return list(self.s.execute(q.order_by(T.c.transfer_date, T.c.filed_at, T.c.id)))

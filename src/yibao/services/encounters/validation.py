@@ -375,3 +375,21 @@ def provider_problem(uow: UnitOfWork, code: str, on: dt.date) -> str | None:
     except ProviderNotFound:
         return f"provider {code} is not in the registry on {on}"
     return None
+
+
+# -- diagnoses (shared by 2401/2402 and 2403; issue 16, n2) -------------------------------------
+
+MAX_DIAGNOSES = 50
+
+
+def diagnosis_checks(c: Checks, diagnoses: Sequence[Any], path: str = "diagnoses") -> None:
+    """A stay's diagnoses as 2401 checks them: at most ``MAX_DIAGNOSES``, each code a
+    code of its column's length and ``main`` a bool, no code twice (``.code``/``.main``
+    of each)."""
+    if len(diagnoses) > MAX_DIAGNOSES:
+        c.add(path, f"more than {MAX_DIAGNOSES} diagnoses")
+    for i, d in enumerate(diagnoses):
+        c.code(f"{path}.{i}.code", d.code, LENGTH["diagnosis"])
+        c.flag(f"{path}.{i}.main", d.main)
+    if len({d.code for d in diagnoses}) != len(diagnoses):
+        c.add(path, "a diagnosis code is listed twice")
