@@ -15,7 +15,6 @@ never a success: infcode -1 naming the deferral (docs/NHSA.md, "Deferral").
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 import secrets
@@ -28,22 +27,19 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from yibao.adapters import nhsa
 from yibao.adapters.api.deps import Ctx, Uow, get_caller
 from yibao.adapters.api.nhsa_exchange import EXCHANGE_HANDLERS
-from yibao.adapters.api.nhsa_stay import STAY_HANDLERS
+from yibao.adapters.api.nhsa_stay import STAY_HANDLERS, person_fields
 from yibao.adapters.api.schemas import ERRORS
 from yibao.adapters.nhsa import codes
 from yibao.adapters.nhsa import records as rec
 from yibao.adapters.nhsa.fields import CST
-from yibao.adapters.nhsa.numbers import JsonNumber
 from yibao.core.errors import Forbidden, InvalidRequest, YibaoError
 from yibao.core.privacy import mask_psn_no
-from yibao.core.registry.identity import age_on, birth_date, sex_code
 from yibao.services.access import gateway
 from yibao.services.access.rights import (
     Principal,
     audit_read,
     audit_refusal,
     digest,
-    show_name,
     show_psn_no,
 )
 from yibao.services.deferred import queue as deferred
@@ -70,27 +66,6 @@ def _diagnoses(ds: tuple[rec.Diagnosis, ...]) -> tuple[uc.Diagnosis, ...]:
     return tuple(uc.Diagnosis(d.code, d.main) for d in ds)
 
 
-def _person(who: Principal, psn_no: str, name: str | None, scheme: str, on: dt.date,
-            cert_type: str | None = None) -> dict[str, object]:  # fmt: skip
-    """The person fields of 1101's baseinfo and 2303–2305's setlinfo: sex, birth date and
-    age from the ID number (``core.registry.identity``); the birth date and age only where
-    the caller is shown the number unmasked (a masked number hides them too)."""
-    shown = who.sees_personal
-    born, age = birth_date(psn_no), age_on(psn_no, on)
-    return {
-        "psn_name": show_name(who, name) if name else None,
-        "psn_cert_type": "01",
-        "certno": show_psn_no(who, psn_no),
-        "gend": sex_code(psn_no) or codes.GEND_UNKNOWN,
-        "naty": None,  # 民族: not in the registry
-        "brdy": born.isoformat() if shown and born else None,
-        "age": JsonNumber(str(age)) if shown and age is not None else None,
-        "psn_type": codes.psn_type_of(scheme, age),
-        "cvlserv_flag": codes.CVLSERV_NO,
-        "mdtrt_cert_type": cert_type,
-    }
-
-
 def _1101(
     uow: UnitOfWork, ctx: Context, who: Principal, q: rec.PersonQuery, _env: nhsa.RequestEnvelope
 ) -> Any:
@@ -98,7 +73,7 @@ def _1101(
     on = (q.at or ctx.now()).astimezone(CST).date()
     v = reports.insuree(uow, who, psn, on)
     s = v.snapshot
-    person = _person(who, s.psn_no, s.name, s.scheme, on)
+    person = person_fields(who, s.psn_no, s.name, s.scheme, on)
     base = {"psn_no": show_psn_no(who, s.psn_no),
             **{k: person[k] for k in ("psn_cert_type", "certno", "psn_name", "gend", "naty",
                                       "brdy", "age")}}  # fmt: skip
@@ -202,7 +177,7 @@ def _settled(
     cert_type: str | None,
     **kw: Any,
 ) -> Any:
-    person = _person(who, r.insuree_id, r.insuree_name, r.settlement.facts.scheme,
+    person = person_fields(who, r.insuree_id, r.insuree_name, r.settlement.facts.scheme,
                      r.discharge_date, cert_type)  # fmt: skip
     pre = r.settlement_id is None  # 2303: nothing is settled, so no time and no clearing
     return nhsa.settlement_output(
@@ -472,7 +447,7 @@ HANDLERS: dict[str, Handler] = {
 """infno -> the one service call it makes."""
 
 
-_PERSONAL = frozenset({"1101", "5206"})
+_PERSONAL = frozenset({"1101", "5206", "5203", "5303", "5304"})
 """Transactions whose answer shows an insuree's data: each answer is audited (personal.read)."""
 
 _NO_SIGN_NO = frozenset({"9001"})

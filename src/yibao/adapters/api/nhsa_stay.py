@@ -11,6 +11,7 @@ docs/NHSA.md, "Stay changes and queries".
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,9 +27,8 @@ from yibao.adapters.nhsa.stay import (
     TransferQuery,
 )
 from yibao.core.errors import InvalidRequest
-from yibao.core.privacy import mask_psn_no
 from yibao.core.registry.identity import age_on, birth_date, sex_code
-from yibao.services.access.rights import Principal, audit_read, show_name, show_psn_no
+from yibao.services.access.rights import Principal, show_name, show_psn_no
 from yibao.services.encounters import changes
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import CST, Context
@@ -57,15 +57,8 @@ def _own_insuree(enc: uc.EncounterState, psn_no: str, where: str) -> None:
         raise InvalidRequest.of([(where, f"is not the insuree of {enc.id}")])
 
 
-def _audited(uow: UnitOfWork, ctx: Context, who: Principal, infno: str, psn_no: str) -> None:
-    """The answer shows an insuree's data: a ``personal.read`` entry, in the answer's
-    transaction (a replay of the msgid is the stored answer, read once)."""
-    audit_read(uow, who, method="POST", route=f"/nhsa {infno}", entity="insuree",
-               entity_id=mask_psn_no(psn_no), at=ctx.now())  # fmt: skip
-
-
-def person_fields(who: Principal, psn_no: str, name: str | None, scheme: str,
-                  on: Any) -> dict[str, object]:  # fmt: skip
+def person_fields(who: Principal, psn_no: str, name: str | None, scheme: str, on: dt.date,
+                  cert_type: str | None = None) -> dict[str, object]:  # fmt: skip
     """The person fields of an answer as 1101 and 2304 write them (docs/NHSA.md, "Person
     fields"): sex, birth date and age from the ID number, the birth date and age only
     where the caller is shown the number unmasked."""
@@ -81,7 +74,7 @@ def person_fields(who: Principal, psn_no: str, name: str | None, scheme: str,
         "age": JsonNumber(str(age)) if shown and age is not None else None,
         "psn_type": codes.psn_type_of(scheme, age),
         "cvlserv_flag": codes.CVLSERV_NO,
-        "mdtrt_cert_type": None,
+        "mdtrt_cert_type": cert_type,
     }
 
 
@@ -124,7 +117,7 @@ _QUERY_NAMES = {"insuree_id": "input.data.psn_no", "settlement_id": "input.data.
 
 
 def _5203(
-    uow: UnitOfWork, ctx: Context, who: Principal, q: SettlementQuery, env: nhsa.RequestEnvelope
+    uow: UnitOfWork, _ctx: Context, who: Principal, q: SettlementQuery, env: nhsa.RequestEnvelope
 ) -> Any:
     try:
         a = stay_queries.settlement_answer(uow, who, insuree_id=q.insuree_id,
@@ -147,12 +140,11 @@ def _5203(
         balc_fen=r.balance_after_fen,
         reversal=r.kind == "reversal",
     )
-    _audited(uow, ctx, who, env.infno, q.insuree_id)
     return out
 
 
 def _5303(
-    uow: UnitOfWork, ctx: Context, who: Principal, q: StayQuery, env: nhsa.RequestEnvelope
+    uow: UnitOfWork, _ctx: Context, who: Principal, q: StayQuery, _env: nhsa.RequestEnvelope
 ) -> Any:
     try:
         stays = stay_queries.open_stays(uow, who, q.insuree_id)
@@ -178,12 +170,11 @@ def _5303(
             "diseinfo": [{"diag_code": d.code, "maindiag_flag": "1" if d.main else "0"}
                          for d in e.diagnoses],
         })  # fmt: skip
-    _audited(uow, ctx, who, env.infno, q.insuree_id)
     return {"data": rows}
 
 
 def _5304(
-    uow: UnitOfWork, ctx: Context, who: Principal, q: TransferQuery, env: nhsa.RequestEnvelope
+    uow: UnitOfWork, _ctx: Context, who: Principal, q: TransferQuery, _env: nhsa.RequestEnvelope
 ) -> Any:
     begin = q.begin.astimezone(CST).date() if q.begin else None
     end = q.end.astimezone(CST).date() if q.end else None
@@ -209,7 +200,6 @@ def _5304(
             "hosp_agre_refl_flag": "1", "opter_id": None, "opter_name": None,
             "opt_time": wire_time(f.filed_at),
         })  # fmt: skip
-    _audited(uow, ctx, who, env.infno, q.insuree_id)
     return {"refmedin": rows}
 
 
