@@ -23,6 +23,7 @@ from yibao.adapters.web.base import (
     ConsoleRoute,
     Form,
     Signed,
+    Visit,
     errors_of,
     page,
     parse_date,
