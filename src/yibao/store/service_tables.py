@@ -413,7 +413,7 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(Time)
     actor: Mapped[str] = mapped_column(String(64))  # api key id, or the CLI's login name
-    role: Mapped[str] = mapped_column(String(10))
+    role: Mapped[str] = mapped_column(String(20))
     provider_code: Mapped[str | None] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(40))
     entity: Mapped[str] = mapped_column(String(20))

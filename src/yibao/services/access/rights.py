@@ -43,7 +43,6 @@ from yibao.store.uow import UnitOfWork
 
 __all__ = [
     "ANONYMOUS",
-    "AUDIT_ROLE",
     "PERMISSIONS",
     "ROLES",
     "CreatedKey",
@@ -103,9 +102,6 @@ SEES_PERSONAL = frozenset({"hospital", "clerk", "district_clerk", "township_cler
 """Roles shown ID numbers and names unmasked (a hospital: only its own patients'; a
 township clerk: only its township's)."""
 
-AUDIT_ROLE = {"district_clerk": "d_clerk", "township_clerk": "t_clerk"}
-"""The console roles longer than ``audit_log.role`` (10 characters) as it records them."""
-
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -130,8 +126,8 @@ class Principal:
 
     @property
     def audit_role(self) -> str:
-        """The role as the audit log's 10-character column holds it (``AUDIT_ROLE``)."""
-        return AUDIT_ROLE.get(self.role, self.role)
+        """The role as the audit log records it (the role's own name)."""
+        return self.role
 
     @property
     def sees_personal(self) -> bool:

@@ -1,7 +1,8 @@
 """Access and exchange tables (issues 16 and 17): the console's ``users``, the national
 gateway's ``gateway_clients`` and ``gateway_nonces``, 9001/9002 ``sign_ins``, 9101/9102
-``exchange_files`` and 4101A ``settlement_lists``. New tables only: nothing stored
-changes (store/access_tables.py, store/exchange_tables.py).
+``exchange_files`` and 4101A ``settlement_lists`` (store/access_tables.py,
+store/exchange_tables.py); ``audit_log.role`` widened to 20 characters for the console's
+roles (``district_clerk``, ``township_clerk``). Nothing stored changes.
 
 Revision ID: 0008
 Revises: 0007
@@ -25,7 +26,24 @@ _T = sa.DateTime(timezone=True)
 _ROLES = ("district_clerk", "township_clerk", "finance", "supervisor", "auditor", "admin")
 
 
+def _audit_role(length: int, before: int) -> None:
+    """``audit_log.role`` to ``length`` characters. SQLite rebuilds the table (batch mode),
+    which drops its append-only triggers: they are created again (as 0002 made them)."""
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("audit_log", "role", type_=sa.String(length),
+                        existing_type=sa.String(before), existing_nullable=False)  # fmt: skip
+        return
+    with op.batch_alter_table("audit_log") as batch:
+        batch.alter_column("role", type_=sa.String(length), existing_type=sa.String(before),
+                           existing_nullable=False)  # fmt: skip
+    for what in ("UPDATE", "DELETE"):
+        op.execute(f"CREATE TRIGGER audit_log_no_{what.lower()} BEFORE {what} ON audit_log "
+                   f"BEGIN SELECT RAISE(ABORT, 'table audit_log is append-only: {what} "
+                   "refused'); END")  # fmt: skip
+
+
 def upgrade() -> None:
+    _audit_role(20, 10)
     op.create_table(
         "users",
         sa.Column("id", _Id, primary_key=True),
@@ -113,6 +131,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _audit_role(10, 20)
     for table in ("settlement_lists", "exchange_files", "sign_ins", "gateway_nonces",
                   "gateway_clients", "users"):  # fmt: skip
         op.drop_table(table)
