@@ -107,6 +107,10 @@ def _when(day: dt.date, hour: float) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), CST) + dt.timedelta(hours=hour)
 
 
+class _TooFew(Exception):
+    """The district has fewer enrolled insurees than the epidemic's stays at this scale."""
+
+
 class _Plan:
     """Draws the stays from the ``epidemic`` block and the district's own draw."""
 
@@ -148,7 +152,7 @@ class _Plan:
 
     def person(self) -> str:
         if not self.enrolled:
-            raise ValueError("the demo district has too few insurees for the epidemic")
+            raise _TooFew
         return str(self.enrolled.pop())
 
     def day(self, peaked: bool, earliest: dt.date | None = None) -> dt.date:
@@ -206,6 +210,21 @@ def _providers(draw: Draw) -> list[tuple[str, dict[str, Any]]]:
         list(draw.providers())
     out: list[tuple[str, dict[str, Any]]] = draw.provider_rows
     return out
+
+
+def _fitted_plan(district: District, insurees: int | None,
+                 scale: float) -> tuple[_Plan, list[_Stay]]:  # fmt: skip
+    """The plan at ``scale``, or at half of it, a quarter … when a small district (``demo
+    load --insurees 300``) has fewer people than its stays: one stay per insuree."""
+    while True:
+        try:
+            return _plan(district, insurees, scale)
+        except _TooFew:
+            if scale < 1e-3:
+                raise ValueError(
+                    "the demo district has too few insurees for the epidemic"
+                ) from None
+            scale /= 2
 
 
 def _plan(district: District, insurees: int | None, scale: float) -> tuple[_Plan, list[_Stay]]:
@@ -273,7 +292,7 @@ def live_through_epidemic(uow: UnitOfWork, ctx: Context, *, district: District |
     the services with ``ctx``'s clock replaced by the simulated one. ``scale`` multiplies
     every count (tests use a small one); ``insurees`` as given to ``load_demo``."""
     district = district or District.load()
-    plan, stays = _plan(district, insurees, scale)
+    plan, stays = _fitted_plan(district, insurees, scale)
     result = Epidemic()
     first = min(stays, key=lambda s: s.n)
     with uow:
