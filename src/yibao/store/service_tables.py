@@ -69,11 +69,12 @@ ROLES = ("hospital", "clerk", "finance", "auditor", "admin")
 STATUSES = ("admitted", "discharged", "settled", "cancelled", "deferred")
 """Encounter statuses (docs/API.md, "Encounter lifecycle"); ``deferred`` (treat first,
 settle later: issue 7, migration 0003) waits in the queue with a ``deferrals`` row."""
-DEFERRAL_REASONS = ("not_enrolled", "offline", "awaiting_transfer")
+DEFERRAL_REASONS = ("not_enrolled", "offline", "awaiting_transfer", "no_pack")
 """Why an encounter waits (docs/OFFLINE.md, "Deferred queue"): the insuree's enrolment is
 not imported or not complete on the discharge date (参保信息尚未导入), the hospital
 captured it offline (系统故障), or it is a transfer-in whose sending hospital's encounter
-is not settled yet (转院: 转出医院先结算)."""
+is not settled yet (转院: 转出医院先结算), or it is insured in a region no loaded pack covers
+(``no_pack``: settled when one is loaded; issue 18, migration 0009)."""
 TX_KINDS = ("settlement", "reversal", "adjustment", "advance", "clearing")
 """Journal transaction kinds; ``advance`` (a deferred encounter's 医院垫付) and its
 ``clearing`` come with migration 0003."""
@@ -402,6 +403,7 @@ class TransferFiling(Base):
     actor: Mapped[str] = mapped_column(String(64))
     msgid: Mapped[str | None] = mapped_column(String(100))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(Time)
+    filing_id: Mapped[str | None] = mapped_column(String(30))  # 异地就医备案 (migration 0009)
 
 
 class AuditEntry(Base):

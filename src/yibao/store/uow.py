@@ -33,6 +33,7 @@ from yibao.store.db import WRITE_OPTION
 from yibao.store.deferral_repo import DeferralRepo
 from yibao.store.encounter_repo import HospitalRepo
 from yibao.store.exchange_repo import ExchangeRepo
+from yibao.store.filing_repo import FilingRepo
 from yibao.store.gateway_repo import GatewayRepo
 from yibao.store.registry_tables import ChangeSet
 from yibao.store.user_repo import UserRepo
@@ -50,6 +51,7 @@ class UnitOfWork:
     gateway: GatewayRepo  # the national gateway's clients, nonces, sign-ins (issue 16)
     users: UserRepo  # the console's people (issue 17)
     exchange: ExchangeRepo  # exchanged files and settlement lists (issue 16)
+    filings: FilingRepo  # out-of-area filings and clearing (issue 18)
     insurees: Registry
     providers: Registry
     catalog: Registry
@@ -92,6 +94,7 @@ class UnitOfWork:
             self.gateway = GatewayRepo(self.session)
             self.users = UserRepo(self.session)
             self.exchange = ExchangeRepo(self.session)
+            self.filings = FilingRepo(self.session)
         return self
 
     def __exit__(

@@ -105,6 +105,8 @@ class Policy:
     account_may_pay: Mapping[str, str]  # scheme -> all | inscope | none
     account_clause: str
     overlay: tuple[OverlayVersion, ...]  # sorted by from_date
+    filing_limits: Mapping[str, tuple[int | None, int | None, str]] | None = None
+    """Optional (issue 18): ``covid`` | ``other`` -> (hours, workdays, clause)."""
 
     def in_area(self, region: str) -> bool:
         """A region is in the pooling area when it starts with one of its prefixes."""
@@ -174,4 +176,9 @@ def compile_policy(spec: PackSpec, sha256: str) -> Policy:
         account_may_pay={s: getattr(spec.account.may_pay, s) for s in SCHEMES},
         account_clause=spec.account.clause,
         overlay=overlay,
-    )
+        filing_limits=None if spec.filing_limits is None else {
+            k: (lim.hours, lim.workdays, lim.clause)
+            for k, lim in (("covid", spec.filing_limits.covid),
+                           ("other", spec.filing_limits.other))
+        },
+    )  # fmt: skip

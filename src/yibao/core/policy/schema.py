@@ -32,6 +32,8 @@ __all__ = [
     "ByLevel",
     "CentralShareSpec",
     "DeductibleBlock",
+    "FilingLimit",
+    "FilingLimitsBlock",
     "OverlayVersionSpec",
     "PackSpec",
     "RatioBlock",
@@ -222,6 +224,29 @@ class OverlayVersionSpec(_Block):
         return self
 
 
+class FilingLimit(_Block):
+    """How long one step of an out-of-area filing (异地就医备案) may take: calendar
+    ``hours`` (holidays included) or ``workdays`` (by China's official calendar)."""
+
+    clause: Clause
+    hours: Annotated[int, Strict(), Field(ge=0, le=8760)] | None = None
+    workdays: Annotated[int, Strict(), Field(ge=0, le=365)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> FilingLimit:
+        if (self.hours is None) == (self.workdays is None):
+            raise ValueError("give either hours or workdays")
+        return self
+
+
+class FilingLimitsBlock(_Block):
+    """Optional (issue 18): each step of a filing (受理, 报送, 审核) is due within the
+    limit of its class — ``covid`` for COVID-19 care, ``other`` for the rest."""
+
+    covid: FilingLimit
+    other: FilingLimit
+
+
 class PackSpec(_Block):
     """A whole policy pack: one pooling area (统筹区), one period."""
 
@@ -240,6 +265,9 @@ class PackSpec(_Block):
     assistance: AssistanceBlock
     account: AccountBlock
     covid_overlay: list[OverlayVersionSpec]
+    filing_limits: FilingLimitsBlock | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Optional (issue 18): the filing steps' time limits. Absent: the filing workflow
+    says the pack sets none. Left out of the canonical dump when absent (hash kept)."""
 
     @model_validator(mode="after")
     def _periods(self) -> PackSpec:
@@ -269,4 +297,7 @@ class PackSpec(_Block):
             out.append((f"covid_overlay.{i}", v.clause))
             if v.central_share is not None:
                 out.append((f"covid_overlay.{i}.central_share", v.central_share.clause))
+        if self.filing_limits is not None:
+            out.append(("filing_limits.covid", self.filing_limits.covid.clause))
+            out.append(("filing_limits.other", self.filing_limits.other.clause))
         return out

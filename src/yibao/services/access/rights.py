@@ -91,6 +91,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "registry.read": frozenset({"hospital", *_READERS, "admin"}),  # providers, catalog
     "registry.import": frozenset({"district_clerk", "admin"}),
     "users.manage": frozenset({"admin"}),
+    # out-of-area filings (issue 18): townships take in and forward, the district decides
+    "filing.read": frozenset({*_READERS, "admin"}),
+    "filing.intake": frozenset({"township_clerk", *_CLERKS}),
+    "filing.decide": frozenset(_CLERKS),
+    "clearing.manage": frozenset({"finance", *_CLERKS}),
 }
 """Permission -> the roles that have it (the role matrix of docs/API.md). API keys have
 the roles hospital, clerk, finance, auditor, admin; the console's people
