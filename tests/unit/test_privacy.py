@@ -34,4 +34,10 @@ def test_mask_by_column_kind() -> None:
 
 
 def test_all_is_pinned() -> None:
-    assert sorted(privacy.__all__) == ["mask", "mask_name", "mask_psn_no"]
+    assert sorted(privacy.__all__) == ["mask", "mask_account", "mask_name", "mask_psn_no"]
+
+
+def test_bank_account_keeps_four_and_four() -> None:
+    assert privacy.mask_account("6222020200112233445") == "6222***********3445"
+    assert privacy.mask_account("6222 0202-0011") == "6222****0011"
+    assert privacy.mask_account("12345678") == "********"

@@ -7,7 +7,7 @@ will gate it by role). docs/STORE.md, "Personal data".
 
 from __future__ import annotations
 
-__all__ = ["mask", "mask_name", "mask_psn_no"]
+__all__ = ["mask", "mask_account", "mask_name", "mask_psn_no"]
 
 
 def mask_psn_no(psn_no: str) -> str:
@@ -26,6 +26,17 @@ def mask_name(name: str) -> str:
     if len(name) <= 1:
         return "*" * len(name)
     return name[0] + "*" * (len(name) - 1)
+
+
+def mask_account(account: str) -> str:
+    """A bank account number (银行账号) -> ``6222************1234``: the first four and
+    the last four only; anything of 8 characters or fewer is masked whole. Spaces and
+    dashes clerks type are dropped first."""
+    digits = "".join(ch for ch in account if ch not in " -")
+    n = len(digits)
+    if n <= 8:
+        return "*" * n
+    return digits[:4] + "*" * (n - 8) + digits[-4:]
 
 
 def mask(personal: str | None, value: str) -> str:

@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from yibao.core.registry import KINDS
+from yibao.store.claim_repo import ClaimRepo
 from yibao.store.db import WRITE_OPTION
 from yibao.store.deferral_repo import DeferralRepo
 from yibao.store.encounter_repo import HospitalRepo
@@ -51,6 +52,7 @@ class UnitOfWork:
     gateway: GatewayRepo  # the national gateway's clients, nonces, sign-ins (issue 16)
     users: UserRepo  # the console's people (issue 17)
     exchange: ExchangeRepo  # exchanged files and settlement lists (issue 16)
+    claims: ClaimRepo  # manual claims (手工报销, issue 19)
     filings: FilingRepo  # out-of-area filings and clearing (issue 18)
     insurees: Registry
     providers: Registry
@@ -94,6 +96,7 @@ class UnitOfWork:
             self.gateway = GatewayRepo(self.session)
             self.users = UserRepo(self.session)
             self.exchange = ExchangeRepo(self.session)
+            self.claims = ClaimRepo(self.session)
             self.filings = FilingRepo(self.session)
         return self
 

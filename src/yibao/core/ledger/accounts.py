@@ -35,11 +35,14 @@ __all__ = [
     "FISCAL",
     "FISCAL_PAYABLE",
     "FISCAL_SUBSIDY",
+    "FUND_BANK",
     "FUND_BOOKS",
     "HOSPITAL_PAYABLE",
+    "INSUREE_PAYABLE",
     "PATIENT",
     "PATIENT_CASH",
     "PERSONAL_ACCOUNT",
+    "SUPERVISION_DEDUCTION",
     "Account",
     "AccountType",
     "Kind",
@@ -97,6 +100,14 @@ HOSPITAL_PAYABLE = AccountType(
     Kind.LIABILITY,
     "provider",
     "what a fund (or the personal-account fund) owes a hospital for settled care",
+)
+INSUREE_PAYABLE = AccountType(
+    "insuree_payable",
+    "应付参保人员（手工报销）",
+    Kind.LIABILITY,
+    "insuree",
+    "what a fund (or the fiscal subsidy) owes an insuree who paid the whole bill and "
+    "claimed by hand (手工报销, 渝医保发〔2020〕3号 四（二）); cleared by the bank payment",
 )
 PERSONAL_ACCOUNT = AccountType(
     "personal_account",
@@ -156,11 +167,32 @@ ADVANCE_RECEIVABLE = AccountType(
     "a treatment place's advance for an out-of-area patient (异地垫付)",
 )
 
+# -- funds (issue 20, g1): the money leaving a book, and deductions to recover ----------
+FUND_BANK = AccountType(
+    "fund_bank",
+    "基金支出户存款",
+    Kind.ASSET,
+    "",
+    "a book's bank (支出户): credited by every payment out of it — a prepayment (预付), a "
+    "monthly clearing's payment to a hospital (清算拨付), finance's payment of a "
+    "hospital's subsidy claim (财政补助申报拨付)",
+)
+SUPERVISION_DEDUCTION = AccountType(
+    "supervision_deduction",
+    "应收定点医疗机构违规扣款",
+    Kind.ASSET,
+    "provider",
+    "a confirmed supervision deduction, receivable from the hospital (posted by "
+    "supervision); the monthly clearing recovers it from what the fund owes the hospital",
+)
+# -- end funds ---------------------------------------------------------------------------
+
 CHART: dict[str, AccountType] = {
     t.code: t
     for t in (
         BENEFIT,
         HOSPITAL_PAYABLE,
+        INSUREE_PAYABLE,
         PERSONAL_ACCOUNT,
         FISCAL_SUBSIDY,
         FISCAL_PAYABLE,
@@ -169,6 +201,8 @@ CHART: dict[str, AccountType] = {
         PATIENT_CASH,
         CASH_COLLECTED,
         ADVANCE_RECEIVABLE,
+        FUND_BANK,  # funds (issue 20)
+        SUPERVISION_DEDUCTION,  # funds (issue 20)
     )
 }
 """Every account type, by code."""

@@ -34,6 +34,7 @@ from yibao.core.ledger.accounts import (
     FISCAL_SUBSIDY,
     FUND_BOOKS,
     HOSPITAL_PAYABLE,
+    INSUREE_PAYABLE,
     PATIENT,
     PATIENT_CASH,
     PERSONAL_ACCOUNT,
@@ -63,6 +64,7 @@ __all__ = [
 _ALLOWED_BOOKS: dict[str, frozenset[str] | None] = {
     BENEFIT.code: FUND_BOOKS - {ACCOUNT},
     HOSPITAL_PAYABLE.code: FUND_BOOKS | {ADVANCE},
+    INSUREE_PAYABLE.code: (FUND_BOOKS - {ACCOUNT}) | {FISCAL},
     PERSONAL_ACCOUNT.code: frozenset({ACCOUNT}),
     FISCAL_SUBSIDY.code: frozenset({FISCAL}),
     FISCAL_PAYABLE.code: frozenset({FISCAL}),
@@ -149,9 +151,10 @@ def settlement_problems(
     want = (i.hifp_pay, i.hifob_pay + i.hifmi_pay, i.maf_pay, i.acct_pay, i.fiscal_pay,
             i.psn_cash_pay, i.medfee_sumamt)  # fmt: skip
     names = ("hifp_pay", "hifob_pay + hifmi_pay", "maf_pay", "acct_pay", "fiscal_pay",
-             "psn_cash_pay", "medfee_sumamt (owed to the hospital)")  # fmt: skip
+             "psn_cash_pay", "medfee_sumamt (owed to the hospital or, claimed by hand, "
+             "the insuree)")  # fmt: skip
     posted = (got.hifp_pay, got.serious_pay, got.maf_pay, got.acct_pay, got.fiscal_pay,
-              got.psn_cash_pay, got.to_hospital)  # fmt: skip
+              got.psn_cash_pay, got.to_hospital + got.to_insuree)  # fmt: skip
     out = [f"tx {tx.id}: posts {name} {p} fen, the settlement says {sign * w}"
            for name, p, w in zip(names, posted, want, strict=True) if p != sign * w]  # fmt: skip
     if sign == 1:

@@ -178,7 +178,7 @@ def ledger_problems(uow: UnitOfWork, packs: PackSet | None = None) -> list[str]:
     queue's advances and clearings agree with the books (``deferred.deferral_problems``)."""
     with uow:
         hosp = uow.hospital
-        settlements = hosp.settlements()
+        settlements: list[Any] = [*hosp.settlements(), *uow.claims.settlements()]  # + 手工报销
         txs = {t.id: t for t in hosp.transactions()}
         stored = hosp.all_accumulators()
         moved = hosp.account_movements()
