@@ -43,6 +43,7 @@ from yibao.services.access.rights import Principal, audit_op, require
 from yibao.services.encounters.context import Context, new_id
 from yibao.services.encounters.fees import _cancel as _cancel
 from yibao.services.encounters.fees import cancel_fees, upload_fees
+from yibao.services.encounters.filing_check import decide_filing
 from yibao.services.encounters.settlement import _engine_lines as _engine_lines
 from yibao.services.encounters.settlement import (
     presettle,
@@ -133,9 +134,13 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
     assert caller.provider_code is not None  # a hospital key always has one
     at, day = ctx.now(), _day(cmd.admit_time)
     with uow(write=True):
-        _designated(ctx, uow, caller.provider_code, day)
+        prov = _designated(ctx, uow, caller.provider_code, day)
         _known_diagnoses(uow, ctx, cmd.diagnoses, day)
         region = _insured_region(uow, ctx, cmd, day)
+        on_file = decide_filing(uow, ctx, psn_no=cmd.insuree_id, insured_region=region,
+                                provider=prov, claimed=cmd.filing, day=day)  # fmt: skip
+        cmd = replace(cmd, filing=on_file.filing)
+        version = 2 if on_file.corrected else 1  # the correction is the stay's 2nd event
         if platform:
             _platform_admission(uow, cmd, day)
         if cmd.transfer_from is None:  # a filed transfer (2501) to this hospital links it
@@ -159,13 +164,21 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
             "discharge_time": None, "discharge_date": None, "diagnoses": diags,
             "covid_status": cmd.covid_status, "filing": cmd.filing,
             "transfer_from": cmd.transfer_from, "status": "admitted", "settlement_id": None,
-            "admit_msgid": msgid, "version": 1, "created_at": at, "updated_at": at,
+            "admit_msgid": msgid, "version": version, "created_at": at, "updated_at": at,
             "source_key": None,
         }  # fmt: skip
         state = EncounterState(enc_id, caller.provider_code, cmd.insuree_id, region,
                                cmd.scheme_code, cmd.med_type, _utc(cmd.admit_time), day, None,
                                None, cmd.diagnoses, cmd.covid_status, cmd.filing,
-                               cmd.transfer_from, "admitted", None, 1)  # fmt: skip
+                               cmd.transfer_from, "admitted", None, version)  # fmt: skip
+        flagged: list[tuple[Any, Any]] = [] if not on_file.corrected else [
+            # the hospital's claim kept in the stay's history, the difference flagged
+            (Ops.insert_event, {"encounter_id": enc_id, "seq": 2, "kind": "filing_corrected",
+                                "status_from": "admitted", "status_to": "admitted", "at": at,
+                                "actor": caller.actor, "msgid": msgid, "detail": on_file.detail()}),
+            audit_op(caller, "encounter.filing_corrected", "encounter", enc_id, before=None,
+                     after=None, at=at, msgid=msgid, detail=on_file.detail()),
+        ]  # fmt: skip
         uow.hospital.batch([
             (Ops.insert_encounter, row),
             (Ops.insert_event, {"encounter_id": enc_id, "seq": 1, "kind": "admitted",
@@ -173,6 +186,7 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
                                 "actor": caller.actor, "msgid": msgid, "detail": {}}),
             audit_op(caller, "encounter.admitted", "encounter", enc_id, before=None,
                      after=state.audit_view(), at=at, msgid=msgid),
+            *flagged,
         ])  # fmt: skip
         uow.commit()
     return state
