@@ -13,7 +13,7 @@ from sqlalchemy import text
 from tests.deferred.helpers import CST, HOSPITAL, PLAIN
 from tests.filings.test_workflow import DISTRICT, SetClock
 from tests.registry_data import EMPLOYEE, load_examples, put
-from yibao.packs import PACKS_DIR
+from yibao.packs import shipped_pack
 from yibao.services import filings as fs
 from yibao.services.access.rights import Principal
 from yibao.services.encounters import lifecycle as uc
@@ -30,7 +30,7 @@ def env(uow: UnitOfWork) -> tuple[UnitOfWork, Context]:
                            "region": "420102", "level": "3", "designated_from": "2015-01-01",
                            "valid_from": "2015-01-01"})  # fmt: skip
     clock = SetClock(dt.datetime(2020, 1, 24, 10, tzinfo=CST))
-    return uow, Context(Context.from_folder(PACKS_DIR).packs, clock=clock)
+    return uow, Context(Context.from_folder(shipped_pack("cq-2020")).packs, clock=clock)
 
 
 def _admit(uow: UnitOfWork, ctx: Context, who: Principal, claim: str) -> uc.EncounterState:

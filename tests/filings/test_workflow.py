@@ -15,7 +15,7 @@ from tests.deferred.helpers import Clock
 from tests.registry_data import DIBAO, EMPLOYEE, load_examples
 from yibao.core.errors import Conflict, Forbidden, InvalidRequest
 from yibao.core.workdays import BEIJING
-from yibao.packs import PACKS_DIR
+from yibao.packs import shipped_pack
 from yibao.services import filings as fs
 from yibao.services.access.rights import Principal
 from yibao.services.encounters.context import Context
@@ -45,7 +45,7 @@ class SetClock(Clock):
 def env(uow: UnitOfWork) -> tuple[UnitOfWork, Context, SetClock]:
     load_examples(uow, "providers", "insurees")
     clock = SetClock(at(1, 24, 10))
-    return uow, Context(Context.from_folder(PACKS_DIR).packs, clock=clock), clock
+    return uow, Context(Context.from_folder(shipped_pack("cq-2020")).packs, clock=clock), clock
 
 
 def test_township_channel_covid_filing_due_in_24_hours_over_the_holiday(env) -> None:

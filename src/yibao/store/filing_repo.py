@@ -58,8 +58,11 @@ class FilingRepo:
 
     def find(self, *, states: Sequence[str] | None = None, township: str | None = None,
              psn_no: str | None = None, due_before: dt.datetime | None = None,
-             limit: int = 1000, offset: int = 0) -> list[Row[Any]]:  # fmt: skip
+             source_prefix: str | None = None, limit: int = 1000,
+             offset: int = 0) -> list[Row[Any]]:  # fmt: skip
         q = select(F)
+        if source_prefix is not None:
+            q = q.where(F.c.source.startswith(source_prefix, autoescape=True))
         if states:
             q = q.where(F.c.state.in_(states))
         if township is not None:
