@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
     from yibao.adapters.cli.batch import batch_app, bench_app
     from yibao.adapters.cli.deferred import deferred_app
     from yibao.adapters.cli.demo import demo_app
+    from yibao.adapters.cli.filings import filings_app
     from yibao.adapters.cli.gateway import gateway_app
     from yibao.adapters.cli.report import report_app
     from yibao.adapters.cli.resettle import resettle
@@ -37,3 +38,4 @@ def register(app: typer.Typer) -> None:
     app.command("resettle")(resettle)
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
+    app.add_typer(filings_app, name="filings")
