@@ -10,11 +10,12 @@ import pytest
 
 from yibao.core.errors import PackError
 from yibao.core.supervision import parse_rules
-from yibao.packs import shipped_pack
+from yibao.services.supervision.flags import RULES_DIR
 from yibao.services.supervision.generate import Generated, generate_year, measure
 from yibao.services.supervision.scan import PERIOD_KINDS, scan
 
-RULES = parse_rules(shipped_pack("supervision-2020").read_text(encoding="utf-8"))
+RULES_FILE = RULES_DIR / "supervision-2020.yaml"
+RULES = parse_rules(RULES_FILE.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_focus_and_kinds_limit_the_flags(year: Generated) -> None:
 
 
 def test_a_version_applies_to_its_discharge_dates(year: Generated) -> None:
-    text = shipped_pack("supervision-2020").read_text(encoding="utf-8")
+    text = RULES_FILE.read_text(encoding="utf-8")
     later = parse_rules(text.replace("valid_from: 2020-01-01", "valid_from: 2020-06-01"))
     flags = scan(year.tables, later, as_of=year.as_of)
     stays = flags.filter(pl.col("subject") == "stay")
@@ -73,6 +74,6 @@ def test_a_version_applies_to_its_discharge_dates(year: Generated) -> None:
     ],
 )
 def test_bad_rule_sets_are_refused_naming_the_key(edit: tuple[str, str], message: str) -> None:
-    text = shipped_pack("supervision-2020").read_text(encoding="utf-8")
+    text = RULES_FILE.read_text(encoding="utf-8")
     with pytest.raises(PackError, match=message):
         parse_rules(text.replace(*edit), "x.yaml")

@@ -37,6 +37,7 @@ from yibao.store.exchange_repo import ExchangeRepo
 from yibao.store.filing_repo import FilingRepo
 from yibao.store.gateway_repo import GatewayRepo
 from yibao.store.registry_tables import ChangeSet
+from yibao.store.supervision_repo import SupervisionRepo
 from yibao.store.user_repo import UserRepo
 from yibao.store.versioned import Registry
 
@@ -54,6 +55,7 @@ class UnitOfWork:
     exchange: ExchangeRepo  # exchanged files and settlement lists (issue 16)
     claims: ClaimRepo  # manual claims (手工报销, issue 19)
     filings: FilingRepo  # out-of-area filings and clearing (issue 18)
+    supervision: SupervisionRepo  # fund supervision flags and their review (issue 22)
     insurees: Registry
     providers: Registry
     catalog: Registry
@@ -98,6 +100,7 @@ class UnitOfWork:
             self.exchange = ExchangeRepo(self.session)
             self.claims = ClaimRepo(self.session)
             self.filings = FilingRepo(self.session)
+            self.supervision = SupervisionRepo(self.session)
         return self
 
     def __exit__(

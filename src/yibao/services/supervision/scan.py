@@ -103,7 +103,9 @@ def scan(tables: Tables, rules: RuleSet, *, as_of: dt.date | None = None,
     out = pl.concat([f.select(list(FLAG_SCHEMA)).cast(FLAG_SCHEMA) for f in frames])  # type: ignore[arg-type]
     if focus is not None:
         keep = pl.Series([str(e) for e in focus], dtype=pl.String)
-        out = out.filter(pl.col("encounter_id").is_in(keep) | (pl.col("subject") == "hospital"))
+        out = out.filter(
+            pl.col("encounter_id").is_in(keep.implode()) | (pl.col("subject") == "hospital")
+        )
     return out.sort("rule_id", "subject_key")
 
 
@@ -330,7 +332,10 @@ def _mapping_incomplete(ctx: _Ctx, rule: Any) -> pl.LazyFrame:
         .group_by("provider_code")
         .agg(pl.col("code").sort().alias("unmapped_items"))
     )  # fmt: skip
-    wanted = pl.col("diagnoses").list.eval(pl.element().is_in(list(r.disease_codes))).list.any()
+    match = pl.lit(False)
+    for code in r.disease_codes:
+        match = match | (pl.element() == code)
+    wanted = pl.col("diagnoses").list.eval(match).list.any()
     undiagnosed = (
         ctx.stays.filter((pl.col("covid_status") == "confirmed")
                          & (pl.col("discharge_date") >= r.disease_from) & ~wanted.fill_null(False))
