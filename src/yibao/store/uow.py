@@ -32,12 +32,12 @@ from yibao.core.registry import KINDS
 from yibao.store.claim_repo import ClaimRepo
 from yibao.store.db import WRITE_OPTION
 from yibao.store.deferral_repo import DeferralRepo
+from yibao.store.drug_repo import DrugRepo
 from yibao.store.encounter_repo import HospitalRepo
 from yibao.store.exchange_repo import ExchangeRepo
 from yibao.store.filing_repo import FilingRepo
 from yibao.store.gateway_repo import GatewayRepo
 from yibao.store.registry_tables import ChangeSet
-from yibao.store.supervision_repo import SupervisionRepo
 from yibao.store.user_repo import UserRepo
 from yibao.store.versioned import Registry
 
@@ -55,7 +55,7 @@ class UnitOfWork:
     exchange: ExchangeRepo  # exchanged files and settlement lists (issue 16)
     claims: ClaimRepo  # manual claims (手工报销, issue 19)
     filings: FilingRepo  # out-of-area filings and clearing (issue 18)
-    supervision: SupervisionRepo  # fund supervision flags and their review (issue 22)
+    drugs: DrugRepo  # drug monitoring and emergency-procurement filings (issue 21)
     insurees: Registry
     providers: Registry
     catalog: Registry
@@ -100,7 +100,7 @@ class UnitOfWork:
             self.exchange = ExchangeRepo(self.session)
             self.claims = ClaimRepo(self.session)
             self.filings = FilingRepo(self.session)
-            self.supervision = SupervisionRepo(self.session)
+            self.drugs = DrugRepo(self.session)
         return self
 
     def __exit__(

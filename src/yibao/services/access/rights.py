@@ -96,13 +96,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "filing.intake": frozenset({"township_clerk", *_CLERKS}),
     "filing.decide": frozenset(_CLERKS),
     "clearing.manage": frozenset({"finance", *_CLERKS}),
-    # -- supervision (issue 22, s1): supervisors review; clerks may run a scan; a hospital
-    # reads and answers its own flags
-    "supervision.read": frozenset({"hospital", *_READERS, "admin"}),
-    "supervision.scan": frozenset({"supervisor", *_CLERKS, "admin"}),
-    "supervision.review": frozenset({"supervisor"}),
-    "supervision.answer": frozenset({"hospital"}),
-    # -- end supervision
+    # -- drugs (issue 21, d1): the district's clerks are the procurement (医保) agency;
+    # supervisors investigate signals too; hospitals file their emergency purchases
+    "drugs.read": frozenset({*_READERS, "admin"}),
+    "drugs.import": frozenset(_CLERKS),
+    "drugs.scan": frozenset({*_CLERKS, "supervisor"}),
+    "drugs.signal": frozenset({*_CLERKS, "supervisor"}),
+    "drugs.file": frozenset({"hospital", *_CLERKS}),
+    "drugs.accept": frozenset(_CLERKS),
+    # -- end drugs
 }
 """Permission -> the roles that have it (the role matrix of docs/API.md). API keys have
 the roles hospital, clerk, finance, auditor, admin; the console's people
