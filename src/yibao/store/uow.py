@@ -36,6 +36,7 @@ from yibao.store.drug_repo import DrugRepo
 from yibao.store.encounter_repo import HospitalRepo
 from yibao.store.exchange_repo import ExchangeRepo
 from yibao.store.filing_repo import FilingRepo
+from yibao.store.fund_repo import FundRepo
 from yibao.store.gateway_repo import GatewayRepo
 from yibao.store.registry_tables import ChangeSet
 from yibao.store.user_repo import UserRepo
@@ -55,6 +56,7 @@ class UnitOfWork:
     exchange: ExchangeRepo  # exchanged files and settlement lists (issue 16)
     claims: ClaimRepo  # manual claims (手工报销, issue 19)
     filings: FilingRepo  # out-of-area filings and clearing (issue 18)
+    funds: FundRepo  # prepayments, monthly clearing, subsidy claims, budgets (issue 20)
     drugs: DrugRepo  # drug monitoring and emergency-procurement filings (issue 21)
     insurees: Registry
     providers: Registry
@@ -100,6 +102,7 @@ class UnitOfWork:
             self.exchange = ExchangeRepo(self.session)
             self.claims = ClaimRepo(self.session)
             self.filings = FilingRepo(self.session)
+            self.funds = FundRepo(self.session)
             self.drugs = DrugRepo(self.session)
         return self
 

@@ -32,14 +32,17 @@ from yibao.core.ledger.accounts import (
     FISCAL,
     FISCAL_PAYABLE,
     FISCAL_SUBSIDY,
+    FUND_BANK,
     FUND_BOOKS,
     HOSPITAL_PAYABLE,
     INSUREE_PAYABLE,
     PATIENT,
     PATIENT_CASH,
     PERSONAL_ACCOUNT,
+    SUPERVISION_DEDUCTION,
     book_name,
 )
+from yibao.core.ledger.funds import StatementLine, clearing_tx
 from yibao.core.ledger.journal import Transaction, balances, book_totals
 from yibao.core.ledger.post import posted_amounts
 from yibao.core.money import paid_capped
@@ -56,6 +59,7 @@ __all__ = [
     "ledger_problems",
     "reversal_problems",
     "settlement_problems",
+    "statement_problems",
     "transaction_problems",
     "trial_balance_problems",
     "year_problems",
@@ -73,6 +77,8 @@ _ALLOWED_BOOKS: dict[str, frozenset[str] | None] = {
     PATIENT_CASH.code: frozenset({PATIENT}),
     CASH_COLLECTED.code: frozenset({PATIENT}),
     ADVANCE_RECEIVABLE.code: None,  # any book may advance money
+    FUND_BANK.code: FUND_BOOKS | {FISCAL},  # funds (issue 20)
+    SUPERVISION_DEDUCTION.code: FUND_BOOKS - {ACCOUNT},  # funds (issue 20)
 }
 
 
@@ -355,3 +361,39 @@ def ledger_problems(
         reversed_ids.add(original.transaction.id)
         out += reversal_problems(original.transaction, tx)
     return out + year_problems(booked, accumulators=accumulators, opening=opening)
+
+
+# -- funds (issue 20, g1): statements equal postings ------------------------------------
+
+
+def statement_problems(
+    statement_id: str,
+    lines: Sequence[StatementLine],
+    posted: Mapping[str, tuple[int, int]],
+    clearing: Transaction | None,
+    *,
+    provider_code: str,
+) -> list[str]:
+    """A hospital's monthly statement against the books: each book's owed amounts
+    (ordinary, COVID) equal what the month's settlements and reversals ``posted`` to its
+    payable; deductions and offsets are non-negative; and the clearing transaction, once
+    paid, posts exactly the statement's lines (``funds.clearing_tx``)."""
+    out = []
+    by_book = {ln.book: ln for ln in lines}
+    for book in sorted(set(by_book) | {b for b, v in posted.items() if v != (0, 0)}):
+        ln = by_book.get(book)
+        have = (ln.owed_ordinary_fen, ln.owed_covid_fen) if ln else (0, 0)
+        want = posted.get(book, (0, 0))
+        if have != want:
+            out.append(f"statement {statement_id}: book {book} owes {have} (ordinary, COVID) "
+                       f"fen, the postings say {want}")  # fmt: skip
+        if ln is not None and (ln.deduction_fen < 0 or ln.offset_fen < 0):
+            out.append(f"statement {statement_id}: book {book} has a negative deduction or "
+                       f"offset")  # fmt: skip
+    if clearing is not None:
+        want_tx = clearing_tx(tx_id=clearing.id, provider_code=provider_code, lines=lines,
+                              booked_on=clearing.booked_on, narration="")  # fmt: skip
+        if balances([want_tx]) != balances([clearing]) or clearing.kind != "clearing":
+            out.append(f"statement {statement_id}: clearing {clearing.id} does not post the "
+                       f"statement's lines")  # fmt: skip
+    return out

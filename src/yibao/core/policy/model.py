@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the compiled view never needs Pydantic at run time (DECISIONS 0090)
     from yibao.core.policy.schema import PackSpec, SeriousSpec
 
-__all__ = ["AssistanceTerms", "OverlayVersion", "Policy", "SeriousTable", "compile_policy"]
+__all__ = [
+    "AssistanceTerms",
+    "OverlayVersion",
+    "Policy",
+    "PrepaymentTerms",
+    "SeriousTable",
+    "compile_policy",
+]
 
 SCHEME_KEYS = ("employee", "resident_1", "resident_2")
 SCHEMES = ("employee", "resident")
@@ -81,6 +88,19 @@ class AssistanceTerms:
 
 
 @dataclass(frozen=True, slots=True)
+class PrepaymentTerms:
+    """预付 (issue 20): ``months`` of last year's average monthly fund payment, plus
+    expected COVID patients × ``covid_stay_fen`` (until settlements measure it), over the
+    fund ``books``; clearings offset at most ``offset_bp`` of what is owed."""
+
+    months: int
+    covid_stay_fen: int
+    books: tuple[str, ...]
+    offset_bp: int
+    clause: str
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """One pack, compiled: every figure the engines read, with the clause it comes from."""
 
@@ -107,6 +127,8 @@ class Policy:
     overlay: tuple[OverlayVersion, ...]  # sorted by from_date
     filing_limits: Mapping[str, tuple[int | None, int | None, str]] | None = None
     """Optional (issue 18): ``covid`` | ``other`` -> (hours, workdays, clause)."""
+    prepayment: PrepaymentTerms | None = None
+    """Optional (issue 20): the prepayment formula's figures."""
 
     def in_area(self, region: str) -> bool:
         """A region is in the pooling area when it starts with one of its prefixes."""
@@ -181,4 +203,7 @@ def compile_policy(spec: PackSpec, sha256: str) -> Policy:
             for k, lim in (("covid", spec.filing_limits.covid),
                            ("other", spec.filing_limits.other))
         },
+        prepayment=None if spec.prepayment is None else PrepaymentTerms(
+            spec.prepayment.months, spec.prepayment.covid_stay_fen,
+            tuple(spec.prepayment.books), spec.prepayment.offset_bp, spec.prepayment.clause),
     )  # fmt: skip

@@ -36,6 +36,7 @@ __all__ = [
     "FilingLimitsBlock",
     "OverlayVersionSpec",
     "PackSpec",
+    "PrepaymentBlock",
     "RatioBlock",
     "SeriousBlock",
     "SeriousSpec",
@@ -247,6 +248,20 @@ class FilingLimitsBlock(_Block):
     other: FilingLimit
 
 
+class PrepaymentBlock(_Block):
+    """Optional (issue 20): the prepayment formula (预付, 渝人社发〔2012〕230号, whose figures
+    are not public) and how clearings recover it. Baseline = ``months`` × last year's
+    average monthly fund payment to the hospital + expected COVID patients × the average
+    fund cost of a confirmed stay (measured from settlements; ``covid_stay_fen`` until one
+    is settled). Each monthly clearing offsets at most ``offset_bp`` of what is owed."""
+
+    clause: Clause
+    months: Annotated[int, Strict(), Field(ge=0, le=12)]
+    covid_stay_fen: Fen
+    books: list[Annotated[str, StringConstraints(pattern=r"^\d{6}$")]] = Field(min_length=1)
+    offset_bp: Bp
+
+
 class PackSpec(_Block):
     """A whole policy pack: one pooling area (统筹区), one period."""
 
@@ -268,6 +283,9 @@ class PackSpec(_Block):
     filing_limits: FilingLimitsBlock | None = Field(default=None, exclude_if=lambda v: v is None)
     """Optional (issue 18): the filing steps' time limits. Absent: the filing workflow
     says the pack sets none. Left out of the canonical dump when absent (hash kept)."""
+    prepayment: PrepaymentBlock | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Optional (issue 20): the prepayment formula's figures. Absent: prepayments are
+    applied for with their amount only (no baseline), and clearings offset nothing."""
 
     @model_validator(mode="after")
     def _periods(self) -> PackSpec:
@@ -300,4 +318,6 @@ class PackSpec(_Block):
         if self.filing_limits is not None:
             out.append(("filing_limits.covid", self.filing_limits.covid.clause))
             out.append(("filing_limits.other", self.filing_limits.other.clause))
+        if self.prepayment is not None:
+            out.append(("prepayment", self.prepayment.clause))
         return out

@@ -96,6 +96,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "filing.intake": frozenset({"township_clerk", *_CLERKS}),
     "filing.decide": frozenset(_CLERKS),
     "clearing.manage": frozenset({"finance", *_CLERKS}),
+    # -- funds (issue 20, g1): finance proposes, approves (two people), pays
+    "funds.read": frozenset({"hospital", *_READERS, "admin"}),
+    "funds.apply": frozenset({"hospital", *_CLERKS}),  # prepayments, subsidy claims
+    "funds.approve": frozenset({"finance"}),
+    "funds.clear": frozenset({"finance"}),  # prepare / void monthly statements
+    "funds.confirm": frozenset({"hospital", *_CLERKS}),  # the hospital's confirmation
+    "funds.pay": frozenset({"finance"}),
+    "funds.budget": frozenset({"finance", *_CLERKS}),
+    # -- end funds
     # -- drugs (issue 21, d1): the district's clerks are the procurement (医保) agency;
     # supervisors investigate signals too; hospitals file their emergency purchases
     "drugs.read": frozenset({*_READERS, "admin"}),
