@@ -53,14 +53,19 @@ def ctx(clock: Clock) -> Context:
     return Context(Context.from_folder(PACKS_DIR).packs, clock=clock)
 
 
-@pytest.fixture
-def loaded(uow: UnitOfWork) -> UnitOfWork:
-    load_examples(uow)
+def hubei_catalog(uow: UnitOfWork) -> None:
+    """Two items of Hubei's catalog (a provider outside the registry is mapped there)."""
     hubei = {"region": "420000", "valid_from": "2019-01-01", "selfpay_bp": "0"}
     put(uow, "catalog", hubei | {"code": "001204000010000", "name": "静脉输液", "category":
                                  "service", "item_class": "A"},
         hubei | {"code": "XJ05AXA159A001010101445", "name": "干扰素", "category": "drug",
                  "item_class": "B", "selfpay_bp": "1000"})  # fmt: skip
+
+
+@pytest.fixture
+def loaded(uow: UnitOfWork) -> UnitOfWork:
+    load_examples(uow)
+    hubei_catalog(uow)
     return uow
 
 

@@ -95,13 +95,17 @@ PERSONAL = frozenset({
     "/v1/encounters/{encounter_id}/fees",
     "/v1/encounters/{encounter_id}/deferral",
     "/v1/settlements/{settlement_id}",
+    "/v1/claims", "/v1/claims/overdue", "/v1/claims/{claim_id}",  # 手工报销 (issue 19)
+    "/v1/claims/{claim_id}/settlement", "/v1/claims/{claim_id}/statement",
+    "/v1/claim-batches/{batch_id}/bank-file",
 })  # fmt: skip
 """The GET routes whose answer shows an insuree's data: each 200 is audited
 (``personal.read``) before it is sent. The national envelope's 1101/5203/5303 are
 audited in nhsa.py through the same service call (``access.audit_read``)."""
 
 _ENTITY = {"encounter_id": "encounter", "settlement_id": "settlement", "psn_no": "insuree",
-           "filing_id": "filing"}  # fmt: skip
+           "filing_id": "filing", "claim_id": "claim",
+           "batch_id": "claim_payment_batch"}  # fmt: skip
 
 
 def _resource(scope: Scope) -> tuple[str, str, str]:
@@ -328,12 +332,13 @@ def create_app(
     _install_errors(app)
     app.add_middleware(Guard)
 
-    from yibao.adapters.api import deferred, nhsa, queries, routes
+    from yibao.adapters.api import claims, deferred, nhsa, queries, routes
 
     app.include_router(queries.router)
     app.include_router(routes.router)
     app.include_router(deferred.router)
     app.include_router(nhsa.router)
+    app.include_router(claims.router)  # 手工报销 (issue 19)
     from yibao.adapters.web import mount_console  # the bureau's console at /console/
 
     mount_console(app, secret=s.console_secret, secret_file=s.console_secret_file)

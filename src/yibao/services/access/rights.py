@@ -96,6 +96,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "filing.intake": frozenset({"township_clerk", *_CLERKS}),
     "filing.decide": frozenset(_CLERKS),
     "clearing.manage": frozenset({"finance", *_CLERKS}),
+    # manual claims (手工报销, issue 19): townships take in, forward and correct; the
+    # district reviews (初审, 复核 by another person), settles and approves; finance pays
+    "claim.intake": frozenset({"township_clerk", *_CLERKS}),
+    "claim.review": frozenset(_CLERKS),
+    "claim.pay": frozenset({"finance", *_CLERKS}),
+    "claim.read": frozenset({*_READERS, "admin"}),
     # -- funds (issue 20, g1): finance proposes, approves (two people), pays
     "funds.read": frozenset({"hospital", *_READERS, "admin"}),
     "funds.apply": frozenset({"hospital", *_CLERKS}),  # prepayments, subsidy claims

@@ -7,11 +7,25 @@ Modules: ``model`` (inputs, rights, the one state change ``move``), ``intake``,
 ``review``, ``booking`` (settle, reverse), ``payments``, ``reads``, ``limits``."""
 
 from yibao.services.claims.booking import preview, reverse, settle
-from yibao.services.claims.intake import attach, forward, read_fee_list, receive, upload_fees
+from yibao.services.claims.intake import (
+    attach,
+    forward,
+    read_fee_list,
+    receive,
+    take_in,
+    upload_fees,
+)
 from yibao.services.claims.model import ClaimIn, ClaimView, DiagnosisIn, InvoiceIn
-from yibao.services.claims.payments import apply_return, batch_view, make_batch, write_bank_file
+from yibao.services.claims.payments import (
+    apply_return,
+    batch_view,
+    list_batches,
+    make_batch,
+    write_bank_file,
+)
 from yibao.services.claims.reads import (
     claim_detail,
+    engine_result,
     list_claims,
     overdue,
     statement_html,
@@ -38,8 +52,10 @@ __all__ = [
     "batch_view",
     "claim_detail",
     "classify",
+    "engine_result",
     "first_review",
     "forward",
+    "list_batches",
     "list_claims",
     "make_batch",
     "overdue",
@@ -53,6 +69,7 @@ __all__ = [
     "second_review",
     "settle",
     "statement_html",
+    "take_in",
     "upload_fees",
     "write_bank_file",
     "write_statement_xlsx",

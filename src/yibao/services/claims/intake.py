@@ -35,6 +35,7 @@ __all__ = [
     "file_kind",
     "read_fee_list",
     "receive",
+    "take_in",
     "upload_fees",
 ]
 
@@ -517,3 +518,41 @@ def forward(uow: UnitOfWork, ctx: Context, caller: Principal, claim_id: str) -> 
             raise Conflict(f"报销申请 {claim_id} 尚未上传费用清单，不能移交")
         move(uow, caller, row, "forwarded", "forward", at, allowed_from=("received",))
         uow.commit()
+
+
+def take_in(
+    uow: UnitOfWork,
+    ctx: Context,
+    caller: Principal,
+    cmd: ClaimIn,
+    fee_list: Path | None = None,
+    attachments: Sequence[tuple[str, bytes, str]] = (),
+) -> ClaimView:
+    """受理 with its files in ONE transaction: the claim, its fee list (``fee_list``) and
+    its attachments ((name, bytes, doc type) each). Files are checked before anything is
+    stored, and a refusal of any part stores nothing (REST's multipart intake, the
+    console's intake form)."""
+    may(caller, "claim.intake")
+    if fee_list is not None:
+        rows = read_fee_list(fee_list)
+        bad = [
+            (f"fee_list.sn {r.sn}", f"费用日期 {r.service_date} 不在就诊期间内")
+            for r in rows
+            if not cmd.admit_date <= r.service_date <= cmd.discharge_date
+        ]
+        if bad:
+            raise InvalidRequest.of(bad)
+    for n, (_name, content, _doc) in enumerate(attachments):
+        if file_kind(content) is None:
+            raise InvalidRequest.of([(f"attachments[{n}]", "附件只能是 PDF、JPG 或 PNG 文件")])
+        if len(content) > MAX_ATTACHMENT:
+            mb = MAX_ATTACHMENT // (1024 * 1024)
+            raise InvalidRequest.of([(f"attachments[{n}]", f"附件超过 {mb} MB")])
+    with uow(write=True):
+        view = receive(uow, ctx, caller, cmd)
+        if fee_list is not None:
+            upload_fees(uow, ctx, caller, view.id, fee_list)
+        for name, content, doc in attachments:
+            attach(uow, ctx, caller, view.id, name, content, doc)
+        uow.commit()
+    return view

@@ -7,14 +7,13 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from yibao.core.errors import Conflict, Forbidden, NotFound
+from yibao.core.errors import Conflict, NotFound
 from yibao.core.privacy import mask_account, mask_name, mask_psn_no
-from yibao.services.access.rights import Principal, audit, in_township
+from yibao.services.access.rights import Principal, audit, in_township, require
 from yibao.services.claims import limits
 from yibao.store.uow import UnitOfWork
 
 __all__ = [
-    "RIGHTS",
     "STATUS_NAMES",
     "ClaimIn",
     "ClaimView",
@@ -27,16 +26,6 @@ __all__ = [
 ]
 
 _CLERKS = frozenset({"clerk", "district_clerk"})
-RIGHTS: dict[str, frozenset[str]] = {
-    "claim.intake": frozenset({"township_clerk", *_CLERKS}),  # 受理, 移交, 补正
-    "claim.review": _CLERKS,  # 初审, 复核, 退回, 结算, 审批, 撤销
-    "claim.pay": frozenset({"finance", *_CLERKS}),  # 支付批次, 银行回盘
-    "claim.read": frozenset(
-        {"township_clerk", "finance", "auditor", "supervisor", "admin", *_CLERKS}
-    ),
-}
-"""Claim permission -> roles (kept beside the claims until the lead merges them into
-``access.rights.PERMISSIONS``). A township clerk acts only for its township's insurees."""
 
 STATUS_NAMES = {
     "received": "已受理",
@@ -53,8 +42,9 @@ STATUS_NAMES = {
 
 
 def may(caller: Principal, permission: str) -> None:
-    if caller.role not in RIGHTS[permission]:
-        raise Forbidden(f"role {caller.role} may not {permission.replace('.', ' ')}")
+    """``Forbidden`` unless the caller's role has the claim ``permission`` (the roles are
+    in ``access.rights.PERMISSIONS``, the one place for permissions)."""
+    require(caller, permission)
 
 
 @dataclass(frozen=True, slots=True)

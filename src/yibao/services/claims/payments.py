@@ -24,6 +24,7 @@ __all__ = [
     "BatchLine",
     "apply_return",
     "batch_view",
+    "list_batches",
     "make_batch",
     "write_bank_file",
 ]
@@ -51,6 +52,7 @@ class Batch:
     total_fen: int
     returned_at: dt.datetime | None
     lines: tuple[BatchLine, ...]
+    line_count: int = 0
 
 
 def _payable(uow: UnitOfWork, settlement_id: str) -> int:
@@ -133,7 +135,7 @@ def batch_view(uow: UnitOfWork, caller: Principal, batch_id: str) -> Batch:
             BatchLine(p.seq, p.claim_id, p.amount_fen, p.status, p.bank_ref, p.failure)
             for p in uow.claims.payments(batch_id)
         )
-    return Batch(b.id, b.created_at, b.created_by, b.total_fen, b.returned_at, lines)
+    return Batch(b.id, b.created_at, b.created_by, b.total_fen, b.returned_at, lines, len(lines))
 
 
 def write_bank_file(
@@ -275,3 +277,14 @@ def _fen(text: str) -> int | None:
         return fen_from_yuan(text)
     except ValueError:
         return None
+
+
+def list_batches(uow: UnitOfWork, caller: Principal, limit: int = 100) -> list[Batch]:
+    """The newest payment batches (without their lines)."""
+    may(caller, "claim.read")
+    with uow:
+        rows = uow.claims.batches(limit)
+    return [
+        Batch(b.id, b.created_at, b.created_by, b.total_fen, b.returned_at, (), b.lines)
+        for b in rows
+    ]

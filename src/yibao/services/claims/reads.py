@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from yibao.core.engine.model import Settlement
 from yibao.core.errors import Conflict
 from yibao.core.money import yuan_from_fen
 from yibao.core.privacy import mask_account, mask_name, mask_psn_no
 from yibao.services.access.rights import Principal
-from yibao.services.claims.booking import stored_settlement
+from yibao.services.claims.booking import compute, payable_of, stored_settlement
 from yibao.services.claims.model import ClaimView, load, may, view_of
 from yibao.services.encounters.context import Context
 from yibao.services.registry import catalog
@@ -21,7 +22,9 @@ from yibao.store.uow import UnitOfWork
 
 __all__ = [
     "ClaimDetail",
+    "EngineResult",
     "claim_detail",
+    "engine_result",
     "list_claims",
     "overdue",
     "statement_html",
@@ -224,9 +227,7 @@ def statement_html(uow: UnitOfWork, ctx: Context, caller: Principal, claim_id: s
     )
 
 
-def write_statement_xlsx(
-    uow: UnitOfWork, caller: Principal, claim_id: str, out: Path
-) -> None:
+def write_statement_xlsx(uow: UnitOfWork, caller: Principal, claim_id: str, out: Path) -> None:
     import openpyxl
 
     head, rows = statement_rows(uow, caller, claim_id)
@@ -242,3 +243,36 @@ def write_statement_xlsx(
     for a, b, c, d in rows:
         ws.append([a, b, c, d])
     wb.save(out)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineResult:
+    """The engine's result for a claim as the reviewer sees it beside the fee list: the
+    standing settlement once settled, else what settling now would give (``preview``);
+    ``None`` with the reason while a line is still unknown."""
+
+    stored: bool
+    settlement_id: str | None
+    settlement: Settlement | None
+    payable_fen: int | None
+    filing: str | None
+    why_not: str | None
+
+
+def engine_result(uow: UnitOfWork, ctx: Context, caller: Principal, claim_id: str) -> EngineResult:
+    may(caller, "claim.read")
+    with uow:
+        row = load(uow, caller, claim_id)
+        if row.settlement_id is not None:
+            s = stored_settlement(uow, row.settlement_id)
+            got = uow.claims.settlement(row.settlement_id)
+            pay = int(got.payable_fen) if got is not None else payable_of(s)
+            return EngineResult(True, row.settlement_id, s, pay, None, None)
+        if row.status in ("paid", "in_batch", "rejected"):
+            return EngineResult(False, None, None, None, None, "无结算")
+        try:
+            acc = uow.hospital.accumulators(row.psn_no, row.discharge_date.year)
+            c = compute(uow, ctx, row, acc)
+        except Conflict as exc:
+            return EngineResult(False, None, None, None, None, exc.one_line())
+    return EngineResult(False, None, c.settlement, payable_of(c.settlement), c.filing, None)
