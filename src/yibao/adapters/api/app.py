@@ -332,13 +332,14 @@ def create_app(
     _install_errors(app)
     app.add_middleware(Guard)
 
-    from yibao.adapters.api import claims, deferred, nhsa, queries, routes
+    from yibao.adapters.api import claims, deferred, funds, nhsa, queries, routes
 
     app.include_router(queries.router)
     app.include_router(routes.router)
     app.include_router(deferred.router)
     app.include_router(nhsa.router)
     app.include_router(claims.router)  # 手工报销 (issue 19)
+    app.include_router(funds.router)  # fund management (issue 20)
     from yibao.adapters.web import mount_console  # the bureau's console at /console/
 
     mount_console(app, secret=s.console_secret, secret_file=s.console_secret_file)

@@ -39,3 +39,6 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
     app.add_typer(filings_app, name="filings")
+    from yibao.adapters.cli.funds import funds_app  # issue 20
+
+    app.add_typer(funds_app, name="funds")
