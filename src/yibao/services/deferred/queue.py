@@ -32,11 +32,19 @@ from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any
 
-from yibao.core.errors import Conflict, InsureeNotImported, InvalidRequest, NotFound, YibaoError
+from yibao.core.errors import (
+    Conflict,
+    InsureeNotImported,
+    InvalidRequest,
+    NoPackApplies,
+    NotFound,
+    YibaoError,
+)
 from yibao.core.ledger.advance import (
     advance_for,
     clearing_of,
 )
+from yibao.core.policy.resolve import PackSet
 from yibao.services.access.rights import Principal, own, require
 from yibao.services.deferred.clearing import for_hospital, settle_bulk
 from yibao.services.deferred.model import Deferral, QueueRun
@@ -74,12 +82,15 @@ __all__ = [
 # -- blockers ------------------------------------------------------------------------------
 
 
-def blocker(uow: UnitOfWork, enc: uc.EncounterState, day: dt.date) -> str | None:
+def blocker(uow: UnitOfWork, enc: uc.EncounterState, day: dt.date,
+            packs: PackSet | None = None) -> str | None:  # fmt: skip
     """What keeps a stay discharged on ``day`` from settling now — a reason of
     ``DEFERRAL_REASONS`` — or None: a transfer-in whose sending stay is not settled,
     no enrolment imported or not enrolled on ``day``, or no fee lines yet (offline)."""
     if uc.transfer_blocker(uow, enc) is not None:
         return "awaiting_transfer"
+    if packs is not None and not any(p.covers(enc.insured_region, day) for p in packs):
+        return "no_pack"  # insured where no loaded pack covers: settled once one is (issue 18)
     (found,) = uow.hospital.batch([(Ops.insuree_on, {"psn": enc.insuree_id, "on": day})])
     if not found or not catalog.insuree_of(found[0], day).enrolled:
         return "not_enrolled"
@@ -192,7 +203,7 @@ def settle_or_defer(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_
     try:  # the common case: nothing blocks; no query more than a plain settlement
         return uc.settle(uow, ctx, caller, encounter_id, discharge_date=discharge_date,
                          medfee_sumamt=medfee_sumamt, acct_used=acct_used, msgid=msgid)  # fmt: skip
-    except (uc.NotYet, InsureeNotImported):
+    except (uc.NotYet, InsureeNotImported, NoPackApplies):
         pass  # decided again below under the encounter's lock: it may have changed since
     with uow(write=True):
         enc = uc._load(uow, caller, encounter_id, lock=True)
@@ -207,7 +218,8 @@ def settle_or_defer(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_
             uow.commit()
             return d if mine is None else uc.settlement(uow, caller, mine)
         day = enc.discharge_date or discharge_date
-        why = blocker(uow, enc, day) if day is not None and enc.status in uc._OPEN else None
+        why = (blocker(uow, enc, day, ctx.packs)
+               if day is not None and enc.status in uc._OPEN else None)  # fmt: skip
         if why is None:  # settle raises what is wrong, as before
             done: uc.Settled | Deferral = uc.settle(
                 uow,
@@ -237,7 +249,7 @@ def _settle_group(uow: UnitOfWork, ctx: Context, caller: Principal,
     for n, d in enumerate(group):
         who = for_hospital(caller, d.provider_code)
         enc = uc._load(uow, who, d.encounter_id, lock=True)
-        why = blocker(uow, enc, d.discharge_date)
+        why = blocker(uow, enc, d.discharge_date, ctx.packs)
         if why is not None:
             for rest in group[n:]:
                 run.waiting[rest.reason] = run.waiting.get(rest.reason, 0) + 1

@@ -43,7 +43,7 @@ from yibao.services.access.rights import Principal, audit_op, require
 from yibao.services.encounters.context import Context, new_id
 from yibao.services.encounters.fees import _cancel as _cancel
 from yibao.services.encounters.fees import cancel_fees, upload_fees
-from yibao.services.encounters.filing_check import decide_filing
+from yibao.services.encounters.filing_check import decide_filing, inbound_region_problem
 from yibao.services.encounters.settlement import _engine_lines as _engine_lines
 from yibao.services.encounters.settlement import (
     presettle,
@@ -84,7 +84,6 @@ from yibao.services.encounters.validation import (
     Checks,
     insutype_problem,
     med_type_problem,
-    region_problem,
     unknown_diseases,
 )
 from yibao.services.registry import catalog
@@ -273,7 +272,9 @@ def _insured_region(uow: UnitOfWork, ctx: Context, cmd: Admit, day: dt.date) -> 
                 f"insuree {mask_psn_no(cmd.insuree_id)}: no enrolment imported for {day} "
                 "(参保信息尚未导入): give insured_region (insuplc_admdvs) to admit now "
                 "and settle once it is imported") from None  # fmt: skip
-        if (why := region_problem(uow, ctx.packs, cmd.insured_region)) is not None:
+        diags = tuple(d.code for d in cmd.diagnoses)
+        if (why := inbound_region_problem(uow, ctx, cmd.insured_region, cmd.covid_status,
+                                          diags)) is not None:  # fmt: skip
             raise InvalidRequest.of([("insured_region", why)]) from None
         return cmd.insured_region
 
