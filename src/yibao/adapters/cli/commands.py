@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
     from yibao.adapters.cli.demo import demo_app
     from yibao.adapters.cli.filings import filings_app
     from yibao.adapters.cli.gateway import gateway_app
+    from yibao.adapters.cli.packs import add_pack_list
     from yibao.adapters.cli.report import report_app
     from yibao.adapters.cli.resettle import resettle
     from yibao.adapters.cli.service import keys_app, ledger_app, serve
@@ -39,6 +40,7 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
     app.add_typer(filings_app, name="filings")
+    add_pack_list(app)
     from yibao.adapters.cli.funds import funds_app  # issue 20
 
     app.add_typer(funds_app, name="funds")
