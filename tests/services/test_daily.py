@@ -180,7 +180,7 @@ def test_sections_come_from_the_registry(uow: UnitOfWork, tmp_path: Path,
     report = d.daily_report(uow, _ctx(), CLERK, day)
     names = [s.name for s in report.sections]
     assert names == ["patients", "funds", "hospitals", "deferred", "transfers", "settlements",
-                     "flags", "trend"]  # fmt: skip
+                     "flags", "trend", "drugs"]  # fmt: skip
     assert report.since == dt.date(2020, 1, 23)  # the packs' first overlay day
     assert "监管提示：提示条数 1。" in daily_text(report)
     wb = openpyxl.load_workbook(write_daily_workbook(report, tmp_path / "r.xlsx"))

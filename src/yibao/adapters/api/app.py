@@ -339,6 +339,9 @@ def create_app(
     app.include_router(deferred.router)
     app.include_router(nhsa.router)
     app.include_router(claims.router)  # 手工报销 (issue 19)
+    from yibao.adapters.api import drugs  # drug monitoring (issue 21)
+
+    app.include_router(drugs.router)
     app.include_router(funds.router)  # fund management (issue 20)
     from yibao.adapters.web import mount_console  # the bureau's console at /console/
 

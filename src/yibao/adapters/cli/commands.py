@@ -40,6 +40,9 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
     app.add_typer(filings_app, name="filings")
+    from yibao.adapters.cli.drugs import drugs_app  # issue 21
+
+    app.add_typer(drugs_app, name="drugs")
     add_pack_list(app)
     from yibao.adapters.cli.funds import funds_app  # issue 20
 

@@ -143,12 +143,13 @@ def _lookback(rules: Rules) -> int:
 
 
 def frames_from_store(uow: UnitOfWork, start: dt.date, end: dt.date, rules: Rules,
-                      usage: pl.DataFrame | None = None) -> Frames:  # fmt: skip
+                      usage: pl.DataFrame | None = None,
+                      lines: pl.DataFrame | None = None) -> Frames:  # fmt: skip
     """What a scan of ``start`` … ``end`` reads from the store: orders and settled use of
     the watched drugs (the edition in force on ``end``; from the data's first day, so
     stock counts from there), their listed prices, the emergency purchases' settled
     lines and accepted filings. ``usage`` replaces the settled use (the demo's
-    synthetic month)."""
+    synthetic month), and ``lines`` the emergency purchases' settled lines."""
     first_order, _ = uow.drugs.order_span()
     first = min(first_order or start, start - dt.timedelta(days=_lookback(rules)))
     watched = watch_list(uow, end, rules)
@@ -164,24 +165,28 @@ def frames_from_store(uow: UnitOfWork, start: dt.date, end: dt.date, rules: Rule
         schema=LISTED_SCHEMA, orient="row",
     )  # fmt: skip
     pairs = sorted({(f.provider_code, f.code) for f in filings})
-    lines = uow.drugs.settled_lines(pairs, first, end)
-    lines_df = pl.DataFrame([tuple(r)[:5] for r in lines], schema=LINE_SCHEMA, orient="row")
+    if lines is None:
+        got = uow.drugs.settled_lines(pairs, first, end)
+        lines = pl.DataFrame([tuple(r)[:5] for r in got], schema=LINE_SCHEMA, orient="row")
     filings_df = pl.DataFrame(
         [(f.id, f.provider_code, f.code, f.price_e6, f.purchased_on, None) for f in filings],
         schema=FILING_SCHEMA, orient="row",
     )  # fmt: skip
-    return Frames.of(orders, usage, listed, lines_df, filings_df)
+    return Frames.of(orders, usage, listed, lines, filings_df)
 
 
 def scan_region(uow: UnitOfWork, caller: Principal, start: dt.date, end: dt.date, *,
-                now: dt.datetime, usage: pl.DataFrame | None = None) -> Scanned:  # fmt: skip
-    """Scan ``start`` … ``end`` and record the signals not recorded before."""
+                now: dt.datetime, usage: pl.DataFrame | None = None,
+                lines: pl.DataFrame | None = None) -> Scanned:  # fmt: skip
+    """Scan ``start`` … ``end`` and record the signals not recorded before (``usage``
+    and ``lines`` as in ``frames_from_store``)."""
     require(caller, "drugs.scan")
     if end < start:
         raise InvalidRequest.of([("end", "结束日期早于开始日期")])
     rules = monitoring_rules(end)
     with uow(write=True):
-        found = scan(frames_from_store(uow, start, end, rules, usage), rules, start, end)
+        frames = frames_from_store(uow, start, end, rules, usage, lines)
+        found = scan(frames, rules, start, end)
         known = uow.drugs.signal_keys(start, end)
         keys = list(zip(found["kind"], found["code"], found["provider"], found["supplier"],
                         found["first_day"], strict=True))  # fmt: skip

@@ -85,7 +85,7 @@ class Rules(_Strict):
 
     def clause(self, kind: str) -> str:
         """The clause of a signal kind (``price``, ``quantity`` … ``markup``)."""
-        rule: Any = getattr(self.signals, "price" if kind == "listed" else kind)
+        rule: Any = getattr(self.signals, {"listed": "price", "shortage": "stock"}.get(kind, kind))
         return str(rule.clause)
 
     def form_of(self, name: str) -> str | None:
