@@ -13,6 +13,7 @@ def register(app: typer.Typer) -> None:
     """Add every command group defined outside ``app.py`` to ``app``."""
     import yibao.adapters.cli.reentry  # noqa: F401  (adds deferred import/template)
     from yibao.adapters.cli.batch import batch_app, bench_app
+    from yibao.adapters.cli.claims import claims_app
     from yibao.adapters.cli.deferred import deferred_app
     from yibao.adapters.cli.demo import demo_app
     from yibao.adapters.cli.filings import filings_app
@@ -39,6 +40,7 @@ def register(app: typer.Typer) -> None:
     app.command("resettle")(resettle)
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
+    app.add_typer(claims_app, name="claims")  # 手工报销 (issue 19)
     app.add_typer(filings_app, name="filings")
     from yibao.adapters.cli.drugs import drugs_app  # issue 21
 

@@ -163,10 +163,11 @@ _FIELDS = (
 
 
 def statement_rows(
-    uow: UnitOfWork, caller: Principal, claim_id: str
+    uow: UnitOfWork, caller: Principal, claim_id: str, *, masked: bool = False
 ) -> tuple[dict[str, str], list[tuple[str, str, str, str]]]:
-    """结算单: the head (masked as the role sees it; the account always masked) and one
-    row per amount: name, yuan, the rule, the clause from the settlement's trace."""
+    """结算单: the head (masked as the role sees it, or always with ``masked``; the
+    account always masked) and one row per amount: name, yuan, the rule, the clause
+    from the settlement's trace."""
     may(caller, "claim.read")
     with uow:
         row = load(uow, caller, claim_id)
@@ -174,7 +175,7 @@ def statement_rows(
             raise Conflict(f"报销申请 {claim_id} 尚未结算，没有结算单")
         s = stored_settlement(uow, row.settlement_id)
         name = _name(uow, row) or ""
-    sees = caller.role in ("township_clerk", "clerk", "district_clerk")
+    sees = caller.role in ("township_clerk", "clerk", "district_clerk") and not masked
     head = {
         "报销单号": row.id,
         "结算号": row.settlement_id,
@@ -207,9 +208,11 @@ def statement_rows(
     return head, out
 
 
-def statement_html(uow: UnitOfWork, ctx: Context, caller: Principal, claim_id: str) -> str:
+def statement_html(
+    uow: UnitOfWork, ctx: Context, caller: Principal, claim_id: str, *, masked: bool = False
+) -> str:
     """The printable 结算单 as one HTML page (escaped; prints on A4)."""
-    head, rows = statement_rows(uow, caller, claim_id)
+    head, rows = statement_rows(uow, caller, claim_id, masked=masked)
     e = html.escape
     h = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in head.items())
     r = "".join(
@@ -227,10 +230,12 @@ def statement_html(uow: UnitOfWork, ctx: Context, caller: Principal, claim_id: s
     )
 
 
-def write_statement_xlsx(uow: UnitOfWork, caller: Principal, claim_id: str, out: Path) -> None:
+def write_statement_xlsx(
+    uow: UnitOfWork, caller: Principal, claim_id: str, out: Path, *, masked: bool = False
+) -> None:
     import openpyxl
 
-    head, rows = statement_rows(uow, caller, claim_id)
+    head, rows = statement_rows(uow, caller, claim_id, masked=masked)
     wb = openpyxl.Workbook()
     ws = wb.active
     assert ws is not None
