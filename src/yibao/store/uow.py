@@ -39,6 +39,7 @@ from yibao.store.filing_repo import FilingRepo
 from yibao.store.fund_repo import FundRepo
 from yibao.store.gateway_repo import GatewayRepo
 from yibao.store.registry_tables import ChangeSet
+from yibao.store.supervision_repo import SupervisionRepo
 from yibao.store.user_repo import UserRepo
 from yibao.store.versioned import Registry
 
@@ -56,6 +57,7 @@ class UnitOfWork:
     exchange: ExchangeRepo  # exchanged files and settlement lists (issue 16)
     claims: ClaimRepo  # manual claims (手工报销, issue 19)
     filings: FilingRepo  # out-of-area filings and clearing (issue 18)
+    supervision: SupervisionRepo  # fund supervision flags and their review (issue 22)
     funds: FundRepo  # prepayments, monthly clearing, subsidy claims, budgets (issue 20)
     drugs: DrugRepo  # drug monitoring and emergency-procurement filings (issue 21)
     insurees: Registry
@@ -102,6 +104,7 @@ class UnitOfWork:
             self.exchange = ExchangeRepo(self.session)
             self.claims = ClaimRepo(self.session)
             self.filings = FilingRepo(self.session)
+            self.supervision = SupervisionRepo(self.session)
             self.funds = FundRepo(self.session)
             self.drugs = DrugRepo(self.session)
         return self

@@ -338,6 +338,9 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(deferred.router)
     app.include_router(nhsa.router)
+    from yibao.adapters.api import supervision  # fund supervision (issue 22)
+
+    supervision.mount(app)
     app.include_router(claims.router)  # 手工报销 (issue 19)
     from yibao.adapters.api import drugs  # drug monitoring (issue 21)
 

@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
     from yibao.adapters.cli.report import report_app
     from yibao.adapters.cli.resettle import resettle
     from yibao.adapters.cli.service import keys_app, ledger_app, serve
+    from yibao.adapters.cli.supervision import supervision_app
     from yibao.adapters.cli.store import db_app, export_app, import_app, registry_app
     from yibao.adapters.cli.users import users_app
 
@@ -40,6 +41,7 @@ def register(app: typer.Typer) -> None:
     app.command("resettle")(resettle)
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
+    app.add_typer(supervision_app, name="supervision")
     app.add_typer(claims_app, name="claims")  # 手工报销 (issue 19)
     app.add_typer(filings_app, name="filings")
     from yibao.adapters.cli.drugs import drugs_app  # issue 21

@@ -120,6 +120,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "drugs.file": frozenset({"hospital", *_CLERKS}),
     "drugs.accept": frozenset(_CLERKS),
     # -- end drugs
+    # -- supervision (issue 22, s1): supervisors review; clerks may run a scan; a hospital
+    # reads and answers its own flags
+    "supervision.read": frozenset({"hospital", *_READERS, "admin"}),
+    "supervision.scan": frozenset({"supervisor", *_CLERKS, "admin"}),
+    "supervision.review": frozenset({"supervisor"}),
+    "supervision.answer": frozenset({"hospital"}),
+    # -- end supervision
 }
 """Permission -> the roles that have it (the role matrix of docs/API.md). API keys have
 the roles hospital, clerk, finance, auditor, admin; the console's people

@@ -3,8 +3,10 @@
 Two ways, the same rules (DECISIONS: supervision never blocks a patient):
 
 - ``supervise_recent``: the settlements since the last such run (a watermark in
-  ``supervision_runs``), judged by every rule that needs only the stay, its insuree's
-  other stays and the registries — run by ``yibao supervision recent``, the console's
+  ``supervision_runs``: the newest ``settled_at`` read; a settlement committed with an
+  older time while a run was going is left to the period scan), judged by every rule
+  that needs only the stay, its insuree's other stays and the registries — run by
+  ``yibao supervision recent``, the console's
   button, and after a hospital's settlement is answered (``after_settlement``: the API
   calls it once the answer is sent; a run already going is not started twice);
 - ``supervise_period``: every standing settlement discharged in a period, judged by all
@@ -39,7 +41,6 @@ __all__ = ["RULES_DIR", "RULES_NAME", "Run", "after_settlement", "load_tables", 
 RULES_NAME = "supervision-2020"
 RULES_DIR = PACKS_DIR / "supervision"
 _COVID_PREFIXES = ("U07", "B99", "Z03.800x001")  # what makes a diagnosis a COVID-19 one
-_SAFETY = dt.timedelta(seconds=5)  # settlements committed out of order by a few seconds
 
 
 @lru_cache(maxsize=4)
@@ -121,7 +122,29 @@ def load_tables(uow: UnitOfWork, rows: list[Any]) -> Tables:
         },
         orient="row",
     )
-    return Tables(stays, lines, protocol, mappings, None, _history(uow, rows))
+    return Tables(stays, lines, protocol, mappings, _filed(uow, stays, lines, protocol),
+                  _history(uow, rows))  # fmt: skip
+
+
+def _filed(uow: UnitOfWork, stays: pl.DataFrame, lines: pl.DataFrame,
+           protocol: pl.DataFrame) -> pl.DataFrame:  # fmt: skip
+    """The filed price of each protocol drug line bought by emergency procurement (the
+    drug capability's ``filed_price`` for the line's hospital and day)."""
+    from yibao.services.drugs import filed_price
+
+    drugs = lines.filter(pl.col("code").is_in(protocol["code"].unique().implode())
+                         & (pl.col("category") == "drug")).join(
+        stays.select("encounter_id", "provider_code"), on="encounter_id")  # fmt: skip
+    seen: dict[tuple[str, str, dt.date], int | None] = {}
+    out = []
+    for r in drugs.iter_rows(named=True):
+        key = (r["provider_code"], r["code"], r["service_date"])
+        if key not in seen:
+            seen[key] = filed_price(uow, *key)
+        if seen[key] is not None:
+            out.append((r["encounter_id"], r["sn"], seen[key]))
+    return pl.DataFrame(out, orient="row", schema={"encounter_id": pl.String, "sn": pl.String,
+                                                   "filed_e6": pl.Int64})  # fmt: skip
 
 
 def _main_first(diagnoses: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -180,8 +203,10 @@ def supervise_recent(uow: UnitOfWork, ctx: Context, caller: Principal, *,
     started, t0 = ctx.now(), time.perf_counter()
     with uow(write=True):
         mark = uow.supervision.watermark()
-        recent = uow.supervision.standing(settled_after=mark - _SAFETY if mark else None)
+        recent = uow.supervision.standing(settled_after=mark)
         flags, new, stays = pl.DataFrame(), [], 0
+        if not recent:  # nothing new: no write at all (the API calls this after each answer)
+            return Run("recent", 0, 0, 0, (), time.perf_counter() - t0)
         if recent:
             psns = sorted({r.psn_no for r in recent})
             everyone = {r.id: r for r in uow.supervision.standing(psn_nos=psns)} | {

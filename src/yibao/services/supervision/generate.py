@@ -85,8 +85,30 @@ def generate_year(n: int, seed: int, *, year: int = 2020, inject_share: float = 
     lines = _lines(rng, stays, proto)
     mappings = _mappings(prov, proto)
     tables = Tables(stays, lines, proto, mappings, dx_history=history)
-    tables, truth = _inject(rng, tables, prov, max(3, int(n * inject_share)), year)
-    return Generated(_priced(tables), truth, dt.date(year, 12, 31))
+    k = max(3, int(n * inject_share))
+    tables, truth, used = _inject(rng, tables, prov, k, year)
+    tables, sold_above = _filed(rng, _priced(tables), used, k)
+    truth = pl.concat([truth, sold_above])
+    return Generated(tables, truth, dt.date(year, 12, 31))
+
+
+def _filed(rng: np.random.Generator, t: Tables, used: set[int],
+           k: int) -> tuple[Tables, pl.DataFrame]:  # fmt: skip
+    """Protocol drugs bought by emergency procurement: filed at the price sold (零差率),
+    except one line of each of ``k`` COVID-19 stays sold a quarter above it."""
+    eid = pl.col("encounter_id")
+    proto = t.lines.filter(pl.col("code").str.starts_with("P"))
+    covid = t.stays.filter(pl.col("covid_status") == "confirmed").select("encounter_id")
+    pool = proto.join(covid, on="encounter_id", how="semi")["encounter_id"].unique().to_numpy()
+    ids = _pick(rng, pool, used, k)
+    first = proto.filter(eid.is_in(pl.Series(ids, dtype=pl.Int64))).group_by("encounter_id").agg(
+        pl.col("sn").first(), above=pl.lit(True))  # fmt: skip
+    filed = proto.join(first, on=["encounter_id", "sn"], how="left").select(
+        "encounter_id", "sn", filed_e6=pl.when("above").then(pl.col("price_e6") * 4 // 5)
+        .otherwise("price_e6"))  # fmt: skip
+    truth = pl.DataFrame({"rule_id": "above_filed_price", "subject_key": [str(i) for i in ids]},
+                         schema={"rule_id": pl.String, "subject_key": pl.String})  # fmt: skip
+    return Tables(t.stays, t.lines, t.protocol, t.mappings, filed, t.dx_history), truth
 
 
 def _stays(rng: np.random.Generator, n: int, year: int,
@@ -250,7 +272,7 @@ def _pick(rng: np.random.Generator, pool: np.ndarray, used: set[int], k: int) ->
 
 
 def _inject(rng: np.random.Generator, t: Tables, prov: pl.DataFrame, k: int,
-            year: int) -> tuple[Tables, pl.DataFrame]:  # fmt: skip
+            year: int) -> tuple[Tables, pl.DataFrame, set[int]]:  # fmt: skip
     s, lines, hist, maps = t.stays, t.lines, t.dx_history, t.mappings
     assert hist is not None
     used: set[int] = set()
@@ -379,7 +401,7 @@ def _inject(rng: np.random.Generator, t: Tables, prov: pl.DataFrame, k: int,
     s = pl.concat([s, twin], how="vertical_relaxed").drop("last_of_insuree", "dx_index")
     injected = pl.DataFrame(truth, schema={"rule_id": pl.String, "subject_key": pl.String},
                             orient="row")  # fmt: skip
-    return Tables(s, lines, t.protocol, maps, None, hist), injected
+    return Tables(s, lines, t.protocol, maps, None, hist), injected, used
 
 
 def measure(flags: pl.DataFrame, gen: Generated) -> pl.DataFrame:

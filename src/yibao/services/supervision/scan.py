@@ -14,8 +14,10 @@ command") with what supervision needs beside them:
 - ``protocol``: ``code``, ``valid_from``, ``valid_to`` (null: open) — one row per
   诊疗方案 edition listing the code;
 - ``mappings``: ``provider_code``, ``code``, ``valid_from``, ``valid_to`` (对码 rows).
-- ``filed_prices`` (optional): ``code``, ``price_e6`` — emergency-procurement drugs'
-  filed prices (四（一）); the rule that reads them is skipped without them.
+- ``filed_prices`` (optional): ``encounter_id``, ``sn``, ``filed_e6`` — the price an
+  emergency-procurement drug had to be sold at by the line's hospital on its day (四（一）
+  零差率销售; services/drugs ``filed_price``), one row per line that has one; the rule
+  that reads them is skipped without them.
 - ``dx_history`` (optional): ``encounter_id``, ``on`` (date), ``diagnoses`` — a stay's
   diagnoses at admission and after each 2403 change (only the stays whose history
   matters need rows); without it the rule on diagnoses changed at discharge is skipped.
@@ -310,8 +312,10 @@ def _above_filed_price(ctx: _Ctx, rule: Any) -> pl.LazyFrame | None:
     filed = ctx.tables.filed_prices
     if filed is None:
         return None
-    above = ctx.lines.join(filed.lazy().rename({"price_e6": "filed_e6"}), on="code",
-                           how="inner").filter(pl.col("price_e6") > pl.col("filed_e6"))  # fmt: skip
+    above = ctx.lines.join(filed.lazy(), on=["encounter_id", "sn"], how="inner").filter(
+        pl.col("price_e6") > pl.col("filed_e6")
+    ).with_columns(amount_fen=(pl.col("amount_fen") * (pl.col("price_e6") - pl.col("filed_e6"))
+                               // pl.col("price_e6")))  # fmt: skip
     return _per_stay(above, ctx, r, [pl.col("sn"), pl.col("code"), pl.col("price_e6"),
                                      pl.col("filed_e6")])  # fmt: skip
 
