@@ -128,3 +128,31 @@ def test_period_scan_and_roles(uow: UnitOfWork, ctx: Context, settled: str) -> N
     run = sv.supervise_period(uow, ctx, SUP, dt.date(2020, 1, 1), dt.date(2020, 3, 31))
     assert (run.stays, run.flags_new) == (1, 2)
     assert sv.supervise_recent(uow, ctx, SUP).flags_new == 0  # the same flags: none new
+
+
+def test_daily_report_and_workbook(uow: UnitOfWork, ctx: Context, settled: str,
+                                   tmp_path: object) -> None:  # fmt: skip
+    from pathlib import Path
+
+    from openpyxl import load_workbook
+
+    from yibao.services.reports.daily import daily_report
+    from yibao.services.supervision import flag_counts, queue, write_workbook
+
+    sv.supervise_recent(uow, ctx, SUP)
+    outside = next(f for f in review.queue(uow, SUP) if f.rule_id == "fee_outside_stay")
+    review.confirm(uow, ctx, SUP, outside.id, 1000)
+    report = daily_report(uow, ctx, SUP, NOW.date())
+    section = next(s for s in report.sections if s.name == "supervision")
+    figures = {f.label: f.value for f in section.figures}
+    assert figures["新增疑点"] == 2
+    assert figures["追回（扣款）金额"] == 1000
+    assert figures["待审核疑点"] == 1
+    assert {r[0] for r in section.tables[0].rows} == {"fee_outside_stay", "late_settlement"}
+    counts = flag_counts(uow, SUP)
+    assert sum(c.flags for c in counts) == 2
+    assert flag_counts(uow, Principal("k-o", "hospital", "H50010200002")) == []
+    path = write_workbook(Path(str(tmp_path)) / "s.xlsx", counts, queue(uow, SUP, state=None))
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["汇总", "疑点明细"]
+    assert wb["疑点明细"].max_row == 3
