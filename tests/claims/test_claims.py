@@ -297,3 +297,33 @@ def test_limits_are_data_with_a_clause() -> None:
 def test_mask_account() -> None:
     assert mask_account("6222 0202 0011 2233 445") == "6222***********3445"
     assert mask_account("12345678") == "********"
+
+
+def test_daily_report_claims_section_by_township(
+    loaded: UnitOfWork, ctx: Context, clock: Clock, tmp_path: Path
+) -> None:
+    from yibao.services.reports.daily import daily_report
+
+    cid = _to_checked(loaded, ctx, tmp_path)
+    claims.settle(loaded, ctx, R2, cid)
+    claims.approve(loaded, ctx, R2, cid)
+    batch = claims.make_batch(loaded, ctx, FIN)
+    ret = tmp_path / "ret.csv"
+    ret.write_text("序号,报销单号,金额（元）,结果,银行流水号,失败原因\n"
+                   f"1,{cid},415.01,成功,B1,\n", encoding="utf-8")  # fmt: skip
+    claims.apply_return(loaded, ctx, FIN, batch.id, ret)
+    other = claims.receive(loaded, ctx, TOWN, _cmd(number="00000009", admit_date=dt.date(
+        2020, 1, 20), discharge_date=dt.date(2020, 1, 25)))  # fmt: skip
+    day = clock.now.date()
+    report = daily_report(loaded, ctx, FIN, day)
+    sec = next(s for s in report.sections if s.name == "claims")
+    figs = {f.label: f.value for f in sec.figures}
+    assert figs == {"当日受理": 2, "审核中": 1, "待支付": 0, "当日支付": 1, "支付金额": 41_501,
+                    "超期": 0}  # fmt: skip
+    [row] = sec.tables[0].rows
+    assert row == ("500102001", 2, 1, 0, 1, 41_501, 0)
+    clock.days(7)  # the other claim's 移交 (2 working days) is late by then
+    later = daily_report(loaded, ctx, FIN, clock.now.date())
+    figs = {f.label: f.value for s in later.sections if s.name == "claims" for f in s.figures}
+    assert (figs["当日受理"], figs["审核中"], figs["超期"]) == (0, 1, 1)
+    assert other.status == "received"

@@ -179,8 +179,13 @@ def test_sections_come_from_the_registry(uow: UnitOfWork, tmp_path: Path,
     day = dt.date(2020, 2, 1)
     report = d.daily_report(uow, _ctx(), CLERK, day)
     names = [s.name for s in report.sections]
-    assert names == ["patients", "funds", "hospitals", "deferred", "transfers", "settlements",
-                     "flags", "trend", "drugs"]  # fmt: skip
+    core = ["patients", "funds", "hospitals", "deferred", "transfers", "settlements"]
+    assert names[:6] == core  # the core sections first, in their order
+    assert names.index("flags") == 6  # registered at 650: after settlements, before trend
+    assert names[7] == "trend"
+    # every registered section, in its order: the capabilities' own ones (手工报销, 药品监测 …)
+    assert names == [p.name for p in sorted(d.SECTIONS.values(), key=lambda p: p.order)]
+    assert {"claims", "drugs"} <= set(names)
     assert report.since == dt.date(2020, 1, 23)  # the packs' first overlay day
     assert "监管提示：提示条数 1。" in daily_text(report)
     wb = openpyxl.load_workbook(write_daily_workbook(report, tmp_path / "r.xlsx"))

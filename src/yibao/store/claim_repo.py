@@ -252,3 +252,19 @@ class ClaimRepo:
             .where(PY.c.status == "paid", PY.c.done_at >= begin, PY.c.done_at < end)
         )
         return list(self.s.execute(q))
+
+    def states_at(self, end: dt.datetime) -> list[Row[Any]]:
+        """Each claim received before ``end`` with its status then (its last event before
+        ``end``) and its township: (claim_id, township, status)."""
+        last = (
+            select(EV.c.claim_id, func.max(EV.c.seq).label("seq"))
+            .where(EV.c.at < end)
+            .group_by(EV.c.claim_id)
+            .subquery()
+        )
+        q = (
+            select(EV.c.claim_id, C.c.township, EV.c.status_to.label("status"))
+            .join(last, (last.c.claim_id == EV.c.claim_id) & (last.c.seq == EV.c.seq))
+            .join(C, C.c.id == EV.c.claim_id)
+        )
+        return list(self.s.execute(q))
