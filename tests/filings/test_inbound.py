@@ -10,12 +10,14 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from tests.deferred.helpers import COVID, CST, FEES, HOSPITAL
 from tests.filings.test_workflow import DISTRICT
 from tests.registry_data import load_examples
-from yibao.core.errors import InvalidRequest
+from yibao.core.errors import Conflict, InvalidFile, InvalidRequest
+from yibao.core.ledger.accounts import INTER_REGION_PAYABLE, INTER_REGION_RECEIVABLE
 from yibao.core.policy.resolve import PackSet
 from yibao.core.registry.identity import check_char
 from yibao.packs import PACKS_DIR, shipped_pack
@@ -25,7 +27,9 @@ from yibao.services.deferred.model import Deferral
 from yibao.services.deferred.queue import settle_or_defer, settle_ready
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import Context
+from yibao.services.filings import clearing as cl
 from yibao.services.filings.inbound import enrol_inbound
+from yibao.services.reports import reads as reports
 from yibao.store.uow import UnitOfWork
 
 HUBEI = PACKS_DIR / "examples" / "hb-2020-example.yaml"
@@ -101,3 +105,55 @@ def test_no_hubei_pack_deferred_then_settled_when_loaded(base: UnitOfWork) -> No
     assert [e for e, _ in run.settled] == [enc.id]
     s = uc.settlement(uow, HOSPITAL, run.settled[0][1])
     assert s.settlement.setlinfo.psn_cash_pay == 0
+
+
+def test_clearing_inbound_receivable_and_outbound_payable(base: UnitOfWork, tmp_path: Path) -> None:
+    uow, clock = base, Fixed()
+    ctx = _ctx(shipped_pack("cq-2020"), HUBEI, clock=clock)
+    enc = _stay(uow, ctx)
+    enrol_inbound(uow, ctx, DISTRICT, psn_no=WUHAN, name="武汉患者", scheme="employee",
+                  insured_region="420100", valid_from=dt.date(2020, 1, 1))  # fmt: skip
+    done = settle_or_defer(uow, ctx, HOSPITAL, enc.id)
+    assert isinstance(done, uc.Settled)
+    fund = done.settlement.setlinfo.fund_pay_sumamt
+    assert cl.book_inbound(uow, ctx, CLERK) == [done.settlement_id]
+    assert cl.book_inbound(uow, ctx, CLERK) == []  # once
+    with uow:
+        rec = uow.funds.balances(INTER_REGION_RECEIVABLE.code)
+    assert sum(v for (key, _), v in rec.items() if key == "420100") == fund
+    out = tmp_path / "outbound.csv"
+    out.write_text("就医地,结算流水号,人员编号,结算日期,医疗费总额,基金支付,基金类型\n"
+                   "440300,S1,500102198003150016,2020-02-10,1200.50,960.40,310100\n",
+                   encoding="utf-8")  # fmt: skip
+    bad = tmp_path / "bad.csv"
+    bad.write_text(out.read_text(encoding="utf-8") + "500103,S2,x,2020-02-31,1,1.001,\n",
+                   encoding="utf-8")  # fmt: skip
+    with pytest.raises(InvalidFile) as caught:
+        cl.import_outbound(uow, ctx, CLERK, bad)
+    assert {p for p, _ in caught.value.problems} >= {"row 3, region", "row 3, setl_date",
+                                                     "row 3, fund"}  # fmt: skip
+    assert cl.import_outbound(uow, ctx, CLERK, out) == ["S1"]
+    stmts = cl.prepare_statements(uow, ctx, CLERK, "2020-02")
+    assert {(s.counterpart, s.direction, s.fund_fen) for s in stmts} == {
+        ("420100", "inbound", fund),
+        ("440300", "outbound", 96040),
+    }
+    assert reports.ledger_problems(uow, ctx.packs) == []
+    for s in stmts:
+        with pytest.raises(Conflict):
+            cl.move_statement(uow, ctx, CLERK, s.id, "cleared")  # confirmed first
+        cl.move_statement(uow, ctx, CLERK, s.id, "confirmed")
+        done_s = cl.move_statement(uow, ctx, CLERK, s.id, "cleared")
+        assert [h["state"] for h in done_s.history] == ["applied", "confirmed", "cleared"]
+    with uow:
+        assert not any(uow.funds.balances(INTER_REGION_RECEIVABLE.code).values())
+        assert not any(uow.funds.balances(INTER_REGION_PAYABLE.code).values())
+    assert reports.ledger_problems(uow, ctx.packs) == []
+    inbound = next(s for s in stmts if s.direction == "inbound")
+    xlsx = cl.write_statement(uow, CLERK, inbound.id, tmp_path / "hb.xlsx")
+    sheet = openpyxl.load_workbook(xlsx).active
+    assert sheet.cell(2, 2).value != WUHAN  # masked for a clerk key
+    csv_text = cl.write_statement(uow, CLERK, inbound.id, tmp_path / "hb.csv").read_text(
+        "utf-8-sig"
+    )
+    assert done.settlement_id in csv_text

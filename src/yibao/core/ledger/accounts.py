@@ -39,6 +39,10 @@ __all__ = [
     "FUND_BOOKS",
     "HOSPITAL_PAYABLE",
     "INSUREE_PAYABLE",
+    "INTER_REGION_ADVANCED",
+    "INTER_REGION_BENEFIT",
+    "INTER_REGION_PAYABLE",
+    "INTER_REGION_RECEIVABLE",
     "PATIENT",
     "PATIENT_CASH",
     "PERSONAL_ACCOUNT",
@@ -186,6 +190,36 @@ SUPERVISION_DEDUCTION = AccountType(
     "supervision); the monthly clearing recovers it from what the fund owes the hospital",
 )
 # -- end funds ---------------------------------------------------------------------------
+# -- out-of-area care (issue 18, f1): clearing between regions (异地就医清算) ----------------
+INTER_REGION_RECEIVABLE = AccountType(
+    "inter_region_receivable",
+    "应收异地就医垫付清算款",
+    Kind.ASSET,
+    "counterparty",
+    "the fund share of an inbound patient's settlement our fund advanced (就医地先行垫付), "
+    "receivable from the insured region (key: its region code) until cleared",
+)
+INTER_REGION_ADVANCED = AccountType(
+    "inter_region_advanced",
+    "异地就医垫付转参保地承担",
+    Kind.EXPENSE,
+    "",
+    "contra-expense: the same fund share taken off our benefit expense (credit-normal use)",
+)
+INTER_REGION_BENEFIT = AccountType(
+    "inter_region_benefit",
+    "参保人异地就医待遇支出",
+    Kind.EXPENSE,
+    "",
+    "the fund share of our insurees' stays settled in another region (outbound clearing file)",
+)
+INTER_REGION_PAYABLE = AccountType(
+    "inter_region_payable",
+    "应付异地就医清算款",
+    Kind.LIABILITY,
+    "counterparty",
+    "what our fund owes the treating region for those stays (key: its region code)",
+)
 
 CHART: dict[str, AccountType] = {
     t.code: t
@@ -203,6 +237,10 @@ CHART: dict[str, AccountType] = {
         ADVANCE_RECEIVABLE,
         FUND_BANK,  # funds (issue 20)
         SUPERVISION_DEDUCTION,  # funds (issue 20)
+        INTER_REGION_RECEIVABLE,  # out-of-area clearing (issue 18)
+        INTER_REGION_ADVANCED,
+        INTER_REGION_BENEFIT,
+        INTER_REGION_PAYABLE,
     )
 }
 """Every account type, by code."""

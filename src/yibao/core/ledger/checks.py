@@ -65,6 +65,9 @@ __all__ = [
     "year_problems",
 ]
 
+_INTER_REGION = ("inter_region_receivable", "inter_region_advanced", "inter_region_benefit",
+                "inter_region_payable")  # fmt: skip
+
 _ALLOWED_BOOKS: dict[str, frozenset[str] | None] = {
     BENEFIT.code: FUND_BOOKS - {ACCOUNT},
     HOSPITAL_PAYABLE.code: FUND_BOOKS | {ADVANCE},
@@ -79,6 +82,7 @@ _ALLOWED_BOOKS: dict[str, frozenset[str] | None] = {
     ADVANCE_RECEIVABLE.code: None,  # any book may advance money
     FUND_BANK.code: FUND_BOOKS | {FISCAL},  # funds (issue 20)
     SUPERVISION_DEDUCTION.code: FUND_BOOKS - {ACCOUNT},  # funds (issue 20)
+    **dict.fromkeys(_INTER_REGION, FUND_BOOKS - {ACCOUNT}),  # out-of-area clearing (issue 18)
 }
 
 

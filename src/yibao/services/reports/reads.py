@@ -29,6 +29,7 @@ from yibao.services.access.rights import Principal, own, require
 from yibao.services.deferred.queue import deferral_problems
 from yibao.services.encounters.records import settlement_from_record
 from yibao.services.encounters.validation import LENGTH, Checks
+from yibao.services.filings.clearing import clearing_problems
 from yibao.services.funds import fund_problems
 from yibao.services.registry import catalog
 from yibao.store.uow import UnitOfWork
@@ -202,4 +203,4 @@ def ledger_problems(uow: UnitOfWork, packs: PackSet | None = None) -> list[str]:
         if moved.get(psn, 0) != -posted.get(psn, 0):
             problems.append(f"account of {psn[:6]}…: moved {moved.get(psn, 0)} fen, the postings "
                             f"imply {-posted.get(psn, 0)}")  # fmt: skip
-    return problems + deferral_problems(uow) + fund_problems(uow)  # funds: issue 20
+    return problems + deferral_problems(uow) + fund_problems(uow) + clearing_problems(uow)
