@@ -13,10 +13,12 @@ from sqlalchemy import text
 from tests.deferred.helpers import CST, HOSPITAL, PLAIN
 from tests.filings.test_workflow import DISTRICT, SetClock
 from tests.registry_data import EMPLOYEE, load_examples, put
+from yibao.core.errors import InvalidRequest
 from yibao.packs import shipped_pack
 from yibao.services import filings as fs
 from yibao.services.access.rights import Principal
 from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters import transfers
 from yibao.services.encounters.context import Context
 from yibao.store.uow import UnitOfWork
 
@@ -75,3 +77,19 @@ def test_out_of_area_registered_only_with_an_approved_filing(env) -> None:
     assert enc.filing == "registered"
     (event,), _ = _flags(uow, enc.id)
     assert (event["claimed"], event["filing_id"]) == ("unregistered", f.id)
+
+
+def test_a_2501_transfer_filing_links_an_approved_filing(env) -> None:
+    uow, ctx = env
+    enc = _admit(uow, ctx, HOSPITAL, "not_needed")
+    f = fs.take_in(uow, ctx, DISTRICT, fs.FilingIn("referral", EMPLOYEE, "420000",
+                                                   dt.date(2020, 1, 24)))  # fmt: skip
+    with pytest.raises(InvalidRequest):  # not approved yet
+        transfers.file_transfer(uow, ctx, HOSPITAL, insuree_id=EMPLOYEE, encounter_id=enc.id,
+                                to_provider="H42010200001", out_of_area_filing=f.id)  # fmt: skip
+    fs.decide(uow, ctx, DISTRICT, f.id, approve=True)
+    t = transfers.file_transfer(uow, ctx, HOSPITAL, insuree_id=EMPLOYEE, encounter_id=enc.id,
+                                to_provider="H42010200001", out_of_area_filing=f.id)  # fmt: skip
+    assert t.out_of_area_filing == f.id
+    with uow:
+        assert uow.deferrals.filing(t.id).filing_id == f.id

@@ -24,6 +24,7 @@ from yibao.core.errors import InvalidRequest, NotFound
 from yibao.services.access.rights import Principal, audit, own, require
 from yibao.services.encounters.context import CST, Context, new_id
 from yibao.services.encounters.validation import LENGTH, Checks, provider_problem
+from yibao.services.registry.filings import transfer_link_problem
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["Filing", "cancel_transfer", "file_transfer"]
@@ -42,13 +43,15 @@ class Filing:
     valid_from: dt.date
     valid_to: dt.date | None
     reason: str | None
+    out_of_area_filing: str | None = None  # 异地就医备案 it rests on (issue 18)
 
 
 def file_transfer(uow: UnitOfWork, ctx: Context, caller: Principal, *, insuree_id: str,
                   to_provider: str | None = None, transfer_date: dt.date | None = None,
                   valid_from: dt.date | None = None, valid_to: dt.date | None = None,
                   reason: str | None = None, encounter_id: str | None = None,
-                  msgid: str | None = None) -> Filing:  # fmt: skip
+                  msgid: str | None = None,
+                  out_of_area_filing: str | None = None) -> Filing:  # fmt: skip
     """2501 转院备案 by the sending hospital: its stay ``encounter_id`` (default: the
     insuree's newest stay at the caller's hospital that is not cancelled)."""
     require(caller, "encounter.write")
@@ -59,6 +62,7 @@ def file_transfer(uow: UnitOfWork, ctx: Context, caller: Principal, *, insuree_i
     c.code("to_provider", to_provider, LENGTH["provider_code"])
     c.code("encounter_id", encounter_id, LENGTH["encounter_id"])
     c.text("reason", reason, LENGTH["transfer_reason"])
+    c.code("out_of_area_filing", out_of_area_filing, LENGTH["filing_id"])
     for name, value in (("transfer_date", transfer_date), ("valid_from", valid_from),
                         ("valid_to", valid_to)):  # fmt: skip
         c.day(name, value)
@@ -72,6 +76,10 @@ def file_transfer(uow: UnitOfWork, ctx: Context, caller: Principal, *, insuree_i
     with uow(write=True):
         if to_provider is not None and (why := provider_problem(uow, to_provider, day)):
             raise InvalidRequest.of([("to_provider", why)])
+        if out_of_area_filing is not None and (
+            why := transfer_link_problem(uow, out_of_area_filing, insuree_id, day)
+        ):
+            raise InvalidRequest.of([("out_of_area_filing", why)])
         if encounter_id is None:
             rows = uow.hospital.encounters(provider_code=caller.provider_code, psn_no=insuree_id,
                                            status=None, limit=20, offset=0)  # fmt: skip
@@ -89,13 +97,13 @@ def file_transfer(uow: UnitOfWork, ctx: Context, caller: Principal, *, insuree_i
                 raise InvalidRequest.of([("encounter_id", why)])
             src = found
         f = Filing(new_id("T", at), caller.provider_code, src.id, insuree_id, to_provider, day,
-                   start, valid_to, reason)  # fmt: skip
+                   start, valid_to, reason, out_of_area_filing)  # fmt: skip
         uow.deferrals.insert_filing({
             "id": f.id, "from_provider": f.from_provider, "from_encounter_id": f.from_encounter_id,
             "psn_no": insuree_id, "to_provider": to_provider, "transfer_date": day,
             "valid_from": start, "valid_to": valid_to, "reason": reason or None,
             "filed_at": at, "actor": caller.actor, "msgid": msgid,
-            "cancelled_at": None})  # fmt: skip
+            "cancelled_at": None, "filing_id": out_of_area_filing})  # fmt: skip
         audit(uow, caller, "transfer.filed", "encounter", src.id, before=None,
               after={"filing": f.id, "to": to_provider, "on": day}, at=at, msgid=msgid)  # fmt: skip
         uow.commit()

@@ -20,7 +20,7 @@ from typing import Literal
 from yibao.core.policy.resolve import PackSet
 from yibao.store.uow import UnitOfWork
 
-__all__ = ["FilingCheck", "check_filing", "region_contains"]
+__all__ = ["FilingCheck", "check_filing", "region_contains", "transfer_link_problem"]
 
 Status = Literal["registered", "unregistered", "not_needed"]
 
@@ -62,3 +62,18 @@ def check_filing(uow: UnitOfWork, packs: PackSet, *, psn_no: str, insured_region
         ):
             return FilingCheck("registered", f.id, f"备案 {f.id} 覆盖 {day} 在 {provider_region}")
     return FilingCheck("unregistered", None, f"{day} 无覆盖就医地 {provider_region} 的已核准备案")
+
+
+def transfer_link_problem(uow: UnitOfWork, filing_id: str, psn_no: str,
+                          day: dt.date) -> str | None:  # fmt: skip
+    """Why a 2501 transfer filing may not name the out-of-area filing ``filing_id``, or
+    None: it must be this insuree's, approved (not revoked) and valid on ``day``."""
+    with uow:
+        f = uow.filings.get(filing_id)
+    if f is None or f.psn_no != psn_no:
+        return f"异地就医备案 {filing_id} of this insuree not found"
+    if f.state != "approved":
+        return f"异地就医备案 {filing_id} is {f.state}, not approved"
+    if day < f.valid_from or (f.valid_to is not None and day > f.valid_to):
+        return f"异地就医备案 {filing_id} is not valid on {day}"
+    return None
