@@ -346,6 +346,9 @@ def create_app(
 
     app.include_router(drugs.router)
     app.include_router(funds.router)  # fund management (issue 20)
+    from yibao.adapters.api import filings  # out-of-area care (issue 18)
+
+    app.include_router(filings.router)
     from yibao.adapters.web import mount_console  # the bureau's console at /console/
 
     mount_console(app, secret=s.console_secret, secret_file=s.console_secret_file)
