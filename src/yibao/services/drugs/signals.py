@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from yibao.services.drugs.rules import Rules
@@ -191,41 +192,102 @@ def _span(*cols: pl.Series) -> tuple[dt.date, dt.date] | None:
     return s.min(), s.max()  # type: ignore[return-value]
 
 
+def _dense(parts: dict[str, pl.DataFrame], first: dt.date, last: dt.date) -> pl.DataFrame:
+    """Every (provider, code) of ``parts`` × every day ``first`` … ``last``, in that order,
+    with each part's ``value`` summed into a column named after it (0 where none): the
+    grid built by position (numpy scatter, integers), without joining or sorting it."""
+    keys = pl.concat([df.select("provider", "code") for df in parts.values()])
+    providers = keys["provider"].unique().sort()
+    codes = keys["code"].unique().sort()
+    n, n_c = (last - first).days + 1, codes.len()
+    p_at = {v: i for i, v in enumerate(providers.to_list())}
+    c_at = {v: i for i, v in enumerate(codes.to_list())}
+    size = providers.len() * n_c * n
+    cols: dict[str, object] = {}
+    for name, df in parts.items():
+        df = df.filter(pl.col("day").is_between(first, last))
+        at = (
+            df["provider"].replace_strict(p_at, return_dtype=pl.Int64).to_numpy() * n_c
+            + df["code"].replace_strict(c_at, return_dtype=pl.Int64).to_numpy()
+        ) * n + (df["day"] - first).dt.total_days().to_numpy()
+        dense = np.zeros(size, dtype=np.int64)
+        np.add.at(dense, at, df["value"].to_numpy().astype(np.int64))
+        cols[name] = dense
+    group = np.arange(size, dtype=np.int64) // n
+    days = pl.date_range(first, last, "1d", eager=True)
+    return pl.DataFrame({
+        "provider": providers.gather(group // n_c),
+        "code": codes.gather(group % n_c),
+        "day": days.gather(np.arange(size, dtype=np.int64) % n),
+        **cols,
+    })  # fmt: skip
+
+
+def _day_index(n: int) -> pl.Expr:
+    """The row's day within its group, on a grid of ``n`` days per group in order."""
+    return pl.int_range(pl.len(), dtype=pl.Int64) % n
+
+
+def _within(expr: pl.Expr, day: pl.Expr, need: int) -> pl.Expr:
+    """``expr`` where its window (``need`` days back) lies within the row's own group."""
+    return pl.when(day >= need).then(expr)
+
+
 def _quantity(f: Frames, r: Rules) -> Part:
+    """Each (hospital, drug)'s purchases over ``window_days`` against the median and MAD
+    of the same sums over the ``baseline_days`` before that window. The medians are
+    taken (numpy, over a gathered window matrix) only where a signal is possible — the
+    sum at least ``min_ratio_bp`` × the window's minimum, which the median is not below
+    — and over the days of the groups that signal, for their evidence."""
     rule = r.signals.quantity
     o = f.orders
     span = _span(o["order_date"])
     if span is None:
         return {}
-    daily = o.group_by("provider", "code", pl.col("order_date").alias("day")).agg(
-        pl.col("qty_ordered_e4").sum().alias("q")
-    )  # fmt: skip
-    g = (
-        _grid(o.select("provider", "code").unique(), *span)
-        .join(daily, on=["provider", "code", "day"], how="left")
-        .with_columns(pl.col("q").fill_null(0))
-        .sort("provider", "code", "day")
-    )
-    by = ["provider", "code"]
+    bought = o.select("provider", "code", pl.col("order_date").alias("day"),
+                      pl.col("qty_ordered_e4").alias("value"))  # fmt: skip
+    n = (span[1] - span[0]).days + 1
     w, b = rule.window_days, rule.baseline_days
-    x = pl.col("q").rolling_sum(w).over(by)
-    g = g.with_columns(x.alias("value"))
-    past = pl.col("value").shift(w).over(by)
-    g = g.with_columns(past.rolling_median(b).over(by).alias("med"))
-    g = g.with_columns((pl.col("value") - pl.col("med")).abs().alias("dev"))
-    g = g.with_columns(pl.col("dev").shift(w).rolling_median(b).over(by).alias("mad"))
-    scale = pl.max_horizontal(1.4826 * pl.col("mad"), 0.25 * pl.col("med"), pl.lit(10_000.0))
+    ready = 2 * w + b - 2  # the first day whose baseline window holds whole sums
+    i = _day_index(n)
+    g = _dense({"q": bought}, *span).with_columns(
+        _within(pl.col("q").rolling_sum(w), i, w - 1).alias("value"), i.alias("i"),
+    )  # fmt: skip
+    low = _within(pl.col("value").shift(w).rolling_min(b), i, ready)
     g = g.with_columns(
-        ((pl.col("value") - pl.col("med")) / scale).alias("z"),
-        pl.col("med").round().cast(pl.Int64).alias("reference"),
-    ).filter(pl.col("reference").is_not_null())
-    hit = (
-        (pl.col("z") >= rule.robust_z)
-        & (pl.col("reference") > 0)
-        & (pl.col("value") * 10_000 >= pl.col("reference") * rule.min_ratio_bp)
+        (low.is_not_null() & (pl.col("value") * 10_000 >= low * rule.min_ratio_bp)
+         & (pl.col("value") > 0)).alias("maybe"),
+    )  # fmt: skip
+    values = g["value"].fill_null(0).to_numpy()
+    rows = np.flatnonzero(g["maybe"].to_numpy())
+    med, mad = _baseline(values, rows, w, b)
+    scale = np.maximum(np.maximum(1.4826 * mad, 0.25 * med), 10_000.0)
+    ref = np.rint(med).astype(np.int64)
+    v = values[rows]
+    hit = ((v - med) / scale >= rule.robust_z) & (ref > 0) & (v * 10_000 >= ref * rule.min_ratio_bp)
+    cols = ["provider", "code", "day", "value"]
+    trig = g[rows[hit]].select(cols).with_columns(pl.Series("reference", ref[hit]))
+    hit_keys = trig.select("provider", "code").unique()
+    near = g.with_row_index("_r").join(hit_keys, on=["provider", "code"], how="semi")
+    at = near["_r"].to_numpy().astype(np.int64)
+    ok = g["i"].to_numpy()[at] >= ready
+    s_med, _ = _baseline(values, at[ok], w, b)
+    series = (
+        g[at[ok]].select(cols).with_columns(pl.Series("reference", np.rint(s_med).astype(np.int64)))
     )
-    return {"quantity": (_keyed(g.filter(hit), provider=True, supplier=False),
-                         _keyed(g, provider=True, supplier=False))}  # fmt: skip
+    return {"quantity": (_keyed(trig, provider=True, supplier=False),
+                         _keyed(series, provider=True, supplier=False))}  # fmt: skip
+
+
+def _baseline(values: np.ndarray, rows: np.ndarray, w: int, b: int
+              ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The median and MAD of the ``b`` sums ending ``w`` … ``w + b - 1`` days before each
+    of ``rows`` (one window matrix, vectorised)."""
+    if rows.size == 0:
+        return np.zeros(0), np.zeros(0)
+    window = values[rows[:, None] - w - np.arange(b)[None, :]]
+    med = np.median(window, axis=1)
+    return med, np.median(np.abs(window - med[:, None]), axis=1)
 
 
 def _delivery(f: Frames, r: Rules, end: dt.date) -> Part:
@@ -267,40 +329,37 @@ def _delivery(f: Frames, r: Rules, end: dt.date) -> Part:
 
 def _shortage(f: Frames, r: Rules, end: dt.date) -> Part:
     rule = r.signals.stock
-    got = (
-        f.orders.filter(pl.col("delivery_date").is_not_null())
-        .group_by("provider", "code", pl.col("delivery_date").alias("day"))
-        .agg(pl.col("qty_delivered_e4").sum().alias("inflow"))
-    )
-    used = f.usage.group_by("provider", "code", "day").agg(pl.col("qty_e4").sum().alias("used"))
+    got = f.orders.filter(pl.col("delivery_date").is_not_null()).select(
+        "provider", "code", pl.col("delivery_date").alias("day"),
+        pl.col("qty_delivered_e4").alias("value"))  # fmt: skip
+    used = f.usage.select("provider", "code", "day", pl.col("qty_e4").alias("value"))
     span = _span(f.orders["order_date"], got["day"], used["day"])
     if span is None:
         return {}
     first, last = span[0], min(span[1], end)
     if last < first:
         return {}
-    keys = pl.concat([got.select("provider", "code"), used.select("provider", "code")]).unique()
-    by = ["provider", "code"]
-    u = rule.usage_days
+    n, u = (last - first).days + 1, rule.usage_days
+    i = _day_index(n)
     g = (
-        _grid(keys, first, last)
-        .join(got, on=[*by, "day"], how="left")
-        .join(used, on=[*by, "day"], how="left")
-        .with_columns(pl.col("inflow", "used").fill_null(0))
-        .sort(*by, "day")
+        _dense({"inflow": got, "used": used}, first, last)
+        .with_columns((pl.col("inflow") - pl.col("used")).alias("net"))
+        .with_columns(pl.col("net").cum_sum().alias("cum"))
         .with_columns(
-            (pl.col("inflow") - pl.col("used")).cum_sum().over(by).alias("stock"),
-            pl.col("used").rolling_sum(u, min_samples=1).over(by).alias("used_w"),
+            # the stock since the group's first day: the running sum less what the groups
+            # before it summed (the running sum's value before the group's first row)
+            (pl.col("cum") - pl.when(i == 0).then(pl.col("cum") - pl.col("net"))
+             .forward_fill()).alias("stock"),
+            _within(pl.col("used").rolling_sum(u), i, u - 1).alias("used_w"),
         )
         .filter(pl.col("day") >= first + dt.timedelta(days=rule.warmup_days))
         .filter(pl.col("used_w") > 0)
         .with_columns(
-            (pl.max_horizontal(pl.col("stock"), pl.lit(0)) * u * 100 // pl.col("used_w")).alias(
-                "value"
-            ),
+            (pl.max_horizontal(pl.col("stock"), pl.lit(0)) * u * 100 // pl.col("used_w"))
+            .alias("value"),
             pl.lit(rule.min_days * 100, pl.Int64).alias("reference"),
         )
-    )
+    )  # fmt: skip
     hit = pl.col("stock") * u < pl.col("used_w") * rule.min_days
     return {"shortage": (_keyed(g.filter(hit), provider=True, supplier=False),
                          _keyed(g, provider=True, supplier=False))}  # fmt: skip
