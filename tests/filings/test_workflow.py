@@ -19,6 +19,8 @@ from yibao.packs import shipped_pack
 from yibao.services import filings as fs
 from yibao.services.access.rights import Principal
 from yibao.services.encounters.context import Context
+from yibao.services.reports.daily import ReportScope
+from yibao.services.reports.daily_filings import filings_section
 from yibao.store.uow import UnitOfWork
 
 TOWNSHIP = Principal("t1", "township_clerk", None, "500102001", "user")  # 张三丰's township
@@ -111,3 +113,23 @@ def test_district_channel_other_filing_due_on_the_fifth_working_day(env) -> None
     with pytest.raises(InvalidRequest):  # not ours: filed at the insured place
         fs.take_in(uow, ctx, DISTRICT, fs.FilingIn("temporary", "420102198001010018",
                                                    "500102", dt.date(2020, 2, 1)))  # fmt: skip
+
+
+def test_the_daily_report_counts_filings_by_township(env) -> None:
+    uow, ctx, clock = env
+    clock.set(at(1, 24, 10))
+    a = fs.take_in(uow, ctx, TOWNSHIP, fs.FilingIn("temporary", EMPLOYEE, "420100",
+                                                  dt.date(2020, 1, 24), covid=True))  # fmt: skip
+    fs.take_in(uow, ctx, DISTRICT, fs.FilingIn("resettled", DIBAO, "440300", dt.date(2020, 2, 1)))
+    clock.set(at(1, 25, 12))
+    fs.forward(uow, ctx, TOWNSHIP, a.id)
+
+    def figures(day: dt.date, who: Principal = DISTRICT) -> dict[str, int]:
+        scope = ReportScope(day, dt.date(2020, 1, 23), ctx.packs)
+        return {f.label: f.value for f in filings_section(uow, who, scope).figures}
+
+    assert figures(dt.date(2020, 1, 24)) == {"当日受理": 2, "当日报送": 0, "当日核准": 0,
+                                            "当日不予备案": 0, "办理中": 2, "超期": 0}  # fmt: skip
+    assert figures(dt.date(2020, 1, 25))["当日报送"] == 1
+    assert figures(dt.date(2020, 1, 26))["超期"] == 1  # the forwarded one, due 01-26 12:00
+    assert figures(dt.date(2020, 1, 26), TOWNSHIP)["办理中"] == 1  # its own township only

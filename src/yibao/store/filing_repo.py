@@ -82,11 +82,13 @@ class FilingRepo:
         )  # fmt: skip
         return list(self.session.execute(q.order_by(F.c.id)))
 
-    def events_between(self, start: dt.datetime, end: dt.datetime) -> list[Row[Any]]:
-        """Every filing step in [start, end), with its filing's township."""
-        q = (select(E, F.c.township).join(F, F.c.id == E.c.filing_id)
-             .where(E.c.at >= start, E.c.at < end).order_by(E.c.at, E.c.id))  # fmt: skip
-        return list(self.session.execute(q))
+    def events_between(self, start: dt.datetime | None, end: dt.datetime) -> list[Row[Any]]:
+        """Every filing step in [start, end) (from the first with ``start`` None), with its
+        filing's township, in order."""
+        q = select(E, F.c.township).join(F, F.c.id == E.c.filing_id).where(E.c.at < end)
+        if start is not None:
+            q = q.where(E.c.at >= start)
+        return list(self.session.execute(q.order_by(E.c.filing_id, E.c.seq)))
 
     # -- clearing --------------------------------------------------------------------------
 
