@@ -127,6 +127,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "supervision.review": frozenset({"supervisor"}),
     "supervision.answer": frozenset({"hospital"}),
     # -- end supervision
+    # -- supervision console (issue 22, s2): the review pages; flags are the district's,
+    # not a township's (a township clerk works for its own township's insurees only)
+    "supervision.pages": frozenset({"supervisor", "district_clerk", "finance", "auditor", "admin"}),
+    # -- end supervision console
 }
 """Permission -> the roles that have it (the role matrix of docs/API.md). API keys have
 the roles hospital, clerk, finance, auditor, admin; the console's people
