@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
@@ -55,11 +57,131 @@ def shoot(base: str, out: Path, day: str, stay_status: str) -> list[Path]:
             shots.append(out / "stay.png")
             page.screenshot(path=shots[-1])
         page.click("#logout")
+        shots += supervision(page, base, out)
+        page.click("#logout")
         sign_in(page, base, "demo-admin")
         page.goto(f"{base}/console/admin")
         shots.append(out / "admin.png")
         page.screenshot(path=shots[-1])
         browser.close()
+    return shots
+
+
+# -- 手工报销 (issue 19): the claim pages, driven from the counter to the bank -------------
+
+CLAIM_FEES = (
+    "序号,项目编码,项目名称,费用日期,单价,数量\n"
+    "1,001204000010000,静脉输液,2020-02-02,15,3\n"
+    "2,XJ05AXA159A001010101445,干扰素,2020-02-03,120.00,1\n"
+    "3,WH-LOCAL-77,院内制剂,2020-02-04,250.005,1\n"
+)
+
+
+def claim_flow(
+    page: Page,
+    base: str,
+    sign: Callable[[str], None],
+    psn_no: str,
+    work: Path,
+    out: Path | None = None,
+    logins: tuple[str, str, str, str] = (
+        "demo-township-clerk", "demo-district-clerk", "demo-district-clerk-2", "demo-finance"),
+) -> str:  # fmt: skip
+    """One claim through the console: intake by the township (a Wuhan hospital outside
+    the registry, Hubei's catalog), 移交, 初审 with the unknown line classified, 复核,
+    结算 and 审批 by another district clerk, a payment batch, the bank's return file.
+    ``sign(login)`` signs in; each claims page is shot into ``out`` when given. The
+    claim's id."""
+    town, first, second, finance = logins
+
+    def shot(name: str) -> None:
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=out / f"{name}.png", full_page=True)
+
+    fees = work / "fees.csv"
+    fees.write_text(CLAIM_FEES, encoding="utf-8")
+    sign(town)
+    page.click("nav a[href='/console/claims']")
+    page.click("#new-claim")
+    for name, value in (("psn_no", psn_no), ("provider_code", "H42010600001"),
+                        ("provider_name", "武汉市某定点医院"), ("provider_region", "420106"),
+                        ("admit_date", "2020-02-01"), ("discharge_date", "2020-02-10"),
+                        ("diagnoses", "B99.900"), ("invoice_code", "4201"),
+                        ("invoice_number", "00000001"), ("invoice_date", "2020-02-10"),
+                        ("invoice_amount", "415.01"), ("payee_name", "张三丰"),
+                        ("payee_bank", "工商银行涪陵支行"),
+                        ("payee_account", "6222020200112233445")):  # fmt: skip
+        page.fill(f"input[name={name}]", value)
+    page.select_option("select[name=provider_level]", "3")
+    page.select_option("select[name=covid_status]", "confirmed")
+    page.set_input_files("input[name=fee_list]", str(fees))
+    shot("claim_intake")
+    page.click("#intake-submit")
+    page.wait_for_selector("#claim-status")
+    claim_id = page.url.rstrip("/").rsplit("/", 1)[1]
+    page.click("#act-forward")
+    page.wait_for_selector("#claim-status:has-text('已移交')")
+    page.click("#logout")
+    sign(first)
+    page.goto(f"{base}/console/claims/{claim_id}")
+    page.click("#classify-3")
+    page.wait_for_selector("#line-3:has-text('归类为')")
+    page.fill("#claim-actions input[name=note]", "材料齐全，院内制剂按自费")
+    page.click("#act-first-review")
+    page.wait_for_selector("#claim-status:has-text('已初审')")
+    shot("claim_review")
+    page.click("#logout")
+    sign(second)
+    page.goto(f"{base}/console/claims/{claim_id}")
+    page.click("#act-second-review")
+    page.wait_for_selector("#claim-status:has-text('已复核')")
+    page.click("#act-settle")
+    page.wait_for_selector("#claim-status:has-text('已结算')")
+    shot("claim_second_review")
+    page.click("#act-approve")
+    page.wait_for_selector("#claim-status:has-text('已审批')")
+    page.click("#logout")
+    sign(finance)
+    page.click("nav a[href='/console/claim-batches']")
+    page.click("#make-batch")
+    page.wait_for_selector("#batch-lines")
+    payable = page.inner_text("#batch-lines tbody tr td:nth-child(3)").strip()
+    ret = work / "return.csv"
+    amount = payable.replace(",", "")
+    ret.write_text("序号,报销单号,金额（元）,结果,银行流水号,失败原因\n"
+                   f"1,{claim_id},{amount},成功,B0001,\n", encoding="utf-8")  # fmt: skip
+    page.set_input_files("#return-form input[name=file]", str(ret))
+    page.click("#return-submit")
+    page.wait_for_selector("#count-paid:has-text('1')")
+    shot("claim_batch")
+    page.goto(f"{base}/console/claims/{claim_id}/statement")
+    shot("claim_statement")
+    return claim_id
+
+
+def supervision(page: Page, base: str, out: Path) -> list[Path]:
+    """基金监管 as the demo supervisor: the queue, the first flag of a stay (its evidence,
+    the stay's trace, the review forms), the first hospital's profile (flags raised by
+    ``yibao supervision scan`` on the demo database)."""
+    shots = []
+    sign_in(page, base, "demo-supervisor")
+    page.goto(f"{base}/console/supervision?state=all")
+    shots.append(out / "supervision.png")
+    page.screenshot(path=shots[-1])
+    stay_flag = page.locator("#rows tr:has(span.mono) a[href*='/supervision/flags/']").first
+    if stay_flag.count():
+        stay_flag.click()
+        page.wait_for_load_state()
+        shots.append(out / "supervision-flag.png")
+        page.screenshot(path=shots[-1], full_page=True)
+    page.goto(f"{base}/console/supervision?state=all")
+    hospital = page.locator("#rows a[href*='/supervision/hospitals/']").first
+    if hospital.count():
+        hospital.click()
+        page.wait_for_load_state()
+        shots.append(out / "supervision-hospital.png")
+        page.screenshot(path=shots[-1])
     return shots
 
 
@@ -69,9 +191,20 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/console"))
     ap.add_argument("--date", default="2020-02-14", help="the 日报's date")
     ap.add_argument("--status", default="settled", help="the stays listed")
+    ap.add_argument("--claim-insuree", default="", help="手工报销: drive one claim of "
+                    "this insuree (needs demo-district-clerk-2) and shoot its pages")  # fmt: skip
     a = ap.parse_args()
-    for s in shoot(a.base.rstrip("/"), a.out, a.date, a.status):
+    base = a.base.rstrip("/")
+    for s in shoot(base, a.out, a.date, a.status):
         print(s)
+    if a.claim_insuree:
+        with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--lang=zh-CN"])
+            page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN",
+                                    timezone_id="Asia/Shanghai")  # fmt: skip
+            claim_flow(page, base, lambda login: sign_in(page, base, login), a.claim_insuree,
+                       Path(tmp), a.out)  # fmt: skip
+            browser.close()
 
 
 if __name__ == "__main__":
