@@ -112,6 +112,8 @@ def _stay(uow: UnitOfWork, ctx: Context, got: _Read, d: Deferral, idx: int) -> S
     if not ins.enrolled:
         return None
     day = d.discharge_date
+    if not any(p.covers(ins.insured_region, day) for p in ctx.packs):
+        return None  # no pack for the insured region yet: waits (no_pack, issue 18)
     v = ctx.packs.select(ins.insured_region, day).overlay_on(day)
     e = uc._engine_encounter(enc, day, seq, v)
     shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}

@@ -31,6 +31,7 @@ from yibao.core.money import line_amount
 from yibao.services.access.rights import Principal
 from yibao.services.deferred import queue as dq
 from yibao.services.demo.district import District, Draw, with_account
+from yibao.services.demo.filings import schedule_filings
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters import settlement as st
 from yibao.services.encounters import transfers
@@ -341,6 +342,8 @@ def live_through_epidemic(uow: UnitOfWork, ctx: Context, *, district: District |
     while day <= plan.end:
         add(_when(day, 20), run.queue_run)
         day += dt.timedelta(days=1)
+    if (c := next((s for s in stays if s.kind == "confirmed"), None)) is not None:  # issue 18
+        schedule_filings(add, uow, sim, hospital=c.provider, lines=c.lines, refused=result.refused)
     steps.sort(key=lambda x: (x[0], x[1]))
     for k, (t, _, fn) in enumerate(steps, start=1):
         clock.at(t)
