@@ -174,3 +174,113 @@ def import_(path: Path, township: Township = None, as_json: AsJson = False) -> N
                                "filings": done.filings}, ensure_ascii=False))  # fmt: skip
         return
     typer.echo(f"{done.source}: {len(done.filings)} filing(s) imported and forwarded")
+
+
+@filings_app.command("inbound-enrol")
+def inbound_enrol(
+    insuree: Annotated[str, typer.Option(help="人员编号 (certificate number).")],
+    name: Annotated[str, typer.Option(help="姓名 as the insured place gives it.")],
+    region: Annotated[str, typer.Option(help="参保地 (insuplc_admdvs).")],
+    scheme: Annotated[str, typer.Option(help="employee | resident")] = "employee",
+    tier: Annotated[int | None, typer.Option(help="居民档次 1|2 (resident).")] = None,
+    valid_from: Annotated[str, typer.Option(help="YYYY-MM-DD")] = "2020-01-01",
+) -> None:
+    """Record an inbound patient's enrolment as the insured place gives it (1101)."""
+    from yibao.bootstrap import hospital_context, unit_of_work
+    from yibao.services.filings.inbound import enrol_inbound
+
+    with bad_input_exits():
+        done = enrol_inbound(unit_of_work(), hospital_context(), cli_principal(), psn_no=insuree,
+                             name=name, scheme=scheme, insured_region=region,
+                             valid_from=_day("--valid-from", valid_from),
+                             resident_tier=tier)  # fmt: skip
+    typer.echo(f"inbound {region}: {done.inserted} new version(s), change set {done.change_set}")
+
+
+clearing_app = typer.Typer(
+    help="Clearing between regions (异地就医清算): receivables, payables, statements.",
+    no_args_is_help=True,
+)
+filings_app.add_typer(clearing_app, name="clearing")
+
+
+@clearing_app.command("book-inbound")
+def clearing_book() -> None:
+    """Book inbound settlements' fund share as receivables from their insured regions."""
+    from yibao.bootstrap import hospital_context, unit_of_work
+    from yibao.services.filings import clearing as cl
+
+    with bad_input_exits():
+        done = cl.book_inbound(unit_of_work(), hospital_context(), cli_principal())
+    typer.echo(f"{len(done)} inbound settlement(s) booked")
+
+
+@clearing_app.command("import-outbound")
+def clearing_import(path: Path) -> None:
+    """Import a clearing file of our insurees settled elsewhere (CSV/XLSX), all-or-nothing."""
+    from yibao.bootstrap import hospital_context, unit_of_work
+    from yibao.services.filings import clearing as cl
+
+    with bad_input_exits():
+        done = cl.import_outbound(unit_of_work(), hospital_context(), cli_principal(), path)
+    typer.echo(f"{path.name}: {len(done)} outbound settlement(s) booked as payables")
+
+
+@clearing_app.command("prepare")
+def clearing_prepare(month: Annotated[str, typer.Argument(help="YYYY-MM")],
+                     as_json: AsJson = False) -> None:  # fmt: skip
+    """申请: the month's statements per counterpart region and direction."""
+    from yibao.bootstrap import hospital_context, unit_of_work
+    from yibao.services.filings import clearing as cl
+
+    with bad_input_exits():
+        found = cl.prepare_statements(unit_of_work(), hospital_context(), cli_principal(), month)
+    _statements([s.as_dict() for s in found], as_json)
+
+
+def _statements(docs: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(docs, ensure_ascii=False))
+        return
+    for d in docs:
+        typer.echo(f"{d['id']:>4}  {d['month']}  {d['counterpart']}  {d['direction']:<8}  "
+                   f"{d['items']:>5} 笔  {d['fund_yuan']:>14} 元  {d['state']}")  # fmt: skip
+    typer.echo(f"{len(docs)} statement(s)")
+
+
+@clearing_app.command("statements")
+def clearing_list(month: Annotated[str | None, typer.Option(help="YYYY-MM")] = None,
+                  as_json: AsJson = False) -> None:  # fmt: skip
+    """The clearing statements (a month's, or all)."""
+    from yibao.bootstrap import unit_of_work
+    from yibao.services.filings import clearing as cl
+
+    with bad_input_exits():
+        found = cl.statements(unit_of_work(), cli_principal(), month)
+    _statements([s.as_dict() for s in found], as_json)
+
+
+@clearing_app.command("move")
+def clearing_move(
+    statement_id: int, to: Annotated[str, typer.Argument(help="confirmed | cleared")]
+) -> None:
+    """确认 (confirmed) or 清算 (cleared: the money moves) a statement."""
+    from yibao.bootstrap import hospital_context, unit_of_work
+    from yibao.services.filings import clearing as cl
+
+    with bad_input_exits():
+        s = cl.move_statement(unit_of_work(), hospital_context(), cli_principal(), statement_id, to)
+    _statements([s.as_dict()], False)
+
+
+@clearing_app.command("export")
+def clearing_export(statement_id: int, out: Path,
+                    unmasked: Annotated[bool, typer.Option(help="ID numbers in full (audited).")]
+                    = False) -> None:  # fmt: skip
+    """A statement as CSV or XLSX (by the suffix)."""
+    from yibao.bootstrap import unit_of_work
+    from yibao.services.filings import clearing as cl
+
+    with bad_input_exits():
+        cl.write_statement(unit_of_work(), cli_principal(), statement_id, out, unmasked=unmasked)
+    typer.echo(f"wrote {out}")
