@@ -44,6 +44,9 @@ def shoot(base: str, out: Path, day: str, stay_status: str) -> list[Path]:
             ("stays", f"/console/stays?status={stay_status}"),
             ("deferred", "/console/deferred"),
             ("registry", "/console/registry?code=H50010200001"),
+            ("drugs", "/console/drugs"),  # 药品监测 (issue 21: `yibao drugs demo` first)
+            ("drug_signals", "/console/drugs/signals"),
+            ("drug_filings", "/console/drugs/filings"),
         ]
         for name, path in pages:
             page.goto(base + path)
@@ -56,6 +59,13 @@ def shoot(base: str, out: Path, day: str, stay_status: str) -> list[Path]:
             page.wait_for_load_state()
             shots.append(out / "stay.png")
             page.screenshot(path=shots[-1])
+        page.goto(f"{base}/console/drugs/signals?kind=price")
+        signal = page.locator("#signal-table a").first
+        if signal.count():
+            signal.click()
+            page.wait_for_load_state()
+            shots.append(out / "drug_signal.png")
+            page.screenshot(path=shots[-1], full_page=True)
         page.click("#logout")
         shots += supervision(page, base, out)
         page.click("#logout")

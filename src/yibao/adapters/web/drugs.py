@@ -141,8 +141,9 @@ async def _signal_page(visit: Visit, signal_id: str, *, status: int = 200,
     refs = [max(0, (e["reference"] or 0) // scale) for e in s.evidence]
     chart = charts.lines(days, [(f"数值（{unit}）", values), (f"参照（{unit}）", refs)],
                          f"信号 {s.id} 证据")  # fmt: skip
+    steps = [{**e, "at": dt.datetime.fromisoformat(e["at"])} for e in s.steps]
     return page(visit, "drug_signal.html", {
-        "nav": "drugs", "s": s, "chart": chart, "kinds": drugs.KIND_NAMES,
+        "nav": "drugs", "s": s, "steps": steps, "chart": chart, "kinds": drugs.KIND_NAMES,
         "states": drugs.STATE_NAMES, "actions": ACTIONS, "show": _scaled, "units": UNITS,
         "may_move": caller.may("drugs.signal") and s.state in ("new", "investigating"),
         "errors": errors or {}, "asked": asked or {},
