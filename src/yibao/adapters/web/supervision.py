@@ -36,6 +36,7 @@ from yibao.core.ledger.accounts import FUND_BOOKS, book_name
 from yibao.core.money import fen_from_yuan
 from yibao.services import supervision as sv
 from yibao.services.access.rights import Principal, require
+from yibao.services.access.users import ROLE_NAMES
 from yibao.services.reports.registers import provider_history
 from yibao.services.reports.stays import StayView, stay_view
 from yibao.services.supervision.report import CountRow
@@ -298,6 +299,7 @@ async def _flag_page(
             "states": STATES,
             "steps": STEP_NAMES,
             "books": BOOKS,
+            "roles": {**ROLE_NAMES, "hospital": "定点医院"},
             "may_review": caller.may("supervision.review") and f.state in OPEN_STATES,
             "errors": errors or {},
             "asked": asked or {},
