@@ -84,6 +84,13 @@ def test_february_2020_for_the_demo_district(demo: UnitOfWork) -> None:
     assert any(b.covid_fen for b in f.budgets)
     with pytest.raises(Conflict):
         simulate_february(uow, _ctx())
+    # the 日报's funds section: on the day of the batch, the clearing it paid
+    from yibao.services.reports import daily_report
+
+    r = daily_report(uow, _ctx(), FINANCE_A, f.batch.booked_on, sections=["fund_management"])
+    figs = {x.label: x.value for x in r.section("fund_management").figures}
+    assert figs["当日清算拨付"] == f.batch.net_fen
+    assert figs["预付余额"] == sum(prepayment.open_prepayments(uow).values()) > 0
 
 
 def test_a_statement_edited_behind_the_service_fails_the_ledger_check(demo: UnitOfWork) -> None:

@@ -10,6 +10,7 @@ from yibao.services.reports.daily import DailyReport, daily_report, epidemic_sta
 from yibao.services.reports.daily_claims import claims_section  # noqa: F401  (registers 手工报销)
 from yibao.services.reports.daily_drugs import drugs_section  # noqa: F401  (registers 药品监测)
 from yibao.services.reports.daily_filings import filings_section  # noqa: F401  (异地备案)
+from yibao.services.reports.daily_funds import funds_section  # noqa: F401  (资金管理)
 from yibao.services.reports.daily_supervision import supervision_section  # noqa: F401  (基金监管)
 from yibao.services.reports.detail_file import read_detail_file, reconcile_detail_file
 from yibao.services.reports.files import download_file, upload_file
