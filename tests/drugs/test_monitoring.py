@@ -167,3 +167,20 @@ def test_an_emergency_purchase_sold_above_its_filed_price_is_a_signal(
         100_000_000,
     )
     assert "四（一）" in markup.clause
+
+
+def test_the_daily_report_has_the_drug_section(loaded: UnitOfWork, tmp_path: Path) -> None:
+    from yibao.services.reports import daily_report
+
+    drugs.import_orders(loaded, CLERK, _orders(tmp_path / "o.csv", dt.date(2020, 2, 10)), now=NOW)
+    drugs.scan_region(loaded, CLERK, dt.date(2020, 2, 1), dt.date(2020, 2, 20), now=NOW)
+    (s,) = drugs.signals(loaded, CLERK, kinds=["price"], provider=CENTRE)
+    drugs.move_signal(loaded, CLERK, s.id, "investigate", now=NOW)
+    ctx = Context(Context.from_folder(shipped_pack("cq-2020")).packs, clock=lambda: NOW)
+    report = daily_report(loaded, ctx, CLERK, dt.date(2020, 2, 20))
+    (section,) = [x for x in report.sections if x.name == "drugs"]
+    figures = {f.label: f.value for f in section.figures}
+    assert figures["信号（新发现）"] == 1
+    assert figures["信号（调查中）"] == 1
+    assert [t.name for t in section.tables] == ["药品信号", "短缺线索", "应急采购备案"]
+    assert len(section.tables[0].rows) == 2
