@@ -37,6 +37,8 @@ _ID = re.compile(r"^[A-Za-z0-9]{1,30}$")
 _FIELDS = ("kind", "insuree_id", "dest_region", "dest_providers", "valid_from", "valid_to",
            "covid", "submitted_at")  # fmt: skip
 ACTIONS = {"forward": "报送区医保局", "approve": "核准", "refuse": "不予备案", "revoke": "撤销"}
+STEPS = {"submitted": "申请", "accepted": "受理", "forwarded": "报送", "approved": "核准",
+         "refused": "不予备案", "revoked": "撤销"}  # fmt: skip
 
 
 def _text(form: Any, name: str) -> str:
@@ -128,7 +130,8 @@ async def _filing_page(visit: Visit, filing_id: str, *, status: int = 200,
         can.append("revoke")
     return page(visit, "filing.html", {
         "nav": "filings", "f": f, "kinds": fs.KIND_NAMES, "states": fs.STATE_NAMES,
-        "can": can, "actions": ACTIONS, "errors": errors or {}, "asked": asked or {},
+        "can": can, "actions": ACTIONS, "steps": STEPS, "errors": errors or {},
+        "asked": asked or {},
     }, status=status)  # fmt: skip
 
 
