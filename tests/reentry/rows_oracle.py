@@ -37,7 +37,7 @@ from yibao.core.privacy import mask_psn_no
 from yibao.services.access.rights import Principal, audit_op
 from yibao.services.encounters import records
 from yibao.services.encounters.context import CST
-from yibao.services.stays.rows import INPATIENT_CLR_TYPE, Entry, NewEncounter
+from yibao.services.encounters.rows import INPATIENT_CLR_TYPE, Entry, NewEncounter
 from yibao.store.encounter_repo import tx_rows
 from yibao.store.service_tables import (
     AuditEntry,

@@ -24,11 +24,11 @@ from tests.reentry.files import load_people, many_rows, small_rows, write_csv
 from yibao.core import ledger
 from yibao.packs import PACKS_DIR
 from yibao.services.access.rights import Principal
+from yibao.services.encounters import rows as booking_rows
 from yibao.services.encounters.context import CST, Context, new_id, new_ids
+from yibao.services.encounters.rows import Entry, NewEncounter, TableRows, make_plan
 from yibao.services.reentry.imports import import_file
 from yibao.services.stays import booking
-from yibao.services.stays import rows as booking_rows
-from yibao.services.stays.rows import Entry, NewEncounter, TableRows, make_plan
 from yibao.store.db import make_engine
 from yibao.store.service_tables import Encounter
 from yibao.store.uow import UnitOfWork
@@ -174,7 +174,7 @@ def test_odd_values_convert_as_before() -> None:
              {"admit_time": NOW - dt.timedelta(microseconds=7), "version": True,
               "discharge_date": dt.date(9999, 12, 31)}]  # fmt: skip
     for some in (cases[:2], cases[2:]):
-        t = TableRows(table, names, {"created_at": NOW}, True)  # type: ignore[arg-type]
+        t = TableRows("encounters", names, {"created_at": NOW}, True)
         rows = [{**base, **case, "created_at": NOW, "diagnoses": "[]"} for case in some]
         for r in rows:
             t.rows.append(tuple(r[c] for c in names))

@@ -10,24 +10,24 @@ prebuilt statements (``Ops``) and their compilation are in hospital_ops.py.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
 import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, Row, Table, and_, bindparam, case, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from yibao.core.engine.model import Accumulators
 from yibao.core.ledger import Account, Posting, Transaction
-from yibao.store import bulk
+from yibao.store import bulk, resettle_repo
+from yibao.store.registry_tables import Insuree
 from yibao.store.service_tables import Deferral, TransferFiling
 from yibao.store.settlement_record import Stored
 from yibao.store.statements import (
     ACC_COLUMNS,
-    ACC_ZERO,
     AU,
     CP,
     EV,
@@ -50,8 +50,24 @@ from yibao.store.statements import (
     transaction_of,
     tx_rows,
 )
+from yibao.store.writes import Writes, write
 
-__all__ = ["HospitalRepo", "KeyState", "Op", "Ops", "insert_rows", "key_state", "tx_rows"]
+INS = cast(Table, Insuree.__table__)
+
+LOCK_ONE_BY_ONE = 64
+"""Up to this many rows, locks are taken one statement a row in one round trip; above,
+through a temporary table of the keys (≈ 5 round trips, whatever the count)."""
+
+__all__ = [
+    "LOCK_ONE_BY_ONE",
+    "HospitalRepo",
+    "KeyState",
+    "Op",
+    "Ops",
+    "insert_rows",
+    "key_state",
+    "tx_rows",
+]
 
 
 def _stored(row: Row[Any] | None) -> Stored | None:
@@ -120,10 +136,6 @@ class HospitalRepo:
         self.s = session
         self.pg = session.get_bind().dialect.name == "postgresql"
 
-    def _insert_ignore(self, table: Any) -> Any:
-        mod = postgresql if self.pg else sqlite
-        return mod.insert(table)
-
     def batch(self, todo: Sequence[Op]) -> list[list[Any]]:
         """Run statements in order and return each one's rows. On PostgreSQL they go in
         ONE round trip: psycopg's pipeline mode sends every statement (the parameters
@@ -163,7 +175,104 @@ class HospitalRepo:
         return [[row for cur in curs if has_rows(cur) for row in cur.fetchall()]
                 for curs in cursors]  # fmt: skip
 
+    def writes(self, at: dt.datetime) -> Writes:
+        """An empty ``Writes`` at ``at`` for this database (filled by the services)."""
+        return Writes(self.pg, at)
+
+    def write_booking(self, writes: Writes) -> None:
+        """Write new rows and moves (a settlement, a reversal, a deferral: one or many)
+        through the store's one writer (``writes.write``: COPY for large batches on
+        PostgreSQL, the pipelined multi-row INSERTs of ``batch`` for small ones)."""
+        write(self.s, writes, self.batch)
+
     # -- encounters -------------------------------------------------------------------
+
+    def encounter_with_lines(self, encounter_id: str, *,
+                             lock: bool) -> tuple[Row[Any] | None, list[Row[Any]]]:  # fmt: skip
+        """The encounter (locked) with ``earlier`` (``encounter_to_settle``) and its
+        active fee lines, in one round trip: what a settlement reads first."""
+        first = Ops.encounter_to_settle_locked if lock else Ops.encounter_to_settle
+        found, rows = self.batch([(first, {"eid": encounter_id}),
+                                  (Ops.active_lines, {"eid": encounter_id})])  # fmt: skip
+        return (found[0] if found else None), rows
+
+    def insuree_on(self, psn_no: str, on: dt.date) -> Row[Any] | None:
+        """The insuree's registry version valid on ``on`` (the current version), if any."""
+        (found,) = self.batch([(Ops.insuree_on, {"psn": psn_no, "on": on})])
+        return found[0] if found else None
+
+    # -- reads in bulk (re-entry, the queue, re-settlement) --------------------------------
+
+    def line_keys(self, encounter_ids: Sequence[str]) -> dict[str, set[tuple[str, int, int]]]:
+        """The active lines (sn, price_e6, qty_e4) of each of these encounters."""
+        out: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
+        for start in range(0, len(encounter_ids), 5000):
+            part = encounter_ids[start : start + 5000]
+            q = select(L.c.encounter_id, L.c.sn, L.c.price_e6, L.c.qty_e4).where(
+                bulk.among(self.s, L.c.encounter_id, part), L.c.cancelled_at.is_(None)
+            )
+            for eid, sn, price, qty in self.s.execute(q):
+                out[eid].add((sn, price, qty))
+        return out
+
+    def accumulators_in(self, psn_nos: Sequence[str],
+                        years: Sequence[int]) -> dict[tuple[str, int], Accumulators]:  # fmt: skip
+        """The stored accumulators of these insurees in these years (rows that exist)."""
+        out: dict[tuple[str, int], Accumulators] = {}
+        for start in range(0, len(psn_nos), 5000):
+            part = psn_nos[start : start + 5000]
+            q = select(A.c.psn_no, A.c.year, *ACC_COLUMNS).where(
+                bulk.among(self.s, A.c.psn_no, part), A.c.year.in_(list(years))
+            )
+            out.update({(r[0], r[1]): acc_row(r[2:]) for r in self.s.execute(q)})
+        return out
+
+    def admissions_of(self, psn_nos: Sequence[str]) -> list[Row[Any]]:
+        """(psn_no, admit_time, id) of these insurees' stays not cancelled."""
+        out: list[Row[Any]] = []
+        for start in range(0, len(psn_nos), 5000):
+            part = psn_nos[start : start + 5000]
+            q = select(E.c.psn_no, E.c.admit_time, E.c.id).where(
+                bulk.among(self.s, E.c.psn_no, part), E.c.status != "cancelled"
+            )
+            out += self.s.execute(q)
+        return out
+
+    def settlement_records(self, settlement_ids: Sequence[str]) -> list[Row[Any]]:
+        """(encounter_id, record) of these settlements."""
+        out: list[Row[Any]] = []
+        for start in range(0, len(settlement_ids), 5000):
+            part = settlement_ids[start : start + 5000]
+            q = select(S.c.encounter_id, S.c.record).where(bulk.among(self.s, S.c.id, part))
+            out += self.s.execute(q)
+        return out
+
+    def insuree_versions(self, psn_nos: Sequence[str]) -> list[Row[Any]]:
+        """The current enrolment versions of these insurees, in (ID number, valid_from)
+        order, 5,000 insurees a query."""
+        out: list[Row[Any]] = []
+        for start in range(0, len(psn_nos), 5000):
+            part = psn_nos[start : start + 5000]
+            q = (select(INS).where(INS.c.superseded_by.is_(None),
+                                   bulk.among(self.s, INS.c.psn_no, part))
+                 .order_by(INS.c.psn_no, INS.c.valid_from))  # fmt: skip
+            out += self.s.execute(q)
+        return out
+
+    def insuree_and_locks(self, psn_no: str, on: dt.date, year: int, at: dt.datetime, *,
+                          lock: bool) -> tuple[Row[Any] | None, Accumulators, int]:  # fmt: skip
+        """What a settlement reads second, in one round trip: the insuree's version valid
+        on ``on``, the insuree-year's accumulators and the account movement — with
+        ``lock``, both rows created if new and locked (the lock statements of
+        ``lock_accumulators_of`` and ``lock_accounts``), in that order."""
+        if not lock:
+            return (self.insuree_on(psn_no, on), self.accumulators(psn_no, year),
+                    self.account_moved(psn_no))  # fmt: skip
+        found, acc, moved = self.batch([
+            (Ops.insuree_on, {"psn": psn_no, "on": on}),
+            (Ops.lock_accumulators(self.pg), {"psn": psn_no, "year": year, "at": at}),
+            (Ops.lock_account(self.pg), {"psn": psn_no, "at": at})])  # fmt: skip
+        return (found[0] if found else None), acc_row(acc[0]), int(moved[0][0])
 
     def encounter(self, encounter_id: str, *, lock: bool = False) -> Row[Any] | None:
         q = select(E).where(E.c.id == encounter_id)
@@ -243,7 +352,31 @@ class HospitalRepo:
         q = select(E).where(E.c.provider_code == provider_code, E.c.admit_msgid == msgid)
         return self.s.execute(q).first()
 
+    def lock_encounters(self, ids: Sequence[str], *, by: str = "id") -> list[Row[Any]]:
+        """The encounter rows of ``ids`` that exist, locked, by id (``bulk.lock_encounters``;
+        ``by``: the column ``ids`` hold, e.g. ``source_key``)."""
+        return bulk.lock_encounters(self.s, ids, by=by)
+
+    def encounters_of(self, psn_nos: Sequence[str]) -> list[Row[Any]]:
+        """Every encounter of these insurees."""
+        return resettle_repo.encounters_of(self.s, psn_nos)
+
     # -- fee lines ----------------------------------------------------------------------
+
+    def active_lines_of(self, encounter_ids: Sequence[str]) -> dict[str, list[Row[Any]]]:
+        """The active fee lines of each stay, in upload order."""
+        return resettle_repo.active_lines_of(self.s, encounter_ids)
+
+    def line_totals(self, encounter_ids: Sequence[str]) -> dict[str, int]:
+        """The active fee lines' total (fen) of each stay that has some."""
+        out: dict[str, int] = {}
+        for start in range(0, len(encounter_ids), 5000):
+            part = list(encounter_ids[start : start + 5000])
+            q = (select(L.c.encounter_id, func.sum(L.c.amount_fen))
+                 .where(bulk.among(self.s, L.c.encounter_id, part), L.c.cancelled_at.is_(None))
+                 .group_by(L.c.encounter_id))  # fmt: skip
+            out.update({e: int(t) for e, t in self.s.execute(q)})
+        return out
 
     def active_lines(self, encounter_id: str) -> list[Row[Any]]:
         q = (select(L).where(L.c.encounter_id == encounter_id, L.c.cancelled_at.is_(None))
@@ -273,13 +406,24 @@ class HospitalRepo:
     # -- accumulators and accounts ---------------------------------------------------
 
     def lock_accumulators(self, psn_no: str, year: int, at: dt.datetime) -> Accumulators:
-        """The insuree-year row, created at zero if new, locked until commit: one
-        statement (``INSERT … ON CONFLICT DO UPDATE … RETURNING`` locks the row it
-        touches on PostgreSQL, as ``FOR UPDATE`` would)."""
-        q = self._insert_ignore(A).values(psn_no=psn_no, year=year, updated_at=at, **ACC_ZERO)
-        q = q.on_conflict_do_update(index_elements=[A.c.psn_no, A.c.year],
-                                    set_={"updated_at": q.excluded.updated_at})  # fmt: skip
-        return acc_row(self.s.execute(q.returning(*ACC_COLUMNS)).one())
+        """The insuree-year's accumulators, the row created at zero if new, locked until
+        commit (``lock_accumulators_of`` of one key)."""
+        return self.lock_accumulators_of([(psn_no, year)], at)[(psn_no, year)]
+
+    def lock_accumulators_of(self, keys: Sequence[tuple[str, int]],
+                             at: dt.datetime) -> dict[tuple[str, int], Accumulators]:  # fmt: skip
+        """Each (psn_no, year)'s accumulators, the row created at zero if new, locked until
+        commit, in key order — THE accumulator lock, for one settlement or a booking: up
+        to ``LOCK_ONE_BY_ONE`` keys one ``INSERT … ON CONFLICT DO UPDATE … RETURNING``
+        each (``Ops.lock_accumulators``: it locks the row it touches on PostgreSQL, as
+        ``FOR UPDATE`` would), all in one round trip; more through a temporary table of
+        the keys (``bulk.lock_accumulators``)."""
+        keys = sorted(set(keys))
+        if len(keys) > LOCK_ONE_BY_ONE:
+            return bulk.lock_accumulators(self.s, keys, at)
+        stmt = Ops.lock_accumulators(self.pg)
+        got = self.batch([(stmt, {"psn": p, "year": y, "at": at}) for p, y in keys])
+        return {k: acc_row(rows[0]) for k, rows in zip(keys, got, strict=True)}
 
     def accumulators(self, psn_no: str, year: int, *, lock: bool = False) -> Accumulators:
         q = select(*ACC_COLUMNS).where(A.c.psn_no == psn_no, A.c.year == year)
@@ -299,13 +443,33 @@ class HospitalRepo:
         q = select(A.c.year, *ACC_COLUMNS).where(A.c.psn_no == psn_no).order_by(A.c.year)
         return [(r[0], acc_row(r[1:])) for r in self.s.execute(q)]
 
+    def accumulators_of(self, keys: Sequence[tuple[str, int]]
+                        ) -> dict[tuple[str, int], Accumulators]:  # fmt: skip
+        """The stored accumulators of each (psn_no, year) that has a row."""
+        return resettle_repo.accumulators_of(self.s, keys)
+
+    def standing_settlements(self, *, begin: dt.date | None = None,
+                             end: dt.date | None = None,
+                             psn_nos: Sequence[str] | None = None) -> list[Row[Any]]:  # fmt: skip
+        """Settlements that stand, with their encounter's ``insured_region``
+        (``resettle_repo.standing_settlements``)."""
+        return resettle_repo.standing_settlements(self.s, begin=begin, end=end, psn_nos=psn_nos)
+
     def lock_account(self, psn_no: str, at: dt.datetime) -> int:
-        """The net movement of the insuree's personal account, locked until commit (one
-        statement, as ``lock_accumulators``)."""
-        q = self._insert_ignore(B).values(psn_no=psn_no, moved_fen=0, updated_at=at)
-        q = q.on_conflict_do_update(index_elements=[B.c.psn_no],
-                                    set_={"updated_at": q.excluded.updated_at})  # fmt: skip
-        return int(self.s.execute(q.returning(B.c.moved_fen)).scalar_one())
+        """The net movement of the insuree's personal account, locked until commit
+        (``lock_accounts`` of one insuree)."""
+        return self.lock_accounts([psn_no], at)[psn_no]
+
+    def lock_accounts(self, psn_nos: Sequence[str], at: dt.datetime) -> dict[str, int]:
+        """Each insuree's account movement, the row created if new, locked until commit,
+        in order — as ``lock_accumulators_of`` (``Ops.lock_account`` one by one in one
+        round trip, or ``bulk.lock_accounts``)."""
+        keys = sorted(set(psn_nos))
+        if len(keys) > LOCK_ONE_BY_ONE:
+            return bulk.lock_accounts(self.s, keys, at)
+        stmt = Ops.lock_account(self.pg)
+        got = self.batch([(stmt, {"psn": p, "at": at}) for p in keys])
+        return {k: int(rows[0][0]) for k, rows in zip(keys, got, strict=True)}
 
     def account_moved(self, psn_no: str, *, lock: bool = False) -> int:
         q = select(B.c.moved_fen).where(B.c.psn_no == psn_no)

@@ -31,7 +31,7 @@ from yibao.store.service_tables import (
 )
 
 __all__ = ["ACC_COLUMNS", "ACC_ZERO", "ZERO_ACC", "Compiled", "Op", "Ops", "acc_row", "compiled",
-           "has_rows", "insert_rows", "transaction_of", "tx_rows"]  # fmt: skip
+           "has_rows", "insert_rows", "prebuilt", "transaction_of", "tx_rows"]  # fmt: skip
 
 Op = tuple[Any, Mapping[str, Any] | Sequence[Mapping[str, Any]]]
 """A statement and its parameters (a list of them: executemany)."""
@@ -103,6 +103,12 @@ def compiled(stmt: Any, dialect: Any) -> Compiled:
     if id(stmt) in _PREBUILT:
         _COMPILED[key] = (stmt, out)
     return out
+
+
+def prebuilt(stmt: Any) -> Any:
+    """Mark a module-level statement as built once: ``compiled`` caches its compilation."""
+    _PREBUILT.add(id(stmt))
+    return stmt
 
 
 def _p(name: str) -> Any:
@@ -200,8 +206,12 @@ def insert_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[Op]:
         key = (table.name, len(chunk))
         stmt = _MANY.get(key)
         if stmt is None:
+            # each bind typed as its column: SQLAlchemy types only the first row's binds
+            # of a multi-row VALUES by the column (a JSON value of the second row would
+            # go to the driver unserialised)
             stmt = insert(table).values(
-                [{c: bindparam(f"{c}_{i}") for c in cols} for i in range(len(chunk))])  # fmt: skip
+                [{c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in cols}
+                 for i in range(len(chunk))])  # fmt: skip
             _MANY[key] = stmt
             _PREBUILT.add(id(stmt))
         out.append((stmt, {f"{c}_{i}": r[c] for i, r in enumerate(chunk) for c in cols}))

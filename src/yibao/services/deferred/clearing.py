@@ -17,37 +17,28 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from sqlalchemy import Table
 
 from yibao.core.engine.model import ACCUMULATOR_FIELDS, Accumulators
 from yibao.core.errors import Conflict, YibaoError
+from yibao.core.ledger import Transaction
 from yibao.core.ledger.advance import clearing_of
-from yibao.services.access.rights import Principal, audit_op
+from yibao.services.access.rights import Principal
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import Context, new_id
+from yibao.services.encounters.state import change_into
 from yibao.services.registry import catalog
 from yibao.services.stays import booking
-from yibao.services.stays.rows import Rows, frame
 from yibao.services.stays.settle import Stay, settle_stays
-from yibao.store import bulk
-from yibao.store.encounter_repo import tx_rows
-from yibao.store.resettle_repo import accumulators_of, active_lines_of, encounters_of
-from yibao.store.service_tables import (
-    AuditEntry,
-    EncounterEvent,
-    JournalPosting,
-    JournalTransaction,
-)
 from yibao.store.uow import UnitOfWork
+from yibao.store.writes import Writes
 
 if TYPE_CHECKING:
     from yibao.services.deferred.model import Deferral, QueueRun
 
-__all__ = ["for_hospital", "settle_bulk"]
+__all__ = ["clearing_into", "for_hospital", "settle_bulk"]
 
 _ZERO = Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))
 
@@ -67,13 +58,13 @@ class _Read:
         hosp = uow.hospital
         ids = [d.encounter_id for d in rows]
         psns = sorted({d.insuree_id for d in rows})
-        self.enc = _with_seq(encounters_of(uow.session, psns), set(ids))
-        self.lines = active_lines_of(uow.session, ids)
+        self.enc = _with_seq(hosp.encounters_of(psns), set(ids))
+        self.lines = hosp.active_lines_of(ids)
         self.versions: dict[str, list[Any]] = defaultdict(list)
         for start in range(0, len(psns), 5000):
             for v in uow.insurees.where(psn_no=psns[start : start + 5000]):
                 self.versions[v.psn_no].append(v)
-        self.acc = accumulators_of(uow.session, sorted({(d.insuree_id, d.year) for d in rows}))
+        self.acc = hosp.accumulators_of(sorted({(d.insuree_id, d.year) for d in rows}))
         self.moved = uow.hospital.accounts_moved(psns)
         adv = [d.advance_tx_id for d in rows]
         self.advances = {t.id: t for s in range(0, len(adv), 5000)
@@ -95,7 +86,7 @@ def _with_seq(rows: Sequence[Any],
             by[(r.psn_no, r.admit_date.year)].append(r)
     out: dict[str, tuple[uc.EncounterState, int]] = {}
     for group in by.values():
-        group.sort(key=lambda r: (uc._aware(r.admit_time), r.id))
+        group.sort(key=lambda r: (uc.aware(r.admit_time), r.id))
         for n, r in enumerate(group, start=1):
             if r.id in wanted:
                 out[r.id] = (uc.EncounterState.of(r), n)
@@ -115,7 +106,7 @@ def _stay(uow: UnitOfWork, ctx: Context, got: _Read, d: Deferral, idx: int) -> S
     if not any(p.covers(ins.insured_region, day) for p in ctx.packs):
         return None  # no pack for the insured region yet: waits (no_pack, issue 18)
     v = ctx.packs.select(ins.insured_region, day).overlay_on(day)
-    e = uc._engine_encounter(enc, day, seq, v)
+    e = uc.engine_encounter(enc, day, seq, v)
     shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
     balance = ins.account_opening_fen + got.moved.get(d.insuree_id, 0)
     prov = ctx.provider(uow, enc.provider_code, day)
@@ -154,7 +145,7 @@ def _prepare(uow: UnitOfWork, ctx: Context, got: _Read, groups: Sequence[Sequenc
                 break
             mine.append(s)
         for s in mine:
-            for ln in uc._engine_lines(got.lines[s.encounter_id]):
+            for ln in uc.engine_lines(got.lines[s.encounter_id]):
                 frames.append((s.idx, *(getattr(ln, k) for k in _LINE)))
         stays += mine
     frame = pl.DataFrame(frames, schema=_SCHEMA, orient="row")
@@ -184,63 +175,47 @@ def for_hospital(caller: Principal, provider_code: str) -> Principal:
     return Principal(caller.key_id, "hospital", provider_code)
 
 
-def _put(uow: UnitOfWork, pg: bool, table: Any, data: list[dict[str, Any]]) -> None:
-    if pg:
-        bulk.insert_frame(uow.session, table, frame(data, table))
-    elif data:  # SQLite: executemany (JSON columns serialised by SQLAlchemy)
-        uow.session.execute(table.insert(), data)
+def clearing_into(w: Writes, caller: Principal, d: Deferral, enc: uc.EncounterState,
+                  advance: Transaction) -> Transaction:  # fmt: skip
+    """Add to ``w`` the clearing of deferral ``d`` (``enc``: its encounter as read under
+    its lock, ``advance``: its advance transaction): the encounter ``deferred`` ->
+    ``discharged`` with its ``deferral_cleared`` event and audit entry (on behalf of the
+    hospital), and the transaction clearing the advance (returned). The one builder of
+    a clearing: one stay (``queue``) or many (``settle_bulk``)."""
+    who = for_hospital(caller, d.provider_code)
+    tx = clearing_of(advance, tx_id=new_id("W", w.at), booked_on=uc.business_day(w.at))
+    change_into(w, who, enc, "deferral_cleared", "discharged", d.msgid,
+                {"deferral_id": d.id, "clearing_tx_id": tx.id})  # fmt: skip
+    w.transaction(tx)
+    return tx
 
 
 def _write(uow: UnitOfWork, ctx: Context, caller: Principal, got: _Read,
            chunk: Sequence[booking.Entry],
            of: dict[str, Deferral]) -> list[tuple[str, str]]:  # fmt: skip
-    """One transaction: clear, book and close the deferrals of ``chunk`` (COPY on
-    PostgreSQL, executemany on SQLite, as the bulk booking writes)."""
+    """One transaction: clear, book and close the deferrals of ``chunk``, each write
+    through the store's writer (COPY on PostgreSQL when large)."""
     at = ctx.now()
-    booked_on = uc._day(at)
     with uow(write=True):
-        pg = uow.hospital.pg
+        hosp = uow.hospital
         ids = [e.encounter_id for e in chunk]
-        locked = {r.id: r for r in bulk.lock_encounters(uow.session, ids)}
-        rows, moves, clearings = Rows(pg), [], {}
+        locked = {r.id: r for r in hosp.lock_encounters(ids)}
+        w, clearings = hosp.writes(at), {}
         for eid in ids:
             d, (enc, _) = of[eid], got.enc[eid]
             row = locked.get(eid)
             if row is None or (row.status, row.version) != ("deferred", enc.version):
                 raise Conflict(f"encounter {eid} changed while the queue ran: run it again")
-            tx = clearing_of(got.advances[d.advance_tx_id], tx_id=new_id("W", at),
-                             booked_on=booked_on)  # fmt: skip
-            clearings[eid] = tx
-            who, after = for_hospital(caller, d.provider_code), replace(
-                enc, status="discharged", version=enc.version + 1)  # fmt: skip
-            detail = {"deferral_id": d.id, "clearing_tx_id": tx.id}
-            moves.append({"id": eid, "status": "discharged", "version": after.version,
-                          "settlement_id": None, "discharge_date": enc.discharge_date})  # fmt: skip
-            rows.event(eid, after.version, "deferral_cleared", "deferred", "discharged", at,
-                       who.actor, d.msgid, detail)  # fmt: skip
-            rows.audit_entry(audit_op(who, "encounter.deferral_cleared", "encounter", eid,
-                                      before=enc.audit_view(), after=after.audit_view(), at=at,
-                                      msgid=d.msgid, detail=detail))  # fmt: skip
-        bulk.move_encounters(uow.session, moves, at)
-        _put(uow, pg, _t(EncounterEvent), rows.events)
-        _put(uow, pg, _t(AuditEntry), rows.audit)
+            clearings[eid] = clearing_into(w, caller, d, enc, got.advances[d.advance_tx_id])
+        hosp.write_booking(w)
         booked = booking.book(uow, caller, chunk, at=at)
-        heads, postings = [], []
-        for tx in clearings.values():
-            head, lines = tx_rows(tx, at)
-            heads.append(head)
-            postings += lines
-        _put(uow, pg, _t(JournalTransaction), heads)
-        _put(uow, pg, _t(JournalPosting), postings)
-        uow.deferrals.clear_many([{"did": of[eid].id, "at": at,
-                                   "sid": booked.settlement_ids[eid], "wid": tx.id}
-                                  for eid, tx in clearings.items()])  # fmt: skip
+        done = hosp.writes(at)
+        for eid, tx in clearings.items():
+            done.clear_deferral(of[eid].id, settlement_id=booked.settlement_ids[eid],
+                                clearing_tx_id=tx.id)  # fmt: skip
+        hosp.write_booking(done)
         uow.commit()
     return [(eid, booked.settlement_ids[eid]) for eid in ids]
-
-
-def _t(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
 
 
 def settle_bulk(uow: UnitOfWork, ctx: Context, caller: Principal,

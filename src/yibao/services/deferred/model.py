@@ -41,8 +41,8 @@ class Deferral:
     def of(cls, r: Any) -> Deferral:
         return cls(r.id, r.encounter_id, r.provider_code, r.psn_no, r.year, r.discharge_date,
                    r.reason, r.medfee_sumamt, r.advance_fen, r.provisional,
-                   uc._aware(r.deferred_at), r.actor, r.msgid, r.advance_tx_id,
-                   uc._aware_or_none(r.cleared_at), r.settlement_id,
+                   uc.aware(r.deferred_at), r.actor, r.msgid, r.advance_tx_id,
+                   uc.aware_or_none(r.cleared_at), r.settlement_id,
                    r.clearing_tx_id)  # fmt: skip
 
 

@@ -40,13 +40,10 @@ from yibao.core.errors import (
     NotFound,
     YibaoError,
 )
-from yibao.core.ledger.advance import (
-    advance_for,
-    clearing_of,
-)
 from yibao.core.policy.resolve import PackSet
 from yibao.services.access.rights import Principal, own, require
-from yibao.services.deferred.clearing import for_hospital, settle_bulk
+from yibao.services.deferred.clearing import clearing_into, for_hospital, settle_bulk
+from yibao.services.deferred.deferring import deferral_into
 from yibao.services.deferred.model import Deferral, QueueRun
 from yibao.services.deferred.status import (
     QueueStatus,
@@ -55,10 +52,9 @@ from yibao.services.deferred.status import (
     queue_status,
 )
 from yibao.services.encounters import lifecycle as uc
-from yibao.services.encounters.context import Context, new_id
+from yibao.services.encounters.context import Context
 from yibao.services.encounters.validation import LENGTH, Checks
 from yibao.services.registry import catalog
-from yibao.store.encounter_repo import Ops
 from yibao.store.service_tables import DEFERRAL_REASONS
 from yibao.store.uow import UnitOfWork
 
@@ -91,8 +87,8 @@ def blocker(uow: UnitOfWork, enc: uc.EncounterState, day: dt.date,
         return "awaiting_transfer"
     if packs is not None and not any(p.covers(enc.insured_region, day) for p in packs):
         return "no_pack"  # insured where no loaded pack covers: settled once one is (issue 18)
-    (found,) = uow.hospital.batch([(Ops.insuree_on, {"psn": enc.insuree_id, "on": day})])
-    if not found or not catalog.insuree_of(found[0], day).enrolled:
+    found = uow.hospital.insuree_on(enc.insuree_id, day)
+    if found is None or not catalog.insuree_of(found, day).enrolled:
         return "not_enrolled"
     if not uow.hospital.active_lines(enc.id):
         return "offline"
@@ -140,22 +136,10 @@ def record_deferral(uow: UnitOfWork, ctx: Context, caller: Principal, enc: uc.En
     if advance_fen is None and total == 0 and reason != "awaiting_transfer":
         raise InvalidRequest.of([("advance_fen", f"encounter {enc.id} has no fee lines: give "
                                   "the amount the hospital advanced")])  # fmt: skip
-    at = ctx.now()
-    did, tx_id = new_id("D", at), new_id("V", at)
-    tx = advance_for(tx_id=tx_id, provider_code=enc.provider_code, encounter_id=enc.id,
-                     advance_fen=advance, booked_on=uc._day(at))  # fmt: skip
-    row = {"id": did, "encounter_id": enc.id, "provider_code": enc.provider_code,
-           "psn_no": enc.insuree_id, "year": day.year, "discharge_date": day, "reason": reason,
-           "medfee_sumamt": total, "advance_fen": advance, "provisional": advance_fen is not None,
-           "deferred_at": at, "actor": caller.actor, "msgid": msgid, "advance_tx_id": tx_id,
-           "cleared_at": None, "settlement_id": None, "clearing_tx_id": None}  # fmt: skip
-    values: dict[str, Any] = {}
-    if enc.discharge_date is None:
-        values["discharge_date"] = day
-    detail = {"deferral_id": did, "reason": reason, "advance_fen": advance}
-    uc._change(uow, caller, enc, "deferred", "deferred", at, msgid, detail, **values)
-    uow.deferrals.insert(row)
-    uow.hospital.insert_transaction(tx, at)
+    w = uow.hospital.writes(ctx.now())
+    row = deferral_into(w, caller, enc, reason=reason, day=day, total=total, advance=advance,
+                        provisional=advance_fen is not None, msgid=msgid)  # fmt: skip
+    uow.hospital.write_booking(w)
     return Deferral.of(_Row(row))
 
 
@@ -178,7 +162,7 @@ def defer(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, *
     c.integer("advance_fen", advance_fen, 0)
     c.done()
     with uow(write=True):
-        enc = uc._load(uow, caller, encounter_id, lock=True)
+        enc = uc.load_encounter(uow, caller, encounter_id, lock=True)
         done = record_deferral(uow, ctx, caller, enc, reason=reason,
                                discharge_date=discharge_date, advance_fen=advance_fen,
                                msgid=msgid)  # fmt: skip
@@ -206,7 +190,7 @@ def settle_or_defer(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_
     except (uc.NotYet, InsureeNotImported, NoPackApplies):
         pass  # decided again below under the encounter's lock: it may have changed since
     with uow(write=True):
-        enc = uc._load(uow, caller, encounter_id, lock=True)
+        enc = uc.load_encounter(uow, caller, encounter_id, lock=True)
         if enc.status == "deferred":
             d = Deferral.of(uow.deferrals.open_for(enc.id))
             queue = [Deferral.of(r) for r in uow.deferrals.open(psn_nos=[d.insuree_id],
@@ -219,7 +203,7 @@ def settle_or_defer(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_
             return d if mine is None else uc.settlement(uow, caller, mine)
         day = enc.discharge_date or discharge_date
         why = (blocker(uow, enc, day, ctx.packs)
-               if day is not None and enc.status in uc._OPEN else None)  # fmt: skip
+               if day is not None and enc.status in uc.OPEN else None)  # fmt: skip
         if why is None:  # settle raises what is wrong, as before
             done: uc.Settled | Deferral = uc.settle(
                 uow,
@@ -248,24 +232,23 @@ def _settle_group(uow: UnitOfWork, ctx: Context, caller: Principal,
     run = QueueRun()
     for n, d in enumerate(group):
         who = for_hospital(caller, d.provider_code)
-        enc = uc._load(uow, who, d.encounter_id, lock=True)
+        enc = uc.load_encounter(uow, who, d.encounter_id, lock=True)
         why = blocker(uow, enc, d.discharge_date, ctx.packs)
         if why is not None:
             for rest in group[n:]:
                 run.waiting[rest.reason] = run.waiting.get(rest.reason, 0) + 1
             break
-        at = ctx.now()
         advance = uow.hospital.transactions([d.advance_tx_id])
         if len(advance) != 1:
             raise Conflict(f"deferral {d.id}: advance {d.advance_tx_id} is not booked")
-        clearing = clearing_of(advance[0], tx_id=new_id("W", at), booked_on=uc._day(at))
-        uc._change(uow, who, enc, "deferral_cleared", "discharged", at, d.msgid,
-                   {"deferral_id": d.id, "clearing_tx_id": clearing.id})  # fmt: skip
+        w = uow.hospital.writes(ctx.now())
+        clearing = clearing_into(w, caller, d, enc, advance[0])
+        uow.hospital.write_booking(w)
         s = uc.settle(uow, ctx, who, enc.id, msgid=None)
         assert s.settlement_id is not None
-        uow.hospital.insert_transaction(clearing, at)
-        uow.deferrals.clear(d.id, at=at, settlement_id=s.settlement_id,
-                            clearing_tx_id=clearing.id)  # fmt: skip
+        done = uow.hospital.writes(w.at)
+        done.clear_deferral(d.id, settlement_id=s.settlement_id, clearing_tx_id=clearing.id)
+        uow.hospital.write_booking(done)
         run.settled.append((enc.id, s.settlement_id))
     return run
 

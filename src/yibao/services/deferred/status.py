@@ -56,10 +56,10 @@ def queue_status(uow: UnitOfWork, ctx: Context, caller: Principal, *,
         rows = uow.deferrals.summary(provider_code)
     out = []
     for r in rows:
-        oldest = uc._aware(r.oldest_at)
+        oldest = uc.aware(r.oldest_at)
+        days = (uc.business_day(now) - uc.business_day(oldest)).days
         out.append(StatusRow(r.provider_code, r.reason, int(r.n), oldest, r.oldest_discharge,
-                             (uc._day(now) - uc._day(oldest)).days, int(r.advance_fen),
-                             int(r.medfee_sumamt)))  # fmt: skip
+                             days, int(r.advance_fen), int(r.medfee_sumamt)))  # fmt: skip
     return QueueStatus(now, tuple(out))
 
 

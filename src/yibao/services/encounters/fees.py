@@ -25,13 +25,13 @@ from yibao.services.encounters.state import (
     FeeIn,
     StoredLine,
     Uploaded,
-    _change,
-    _change_ops,
-    _day,
-    _engine_encounter,
-    _load,
-    _require_open,
-    _utc,
+    as_utc,
+    business_day,
+    change_ops,
+    engine_encounter,
+    load_encounter,
+    record_change,
+    require_open,
 )
 from yibao.services.encounters.validation import LENGTH, MIN_I64, Checks
 from yibao.services.registry import catalog
@@ -161,7 +161,7 @@ def _covered(ctx: Context, uow: UnitOfWork, enc: EncounterState, on: dt.date) ->
     if v is None or not v.protocol_in_scope:
         return False
     prov = ctx.provider(uow, enc.provider_code, on).engine()
-    return covid_applies(v, _engine_encounter(enc, on, 1, v), prov)
+    return covid_applies(v, engine_encounter(enc, on, 1, v), prov)
 
 
 def upload_fees(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str,
@@ -175,8 +175,8 @@ def upload_fees(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: 
     _line_checks(ctx, fees)
     at = ctx.now()
     with uow(write=True):
-        enc = _load(uow, caller, encounter_id, lock=True)
-        _require_open(enc, "upload fee lines", also=("deferred",))
+        enc = load_encounter(uow, caller, encounter_id, lock=True)
+        require_open(enc, "upload fee lines", also=("deferred",))
         existing = {r.sn: r for r in uow.hospital.active_lines(enc.id)}
         conflicts = [(f"lines.{i}.sn", f"feedetl_sn {f.sn} was uploaded with other content")
                      for i, f in enumerate(fees)
@@ -187,7 +187,9 @@ def upload_fees(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: 
         if conflicts:
             raise Conflict(f"{conflicts[0][1]}; cancel it first (2302)", conflicts)
         new = [(i, f) for i, f in enumerate(fees) if f.sn not in existing]
-        dates = {f.sn: _day(f.service_time) if f.service_time else enc.admit_date for f in fees}
+        dates = {
+            f.sn: business_day(f.service_time) if f.service_time else enc.admit_date for f in fees
+        }
         items = _resolve(ctx, uow, enc.provider_code, new, dates)
         rows = [_line_row(enc.id, f, item, dates[f.sn], at, msgid) for (_, f), item in
                 zip(new, items, strict=True)]  # fmt: skip
@@ -196,7 +198,7 @@ def upload_fees(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: 
                       _stored(stored[f.sn]) for f in fees)  # fmt: skip
         if new:  # the lines, the event and the audit entry: one round trip
             detail = {"sns": [f.sn for _, f in new][:200], "count": len(new)}
-            moved, enc = _change_ops(caller, enc, "fees_uploaded", enc.status, at, msgid, detail)
+            moved, enc = change_ops(caller, enc, "fees_uploaded", enc.status, at, msgid, detail)
             uow.hospital.batch([*insert_rows(FeeLineRow.__table__, rows), *moved])  # type: ignore[arg-type]
         covered = _covered(ctx, uow, enc, max(ln.service_date for ln in lines))
         uow.commit()
@@ -224,7 +226,7 @@ def _line_row(enc_id: str, f: FeeIn, item: catalog.ResolvedItem, day: dt.date, a
         "qty_e4": f.qty_e4, "amount_fen": _amount(f), "price_cap_e6": item.price_cap_e6,
         "in_protocol": item.in_protocol, "temp_code": item.temp_code,
         "catalog_region": item.catalog_region, "protocol_edition": item.protocol_edition,
-        "service_date": day, "service_time": f.service_time and _utc(f.service_time),
+        "service_date": day, "service_time": f.service_time and as_utc(f.service_time),
         "dept": f.dept,
         "doctor": f.doctor, "order_no": f.order_no, "uploaded_at": at, "upload_msgid": msgid,
         "cancelled_at": None, "cancel_msgid": None,
@@ -249,14 +251,14 @@ def cancel_fees(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: 
     c.done()
     at = ctx.now()
     with uow(write=True):
-        enc = _load(uow, caller, encounter_id, lock=True)
-        _require_open(enc, "cancel fee lines", also=("deferred",))
-        n = _cancel(uow, caller, enc, sn, at, msgid)
+        enc = load_encounter(uow, caller, encounter_id, lock=True)
+        require_open(enc, "cancel fee lines", also=("deferred",))
+        n = cancel_lines(uow, caller, enc, sn, at, msgid)
         uow.commit()
     return n
 
 
-def _cancel(uow: UnitOfWork, caller: Principal, enc: EncounterState, sn: str | None,
+def cancel_lines(uow: UnitOfWork, caller: Principal, enc: EncounterState, sn: str | None,
             at: dt.datetime, msgid: str | None) -> int:  # fmt: skip
     active = uow.hospital.active_lines(enc.id)
     if sn is None:
@@ -268,6 +270,6 @@ def _cancel(uow: UnitOfWork, caller: Principal, enc: EncounterState, sn: str | N
     if not sns:
         return 0
     n = uow.hospital.cancel_lines(enc.id, sns, at, msgid)
-    _change(uow, caller, enc, "fees_cancelled", enc.status, at, msgid,
+    record_change(uow, caller, enc, "fees_cancelled", enc.status, at, msgid,
             {"sns": sns[:200], "count": n})  # fmt: skip
     return n

@@ -41,10 +41,10 @@ from yibao.core.privacy import mask_psn_no
 from yibao.core.registry.regions import is_region
 from yibao.services.access.rights import Principal, audit_op, require
 from yibao.services.encounters.context import Context, new_id
-from yibao.services.encounters.fees import _cancel as _cancel
 from yibao.services.encounters.fees import cancel_fees, upload_fees
+from yibao.services.encounters.fees import cancel_lines as cancel_lines
 from yibao.services.encounters.filing_check import decide_filing, inbound_region_problem
-from yibao.services.encounters.settlement import _engine_lines as _engine_lines
+from yibao.services.encounters.settlement import engine_lines as engine_lines
 from yibao.services.encounters.settlement import (
     presettle,
     reverse,
@@ -54,9 +54,6 @@ from yibao.services.encounters.settlement import (
     stored_settled,
     transfer_blocker,
 )
-
-# Re-exported: the records, and the helpers other use cases call as ``uc._…``.
-from yibao.services.encounters.state import _OPEN as _OPEN
 from yibao.services.encounters.state import (
     INPATIENT_CLR_TYPE,
     Admit,
@@ -69,15 +66,18 @@ from yibao.services.encounters.state import (
     Uploaded,
     covid_status_of,
 )
-from yibao.services.encounters.state import _aware as _aware
-from yibao.services.encounters.state import _aware_or_none as _aware_or_none
-from yibao.services.encounters.state import _change as _change
-from yibao.services.encounters.state import _day as _day
-from yibao.services.encounters.state import _designated as _designated
-from yibao.services.encounters.state import _engine_encounter as _engine_encounter
-from yibao.services.encounters.state import _load as _load
-from yibao.services.encounters.state import _require_open as _require_open
-from yibao.services.encounters.state import _utc as _utc
+
+# Re-exported: the records, and the helpers other use cases call as ``uc._…``.
+from yibao.services.encounters.state import OPEN as OPEN
+from yibao.services.encounters.state import as_utc as as_utc
+from yibao.services.encounters.state import aware as aware
+from yibao.services.encounters.state import aware_or_none as aware_or_none
+from yibao.services.encounters.state import business_day as business_day
+from yibao.services.encounters.state import designated as designated
+from yibao.services.encounters.state import engine_encounter as engine_encounter
+from yibao.services.encounters.state import load_encounter as load_encounter
+from yibao.services.encounters.state import record_change as record_change
+from yibao.services.encounters.state import require_open as require_open
 from yibao.services.encounters.validation import (
     LENGTH,
     MAX_I64,
@@ -131,9 +131,9 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
     require(caller, "encounter.write")
     _admission_checks(ctx, cmd).done()
     assert caller.provider_code is not None  # a hospital key always has one
-    at, day = ctx.now(), _day(cmd.admit_time)
+    at, day = ctx.now(), business_day(cmd.admit_time)
     with uow(write=True):
-        prov = _designated(ctx, uow, caller.provider_code, day)
+        prov = designated(ctx, uow, caller.provider_code, day)
         _known_diagnoses(uow, ctx, cmd.diagnoses, day)
         region = _insured_region(uow, ctx, cmd, day)
         on_file = decide_filing(uow, ctx, psn_no=cmd.insuree_id, insured_region=region,
@@ -159,7 +159,7 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
         row = {
             "id": enc_id, "provider_code": caller.provider_code, "psn_no": cmd.insuree_id,
             "insured_region": region, "scheme_code": cmd.scheme_code,
-            "med_type": cmd.med_type, "admit_time": _utc(cmd.admit_time), "admit_date": day,
+            "med_type": cmd.med_type, "admit_time": as_utc(cmd.admit_time), "admit_date": day,
             "discharge_time": None, "discharge_date": None, "diagnoses": diags,
             "covid_status": cmd.covid_status, "filing": cmd.filing,
             "transfer_from": cmd.transfer_from, "status": "admitted", "settlement_id": None,
@@ -167,7 +167,7 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
             "source_key": None,
         }  # fmt: skip
         state = EncounterState(enc_id, caller.provider_code, cmd.insuree_id, region,
-                               cmd.scheme_code, cmd.med_type, _utc(cmd.admit_time), day, None,
+                               cmd.scheme_code, cmd.med_type, as_utc(cmd.admit_time), day, None,
                                None, cmd.diagnoses, cmd.covid_status, cmd.filing,
                                cmd.transfer_from, "admitted", None, version)  # fmt: skip
         flagged: list[tuple[Any, Any]] = [] if not on_file.corrected else [
@@ -284,20 +284,20 @@ def cancel_admission(uow: UnitOfWork, ctx: Context, caller: Principal, encounter
     """2404 入院办理撤销: only an encounter with no standing fee lines or settlement."""
     require(caller, "encounter.write")
     with uow(write=True):
-        enc = _load(uow, caller, encounter_id, lock=True)
-        state = _cancel_admission(uow, ctx, caller, enc, msgid)
+        enc = load_encounter(uow, caller, encounter_id, lock=True)
+        state = cancel_admission_in(uow, ctx, caller, enc, msgid)
         uow.commit()
     return state
 
 
-def _cancel_admission(uow: UnitOfWork, ctx: Context, caller: Principal, enc: EncounterState,
+def cancel_admission_in(uow: UnitOfWork, ctx: Context, caller: Principal, enc: EncounterState,
                       msgid: str | None) -> EncounterState:  # fmt: skip
     if enc.status == "cancelled":
         return enc
-    _require_open(enc, "cancel the admission")
+    require_open(enc, "cancel the admission")
     if uow.hospital.active_lines(enc.id):
         raise Conflict(f"encounter {enc.id} has fee lines: cancel them first (2302)")
-    return _change(uow, caller, enc, "admission_cancelled", "cancelled", ctx.now(), msgid)
+    return record_change(uow, caller, enc, "admission_cancelled", "cancelled", ctx.now(), msgid)
 
 
 # -- discharge ------------------------------------------------------------------------------
@@ -315,9 +315,9 @@ def discharge(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: st
     c.time("discharge_time", discharge_time)
     _diagnosis_checks(c, diagnoses)
     c.done()
-    at, day = ctx.now(), _day(discharge_time)
+    at, day = ctx.now(), business_day(discharge_time)
     with uow(write=True):
-        enc = _load(uow, caller, encounter_id, lock=True)
+        enc = load_encounter(uow, caller, encounter_id, lock=True)
         if enc.status in ("settled", "discharged") and enc.discharge_date == day:
             return enc
         if enc.status != "admitted":
@@ -328,10 +328,10 @@ def discharge(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: st
             raise InvalidRequest.of([("discharge_time", f"{day} is before admission on "
                                       f"{enc.admit_date}")])  # fmt: skip
         _known_diagnoses(uow, ctx, diagnoses, day)
-        values: dict[str, Any] = {"discharge_time": _utc(discharge_time), "discharge_date": day}
+        values: dict[str, Any] = {"discharge_time": as_utc(discharge_time), "discharge_date": day}
         if diagnoses:
             values["diagnoses"] = [{"code": d.code, "main": d.main} for d in diagnoses]
-        state = _change(uow, caller, enc, "discharged", "discharged", at, msgid,
+        state = record_change(uow, caller, enc, "discharged", "discharged", at, msgid,
                         {"discharge_date": day.isoformat()}, **values)  # fmt: skip
         uow.commit()
     return state
@@ -342,7 +342,7 @@ def undo_discharge(uow: UnitOfWork, ctx: Context, caller: Principal, enc: Encoun
     """Back to ``admitted`` (冲正 of a 2402): inside the caller's transaction."""
     if enc.status != "discharged":
         raise Conflict(f"encounter {enc.id} is {enc.status}: cannot undo its discharge")
-    return _change(uow, caller, enc, "discharge_undone", "admitted", ctx.now(), msgid,
+    return record_change(uow, caller, enc, "discharge_undone", "admitted", ctx.now(), msgid,
                    discharge_time=None, discharge_date=None)  # fmt: skip
 
 
@@ -353,14 +353,14 @@ def encounter(uow: UnitOfWork, caller: Principal, encounter_id: str) -> Encounte
     """One encounter (a hospital: its own only)."""
     require(caller, "encounter.read")
     with uow:
-        return _load(uow, caller, encounter_id, lock=False)
+        return load_encounter(uow, caller, encounter_id, lock=False)
 
 
 def encounter_lines(uow: UnitOfWork, caller: Principal, encounter_id: str) -> list[StoredLine]:
     """Every fee line of an encounter, cancelled ones too."""
     require(caller, "encounter.read")
     with uow:
-        _load(uow, caller, encounter_id, lock=False)
+        load_encounter(uow, caller, encounter_id, lock=False)
         return [StoredLine.of(r) for r in uow.hospital.lines(encounter_id)]
 
 

@@ -128,37 +128,37 @@ def compensate(uow: UnitOfWork, ctx: Context, caller: Principal, msgid: str,
                            [("msgid", "a settlement reversal")])  # fmt: skip
         row = hosp.settlement_by_msgid(provider, msgid)
         if row is not None:
-            enc = enc_uc._load(uow, caller, row.encounter_id, lock=True)
+            enc = enc_uc.load_encounter(uow, caller, row.encounter_id, lock=True)
             if enc.settlement_id == row.id:
                 rev = enc_uc.reverse_standing(uow, ctx, caller, enc, row, by_msgid)
                 undone["settlement_reversed"] = row.id
                 undone["reversal_id"] = rev.settlement_id
         for enc_id in hosp.encounters_with_upload(provider, msgid):
-            enc = enc_uc._load(uow, caller, enc_id, lock=True)
+            enc = enc_uc.load_encounter(uow, caller, enc_id, lock=True)
             sns = [r.sn for r in hosp.lines_by_upload_msgid([enc_id], msgid)
                    if r.cancelled_at is None]  # fmt: skip
             if sns:
-                enc_uc._require_open(enc, "cancel the fee lines of a compensated upload")
+                enc_uc.require_open(enc, "cancel the fee lines of a compensated upload")
                 for sn in sns:
-                    enc_uc._cancel(uow, caller, enc_uc._load(uow, caller, enc_id, lock=False),
-                                   sn, at, by_msgid)  # fmt: skip
+                    current = enc_uc.load_encounter(uow, caller, enc_id, lock=False)
+                    enc_uc.cancel_lines(uow, caller, current, sn, at, by_msgid)
                 undone.setdefault("lines_cancelled", []).extend(sns)
         for enc_id in hosp.encounters_with_cancel(provider, msgid):
-            enc = enc_uc._load(uow, caller, enc_id, lock=True)
+            enc = enc_uc.load_encounter(uow, caller, enc_id, lock=True)
             restored = _restore_lines(uow, caller, enc, msgid, at, by_msgid)
             if restored:
                 undone.setdefault("lines_restored", []).extend(restored)
         admitted = hosp.encounter_by_admit_msgid(provider, msgid)
         discharged = hosp.encounter_discharged_by(provider, msgid)
         if discharged is not None:
-            enc = enc_uc._load(uow, caller, discharged, lock=True)
+            enc = enc_uc.load_encounter(uow, caller, discharged, lock=True)
             if enc.status == "discharged":
                 enc_uc.undo_discharge(uow, ctx, caller, enc, by_msgid)
                 undone["discharge_undone"] = discharged
         if admitted is not None:
-            enc = enc_uc._load(uow, caller, admitted.id, lock=True)
+            enc = enc_uc.load_encounter(uow, caller, admitted.id, lock=True)
             if enc.status != "cancelled":
-                enc_uc._cancel_admission(uow, ctx, caller, enc, by_msgid)
+                enc_uc.cancel_admission_in(uow, ctx, caller, enc, by_msgid)
                 undone["admission_cancelled"] = admitted.id
         hosp.insert_compensation({"principal": principal, "msgid": msgid,
                                   "infno": (kind or "")[:120],
@@ -179,7 +179,7 @@ def _restore_lines(uow: UnitOfWork, caller: Principal, enc: EncounterState, msgi
     gone = hosp.lines_by_cancel_msgid(enc.id, msgid)
     if not gone:
         return []
-    enc_uc._require_open(enc, "restore the fee lines of a compensated cancellation")
+    enc_uc.require_open(enc, "restore the fee lines of a compensated cancellation")
     active = {r.sn for r in hosp.active_lines(enc.id)}
     again = sorted({r.sn for r in gone} & active)
     if again:
@@ -195,6 +195,6 @@ def _restore_lines(uow: UnitOfWork, caller: Principal, enc: EncounterState, msgi
     rows = [{k: v for k, v in r._mapping.items() if k != "id"} | fresh for r in gone]
     hosp.insert_lines(rows)
     sns = [str(r["sn"]) for r in rows]
-    enc_uc._change(uow, caller, enc, "fees_restored", enc.status, at, by_msgid,
+    enc_uc.record_change(uow, caller, enc, "fees_restored", enc.status, at, by_msgid,
                    {"sns": sns[:200], "count": len(sns), "cancelled_by": msgid})  # fmt: skip
     return sns

@@ -18,6 +18,7 @@ from yibao.core.errors import (
     InvalidRequest,
     NotFound,
 )
+from yibao.core.ledger import Transaction
 from yibao.core.money import line_amount
 from yibao.core.policy.model import Policy
 from yibao.core.privacy import mask_psn_no
@@ -28,28 +29,26 @@ from yibao.services.encounters.records import (
     given_back,
     reversal_row,
     settlement_from_record,
-    settlement_row,
+    trace_rows,
 )
+from yibao.services.encounters.rows import Entry, make_plan
 from yibao.services.encounters.state import (
     INPATIENT_CLR_TYPE,
     EncounterState,
     NotYet,
     Settled,
-    _aware,
-    _change,
-    _change_ops,
-    _day,
-    _designated,
-    _engine_encounter,
-    _load,
-    _require_open,
+    aware,
+    business_day,
+    change_into,
+    designated,
+    engine_encounter,
+    load_encounter,
+    require_open,
 )
 from yibao.services.encounters.validation import LENGTH, Checks
 from yibao.services.registry import catalog
-from yibao.store.encounter_repo import Op, Ops, insert_rows, tx_rows
-from yibao.store.service_tables import JournalPosting
-from yibao.store.statements import acc_row
 from yibao.store.uow import UnitOfWork
+from yibao.store.writes import Writes
 
 # -- settlement -----------------------------------------------------------------------------
 
@@ -66,7 +65,7 @@ class _Computed:
     acc_before: Accumulators
 
 
-def _engine_lines(rows: Sequence[Any]) -> tuple[Line, ...]:
+def engine_lines(rows: Sequence[Any]) -> tuple[Line, ...]:
     """Active lines with refunds netted into the lines they reverse."""
     refunded: dict[str, int] = {}
     for r in rows:
@@ -86,19 +85,17 @@ def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str
     lines; then the insuree's enrolment with the accumulator and account rows, locked),
     and settle. Lock order: encounter, accumulators, account."""
     hosp = uow.hospital
-    first = Ops.encounter_to_settle_locked if lock else Ops.encounter_to_settle
-    found, rows = hosp.batch([(first, {"eid": encounter_id}),
-                              (Ops.active_lines, {"eid": encounter_id})])  # fmt: skip
-    if not found:
+    found, rows = hosp.encounter_with_lines(encounter_id, lock=lock)
+    if found is None:
         raise NotFound(f"encounter {encounter_id} not found")
-    own(caller, found[0].provider_code, f"encounter {encounter_id}")
-    enc, seq = EncounterState.of(found[0]), int(found[0].earlier) + 1
+    own(caller, found.provider_code, f"encounter {encounter_id}")
+    enc, seq = EncounterState.of(found), int(found.earlier) + 1
     if enc.status == "settled":
         raise Conflict(f"encounter {enc.id} is already settled ({enc.settlement_id})")
     if enc.status == "deferred":
         raise NotYet(f"encounter {enc.id} is deferred: the deferred queue settles it "
                      "(docs/OFFLINE.md)", "deferred")  # fmt: skip
-    _require_open(enc, "settle")
+    require_open(enc, "settle")
     sender = transfer_blocker(uow, enc)
     if sender is not None:
         raise NotYet(f"encounter {enc.id} is a transfer-in: {sender} (转院: 转出医院先结算)",
@@ -112,27 +109,19 @@ def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str
                        f"not {discharge_date}")  # fmt: skip
     if not rows:
         raise NotYet(f"encounter {enc.id} has no fee lines to settle (2301 first)", "offline")
-    lines = _engine_lines(rows)
+    lines = engine_lines(rows)
     total = sum(line_amount(ln.price_e6, ln.qty_e4) for ln in lines)  # = the medfee settled
     if medfee_sumamt is not None and medfee_sumamt != total:
         raise InvalidRequest.of([("medfee_sumamt", f"the hospital's total {medfee_sumamt} fen "
                                   f"is not the settlement's {total} fen (each line priced once "
                                   "on its quantity net of refunds, half up)")])  # fmt: skip
-    prov = _designated(ctx, uow, enc.provider_code, day)
+    prov = designated(ctx, uow, enc.provider_code, day)
     year, psn, now = day.year, enc.insuree_id, ctx.now()
-    if lock:
-        found_ins, acc_rows, acct_row = hosp.batch([
-            (Ops.insuree_on, {"psn": psn, "on": day}),
-            (Ops.lock_accumulators(hosp.pg), {"psn": psn, "year": year, "at": now}),
-            (Ops.lock_account(hosp.pg), {"psn": psn, "at": now})])  # fmt: skip
-        acc, moved = acc_row(acc_rows[0]), int(acct_row[0][0])
-    else:
-        (found_ins,) = hosp.batch([(Ops.insuree_on, {"psn": psn, "on": day})])
-        acc, moved = hosp.accumulators(psn, year), hosp.account_moved(psn)
-    if not found_ins:
+    found_ins, acc, moved = hosp.insuree_and_locks(psn, day, year, now, lock=lock)
+    if found_ins is None:
         raise InsureeNotImported(f"insuree {mask_psn_no(psn)}: no enrolment imported for "
                                  f"{day} (参保信息尚未导入)")  # fmt: skip
-    ins = catalog.insuree_of(found_ins[0], day)
+    ins = catalog.insuree_of(found_ins, day)
     if not ins.enrolled:
         raise NotYet(f"insuree {mask_psn_no(psn)} is not enrolled on {day} "
                      "(参保手续尚未办结): treat first, settle once enrolled",
@@ -141,7 +130,7 @@ def _compute(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str
     balance = ins.account_opening_fen + moved
     v = policy.overlay_on(day)
     req = engine.SettleRequest(ins.engine(balance if acct_used else 0), prov.engine(),
-                               _engine_encounter(enc, day, seq, v), lines,
+                               engine_encounter(enc, day, seq, v), lines,
                                acc)  # fmt: skip
     s = engine.settle(req, policy)
     share = v.central_share_for(s.facts.covid_status) if s.covid and v is not None else 0
@@ -192,40 +181,14 @@ def settle(uow: UnitOfWork, ctx: Context, caller: Principal, encounter_id: str, 
     with uow(write=True):
         enc, c = _compute(uow, ctx, caller, encounter_id, discharge_date, medfee_sumamt,
                           acct_used, lock=True)  # fmt: skip
-        s, hosp = c.s, uow.hospital
-        setl_id, booked = new_id("S", at), _day(at)
-        tx = ledger.postings_for(s, tx_id=setl_id, provider_code=enc.provider_code,
-                                 booked_on=booked, accumulator_year=c.year,
-                                 central_share_bp=c.central_share_bp, settlement_id=setl_id,
-                                 clr_type=INPATIENT_CLR_TYPE)  # fmt: skip
-        after_balance = c.balance_fen - s.setlinfo.acct_pay
-        i = s.setlinfo
-        head, postings = tx_rows(tx, at)
-        row = settlement_row(s, setl_id=setl_id, encounter_id=enc.id,
-                             provider_code=enc.provider_code, psn_no=enc.insuree_id,
-                             year=c.year, booked_on=booked, settled_at=at,
-                             discharge_date=c.discharge, msgid=msgid, actor=caller.actor,
-                             med_type=enc.med_type, clr_type=INPATIENT_CLR_TYPE,
-                             central_share_bp=c.central_share_bp,
-                             balance_before_fen=c.balance_fen,
-                             balance_after_fen=after_balance)  # fmt: skip
-        trace = row["trace"]
-        todo: list[Op] = [(Ops.insert_settlement, row), (Ops.insert_tx, head)]
-        todo += insert_rows(JournalPosting.__table__, postings)  # type: ignore[arg-type]
-        a = s.accumulators_after
-        todo.append((Ops.set_accumulators, {"k_psn": enc.insuree_id, "k_year": c.year,
-                                            "at": at, **a.as_dict()}))  # fmt: skip
-        if i.acct_pay:
-            todo.append((Ops.move_account, {"k_psn": enc.insuree_id, "delta": -i.acct_pay,
-                                            "at": at}))  # fmt: skip
-        values: dict[str, Any] = {"settlement_id": setl_id}
-        if enc.discharge_date is None:
-            values["discharge_date"] = c.discharge
-        moved, _ = _change_ops(caller, enc, "settled", "settled", at, msgid,
-                               {"settlement_id": setl_id, "medfee_sumamt": i.medfee_sumamt},
-                               **values)  # fmt: skip
-        hosp.batch(todo + moved)
+        s, i = c.s, c.s.setlinfo
+        entry = Entry(s, enc.provider_code, enc.med_type, c.discharge, c.central_share_bp, 0,
+                      msgid=msgid, balance_before_fen=c.balance_fen)  # fmt: skip
+        plan = make_plan(caller, [entry], at, uow.hospital.pg, {enc.id: enc})
+        uow.hospital.write_booking(plan.writes())
         uow.commit()
+    setl_id, booked, after_balance = plan.ids[enc.id], business_day(at), c.balance_fen - i.acct_pay
+    trace = trace_rows(s)
     return Settled("settlement", setl_id, None, s, trace, enc.id, enc.provider_code,
                    enc.insuree_id, c.insuree_name, enc.med_type, INPATIENT_CLR_TYPE, c.discharge,
                    at, booked, c.balance_fen, after_balance, c.acc_before,
@@ -249,7 +212,7 @@ def reverse(uow: UnitOfWork, ctx: Context, caller: Principal, settlement_id: str
         own(caller, row.provider_code, f"settlement {settlement_id}")
         if encounter_id is not None and row.encounter_id != encounter_id:
             raise NotFound(f"settlement {settlement_id} of encounter {encounter_id} not found")
-        enc = _load(uow, caller, row.encounter_id, lock=True)
+        enc = load_encounter(uow, caller, row.encounter_id, lock=True)
         done = reverse_standing(uow, ctx, caller, enc, row, msgid)
         uow.commit()
     return done
@@ -257,35 +220,51 @@ def reverse(uow: UnitOfWork, ctx: Context, caller: Principal, settlement_id: str
 
 def reverse_standing(uow: UnitOfWork, ctx: Context, caller: Principal, enc: EncounterState,
                      row: Any, msgid: str | None) -> Settled:  # fmt: skip
-    """The reversal itself, inside the caller's transaction (also 冲正 of a 2304)."""
+    """The reversal itself, inside the caller's transaction (also 冲正 of a 2304): a
+    batch of one through the store's writer (``reversal_into``)."""
     if enc.settlement_id != row.id:
         raise Conflict(f"settlement {row.id} is already reversed")
     at, hosp = ctx.now(), uow.hospital
     s = settlement_from_record(row.record)
     acc = hosp.lock_accumulators(row.psn_no, row.year, at)
     moved = hosp.lock_account(row.psn_no, at)
-    back = given_back(acc, s.accumulators_before, s.accumulators_after)
-    rev_id, booked = new_id("R", at), _day(at)
+    rev_id = new_id("R", at)
     original = hosp.transactions([row.id])
     if len(original) != 1:
         raise Conflict(f"settlement {row.id} has no booked transaction")
-    tx = ledger.reversal_of(original[0], booked_on=booked, tx_id=rev_id)
-    i = s.setlinfo
     current = _current_balance(uow, row.psn_no, row.discharge_date, moved)
-    hosp.insert_settlement(reversal_row(row, s, rev_id=rev_id, encounter_id=enc.id,
-                                        booked_on=booked, settled_at=at, msgid=msgid,
-                                        actor=caller.actor, accumulators_before=acc,
-                                        accumulators_after=back,
-                                        balance_before_fen=current))  # fmt: skip
-    hosp.insert_transaction(tx, at)
-    hosp.set_accumulators(row.psn_no, row.year, back, at)
-    hosp.move_account(row.psn_no, i.acct_pay, at)
-    _change(uow, caller, enc, "settlement_reversed", "discharged", at, msgid,
-            {"settlement_id": row.id, "reversal_id": rev_id}, settlement_id=None)  # fmt: skip
+    w = hosp.writes(at)
+    back = reversal_into(w, caller, enc, row, s, original[0], rev_id=rev_id, msgid=msgid,
+                         acc_now=acc, balance_before_fen=current)  # fmt: skip
+    hosp.write_booking(w)
     return Settled("reversal", rev_id, row.id, s, row.trace, enc.id, row.provider_code,
-                   row.psn_no, None, row.med_type, row.clr_type, row.discharge_date, at, booked,
-                   current, current + i.acct_pay, acc, back, row.central_share_bp, msgid,
-                   caller.actor)  # fmt: skip
+                   row.psn_no, None, row.med_type, row.clr_type, row.discharge_date, at,
+                   business_day(at), current, current + s.setlinfo.acct_pay, acc, back,
+                   row.central_share_bp, msgid, caller.actor)  # fmt: skip
+
+
+def reversal_into(w: Writes, caller: Principal, enc: EncounterState, row: Any, s: Settlement,
+                  original: Transaction, *, rev_id: str, msgid: str | None,
+                  acc_now: Accumulators, balance_before_fen: int) -> Accumulators:  # fmt: skip
+    """Add to ``w`` the reversal of the standing settlement ``row`` (``s``: its engine
+    form, ``original``: its transaction) of the encounter ``enc`` as read under its
+    lock: the reversal row (amounts negated), the exact negation of the transaction, the
+    accumulators given back from ``acc_now`` (returned), the account payment given back,
+    the encounter back to ``discharged`` with its event and audit entry. The one builder
+    of a reversal: one (``reverse_standing``) or many (re-settlement)."""
+    booked = business_day(w.at)
+    back = given_back(acc_now, s.accumulators_before, s.accumulators_after)
+    w.append("settlements", reversal_row(row, s, rev_id=rev_id, encounter_id=enc.id,
+                                         booked_on=booked, settled_at=w.at, msgid=msgid,
+                                         actor=caller.actor, accumulators_before=acc_now,
+                                         accumulators_after=back,
+                                         balance_before_fen=balance_before_fen))  # fmt: skip
+    w.transaction(ledger.reversal_of(original, booked_on=booked, tx_id=rev_id))
+    w.set_accumulators(row.psn_no, row.year, back)
+    w.move_account(row.psn_no, s.setlinfo.acct_pay)
+    change_into(w, caller, enc, "settlement_reversed", "discharged", msgid,
+                {"settlement_id": row.id, "reversal_id": rev_id}, settlement_id=None)  # fmt: skip
+    return back
 
 
 def _current_balance(uow: UnitOfWork, psn_no: str, on: dt.date, moved: int) -> int:
@@ -315,7 +294,7 @@ def stored_settled(row: Any) -> Settled:
     s = settlement_from_record(row.record)
     return Settled(row.kind, row.id, row.reverses, s, row.trace, row.encounter_id,
                    row.provider_code, row.psn_no, None, row.med_type, row.clr_type,
-                   row.discharge_date, _aware(row.settled_at), row.booked_on,
+                   row.discharge_date, aware(row.settled_at), row.booked_on,
                    row.balance_before_fen, row.balance_after_fen,
                    acc_of(row.accumulators_before), acc_of(row.accumulators_after),
                    row.central_share_bp, row.msgid, row.actor)  # fmt: skip

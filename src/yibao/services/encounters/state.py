@@ -30,12 +30,13 @@ from yibao.services.registry import catalog
 from yibao.store.encounter_repo import Op, Ops
 from yibao.store.service_tables import Encounter
 from yibao.store.uow import UnitOfWork
+from yibao.store.writes import Writes
 
 INPATIENT_CLR_TYPE = "21"
 """清算类别 of inpatient settlements (2301–2305 are the 住院 transactions; "21" is the
 national code seen for 住院: docs/NHSA.md)."""
 
-_OPEN = ("admitted", "discharged")
+OPEN = ("admitted", "discharged")
 
 
 # -- records -----------------------------------------------------------------------------
@@ -120,7 +121,7 @@ class EncounterState:
     def of(cls, r: Any) -> EncounterState:
         diags = tuple(Diagnosis(d["code"], bool(d["main"])) for d in r.diagnoses)
         return cls(r.id, r.provider_code, r.psn_no, r.insured_region, r.scheme_code, r.med_type,
-                   _aware(r.admit_time), r.admit_date, _aware_or_none(r.discharge_time),
+                   aware(r.admit_time), r.admit_date, aware_or_none(r.discharge_time),
                    r.discharge_date, diags, r.covid_status, r.filing, r.transfer_from, r.status,
                    r.settlement_id, r.version)  # fmt: skip
 
@@ -207,24 +208,26 @@ class Settled:
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _aware(t: dt.datetime) -> dt.datetime:
+def aware(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)  # SQLite drops the zone
 
 
-def _utc(t: dt.datetime) -> dt.datetime:
+def as_utc(t: dt.datetime) -> dt.datetime:
     """Stored times are UTC (SQLite keeps no zone: it would lose any other offset)."""
     return t.astimezone(dt.UTC)
 
 
-def _aware_or_none(t: dt.datetime | None) -> dt.datetime | None:
-    return None if t is None else _aware(t)
+def aware_or_none(t: dt.datetime | None) -> dt.datetime | None:
+    return None if t is None else aware(t)
 
 
-def _day(t: dt.datetime) -> dt.date:
+def business_day(t: dt.datetime) -> dt.date:
     return t.astimezone(CST).date()
 
 
-def _load(uow: UnitOfWork, caller: Principal, encounter_id: str, *, lock: bool) -> EncounterState:
+def load_encounter(
+    uow: UnitOfWork, caller: Principal, encounter_id: str, *, lock: bool
+) -> EncounterState:
     if (why := code_problem(encounter_id, LENGTH["encounter_id"])) is not None:
         raise InvalidRequest.of([("encounter_id", why)])
     row = uow.hospital.encounter(encounter_id, lock=lock)
@@ -234,7 +237,7 @@ def _load(uow: UnitOfWork, caller: Principal, encounter_id: str, *, lock: bool) 
     return EncounterState.of(row)
 
 
-def _change_ops(caller: Principal, enc: EncounterState, kind: str, status: str,
+def change_ops(caller: Principal, enc: EncounterState, kind: str, status: str,
                 at: dt.datetime, msgid: str | None, detail: dict[str, Any] | None = None,
                 **values: Any) -> tuple[list[Op], EncounterState]:  # fmt: skip
     """The statements that move the encounter — its row, the event, the audit entry —
@@ -247,7 +250,7 @@ def _change_ops(caller: Principal, enc: EncounterState, kind: str, status: str,
     if set(values) <= _FIELDS:  # the prebuilt statement: every state column bound
         row = {"eid": enc.id, "status": status, "version": version, "at": at,
                "settlement_id": after.settlement_id, "discharge_date": after.discharge_date,
-               "discharge_time": after.discharge_time and _utc(after.discharge_time)}  # fmt: skip
+               "discharge_time": after.discharge_time and as_utc(after.discharge_time)}  # fmt: skip
         todo: list[Op] = [(Ops.move_encounter, row)]
     else:
         q = update(Encounter).where(Encounter.id == enc.id).values(
@@ -263,11 +266,11 @@ def _change_ops(caller: Principal, enc: EncounterState, kind: str, status: str,
     return todo, after
 
 
-def _change(uow: UnitOfWork, caller: Principal, enc: EncounterState, kind: str, status: str,
+def record_change(uow: UnitOfWork, caller: Principal, enc: EncounterState, kind: str, status: str,
             at: dt.datetime, msgid: str | None, detail: dict[str, Any] | None = None,
             **values: Any) -> EncounterState:  # fmt: skip
     """Move the encounter now: update its row, append the event and the audit entry."""
-    todo, after = _change_ops(caller, enc, kind, status, at, msgid, detail, **values)
+    todo, after = change_ops(caller, enc, kind, status, at, msgid, detail, **values)
     uow.hospital.batch(todo)
     return after
 
@@ -275,8 +278,30 @@ def _change(uow: UnitOfWork, caller: Principal, enc: EncounterState, kind: str, 
 _FIELDS = frozenset({"discharge_time", "discharge_date", "settlement_id"})
 
 
-def _require_open(enc: EncounterState, what: str, also: tuple[str, ...] = ()) -> None:
-    if enc.status not in _OPEN and enc.status not in also:
+def change_into(w: Writes, caller: Principal, enc: EncounterState, kind: str, status: str,
+                msgid: str | None, detail: dict[str, Any] | None = None,
+                **values: Any) -> EncounterState:  # fmt: skip
+    """Add the encounter's move to ``w`` — its row (``settlement_id`` and
+    ``discharge_date`` in ``values``), the event, the audit entry — at ``w``'s time, and
+    return the state after it (written by ``uow.hospital.write_booking``)."""
+    if not set(values) <= {"settlement_id", "discharge_date"}:
+        raise ValueError(f"an encounter move sets settlement_id and discharge_date, not {values}")
+    at, version = w.at, enc.version + 1
+    after = replace(enc, status=status, version=version, **values)
+    w.move(enc.id, status=status, version=version, settlement_id=after.settlement_id,
+           discharge_date=after.discharge_date)  # fmt: skip
+    w.append("encounter_events", {"encounter_id": enc.id, "seq": version, "kind": kind,
+                                  "status_from": enc.status, "status_to": status, "at": at,
+                                  "actor": caller.actor, "msgid": msgid,
+                                  "detail": detail or {}})  # fmt: skip
+    w.append("audit_log", audit_op(caller, f"encounter.{kind}", "encounter", enc.id,
+                                   before=enc.audit_view(), after=after.audit_view(), at=at,
+                                   msgid=msgid, detail=detail)[1])  # fmt: skip
+    return after
+
+
+def require_open(enc: EncounterState, what: str, also: tuple[str, ...] = ()) -> None:
+    if enc.status not in OPEN and enc.status not in also:
         hint = " (reverse its settlement first)" if enc.status == "settled" else ""
         raise Conflict(f"encounter {enc.id} is {enc.status}: cannot {what}{hint}")
 
@@ -293,14 +318,14 @@ def covid_status_of(diagnoses: Sequence[Diagnosis], overlay: OverlayVersion | No
     return "suspected" if any(d.code in codes for d in diagnoses) else "none"
 
 
-def _designated(ctx: Context, uow: UnitOfWork, code: str, on: dt.date) -> catalog.ProviderSnapshot:
+def designated(ctx: Context, uow: UnitOfWork, code: str, on: dt.date) -> catalog.ProviderSnapshot:
     p = ctx.provider(uow, code, on)
     if not p.designated:
         raise Forbidden(f"provider {code} is not a designated provider (定点医疗机构) on {on}")
     return p
 
 
-def _engine_encounter(enc: EncounterState, discharge: dt.date, seq: int,
+def engine_encounter(enc: EncounterState, discharge: dt.date, seq: int,
                       v: OverlayVersion | None) -> engine.Encounter:  # fmt: skip
     status = enc.covid_status or covid_status_of(enc.diagnoses, v)
     codes = tuple(d.code for d in sorted(enc.diagnoses, key=lambda d: not d.main))

@@ -39,7 +39,6 @@ from yibao.core.engine.model import (
     SETLINFO_FIELDS,
     Accumulators,
     Encounter,
-    Insuree,
 )
 from yibao.core.errors import InvalidRequest, NotInCatalog, Problem, YibaoError
 from yibao.core.money import line_amount
@@ -52,7 +51,6 @@ from yibao.services.registry import catalog
 from yibao.services.stays import booking
 from yibao.services.stays.booking import NewEncounter
 from yibao.services.stays.settle import Stay, batch_pass, settle_order
-from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["Imported", "import_file", "source_key_of"]
@@ -143,7 +141,7 @@ def import_file(uow: UnitOfWork, ctx: Context, caller: Principal, path: Path, *,
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     problems = _Problems()
     with uow:
-        found = bulk.lock_encounters(uow.session, enc["source_key"].to_list(), by="source_key")
+        found = uow.hospital.lock_encounters(enc["source_key"].to_list(), by="source_key")
         enc = _with_ids(enc, {r.source_key: r.id for r in found}, ctx.now())
         lines = parsed.lines.with_columns(enc["encounter_id"].gather(parsed.lines["stay"]))
         del parsed
@@ -244,18 +242,7 @@ def _already(uow: UnitOfWork, enc: pl.DataFrame, lines: pl.DataFrame, stored: di
 
 def _stored_lines(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, set[tuple[str, int, int]]]:
     """The active lines (sn, price, qty) the store holds for these encounters."""
-    from sqlalchemy import select
-
-    from yibao.store.service_tables import FeeLineRow as L
-
-    out: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
-    for start in range(0, len(ids), 5000):
-        q = select(L.encounter_id, L.sn, L.price_e6, L.qty_e4).where(
-            bulk.among(uow.session, L.encounter_id, ids[start : start + 5000]),
-            L.cancelled_at.is_(None))  # fmt: skip
-        for eid, sn, price, qty in uow.session.execute(q):
-            out[eid].add((sn, price, qty))
-    return out
+    return uow.hospital.line_keys(ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,13 +270,15 @@ def _prepare(uow: UnitOfWork, ctx: Context, caller: Principal, enc: pl.DataFrame
         pl.col("admit_time").dt.date().alias("admit_date"), _utc("discharge_time"),
         pl.col("discharge_time").dt.date().alias("discharge_date"), "diagnoses",
         "covid_status", "filing", "n_lines", _admission_seqs(uow, enc, psns),
-    ).hstack(_insurees(uow, enc, psns)).with_columns(enc["source_key"])  # fmt: skip
+    )  # fmt: skip
+    found, versions = _insurees(uow, enc, psns)
+    cols = cols.hstack(found).with_columns(enc["source_key"])
     day = pl.col("discharge_date")
     providers = _providers(uow, ctx, caller, cols.select("provider_code", day).unique())
     policies = _policies(ctx, cols.filter("enrolled").select("version_region", day).unique())
     stays, deferred, kept = _stays(cols, providers, policies, _accumulators(uow, enc),
                                    uow.hospital.accounts_moved(psns), (path.name[-100:], sha),
-                                   problems)  # fmt: skip
+                                   versions, problems)  # fmt: skip
     idx = pl.DataFrame({"stay": enc["stay"].gather(kept), "idx": kept},
                        schema={"stay": enc["stay"].dtype, "idx": pl.Int64})  # fmt: skip
     engine_ids = {s.idx for s in stays}
@@ -309,49 +298,37 @@ def _utc_marked(times: pl.Series) -> list[dt.datetime]:
     return [marked[t] for t in naive]
 
 
-_VERSION_COLUMNS = ("psn_no", "valid_from", "valid_to", "enrolled", "insured_region",
-                    "scheme", "resident_tier", "assistance_category", "assistance_from",
-                    "assistance_to", "account_opening_fen")  # fmt: skip
-
-
-def _insurees(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> pl.DataFrame:
-    """Each stay's insuree as ``catalog.insuree_of`` snapshots the first enrolment
-    version in force on the discharge date: ``version`` (null: none), the version's
-    ``enrolled`` and the engine's fields, assistance resolved for the day."""
-    from sqlalchemy import select
-
-    table = uow.insurees.table
-    rows: list[Any] = []
-    for start in range(0, len(psns), 5000):  # in ID number and date order
-        q = select(*(table.c[n] for n in _VERSION_COLUMNS)).where(
-            uow.insurees.current(),
-            bulk.among(uow.session, table.c.psn_no, psns[start : start + 5000]),
-        ).order_by(table.c.psn_no, table.c.valid_from)  # fmt: skip
-        rows += uow.session.execute(q)
-    versions = pl.DataFrame(rows, schema=_VERSION_SCHEMA, orient="row").with_row_index("version")
+def _insurees(uow: UnitOfWork, enc: pl.DataFrame,
+              psns: Sequence[str]) -> tuple[pl.DataFrame, list[Any]]:  # fmt: skip
+    """Each stay's enrolment version in force on its discharge date — the first by
+    date, as ``Registry.where(on=…)`` finds it: ``version`` (an index into the versions
+    returned; null: none), its ``enrolled`` and ``insured_region``. The snapshot itself
+    is ``catalog.insuree_of``'s, made per stay by ``_stays``."""
+    rows = uow.hospital.insuree_versions(psns)  # in ID number and date order
+    versions = pl.DataFrame({
+        "psn_no": [r.psn_no for r in rows], "valid_from": [r.valid_from for r in rows],
+        "valid_to": [r.valid_to for r in rows], "enrolled": [r.enrolled for r in rows],
+        "insured_region": [r.insured_region for r in rows]},
+        schema=_VERSION_SCHEMA).with_row_index("version")  # fmt: skip
     day = pl.col("discharge_time").dt.date()
     stays = enc.select(pl.col("insuree_id").alias("psn_no"), day.alias("day")).with_row_index(
         "stay")  # fmt: skip
     in_force = _covers(pl.col("day"), pl.col("valid_from"), pl.col("valid_to"))
     first = stays.join(versions, on="psn_no").filter(in_force).sort("version").unique(
         "stay", keep="first")  # fmt: skip
-    assisted = _covers(pl.col("day"), pl.col("assistance_from"), pl.col("assistance_to"))
-    return stays.join(first, on="stay", how="left").sort("stay").select(
-        "version", "enrolled", pl.col("insured_region").alias("version_region"), "scheme",
-        "resident_tier", pl.when(assisted).then(pl.col("assistance_category"))
-        .otherwise(pl.lit("none")).alias("assistance_category"), "account_opening_fen",
-    )  # fmt: skip
+    got = stays.join(first, on="stay", how="left").sort("stay").select(
+        "version", pl.col("enrolled").fill_null(False),
+        pl.col("insured_region").alias("version_region"))  # fmt: skip
+    return got, rows
 
 
 _VERSION_SCHEMA = {"psn_no": pl.String, "valid_from": pl.Date, "valid_to": pl.Date,
-                   "enrolled": pl.Boolean, "insured_region": pl.String, "scheme": pl.String,
-                   "resident_tier": pl.Int64, "assistance_category": pl.String,
-                   "assistance_from": pl.Date, "assistance_to": pl.Date,
-                   "account_opening_fen": pl.Int64}  # fmt: skip
+                   "enrolled": pl.Boolean, "insured_region": pl.String}  # fmt: skip
 
 
 def _covers(day: pl.Expr, start: pl.Expr, end: pl.Expr) -> pl.Expr:
-    """``catalog._covers``: ``day`` within [start, end] (start null: never; end null: open)."""
+    """``day`` within [start, end] (start null: never; end null: open): a version in force
+    (``Registry.valid_on``)."""
     return (start.is_not_null() & (start <= day) & (end.is_null() | (day <= end))).fill_null(
         False)  # fmt: skip
 
@@ -359,15 +336,14 @@ def _covers(day: pl.Expr, start: pl.Expr, end: pl.Expr) -> pl.Expr:
 _STAY_COLUMNS = ("encounter_id", "row", "provider_code", "encounter_no", "insuree_id",
                  "insured_region", "insutype", "med_type", "admit_time", "admit_date",
                  "discharge_time", "discharge_date", "diagnoses", "covid_status", "filing",
-                 "n_lines", "admission_seq", "version", "enrolled", "version_region", "scheme",
-                 "resident_tier", "assistance_category", "account_opening_fen",
+                 "n_lines", "admission_seq", "version", "enrolled", "version_region",
                  "source_key")  # fmt: skip
 """``_prepare``'s columns, as ``_stays`` reads them (times in UTC)."""
 
 
 def _stays(cols: pl.DataFrame, providers: dict[tuple[str, dt.date], tuple[Any, Any]],
            policies: dict[tuple[str, dt.date], Any], acc_years: dict[tuple[str, int], Accumulators],
-           moved: dict[str, int], source: tuple[str, str],
+           moved: dict[str, int], source: tuple[str, str], versions: Sequence[Any],
            problems: _Problems) -> tuple[list[Stay], list[NewEncounter], list[int]]:  # fmt: skip
     """Every stay of ``cols`` (``_STAY_COLUMNS``, in ``idx`` order): a ``Stay``; or,
     its insuree not enrolled on the discharge date, the new encounter to defer; or a
@@ -381,7 +357,7 @@ def _stays(cols: pl.DataFrame, providers: dict[tuple[str, dt.date], tuple[Any, A
     rows = enumerate(zip(*values, strict=True))
     for idx, (eid, row, code, no, psn, region, insutype, med_type, admit_t, admit, discharge_t,
               day, text, status, filing, n_lines, seq, version, enrolled, version_region,
-              scheme, tier, assistance, opening, source_key) in rows:  # fmt: skip
+              source_key) in rows:  # fmt: skip
         prov, provider = providers[code, day]
         if isinstance(prov, str):
             problems.add(row, "provider_code", prov)
@@ -408,8 +384,9 @@ def _stays(cols: pl.DataFrame, providers: dict[tuple[str, dt.date], tuple[Any, A
         v, shares = policy
         covid = status or _covid_status(text, diags, v)
         e = Encounter(eid, med_type, admit, day, codes, covid, filing, seq, None)  # type: ignore[arg-type]
-        ins = Insuree(psn, scheme, tier, region, assistance, opening + moved.get(psn, 0),
-                       enrolled)  # fmt: skip
+        snap = catalog.insuree_of(versions[version], day)  # the one insuree snapshot
+        opening = snap.account_opening_fen
+        ins = snap.engine(opening + moved.get(psn, 0))
         acc = acc_years.get((psn, day.year), _NONE_YET)
         stays.append(Stay(idx, eid, ins, opening, provider, e, acc, dict(shares), new))
         kept.append(idx)
@@ -456,42 +433,27 @@ _NONE_YET = Accumulators(**dict.fromkeys(ACCUMULATOR_FIELDS, 0))
 
 def _accumulators(uow: UnitOfWork, enc: pl.DataFrame) -> dict[tuple[str, int], Accumulators]:
     """The stored accumulators of each (insuree, discharge year) of the file."""
-    from sqlalchemy import select
-
-    from yibao.store.service_tables import Accumulator as A
-
     pairs = enc.select("insuree_id", pl.col("discharge_time").dt.year()).unique()
     keys = set(pairs.iter_rows())
     psns = pairs.get_column("insuree_id").unique().sort().to_list()
     years = pairs.get_column("discharge_time").unique().sort().to_list()
-    out: dict[tuple[str, int], Accumulators] = {}
-    for start in range(0, len(psns), 5000):
-        q = select(A.psn_no, A.year, *(getattr(A, f) for f in ACCUMULATOR_FIELDS)).where(
-            bulk.among(uow.session, A.psn_no, psns[start : start + 5000]),
-            A.year.in_(years))  # fmt: skip
-        out.update({(r[0], r[1]): Accumulators(**dict(zip(ACCUMULATOR_FIELDS, r[2:], strict=True)))
-                    for r in uow.session.execute(q) if (r[0], r[1]) in keys})  # fmt: skip
-    return out
+    got = uow.hospital.accumulators_in(psns, years)
+    return {k: v for k, v in got.items() if k in keys}
+
+
+def _naive_utc(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
 def _admission_seqs(uow: UnitOfWork, enc: pl.DataFrame, psns: Sequence[str]) -> pl.Series:
     """本年第n次住院 of each stay of the file (in ``enc``'s order), as the service counts
     it when it settles: 1 + the stays of the insuree (in the store and in the file, not
     cancelled) admitted earlier in the calendar year of its admission (ties: by id)."""
-    from sqlalchemy import select
-
-    from yibao.store.service_tables import Encounter as E
-
     mine = enc.select(pl.col("insuree_id").alias("psn_no"), _utc("admit_time"),
                       pl.col("encounter_id").alias("id"))  # fmt: skip
     ours = set(mine.get_column("id").to_list())
-    stored: list[tuple[str, dt.datetime, str]] = []
-    for start in range(0, len(psns), 5000):
-        q = select(E.psn_no, E.admit_time, E.id).where(
-            bulk.among(uow.session, E.psn_no, psns[start : start + 5000]),
-            E.status != "cancelled")  # fmt: skip
-        stored += [(p, t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t, e)
-                   for p, t, e in uow.session.execute(q) if e not in ours]  # fmt: skip
+    stored = [(r.psn_no, _naive_utc(r.admit_time), r.id)
+              for r in uow.hospital.admissions_of(psns) if r.id not in ours]  # fmt: skip
     every = pl.concat([mine, pl.DataFrame(stored, schema=mine.schema, orient="row")])
     year = (pl.col("admit_time") + pl.duration(hours=8)).dt.year()  # Beijing time's
     counted = every.sort("admit_time", "id").select(
@@ -592,15 +554,8 @@ def _write_result(uow: UnitOfWork, enc: pl.DataFrame, new: dict[str, str],
     rows: dict[str, tuple[Any, ...]] = dict(split)
     setl = sorted(v for v in already.values() if v)
     with uow:
-        for start in range(0, len(setl), 5000):
-            from sqlalchemy import select
-
-            from yibao.store.service_tables import SettlementRow as S
-
-            q = select(S.encounter_id, S.record).where(
-                bulk.among(uow.session, S.id, setl[start : start + 5000]))  # fmt: skip
-            for eid, rec in uow.session.execute(q):
-                rows[eid] = tuple(rec["setlinfo"][f] for f in SETLINFO_FIELDS)
+        for r in uow.hospital.settlement_records(setl):
+            rows[r.encounter_id] = tuple(r.record["setlinfo"][f] for f in SETLINFO_FIELDS)
     earlier = {e: "already_settled" if v else "already_deferred" for e, v in already.items()}
     status = {**earlier, **dict.fromkeys(new, "settled"),
               **dict.fromkeys(deferred, "deferred")}  # fmt: skip

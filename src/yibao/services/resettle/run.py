@@ -45,12 +45,6 @@ from yibao.services.registry import catalog
 from yibao.services.resettle.reversals import Reversal, reverse_many
 from yibao.services.stays import booking
 from yibao.services.stays.settle import Stay, settle_stays
-from yibao.store.resettle_repo import (
-    accumulators_of,
-    active_lines_of,
-    encounters_of,
-    standing_settlements,
-)
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["Change", "Resettled", "pack_set_with", "resettle"]
@@ -121,14 +115,14 @@ def _candidates(uow: UnitOfWork, pack: Policy, begin: dt.date,
                 end: dt.date) -> list[_Candidate]:  # fmt: skip
     """Standing settlements in range (insured in the pack's area), and every later
     standing settlement of the same insurees, in (insuree, discharge, encounter) order."""
-    in_range = [r for r in standing_settlements(uow.session, begin=begin, end=end)
+    in_range = [r for r in uow.hospital.standing_settlements(begin=begin, end=end)
                 if _in_area(r.insured_region, pack)]  # fmt: skip
     first: dict[str, dt.date] = {}
     for r in in_range:
         first[r.psn_no] = min(first.get(r.psn_no, r.discharge_date), r.discharge_date)
-    rows = standing_settlements(uow.session, psn_nos=sorted(first), begin=min(first.values(),
+    rows = uow.hospital.standing_settlements(psn_nos=sorted(first), begin=min(first.values(),
                                 default=begin))  # fmt: skip
-    encs = {e.id: e for e in encounters_of(uow.session, sorted(first))}
+    encs = {e.id: e for e in uow.hospital.encounters_of(sorted(first))}
     out = []
     for r in rows:
         if r.discharge_date >= first[r.psn_no]:
@@ -153,13 +147,13 @@ def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candi
             bad.add(c.enc.insuree_id)  # settled with acct_used_flag 0: the engine saw 0
     stays: list[Stay] = []
     frames: list[dict[str, Any]] = []
-    lines = active_lines_of(uow.session, [c.enc.id for c in cands])
+    lines = uow.hospital.active_lines_of([c.enc.id for c in cands])
     psns = sorted({c.enc.insuree_id for c in cands})
     versions: dict[str, list[Any]] = defaultdict(list)
     for k in range(0, len(psns), 5000):
         for ver in uow.insurees.where(psn_no=psns[k : k + 5000]):
             versions[ver.psn_no].append(ver)
-    stored_acc = accumulators_of(uow.session, sorted(taken))
+    stored_acc = uow.hospital.accumulators_of(sorted(taken))
     moved = uow.hospital.accounts_moved(psns)
     for idx, c in enumerate(cands):
         psn, day = c.enc.insuree_id, c.row.discharge_date
@@ -178,7 +172,7 @@ def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candi
         v = policy.overlay_on(day)
         start = stored_acc.get((psn, c.row.year), _ZERO).minus(taken[(psn, c.row.year)])
         balance = ins.account_opening_fen + moved.get(psn, 0) + given_back[psn]
-        e = uc._engine_encounter(c.enc, day, c.record.facts.admission_seq, v)
+        e = uc.engine_encounter(c.enc, day, c.record.facts.admission_seq, v)
         shares = {s: v.central_share_for(s) for s in ("confirmed", "suspected")} if v else {}
         prov = ctx.provider(uow, c.enc.provider_code, day).engine()
         stays.append(
@@ -194,7 +188,7 @@ def _stays(uow: UnitOfWork, ctx: Context, packs: PackSet, cands: Sequence[_Candi
                 None,  # type: ignore[arg-type]
             )
         )
-        for ln in uc._engine_lines(lines.get(c.enc.id, [])):
+        for ln in uc.engine_lines(lines.get(c.enc.id, [])):
             frames.append({"encounter_id": idx, **{k: getattr(ln, k) for k in _LINE}})
     stays = [s for s in stays if s.insuree.id not in bad]
     schema = {"encounter_id": pl.Int64, "sn": pl.String, "code": pl.String,

@@ -26,26 +26,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Table
 
 from yibao.core.engine.model import Accumulators
 from yibao.core.errors import Conflict
 from yibao.core.privacy import mask_psn_no
 from yibao.services.access.rights import Principal, require
-from yibao.services.stays.rows import (
+from yibao.services.encounters.rows import (
     Booked,
     Columns,
     Entry,
     NewEncounter,
     Plan,
-    TableRows,
     make_plan,
 )
-from yibao.store import bulk
-from yibao.store.service_tables import FeeLineRow
 from yibao.store.uow import UnitOfWork
 
 __all__ = [
@@ -67,10 +63,6 @@ be cleared as it settles, which the deferred queue's service does (``deferred``)
 
 class StoreMoved(Conflict):
     """An insuree's accumulators or account moved since the settlements were computed."""
-
-
-def _t(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
 
 
 def _check_chains(entries: Sequence[Entry]) -> None:
@@ -99,12 +91,12 @@ def _lock_and_compare(uow: UnitOfWork, entries: Sequence[Entry], at: dt.datetime
     for e in entries:
         first_acc.setdefault((e.insuree_id, e.discharge_date.year), e)
         first_bal.setdefault(e.insuree_id, e)
-    stored = bulk.lock_accumulators(uow.session, list(first_acc), at)
+    stored = uow.hospital.lock_accumulators_of(list(first_acc), at)
     for key, e in first_acc.items():
         if stored[key] != e.settlement.accumulators_before:
             raise StoreMoved(f"insuree {mask_psn_no(key[0])}: accumulators of {key[1]} moved "
                              "since the settlements were computed; settle again")  # fmt: skip
-    moved = bulk.lock_accounts(uow.session, list(first_bal), at)
+    moved = uow.hospital.lock_accounts(list(first_bal), at)
     for psn, e in first_bal.items():
         if e.account_opening_fen + moved[psn] != e.settlement.account_balance_before_fen:
             raise StoreMoved(f"insuree {mask_psn_no(psn)}: the personal account moved since "
@@ -114,7 +106,7 @@ def _lock_and_compare(uow: UnitOfWork, entries: Sequence[Entry], at: dt.datetime
 def _existing(uow: UnitOfWork, caller: Principal, entries: Sequence[Entry]) -> dict[str, Any]:
     """The encounters the entries settle, locked; refuses a missing, foreign, or
     unsettleable one, and a 'new' encounter that already exists."""
-    rows = {r.id: r for r in bulk.lock_encounters(uow.session, [e.encounter_id for e in entries])}
+    rows = {r.id: r for r in uow.hospital.lock_encounters([e.encounter_id for e in entries])}
     for e in entries:
         r = rows.get(e.encounter_id)
         if e.new is not None:
@@ -144,7 +136,7 @@ def insert_discharged(uow: UnitOfWork, caller: Principal, news: Sequence[NewEnco
             raise Conflict(f"encounter {new.row['id']}: another hospital's stay")
         rows.reentered(new, None, "discharged", 1, None)
     ids = [new.row["id"] for new in news]
-    if bulk.lock_encounters(uow.session, ids):
+    if uow.hospital.lock_encounters(ids):
         raise Conflict("an encounter to insert already exists")
     _write(uow, Plan(rows, {}, {}, {}), lines, at)
     return ids
@@ -168,31 +160,14 @@ def book(uow: UnitOfWork, caller: Principal, entries: Sequence[Entry], *, at: dt
 
 
 def _write(uow: UnitOfWork, plan: Plan, lines: pl.DataFrame | None, at: dt.datetime) -> int:
-    """Write a plan's rows (COPY on PostgreSQL, executemany on SQLite) and its updates."""
-    s, rows = uow.session, plan.rows
-    bulk.prefer_lz4(s)
-
-    def put(t: TableRows) -> None:
-        if rows.pg:
-            got = rows.frames.get(t.table.name)
-            bulk.insert_frame(s, t.table, t.frame() if got is None else got)
-        elif t.rows:  # SQLite: executemany (JSON columns serialised by SQLAlchemy)
-            s.execute(t.table.insert(), t.dicts())
-
-    put(rows.encounters)
-    n = 0
+    """Write a plan's rows and its updates through the store's one writer."""
+    fee = None
     if lines is not None and lines.height:
         fee = lines.with_columns(uploaded_at=pl.lit(at, pl.Datetime("us", "UTC")),
                                  cancelled_at=pl.lit(None, pl.Datetime("us", "UTC")),
                                  cancel_msgid=pl.lit(None, pl.String))  # fmt: skip
-        bulk.insert_frame(s, _t(FeeLineRow), fee)
-        n = fee.height
-    for t in rows.tables()[1:]:
-        put(t)
-    bulk.move_encounters(s, rows.moves, at)
-    bulk.set_accumulators(s, plan.final, at)
-    bulk.move_accounts(s, plan.deltas, at)
-    return n
+    uow.hospital.write_booking(plan.writes(fee))
+    return 0 if fee is None else fee.height
 
 
 def book_in_transactions(uow: UnitOfWork, caller: Principal, entries: Sequence[Entry], *,
