@@ -110,6 +110,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "funds.confirm": frozenset({"hospital", *_CLERKS}),  # the hospital's confirmation
     "funds.pay": frozenset({"finance"}),
     "funds.budget": frozenset({"finance", *_CLERKS}),
+    "funds.pages": frozenset({"finance", "district_clerk", "auditor", "admin"}),  # console (g2)
     # -- end funds
     # -- drugs (issue 21, d1): the district's clerks are the procurement (医保) agency;
     # supervisors investigate signals too; hospitals file their emergency purchases
