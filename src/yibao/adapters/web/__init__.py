@@ -15,7 +15,17 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from yibao.adapters.web import admin, auth, claims, drugs, filings, pages, registry, supervision
+from yibao.adapters.web import (
+    admin,
+    auth,
+    claims,
+    drugs,
+    filings,
+    funds,
+    pages,
+    registry,
+    supervision,
+)
 from yibao.adapters.web.base import PREFIX, Web
 
 __all__ = ["PREFIX", "mount_console"]
@@ -27,6 +37,6 @@ def mount_console(app: FastAPI, *, secret: str | None, secret_file: Path) -> Non
     """Serve the console at ``/console/`` on ``app`` (which has ``state.engine``,
     ``state.ctx`` and ``state.refusals``, as ``create_app`` builds them)."""
     app.state.console = Web(secret, secret_file)
-    for module in (auth, pages, registry, admin, claims, supervision, drugs, filings):
+    for module in (auth, pages, registry, admin, claims, supervision, drugs, filings, funds):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")

@@ -4,9 +4,9 @@
 budget with the COVID line kept out (``budget``), what `yibao ledger check` adds
 (``checks``), and a simulated February 2020 for the demo district (``february``)."""
 
-from yibao.services.funds import budget, clearing, prepayment, subsidy
+from yibao.services.funds import budget, clearing, prepayment, subsidy, trial
 from yibao.services.funds.checks import fund_problems
 from yibao.services.funds.common import month_bounds, parse_month
 
 __all__ = ["budget", "clearing", "fund_problems", "month_bounds", "parse_month", "prepayment",
-           "subsidy"]  # fmt: skip
+           "subsidy", "trial"]  # fmt: skip
