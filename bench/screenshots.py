@@ -69,6 +69,8 @@ def shoot(base: str, out: Path, day: str, stay_status: str) -> list[Path]:
         page.click("#logout")
         shots += supervision(page, base, out)
         page.click("#logout")
+        shots += funds_pages(page, base, lambda login: sign_in(page, base, login), out)
+        page.click("#logout")
         sign_in(page, base, "demo-admin")
         page.goto(f"{base}/console/admin")
         shots.append(out / "admin.png")
@@ -192,6 +194,44 @@ def supervision(page: Page, base: str, out: Path) -> list[Path]:
         page.wait_for_load_state()
         shots.append(out / "supervision-hospital.png")
         page.screenshot(path=shots[-1])
+    return shots
+
+
+def funds_pages(page: Page, base: str, sign: Callable[[str], None], out: Path,
+                login: str = "demo-finance") -> list[Path]:  # fmt: skip
+    """资金管理 (issue 20) as finance: prepayments, the first prepayment (its baseline and
+    steps), February 2020's statements, the first statement and its printable page,
+    subsidy claims with the central share, the trial balance (``yibao funds february``
+    on the demo database fills them)."""
+    out.mkdir(parents=True, exist_ok=True)
+    shots = []
+
+    def shot(name: str) -> None:
+        shots.append(out / f"{name}.png")
+        page.screenshot(path=shots[-1], full_page=True)
+
+    sign(login)
+    page.goto(f"{base}/console/funds/prepayments")
+    shot("funds_prepayments")
+    first = page.locator("#prepayments tbody a").first
+    if first.count():
+        first.click()
+        page.wait_for_load_state()
+        shot("funds_prepayment")
+    page.goto(f"{base}/console/funds/statements?month=2020-02")
+    shot("funds_statements")
+    first = page.locator("#statements tbody a").first
+    if first.count():
+        first.click()
+        page.wait_for_load_state()
+        shot("funds_statement")
+        page.click("#print")
+        page.wait_for_load_state()
+        shot("funds_statement_print")
+    for name, path in (("funds_subsidy", "/console/funds/subsidy"),
+                       ("funds_trial", "/console/funds/trial")):  # fmt: skip
+        page.goto(base + path)
+        shot(name)
     return shots
 
 

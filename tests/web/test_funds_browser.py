@@ -2,10 +2,12 @@
 app's clock on 2020-03-02: finance prepares February 2020's statements and opens one, a
 district clerk records the hospital's confirmation, finance pays the batch; the same
 finance person who proposed a prepayment is refused at 复核, the refusal beside the
-form."""
+form. bench/screenshots.py's ``funds_pages`` shoots every page here (set
+YIBAO_FUNDS_SHOTS=docs/console to write docs/console/funds_*.png)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.screenshots import funds_pages
 
 from tests.registry_data import CENTRE
 from tests.web.conftest import Console, app_for, seed
@@ -135,5 +138,31 @@ def test_the_proposer_is_refused_at_approval(
     page.wait_for_selector("#err-approve")
     assert "双人审批" in page.inner_text("#err-approve")
     assert page.inner_text("#pre-state") == "已初审"
+    if os.environ.get("YIBAO_FUNDS_SHOTS"):
+        page.set_viewport_size({"width": 1366, "height": 900})
+        page.screenshot(path=Path(os.environ["YIBAO_FUNDS_SHOTS"]) / "funds_four_eyes.png",
+                        full_page=True)  # fmt: skip
     (p,) = [x for x in prepayment.prepayments(uow, FIN) if x.id == pid]
     assert (p.state, p.approved_by) == ("proposed", None)
+
+
+def test_every_funds_page_in_the_browser(
+    funds_server: tuple[str, UnitOfWork, str],
+    page: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    base, _, _ = funds_server
+    page.set_viewport_size({"width": 1366, "height": 900})
+    out = Path(os.environ.get("YIBAO_FUNDS_SHOTS") or tmp_path)
+
+    def sign(login: str) -> None:
+        _sign_in(page, base, login)
+        page.wait_for_url("**/console/today")
+
+    shots = funds_pages(page, base, sign, out, login="finance")
+    names = [p.stem for p in shots]
+    assert names == ["funds_prepayments", "funds_prepayment", "funds_statements",
+                     "funds_statement", "funds_statement_print", "funds_subsidy",
+                     "funds_trial"]  # fmt: skip
+    assert all(p.stat().st_size > 10_000 for p in shots)
+    assert "平衡" in page.inner_text("#books")
