@@ -196,7 +196,8 @@ def test_a_refusal_that_cannot_be_audited_is_answered_all_the_same(
 
 NOT_PERSONAL = {"/v1/reconciliation", "/v1/audit", "/v1/ledger/check", "/v1/deferred",
                 "/healthz", "/v1/claim-batches", "/v1/claim-batches/{batch_id}",
-                "/v1/supervision/flags", "/v1/supervision/flags/{flag_id}"}  # fmt: skip
+                "/v1/supervision/flags", "/v1/supervision/flags/{flag_id}",
+                "/v1/clearing/statements"}  # fmt: skip
 
 
 def test_every_get_route_is_classed_personal_or_not() -> None:

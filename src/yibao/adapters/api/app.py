@@ -98,6 +98,7 @@ PERSONAL = frozenset({
     "/v1/claims", "/v1/claims/overdue", "/v1/claims/{claim_id}",  # 手工报销 (issue 19)
     "/v1/claims/{claim_id}/settlement", "/v1/claims/{claim_id}/statement",
     "/v1/claim-batches/{batch_id}/bank-file",
+    "/v1/filings", "/v1/filings/{filing_id}",  # 异地就医备案 (issue 18)
 })  # fmt: skip
 """The GET routes whose answer shows an insuree's data: each 200 is audited
 (``personal.read``) before it is sent. The national envelope's 1101/5203/5303 are

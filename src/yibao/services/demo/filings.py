@@ -34,7 +34,7 @@ from yibao.store.uow import UnitOfWork
 __all__ = ["HUBEI_EXAMPLE", "WUHAN_PATIENT", "schedule_filings"]
 
 HUBEI_EXAMPLE = PACKS_DIR / "examples" / "hb-2020-example.yaml"
-WUHAN_PATIENT = "42010219850312021" + check_char("42010219850312021")
+WUHAN_PATIENT = "42010319900115003" + check_char("42010319900115003")
 DISTRICT = Principal("demo:district", "district_clerk", None, None, "user")
 Add = Callable[[dt.datetime, Callable[[], None]], None]
 

@@ -38,6 +38,7 @@ def demo_case(uow: UnitOfWork) -> DemoCase:
                 Insuree.scheme != "none", Insuree.valid_from <= DEMO_DAY,
                 (Insuree.valid_to.is_(None)) | (Insuree.valid_to >= DEMO_DAY),
                 Insuree.assistance_category == "none",
+                Insuree.township.is_not(None),  # the district's own (not an inbound patient)
             ).order_by(Insuree.psn_no).limit(1)
         ).scalar()  # fmt: skip
         codes = list(uow.session.execute(
