@@ -7,6 +7,7 @@ YIBAO_FUNDS_SHOTS=docs/console to write docs/console/funds_*.png)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import threading
@@ -24,7 +25,7 @@ from tests.web.test_browser import _free_port, _sign_in, browser, page  # noqa: 
 from tests.web.test_funds_pages import FIN, MARCH, at_march, second_finance
 from yibao.services.access.rights import Principal
 from yibao.services.encounters.context import Context
-from yibao.services.funds import clearing, prepayment
+from yibao.services.funds import clearing, prepayment, subsidy
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 
@@ -58,6 +59,7 @@ def funds_server(
         uow, ctx, CLERK, prepayment.PrepaymentIn(CENTRE, 500_000_00, "新冠定点救治", 5)
     )
     prepayment.propose(uow, ctx, FINANCE, p.id, 400_000_00)
+    subsidy.claim(uow, ctx, CLERK, CENTRE, MARCH.date().replace(day=1) - dt.timedelta(days=1))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

@@ -214,21 +214,22 @@ def test_subsidy_claims_and_the_central_share(funds: Funds) -> None:
     assert 'id="err-period_end"' in r.text
     r = c.post("/console/funds/subsidy", data={"csrf": token, "provider": CENTRE,
                                                "period_end": "2020-02-29"})  # fmt: skip
-    advanced = subsidy.claims(uow, FIN)
-    if advanced:  # the seeded stays carry a fiscal subsidy
-        assert r.status_code == 200
-        assert f'id="claim-{advanced[0].id}"' in r.text
-        funds.as_user("finance")
-        token = funds.csrf("/console/funds/subsidy")
-        cid = advanced[0].id
-        r = c.post(f"/console/funds/subsidy/{cid}/pay", data={"csrf": token})
-        assert r.status_code == 200
-        assert subsidy.claims(uow, FIN)[0].state == "paid"
-    else:  # nothing advanced: the refusal beside the hospital's field
-        assert r.status_code == 409
-        assert "无可申报的财政补助" in r.text
-        funds.as_user("finance")
-        token = funds.csrf("/console/funds/subsidy")
+    (advanced,) = subsidy.claims(uow, FIN)  # the seeded stays carry a fiscal subsidy
+    assert r.status_code == 200
+    assert f'id="claim-{advanced.id}"' in r.text
+    assert advanced.fiscal_fen > 0
+    r = c.post("/console/funds/subsidy", data={"csrf": token, "provider": CENTRE,
+                                               "period_end": "2020-02-29"})  # fmt: skip
+    assert r.status_code == 409  # each stay is claimed once
+    assert "无可申报的财政补助" in r.text
+    funds.as_user("finance")
+    token = funds.csrf("/console/funds/subsidy")
+    r = c.post(f"/console/funds/subsidy/{advanced.id}/pay", data={"csrf": token})
+    assert r.status_code == 200
+    assert subsidy.claims(uow, FIN)[0].state == "paid"
+    r = c.post(f"/console/funds/subsidy/{advanced.id}/pay", data={"csrf": token})
+    assert r.status_code == 409
+    assert f'id="err-pay-{advanced.id}"' in r.text  # paid once, the refusal beside it
     r = c.post("/console/funds/central", data={"csrf": token, "central_end": "2020-03-02"})
     assert r.status_code == 422
     assert 'id="err-central_end"' in r.text
