@@ -26,9 +26,9 @@ from reentry import generate, setup
 from yibao.packs import PACKS_DIR
 from yibao.services.access.rights import Principal
 from yibao.services.encounters.context import CST, Context
-from yibao.services.reentry.imports import import_file
 from yibao.services.reports.daily import daily_report
 from yibao.services.reports.daily_files import write_daily_workbook
+from yibao.services.stays.reentry.imports import import_file
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

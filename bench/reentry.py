@@ -32,7 +32,7 @@ import polars as pl
 from common import YIBAO, schema_url
 from sqlalchemy import select
 
-from yibao.services.demo.district import load_demo
+from yibao.services.tools.demo.district import load_demo
 from yibao.store import migrate
 from yibao.store.db import make_engine
 from yibao.store.registry_tables import CodeMapping, Insuree

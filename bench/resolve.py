@@ -19,8 +19,8 @@ import time
 
 from imports import fresh  # bench/imports.py
 
-from yibao.services.demo.district import load_demo
 from yibao.services.registry.catalog import resolve_lines
+from yibao.services.tools.demo.district import load_demo
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

@@ -40,9 +40,9 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from yibao.services.access.rights import Principal, create_key
-from yibao.services.demo.district import load_demo
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import CST, Context
+from yibao.services.tools.demo.district import load_demo
 from yibao.store import migrate
 from yibao.store.db import make_engine
 from yibao.store.registry_tables import CodeMapping, Insuree

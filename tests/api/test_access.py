@@ -197,7 +197,13 @@ def test_a_refusal_that_cannot_be_audited_is_answered_all_the_same(
 NOT_PERSONAL = {"/v1/reconciliation", "/v1/audit", "/v1/ledger/check", "/v1/deferred",
                 "/healthz", "/v1/claim-batches", "/v1/claim-batches/{batch_id}",
                 "/v1/supervision/flags", "/v1/supervision/flags/{flag_id}",
-                "/v1/clearing/statements"}  # fmt: skip
+                "/v1/clearing/statements",
+                # drug monitoring and fund management show hospitals' and funds' figures,
+                # never an insuree's data (a subsidy claim lists encounter ids and amounts)
+                "/v1/drugs/watch", "/v1/drugs/signals", "/v1/drugs/signals/{signal_id}",
+                "/v1/drugs/filings", "/v1/drugs/filings/{filing_id}", "/v1/funds/prepayments",
+                "/v1/funds/statements", "/v1/funds/statements/{sid}", "/v1/funds/subsidy-claims",
+                "/v1/funds/budgets/{year}"}  # fmt: skip
 
 
 def test_every_get_route_is_classed_personal_or_not() -> None:

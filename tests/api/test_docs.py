@@ -9,8 +9,8 @@ from pathlib import Path
 from tests.api.conftest import NOW, Api
 from yibao.adapters.api.app import create_app
 from yibao.adapters.api.demo import curl_text, steps
-from yibao.services.demo.district import load_demo
-from yibao.services.demo.hospital import demo_case, demo_key
+from yibao.services.tools.demo.district import load_demo
+from yibao.services.tools.demo.hospital import demo_case, demo_key
 
 ROOT = Path(__file__).resolve().parents[2]
 

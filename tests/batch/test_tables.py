@@ -17,8 +17,8 @@ from yibao.core.engine import request_from_mapping
 from yibao.core.engine.batch import OUT_COLUMNS
 from yibao.packs import shipped_pack
 from yibao.packs.files import load_pack
-from yibao.services.batch.files import settle_tables
-from yibao.services.batch.synth import generate
+from yibao.services.tools.batch.files import settle_tables
+from yibao.services.tools.batch.synth import generate
 
 CQ = shipped_pack("cq-2020")
 

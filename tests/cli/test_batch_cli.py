@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from yibao.adapters.cli.app import app
 from yibao.packs import shipped_pack
-from yibao.services.batch.synth import generate
+from yibao.services.tools.batch.synth import generate
 
 CQ = str(shipped_pack("cq-2020"))
 

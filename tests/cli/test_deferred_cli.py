@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from tests.deferred.helpers import HOSPITAL, NEWCOMER, context, stay
 from tests.registry_data import load_examples
 from yibao.adapters.cli.app import app
-from yibao.services.deferred import queue as dq
+from yibao.services.stays.deferred import queue as dq
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

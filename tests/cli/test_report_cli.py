@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from yibao.adapters.cli.app import app
 from yibao.packs import PACKS_DIR
-from yibao.services.demo.district import load_demo
-from yibao.services.demo.epidemic import live_through_epidemic
 from yibao.services.encounters.context import Context
+from yibao.services.tools.demo.district import load_demo
+from yibao.services.tools.demo.epidemic import live_through_epidemic
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

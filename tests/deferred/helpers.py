@@ -8,10 +8,10 @@ from typing import Any
 from tests.registry_data import CENTRE, put
 from yibao.packs import PACKS_DIR
 from yibao.services.access.rights import Principal
-from yibao.services.deferred.queue import deferral_problems
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import CST, Context
 from yibao.services.reports import reads as reports
+from yibao.services.stays.deferred.queue import deferral_problems
 from yibao.store.uow import UnitOfWork
 
 T0 = dt.datetime(2020, 2, 3, 9, 0, tzinfo=CST)

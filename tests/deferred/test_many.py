@@ -10,9 +10,9 @@ import pytest
 from tests.deferred.helpers import CLERK, HOSPITAL, NEWCOMER, books_ok, context, enrol, stay
 from tests.registry_data import load_examples
 from yibao.core.errors import Conflict
-from yibao.services.deferred import queue as dq
-from yibao.services.deferred.deferring import record_deferrals
 from yibao.services.encounters import lifecycle as uc
+from yibao.services.stays.deferred import queue as dq
+from yibao.services.stays.deferred.deferring import record_deferrals
 from yibao.store.uow import UnitOfWork
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from tests.deferred.helpers import CLERK, FEES, HOSPITAL, OTHER, books_ok, context, enrol, stay
 from tests.registry_data import load_examples
-from yibao.services.deferred import queue as dq
 from yibao.services.encounters import lifecycle as uc
+from yibao.services.stays.deferred import queue as dq
 from yibao.store.uow import UnitOfWork
 
 A, B = "500102199501010061", "500102199601010077"  # neither imported at first

@@ -21,8 +21,8 @@ from tests.registry_data import load_examples
 from yibao.core.errors import Conflict, InsureeNotImported, NotFound
 from yibao.core.ledger.accounts import ADVANCE, ADVANCE_RECEIVABLE, Account
 from yibao.core.ledger.journal import balance_of
-from yibao.services.deferred import queue as dq
 from yibao.services.encounters import lifecycle as uc
+from yibao.services.stays.deferred import queue as dq
 from yibao.store.uow import UnitOfWork
 
 D1 = dt.date(2020, 2, 10)

@@ -19,7 +19,7 @@ from yibao.packs import PACKS_DIR
 from yibao.packs.files import load_pack
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import Context
-from yibao.services.resettle import run as rs
+from yibao.services.stays.resettle import run as rs
 from yibao.store.uow import UnitOfWork
 
 SUSPECTED = (uc.Diagnosis("J18.900", True), uc.Diagnosis("Z03.800x001", False))

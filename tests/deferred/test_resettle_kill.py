@@ -18,9 +18,9 @@ from tests.reentry.test_kill import CLERK, _count, twin_url  # noqa: F401 (fixtu
 from yibao.packs import PACKS_DIR
 from yibao.packs.files import load_pack
 from yibao.services.encounters.context import Context
-from yibao.services.reentry.imports import import_file
 from yibao.services.reports import reads as reports
-from yibao.services.resettle.run import resettle
+from yibao.services.stays.reentry.imports import import_file
+from yibao.services.stays.resettle.run import resettle
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork
 

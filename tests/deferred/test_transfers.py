@@ -10,9 +10,9 @@ import pytest
 from tests.deferred.helpers import CLERK, HOSPITAL, OTHER, books_ok, context, stay
 from tests.registry_data import EMPLOYEE, load_examples
 from yibao.core.errors import Conflict, InvalidRequest, NotFound
-from yibao.services.deferred import queue as dq
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters import transfers
+from yibao.services.stays.deferred import queue as dq
 from yibao.store.uow import UnitOfWork
 
 SENT = dt.date(2020, 2, 8)

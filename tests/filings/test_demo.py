@@ -10,12 +10,12 @@ import datetime as dt
 from yibao.core.ledger.accounts import INTER_REGION_RECEIVABLE
 from yibao.packs import shipped_pack
 from yibao.services.access.rights import Principal
-from yibao.services.demo.district import load_demo
-from yibao.services.demo.epidemic import live_through_epidemic
-from yibao.services.demo.filings import WUHAN_PATIENT
 from yibao.services.encounters.context import Context
 from yibao.services.filings import workflow as fs
 from yibao.services.reports import reads
+from yibao.services.tools.demo.district import load_demo
+from yibao.services.tools.demo.epidemic import live_through_epidemic
+from yibao.services.tools.demo.filings import WUHAN_PATIENT
 from yibao.store.uow import UnitOfWork
 
 CLERK = Principal("k-clerk", "clerk", None)

@@ -23,13 +23,13 @@ from yibao.core.registry.identity import check_char
 from yibao.packs import PACKS_DIR, shipped_pack
 from yibao.packs.files import load_packs
 from yibao.services.access.rights import Principal
-from yibao.services.deferred.model import Deferral
-from yibao.services.deferred.queue import settle_or_defer, settle_ready
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import Context
 from yibao.services.filings import clearing as cl
 from yibao.services.filings.inbound import enrol_inbound
 from yibao.services.reports import reads as reports
+from yibao.services.stays.deferred.model import Deferral
+from yibao.services.stays.deferred.queue import settle_or_defer, settle_ready
 from yibao.store.uow import UnitOfWork
 
 HUBEI = PACKS_DIR / "examples" / "hb-2020-example.yaml"

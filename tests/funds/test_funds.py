@@ -15,12 +15,12 @@ from yibao.core.ledger.accounts import FUND_BANK, HOSPITAL_PAYABLE
 from yibao.core.money import mul_bp
 from yibao.packs import PACKS_DIR
 from yibao.services.access.rights import Principal
-from yibao.services.demo.district import load_demo
-from yibao.services.demo.epidemic import live_through_epidemic
 from yibao.services.encounters.context import CST, Context
 from yibao.services.funds import clearing, prepayment
 from yibao.services.funds.february import FINANCE_A, FINANCE_B, simulate_february
 from yibao.services.reports.reads import ledger_problems
+from yibao.services.tools.demo.district import load_demo
+from yibao.services.tools.demo.epidemic import live_through_epidemic
 from yibao.store.uow import UnitOfWork
 
 INSUREES = 500

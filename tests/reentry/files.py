@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.registry_data import CENTRE, DIBAO, EMPLOYEE, NOT_ENROLLED, load_examples, put
 from yibao.core.registry.identity import check_char
 from yibao.services.encounters.context import CST
-from yibao.services.reentry.capture_file import NAMES
+from yibao.services.stays.reentry.capture_file import NAMES
 from yibao.store.uow import UnitOfWork
 
 CODES = (("YP-0002", 50_000_000), ("ZL-0001", 15_000_000),

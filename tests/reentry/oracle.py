@@ -23,9 +23,9 @@ from yibao.services.registry import catalog
 from yibao.services.access.rights import Principal
 from yibao.services.encounters.context import CST, Context
 from yibao.services.encounters.lifecycle import Diagnosis, covid_status_of
-from yibao.services.reentry.capture_file import COLUMNS, ENCOUNTER_COLUMNS, NAMES, Parsed, describe
+from yibao.services.stays.reentry.capture_file import COLUMNS, ENCOUNTER_COLUMNS, NAMES, Parsed, describe
 from yibao.core.money import MAX_I64, line_amount
-from yibao.services.reentry.imports import _Lines, _Problems
+from yibao.services.stays.reentry.imports import _Lines, _Problems
 from yibao.services.stays.settle import Stay
 from yibao.store import bulk
 from yibao.store.uow import UnitOfWork

@@ -17,9 +17,9 @@ from yibao.packs import PACKS_DIR
 from yibao.services.access.rights import Principal
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import CST, Context
-from yibao.services.reentry import capture_file as offline_file
-from yibao.services.reentry.imports import import_file, source_key_of
 from yibao.services.reports import reads as reports
+from yibao.services.stays.reentry import capture_file as offline_file
+from yibao.services.stays.reentry.imports import import_file, source_key_of
 from yibao.store import bulk
 from yibao.store.uow import UnitOfWork
 

@@ -19,8 +19,8 @@ from tests.reentry.files import load_people, many_rows, write_csv
 from yibao.packs import PACKS_DIR
 from yibao.services.access.rights import Principal
 from yibao.services.encounters.context import Context
-from yibao.services.reentry.imports import import_file
 from yibao.services.reports import reads as reports
+from yibao.services.stays.reentry.imports import import_file
 from yibao.store import migrate
 from yibao.store.db import make_engine
 from yibao.store.uow import UnitOfWork

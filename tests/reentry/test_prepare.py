@@ -31,9 +31,9 @@ from yibao.core.errors import InvalidRequest
 from yibao.packs import PACKS_DIR
 from yibao.services.access.rights import Principal
 from yibao.services.encounters.context import CST, Context
-from yibao.services.reentry import capture_file as offline_file
-from yibao.services.reentry import imports as reentry
-from yibao.services.reentry.capture_file import NAMES
+from yibao.services.stays.reentry import capture_file as offline_file
+from yibao.services.stays.reentry import imports as reentry
+from yibao.services.stays.reentry.capture_file import NAMES
 from yibao.store.uow import UnitOfWork
 
 NOW = dt.datetime(2020, 2, 20, 10, 0, tzinfo=CST)

@@ -27,8 +27,8 @@ from yibao.services.access.rights import Principal
 from yibao.services.encounters import rows as booking_rows
 from yibao.services.encounters.context import CST, Context, new_id, new_ids
 from yibao.services.encounters.rows import Entry, NewEncounter, TableRows, make_plan
-from yibao.services.reentry.imports import import_file
 from yibao.services.stays import booking
+from yibao.services.stays.reentry.imports import import_file
 from yibao.store.db import make_engine
 from yibao.store.service_tables import Encounter
 from yibao.store.uow import UnitOfWork

@@ -20,12 +20,12 @@ from yibao.core.ledger import post
 from yibao.core.ledger.accounts import ADVANCE, ADVANCE_RECEIVABLE
 from yibao.packs import PACKS_DIR
 from yibao.services.access.rights import Principal
-from yibao.services.demo.district import load_demo
-from yibao.services.demo.epidemic import live_through_epidemic
 from yibao.services.encounters.context import Context
 from yibao.services.reports import daily as d
 from yibao.services.reports.daily_files import daily_text, write_daily_workbook
 from yibao.services.reports.reads import ledger_problems
+from yibao.services.tools.demo.district import load_demo
+from yibao.services.tools.demo.epidemic import live_through_epidemic
 from yibao.store.uow import UnitOfWork
 
 CLERK = Principal("k-clerk", "clerk", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from yibao.core.registry import KINDS
-from yibao.services.demo.district import District, district_rows, load_demo
+from yibao.services.tools.demo.district import District, district_rows, load_demo
 from yibao.store.uow import UnitOfWork
 
 

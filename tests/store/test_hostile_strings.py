@@ -16,8 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from tests.deferred.helpers import CLERK, HOSPITAL, NEWCOMER, books_ok, context, enrol, stay
 from tests.registry_data import EMPLOYEE, load_examples, put
 from yibao.services.access.rights import audit
-from yibao.services.deferred import deferring, queue
 from yibao.services.encounters import lifecycle as uc
+from yibao.services.stays.deferred import deferring, queue
 from yibao.store import writes
 from yibao.store.uow import UnitOfWork
 

@@ -2,6 +2,7 @@
 case opens the unit of work, does its work, commits once (STYLE.md §5).
 
 Packages depend on one another in this order only (import-linter holds it):
-``access``, ``registry`` → ``encounters`` → ``stays`` → ``deferred`` → ``reentry``,
-``resettle``; ``reports``, ``demo`` and ``batch`` sit beside them.
+``tools``, ``reports`` → ``claims``, ``filings``, ``supervision``, ``funds`` → ``drugs`` →
+``stays`` (inside it: ``reentry``, ``resettle`` → ``deferred`` → its booking) →
+``encounters`` → ``registry``, ``access``.
 """

@@ -58,8 +58,8 @@ class UnitOfWork:
     claims: ClaimRepo  # manual claims (手工报销, issue 19)
     filings: FilingRepo  # out-of-area filings and clearing (issue 18)
     supervision: SupervisionRepo  # fund supervision flags and their review (issue 22)
-    funds: FundRepo  # prepayments, monthly clearing, subsidy claims, budgets (issue 20)
     drugs: DrugRepo  # drug monitoring and emergency-procurement filings (issue 21)
+    funds: FundRepo  # prepayments, monthly clearing, subsidy claims, budgets (issue 20)
     insurees: Registry
     providers: Registry
     catalog: Registry
@@ -105,8 +105,8 @@ class UnitOfWork:
             self.claims = ClaimRepo(self.session)
             self.filings = FilingRepo(self.session)
             self.supervision = SupervisionRepo(self.session)
-            self.funds = FundRepo(self.session)
             self.drugs = DrugRepo(self.session)
+            self.funds = FundRepo(self.session)
         return self
 
     def __exit__(

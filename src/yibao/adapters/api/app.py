@@ -339,9 +339,6 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(deferred.router)
     app.include_router(nhsa.router)
-    from yibao.adapters.api import supervision  # fund supervision (issue 22)
-
-    supervision.mount(app)
     app.include_router(claims.router)  # 手工报销 (issue 19)
     from yibao.adapters.api import drugs  # drug monitoring (issue 21)
 
@@ -350,6 +347,9 @@ def create_app(
     from yibao.adapters.api import filings  # out-of-area care (issue 18)
 
     app.include_router(filings.router)
+    from yibao.adapters.api import supervision  # fund supervision (issue 22)
+
+    supervision.mount(app)
     from yibao.adapters.web import mount_console  # the bureau's console at /console/
 
     mount_console(app, secret=s.console_secret, secret_file=s.console_secret_file)

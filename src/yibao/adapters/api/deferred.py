@@ -1,5 +1,6 @@
 """The deferred queue and transfers under ``/v1`` (先救治、后结算; docs/OFFLINE.md):
-thin adapters over ``yibao.services.deferred.queue`` and ``yibao.services.encounters.transfers``."""
+thin adapters over ``yibao.services.stays.deferred.queue`` and
+``yibao.services.encounters.transfers``."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from yibao.adapters.api.deps import Caller, Ctx, Mut, Uow, send
 from yibao.adapters.api.render import deferral_doc
 from yibao.adapters.api.schemas import ERRORS, CodeStr, Fen, TextStr, clean_params
-from yibao.services.deferred import queue as deferred
 from yibao.services.encounters import transfers
 from yibao.services.encounters.validation import LENGTH
+from yibao.services.stays.deferred import queue as deferred
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(clean_params)])
 

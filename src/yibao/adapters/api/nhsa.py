@@ -42,12 +42,12 @@ from yibao.services.access.rights import (
     digest,
     show_psn_no,
 )
-from yibao.services.deferred import queue as deferred
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters import transfers
 from yibao.services.encounters.context import Context
 from yibao.services.encounters.requests import Reply, compensate, replay_or_run
 from yibao.services.reports import reads as reports
+from yibao.services.stays.deferred import queue as deferred
 from yibao.store.uow import UnitOfWork
 
 router = APIRouter()

@@ -10,9 +10,9 @@ from typing import Any
 from yibao.core.engine.model import Accumulators
 from yibao.core.engine.serialize import settlement_to_dict
 from yibao.services.access.rights import Principal, show_psn_no
-from yibao.services.deferred.model import Deferral
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import CST
+from yibao.services.stays.deferred.model import Deferral
 
 __all__ = ["acc_doc", "beijing", "deferral_doc", "encounter_doc", "line_doc", "settlement_doc"]
 

@@ -31,10 +31,10 @@ from yibao.adapters.api.schemas import (
     clean_params,
 )
 from yibao.services.access.rights import Principal
-from yibao.services.deferred import queue as deferred
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.requests import compensate
 from yibao.services.encounters.validation import MAX_I64
+from yibao.services.stays.deferred import queue as deferred
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(clean_params)])
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from yibao.core.policy import Policy
-    from yibao.services.batch.files import Summary
+    from yibao.services.tools.batch.files import Summary
 
 batch_app = typer.Typer(
     help="Settle whole tables of encounters (Parquet) in one vectorised pass.",
@@ -77,7 +77,7 @@ def batch_settle(
     account balance (to the fen). Bad input: exit 2, one line on stderr, nothing written.
     """
     from yibao.packs.files import load_packs
-    from yibao.services.batch.files import settle_tables
+    from yibao.services.tools.batch.files import settle_tables
 
     with bad_input_exits():
         packs = load_packs(pack)
@@ -105,7 +105,7 @@ def _on_dask(
 ) -> Summary:
     from distributed import Client
 
-    from yibao.services.batch.files import settle_tables
+    from yibao.services.tools.batch.files import settle_tables
 
     try:
         client = Client(address, timeout="10s")  # type: ignore[no-untyped-call]
@@ -132,7 +132,7 @@ def bench_gen(
     patients, out-of-area stays, transfers, assistance categories, starting accumulators
     and a few very expensive stays; dates in 2020, regions in the cq-2020 pack's area.
     """
-    from yibao.services.batch.synth import write_tables
+    from yibao.services.tools.batch.synth import write_tables
 
     if encounters < 1:
         fail(f"--encounters: {encounters} must be at least 1")

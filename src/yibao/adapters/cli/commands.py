@@ -22,8 +22,8 @@ def register(app: typer.Typer) -> None:
     from yibao.adapters.cli.report import report_app
     from yibao.adapters.cli.resettle import resettle
     from yibao.adapters.cli.service import keys_app, ledger_app, serve
-    from yibao.adapters.cli.supervision import supervision_app
     from yibao.adapters.cli.store import db_app, export_app, import_app, registry_app
+    from yibao.adapters.cli.supervision import supervision_app
     from yibao.adapters.cli.users import users_app
 
     app.add_typer(demo_app, name="demo")
@@ -41,13 +41,13 @@ def register(app: typer.Typer) -> None:
     app.command("resettle")(resettle)
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
-    app.add_typer(supervision_app, name="supervision")
     app.add_typer(claims_app, name="claims")  # 手工报销 (issue 19)
+    app.add_typer(supervision_app, name="supervision")
     app.add_typer(filings_app, name="filings")
+    add_pack_list(app)
     from yibao.adapters.cli.drugs import drugs_app  # issue 21
 
     app.add_typer(drugs_app, name="drugs")
-    add_pack_list(app)
     from yibao.adapters.cli.funds import funds_app  # issue 20
 
     app.add_typer(funds_app, name="funds")

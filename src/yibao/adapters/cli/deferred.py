@@ -36,7 +36,7 @@ def status(
     discharge date), amounts advanced by the hospitals (yuan). Times in Beijing time."""
     from yibao.bootstrap import hospital_context, unit_of_work
     from yibao.core.money import yuan_from_fen
-    from yibao.services.deferred.queue import queue_status
+    from yibao.services.stays.deferred.queue import queue_status
 
     caller = cli_principal()
     with bad_input_exits():
@@ -80,7 +80,7 @@ def settle(
     encounter id) order, clearing each hospital advance. Exit 1 if a group failed."""
     from yibao.adapters.cli.common import progress_bar
     from yibao.bootstrap import hospital_context, unit_of_work
-    from yibao.services.deferred.queue import settle_ready
+    from yibao.services.stays.deferred.queue import settle_ready
 
     caller = cli_principal()
     with bad_input_exits(), bulk_job(), progress_bar("deferred queue") as progress:

@@ -56,7 +56,7 @@ def load(
     (2020-01-21 … 2020-03-15: stays settled, deferred, transferred, reversed, through the
     services with a simulated clock). Running it again changes nothing."""
     from yibao.bootstrap import settings, unit_of_work
-    from yibao.services.demo.district import load_demo
+    from yibao.services.tools.demo.district import load_demo
     from yibao.store import migrate
 
     with bad_input_exits():
@@ -72,7 +72,7 @@ def _epidemic(insurees: int | None, scale: float) -> None:
     """The simulated epidemic of 2020-01-21 … 2020-03-15, through the services."""
     from yibao.adapters.cli.common import progress_bar
     from yibao.bootstrap import hospital_context, unit_of_work
-    from yibao.services.demo.epidemic import live_through_epidemic
+    from yibao.services.tools.demo.epidemic import live_through_epidemic
 
     if scale == 0:
         return
@@ -109,7 +109,7 @@ def serve(
     from yibao.adapters.api.demo import curl_text, steps
     from yibao.bootstrap import unit_of_work
     from yibao.services.access.users import demo_users
-    from yibao.services.demo.hospital import demo_case, demo_key
+    from yibao.services.tools.demo.hospital import demo_case, demo_key
 
     with bad_input_exits():
         uow = unit_of_work()

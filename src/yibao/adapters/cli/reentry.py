@@ -23,7 +23,7 @@ def template(
 ) -> None:
     """Write the Excel template of the offline capture file: sheet 费用明细 with the
     header and one example row, sheet 说明 describing each column."""
-    from yibao.services.reentry.capture_file import write_template
+    from yibao.services.stays.reentry.capture_file import write_template
 
     with bad_input_exits():
         write_template(out)
@@ -70,7 +70,7 @@ def import_(
     date join the deferred queue. Importing a file again changes nothing."""
     from yibao.adapters.cli.common import progress_bar
     from yibao.bootstrap import hospital_context, unit_of_work
-    from yibao.services.reentry.imports import import_file
+    from yibao.services.stays.reentry.imports import import_file
 
     result = out or file.with_name(f"{file.stem}.result{file.suffix}")
     if unmasked:

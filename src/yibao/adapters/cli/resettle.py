@@ -47,8 +47,8 @@ def resettle(
     from yibao.adapters.cli.operator import cli_principal
     from yibao.bootstrap import hospital_context, unit_of_work
     from yibao.packs.files import load_pack
-    from yibao.services.resettle.report import write_report
-    from yibao.services.resettle.run import resettle as run_resettle
+    from yibao.services.stays.resettle.report import write_report
+    from yibao.services.stays.resettle.run import resettle as run_resettle
 
     if unmasked:
         caller = unmasking(operator, "resettle", ["insuree_id"], str(out))

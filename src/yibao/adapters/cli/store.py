@@ -139,7 +139,7 @@ def _settle_deferred() -> None:
     """New enrolments may unblock deferred stays (参保信息尚未导入): run the queue."""
     from yibao.adapters.cli.operator import cli_principal
     from yibao.bootstrap import hospital_context, unit_of_work
-    from yibao.services.deferred.queue import settle_ready
+    from yibao.services.stays.deferred.queue import settle_ready
 
     with bad_input_exits():
         run = settle_ready(unit_of_work(), hospital_context(), cli_principal())

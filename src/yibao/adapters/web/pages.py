@@ -26,11 +26,11 @@ from yibao.adapters.web.base import (
 )
 from yibao.adapters.web.formats import BEIJING
 from yibao.core.errors import InvalidRequest
-from yibao.services.deferred import queue_status, settle_ready
 from yibao.services.reports.daily import FUNDS, STATUSES, DailyReport, daily_report
 from yibao.services.reports.daily_files import daily_text, write_daily_workbook
 from yibao.services.reports.stays import STATUSES as STAY_STATUSES
 from yibao.services.reports.stays import search_stays, stay_view
+from yibao.services.stays.deferred import queue_status, settle_ready
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 

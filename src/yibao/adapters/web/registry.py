@@ -33,9 +33,9 @@ from yibao.adapters.web.base import (
 from yibao.adapters.web.formats import BEIJING
 from yibao.core.errors import InvalidFile, InvalidRequest, NotFound, YibaoError
 from yibao.services.access.rights import Principal, audit, require
-from yibao.services.reentry import write_template
 from yibao.services.registry import import_file
 from yibao.services.reports.registers import insuree_history, provider_history, resolve_codes
+from yibao.services.stays.reentry import write_template
 from yibao.store.uow import UnitOfWork
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)

@@ -102,6 +102,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "claim.review": frozenset(_CLERKS),
     "claim.pay": frozenset({"finance", *_CLERKS}),
     "claim.read": frozenset({*_READERS, "admin"}),
+    # -- drugs (issue 21, d1): the district's clerks are the procurement (医保) agency;
+    # supervisors investigate signals too; hospitals file their emergency purchases
+    "drugs.read": frozenset({*_READERS, "admin"}),
+    "drugs.import": frozenset(_CLERKS),
+    "drugs.scan": frozenset({*_CLERKS, "supervisor"}),
+    "drugs.signal": frozenset({*_CLERKS, "supervisor"}),
+    "drugs.file": frozenset({"hospital", *_CLERKS}),
+    "drugs.accept": frozenset(_CLERKS),
+    # -- end drugs
     # -- funds (issue 20, g1): finance proposes, approves (two people), pays
     "funds.read": frozenset({"hospital", *_READERS, "admin"}),
     "funds.apply": frozenset({"hospital", *_CLERKS}),  # prepayments, subsidy claims
@@ -112,15 +121,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "funds.budget": frozenset({"finance", *_CLERKS}),
     "funds.pages": frozenset({"finance", "district_clerk", "auditor", "admin"}),  # console (g2)
     # -- end funds
-    # -- drugs (issue 21, d1): the district's clerks are the procurement (医保) agency;
-    # supervisors investigate signals too; hospitals file their emergency purchases
-    "drugs.read": frozenset({*_READERS, "admin"}),
-    "drugs.import": frozenset(_CLERKS),
-    "drugs.scan": frozenset({*_CLERKS, "supervisor"}),
-    "drugs.signal": frozenset({*_CLERKS, "supervisor"}),
-    "drugs.file": frozenset({"hospital", *_CLERKS}),
-    "drugs.accept": frozenset(_CLERKS),
-    # -- end drugs
     # -- supervision (issue 22, s1): supervisors review; clerks may run a scan; a hospital
     # reads and answers its own flags
     "supervision.read": frozenset({"hospital", *_READERS, "admin"}),

@@ -26,12 +26,12 @@ from yibao.core.ledger.reconcile import (
 )
 from yibao.core.policy import PackSet
 from yibao.services.access.rights import Principal, own, require
-from yibao.services.deferred.queue import deferral_problems
 from yibao.services.encounters.records import settlement_from_record
 from yibao.services.encounters.validation import LENGTH, Checks
 from yibao.services.filings.clearing import clearing_problems
 from yibao.services.funds import fund_problems
 from yibao.services.registry import catalog
+from yibao.services.stays.deferred.queue import deferral_problems
 from yibao.store.uow import UnitOfWork
 
 __all__ = [

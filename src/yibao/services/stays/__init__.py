@@ -1,7 +1,8 @@
-"""Where the deferred queue, re-entry and re-settlement meet: many stays settled in one
-batch-engine pass with the store's accumulators and accounts carried (``settle``), and
-booked in bulk exactly as one settlement is booked (``booking``, rows built column-wise
-in ``rows``)."""
+"""Stays settled after the fact, in bulk: many stays settled in one batch-engine pass
+with the store's accumulators and accounts carried (``settle``) and booked through the
+one writer as one settlement is (``booking``); on top of that the deferred queue
+(``deferred``: 先救治、后结算), re-entry after an outage (``reentry``) and bulk
+re-settlement under a corrected pack (``resettle``)."""
 
 from yibao.services.stays.booking import StoreMoved, book, book_chunks, book_in_transactions
 from yibao.services.stays.settle import settle_stays

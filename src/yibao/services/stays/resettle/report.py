@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from yibao.services.access.disclosure import masked_ids
-from yibao.services.resettle.run import Resettled
+from yibao.services.stays.resettle.run import Resettled
 
 __all__ = ["FIELDS", "by_fund", "by_insuree", "stays", "write_report"]
 

@@ -26,7 +26,7 @@ from yibao.store.uow import UnitOfWork
 
 __all__ = ["DISTRICT", "District", "district_rows", "load_demo"]
 
-DISTRICT = Path(__file__).resolve().parents[2] / "examples" / "demo-district.yaml"
+DISTRICT = Path(__file__).resolve().parents[3] / "examples" / "demo-district.yaml"
 
 
 @dataclass(frozen=True, slots=True)

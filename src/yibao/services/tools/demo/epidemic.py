@@ -29,13 +29,13 @@ from typing import Any
 from yibao.core.errors import YibaoError
 from yibao.core.money import line_amount
 from yibao.services.access.rights import Principal
-from yibao.services.deferred import queue as dq
-from yibao.services.demo.district import District, Draw, with_account
-from yibao.services.demo.filings import schedule_filings
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters import settlement as st
 from yibao.services.encounters import transfers
 from yibao.services.encounters.context import CST, Context
+from yibao.services.stays.deferred import queue as dq
+from yibao.services.tools.demo.district import District, Draw, with_account
+from yibao.services.tools.demo.filings import schedule_filings
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["Epidemic", "SimClock", "live_through_epidemic"]

@@ -42,19 +42,19 @@ from yibao.core.errors import (
 )
 from yibao.core.policy.resolve import PackSet
 from yibao.services.access.rights import Principal, own, require
-from yibao.services.deferred.clearing import clearing_into, for_hospital, settle_bulk
-from yibao.services.deferred.deferring import deferral_into
-from yibao.services.deferred.model import Deferral, QueueRun
-from yibao.services.deferred.status import (
+from yibao.services.encounters import lifecycle as uc
+from yibao.services.encounters.context import Context
+from yibao.services.encounters.validation import LENGTH, Checks
+from yibao.services.registry import catalog
+from yibao.services.stays.deferred.clearing import clearing_into, for_hospital, settle_bulk
+from yibao.services.stays.deferred.deferring import deferral_into
+from yibao.services.stays.deferred.model import Deferral, QueueRun
+from yibao.services.stays.deferred.status import (
     QueueStatus,
     StatusRow,
     deferral_problems,
     queue_status,
 )
-from yibao.services.encounters import lifecycle as uc
-from yibao.services.encounters.context import Context
-from yibao.services.encounters.validation import LENGTH, Checks
-from yibao.services.registry import catalog
 from yibao.store.service_tables import DEFERRAL_REASONS
 from yibao.store.uow import UnitOfWork
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from yibao.core.ledger.advance import advanced_by_provider, clearing_problems
 from yibao.services.access.rights import Principal, require
-from yibao.services.deferred.model import Deferral
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import Context
+from yibao.services.stays.deferred.model import Deferral
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["QueueStatus", "StatusRow", "deferral_problems", "queue_status"]

@@ -36,7 +36,7 @@ from yibao.store.uow import UnitOfWork
 from yibao.store.writes import Writes
 
 if TYPE_CHECKING:
-    from yibao.services.deferred.model import Deferral, QueueRun
+    from yibao.services.stays.deferred.model import Deferral, QueueRun
 
 __all__ = ["clearing_into", "for_hospital", "settle_bulk"]
 

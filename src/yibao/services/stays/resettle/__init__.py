@@ -1,7 +1,7 @@
 """Bulk re-settlement under a corrected pack (``yibao resettle``): the run (``run``),
 the reversals it books (``reversals``) and its report (``report``)."""
 
-from yibao.services.resettle.report import write_report
-from yibao.services.resettle.run import resettle
+from yibao.services.stays.resettle.report import write_report
+from yibao.services.stays.resettle.run import resettle
 
 __all__ = ["resettle", "write_report"]

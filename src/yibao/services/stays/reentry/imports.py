@@ -43,13 +43,13 @@ from yibao.core.engine.model import (
 from yibao.core.errors import InvalidRequest, NotInCatalog, Problem, YibaoError
 from yibao.core.money import line_amount
 from yibao.services.access.rights import Principal, require
-from yibao.services.deferred.queue import record_deferral
 from yibao.services.encounters.context import Context, new_id
 from yibao.services.encounters.lifecycle import Diagnosis, EncounterState, covid_status_of
-from yibao.services.reentry import capture_file as offline_file
 from yibao.services.registry import catalog
 from yibao.services.stays import booking
 from yibao.services.stays.booking import NewEncounter
+from yibao.services.stays.deferred.queue import record_deferral
+from yibao.services.stays.reentry import capture_file as offline_file
 from yibao.services.stays.settle import Stay, batch_pass, settle_order
 from yibao.store.uow import UnitOfWork
 

@@ -3,7 +3,7 @@
 batch pass; ``deferring``: many stays deferred at once (re-entry); ``status``: the queue
 seen from outside and what the ledger check proves about it; ``model``: its records."""
 
-from yibao.services.deferred.queue import defer, deferral, settle_or_defer, settle_ready
-from yibao.services.deferred.status import queue_status
+from yibao.services.stays.deferred.queue import defer, deferral, settle_or_defer, settle_ready
+from yibao.services.stays.deferred.status import queue_status
 
 __all__ = ["defer", "deferral", "queue_status", "settle_or_defer", "settle_ready"]

@@ -42,8 +42,8 @@ from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import Context
 from yibao.services.encounters.records import settlement_from_record
 from yibao.services.registry import catalog
-from yibao.services.resettle.reversals import Reversal, reverse_many
 from yibao.services.stays import booking
+from yibao.services.stays.resettle.reversals import Reversal, reverse_many
 from yibao.services.stays.settle import Stay, settle_stays
 from yibao.store.uow import UnitOfWork
 

@@ -23,12 +23,12 @@ from yibao.core.registry.identity import check_char
 from yibao.packs import PACKS_DIR
 from yibao.packs.files import load_pack
 from yibao.services.access.rights import Principal
-from yibao.services.deferred import queue as dq
 from yibao.services.encounters import lifecycle as uc
 from yibao.services.encounters.context import CST, Context
 from yibao.services.filings import clearing as cl
 from yibao.services.filings import workflow as fs
 from yibao.services.filings.inbound import enrol_inbound
+from yibao.services.stays.deferred import queue as dq
 from yibao.store.uow import UnitOfWork
 
 __all__ = ["HUBEI_EXAMPLE", "WUHAN_PATIENT", "schedule_filings"]

@@ -2,7 +2,7 @@
 synthetic tables it is measured on (``yibao bench gen``, ``synth``). The scalar engine
 over the same tables, the batch's reference, is a test oracle (tests/batch_scalar.py)."""
 
-from yibao.services.batch.files import settle_tables
-from yibao.services.batch.synth import generate, write_tables
+from yibao.services.tools.batch.files import settle_tables
+from yibao.services.tools.batch.synth import generate, write_tables
 
 __all__ = ["generate", "settle_tables", "write_tables"]
