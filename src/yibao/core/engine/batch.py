@@ -16,7 +16,7 @@ Passes: ``covered`` resolves §3 per encounter (the encounter table is small);
 the rows and runs the waterfall (§5, ``batch_waterfall``). Rows that break a rule are
 rejected with their whole insuree-year (the later encounters of a year depend on the
 earlier ones). Pure: frames in, frames out; reading and writing Parquet belong to
-``yibao.services.batch.files`` (DECISIONS 0020–0027).
+``yibao.services.tools.batch.files`` (DECISIONS 0020–0027).
 """
 
 from __future__ import annotations
