@@ -105,7 +105,8 @@ def test_national_2501_then_2304_defers_the_transfer_in(api: Api) -> None:
     assert r.status_code == 200
     data = {"data": {"psn_no": EMPLOYEE, "mdtrt_id": mid, "medfee_sumamt": 45.00}}
     ans = _call(api, _env("2304", "S1", data, OTHER), "other")
-    assert ans.ok, ans.err_msg
+    assert not ans.ok  # a deferral is never a success (DECISIONS 0104): HIS books "not settled"
+    assert "awaiting_transfer" in (ans.err_msg or "")
     assert ans.output is not None
     assert ans.output["setlinfo"] is None
     assert ans.output["deferral"]["reason"] == "awaiting_transfer"

@@ -140,8 +140,6 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
                                 provider=prov, claimed=cmd.filing, day=day)  # fmt: skip
         cmd = replace(cmd, filing=on_file.filing)
         version = 2 if on_file.corrected else 1  # the correction is the stay's 2nd event
-        if platform:
-            _platform_admission(uow, cmd, day)
         if cmd.transfer_from is None:  # a filed transfer (2501) to this hospital links it
             filed = uow.deferrals.transfer_source(cmd.insuree_id, caller.provider_code, day)
             linked = filed and uow.hospital.encounter(filed)
@@ -154,6 +152,8 @@ def admit(uow: UnitOfWork, ctx: Context, caller: Principal, cmd: Admit, *,
         elif src.status == "cancelled":
             raise InvalidRequest.of([("transfer_from", f"encounter {cmd.transfer_from} is "
                                       "cancelled: a cancelled stay transfers no one")])  # fmt: skip
+        if platform:
+            _platform_admission(uow, cmd, day)
         enc_id = new_id("M", at)
         diags = [{"code": d.code, "main": d.main} for d in cmd.diagnoses]
         row = {
@@ -238,9 +238,11 @@ _INSUTYPE = {"employee": "310", "resident": "390"}
 
 
 def _platform_admission(uow: UnitOfWork, cmd: Admit, day: dt.date) -> None:
-    """What the national platform refuses on 2401 beyond the service's own checks."""
-    if uow.hospital.encounters(provider_code=None, psn_no=cmd.insuree_id, status="admitted",
-                               limit=1, offset=0):  # fmt: skip
+    """What the national platform refuses on 2401 beyond the service's own checks. The
+    stay a filed transfer (2501) sends the patient from may still be open (转院)."""
+    open_stays = uow.hospital.encounters(provider_code=None, psn_no=cmd.insuree_id,
+                                         status="admitted", limit=2, offset=0)  # fmt: skip
+    if [e for e in open_stays if e.id != cmd.transfer_from]:
         raise InvalidRequest.of([("insuree_id", "is already admitted (在院): discharge (2402) "
                                   "or cancel (2404) that stay first")])  # fmt: skip
     if cmd.scheme_code not in _INSUTYPE.values():

@@ -147,6 +147,8 @@ def year_report(uow: UnitOfWork, caller: Principal, year: int,
                 through: dt.date | None = None) -> list[BudgetRow]:  # fmt: skip
     """Every hospital with a target or spending in ``year`` (up to ``through``)."""
     require(caller, "funds.read")
+    if not 1 <= year <= 9999:
+        raise InvalidRequest.of([("year", f"{year} is not a calendar year (1–9999)")])
     end = min(dt.date(year, 12, 31), through) if through else dt.date(year, 12, 31)
     with uow:
         targets = uow.funds.budgets(year)
