@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from tests.api.conftest import Api, api  # noqa: F401 - the fixture
 from tests.registry_data import CENTRE, EMPLOYEE
 from yibao.packs import PACKS_DIR
@@ -16,7 +18,14 @@ from yibao.services.encounters.context import CST, Context
 T0 = dt.datetime(2020, 2, 3, 9, 0, tzinfo=CST)
 
 
-def test_settling_raises_flags_the_hospital_sees_and_answers(api: Api) -> None:  # noqa: F811
+def test_settling_raises_flags_the_hospital_sees_and_answers(
+    api: Api,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from yibao.services.supervision import flags
+
+    monkeypatch.setattr(flags, "AFTER_SETTLEMENT_EVERY_S", 0.0)  # every answer scans here
+    monkeypatch.setattr(flags, "_LAST", [float("-inf")])
     ctx = Context(Context.from_folder(PACKS_DIR).packs, clock=lambda: T0)
     me = Principal("k", "hospital", CENTRE)
     enc = uc.admit(api.uow, ctx, me, uc.Admit(EMPLOYEE, "21", T0, (uc.Diagnosis("B99.900", True),)),

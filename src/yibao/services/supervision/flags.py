@@ -259,14 +259,25 @@ SYSTEM = Principal("supervision", "supervisor", None, kind="system")
 """Who raises the flags a settlement answer sets off (the API's hook)."""
 
 
+AFTER_SETTLEMENT_EVERY_S = 10.0
+"""At most one scan of recent settlements per worker this often: each picks up every
+settlement since the watermark, so a busy hour costs a scan per interval, not one per
+settlement (flags wait at most this long)."""
+_LAST = [float("-inf")]
+
+
 def after_settlement(uow: UnitOfWork, ctx: Context) -> Run | None:
     """Called by the API after it has answered a settlement: judge what is new. Never
-    raises (a patient's settlement is never affected) and never runs twice at once (the
-    next run picks up whatever this one did not)."""
+    raises (a patient's settlement is never affected), never runs twice at once and at
+    most once every ``AFTER_SETTLEMENT_EVERY_S`` (the next run picks up whatever this one
+    did not)."""
     import logging
+    import time
 
-    if not _RUNNING.acquire(blocking=False):
+    now = time.monotonic()
+    if now - _LAST[0] < AFTER_SETTLEMENT_EVERY_S or not _RUNNING.acquire(blocking=False):
         return None
+    _LAST[0] = now
     try:
         return supervise_recent(uow, ctx, SYSTEM)
     except Exception:  # a flag is never worth a failure: logged, retried by the next run
