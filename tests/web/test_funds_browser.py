@@ -23,6 +23,7 @@ from tests.registry_data import CENTRE
 from tests.web.conftest import Console, app_for, seed
 from tests.web.test_browser import _free_port, _sign_in, browser, page  # noqa: F401
 from tests.web.test_funds_pages import FIN, MARCH, at_march, second_finance
+from yibao.packs import PACKS_DIR
 from yibao.services.access.rights import Principal
 from yibao.services.encounters.context import Context
 from yibao.services.funds import clearing, prepayment, subsidy
@@ -153,9 +154,14 @@ def test_every_funds_page_in_the_browser(
     page: Any,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    base, _, _ = funds_server
+    base, uow, _ = funds_server
     page.set_viewport_size({"width": 1366, "height": 900})
     out = Path(os.environ.get("YIBAO_FUNDS_SHOTS") or tmp_path)
+    # February's statements, whichever test of this module runs first on this worker
+    february = MARCH.date().replace(month=2, day=1)
+    if not clearing.statements(uow, FIN, month=february):
+        ctx = Context(Context.from_folder(PACKS_DIR).packs, clock=lambda: MARCH)
+        clearing.prepare(uow, ctx, FIN, february)
 
     def sign(login: str) -> None:
         _sign_in(page, base, login)
