@@ -5,6 +5,7 @@ Yuan appear only in the workbook's cells."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,8 @@ def write_workbook(path: Path, counts: list[CountRow], flags: list[Any]) -> Path
                "追回金额（元）"])  # fmt: skip
     for c in counts:
         ws.append([c.rule_id, title(c.rule_id), c.provider_code, c.month,
-                   STATE_ZH.get(c.state, c.state), c.flags, float(yuan_from_fen(c.amount_fen)),
-                   float(yuan_from_fen(c.recovered_fen))])  # fmt: skip
+                   STATE_ZH.get(c.state, c.state), c.flags, Decimal(yuan_from_fen(c.amount_fen)),
+                   Decimal(yuan_from_fen(c.recovered_fen))])  # fmt: skip
     ws = wb.create_sheet("疑点明细")
     ws.append(["疑点编号", "规则", "规则名称", "严重程度", "对象", "就诊号", "医院编码", "日期",
                "涉及金额（元）", "状态", "追回金额（元）", "扣款凭证", "依据"])  # fmt: skip
@@ -72,9 +73,9 @@ def write_workbook(path: Path, counts: list[CountRow], flags: list[Any]) -> Path
         r = rules.rule(f.rule_id)
         ws.append([f.id, f.rule_id, title(f.rule_id), f.severity,
                    "住院" if f.subject == "stay" else "医院", f.encounter_id or "",
-                   f.provider_code, f.on, float(yuan_from_fen(f.amount_fen)),
+                   f.provider_code, f.on, Decimal(yuan_from_fen(f.amount_fen)),
                    STATE_ZH.get(f.state, f.state),
-                   float(yuan_from_fen(f.recovered_fen or 0)), f.deduction_tx_id or "",
+                   Decimal(yuan_from_fen(f.recovered_fen or 0)), f.deduction_tx_id or "",
                    r.clause if r else ""])  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
